@@ -1,0 +1,631 @@
+"""The SimPy model of one replication: leads, opportunities, AEs, deals, onboarding,
+renewals, expansion, churn, costs and cash.
+
+Processes only emit events into the ledger; they compute no report. Leads that never become
+opportunities are drawn in bulk (numpy) and only counted, so only opportunities and customers
+are SimPy processes.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from sim.events import EventLog
+from sim.ledger import CHANNELS, MONTH_DAYS, YEAR_DAYS, Ledger
+from sim.scenario import Role, Scenario
+from sim.streams import Streams
+
+INBOUND, OUTBOUND, PARTNER, INSTALLED = 0, 1, 2, 3
+
+
+class ElasticResource(simpy.Resource):
+    """A Resource whose capacity follows the staffing plan. Shrinking never interrupts work
+    in progress; it only stops new work from starting until users fall below capacity."""
+
+    def set_capacity(self, capacity: int) -> None:
+        self._capacity = max(0, int(capacity))
+        while self.put_queue and len(self.users) < self._capacity:
+            before = len(self.put_queue)
+            self._trigger_put(None)
+            if len(self.put_queue) == before:
+                break
+
+
+class Account:
+    """A customer. Plain attributes (``__slots__``) because there are thousands."""
+
+    __slots__ = (
+        "id", "seg", "ch", "cohort", "seats", "price", "arr", "wtp", "churn_p", "term_months",
+        "annual_billing", "start_t", "term_end", "next_bill", "next_exp", "last_uplift_t",
+        "ttv_days", "rng", "pw_end", "active", "stake",
+    )
+
+
+@dataclass
+class Prospect:
+    seg: int
+    ch: int
+    t: float
+    wtp: float
+    seats: float
+    win_u: float
+    cycle: float
+    patience: float
+    contract: int
+    onboarding: float
+    account_seed: int
+
+
+def step_plan(start: float, steps, month: int) -> float:
+    """Value of a step plan (``PlanStep``) in a 1-based month."""
+    value = start
+    for s in sorted(steps, key=lambda s: s.month):
+        if s.month <= month:
+            value = s.value
+    return value
+
+
+def headcount(role: Role, month: int) -> int:
+    """Planned headcount of a role in a 1-based month."""
+    return max(0, role.count + sum(h.add for h in role.hiring_plan if h.month <= month))
+
+
+def effective_headcount(role: Role, month: int) -> float:
+    """Headcount less the unramped part of recent hires (linear ramp)."""
+    n = float(headcount(role, month))
+    if role.ramp_months > 0:
+        for h in role.hiring_plan:
+            if h.add > 0 and h.month <= month:
+                n -= h.add * max(0.0, 1.0 - (month - h.month) / role.ramp_months)
+    return max(0.0, n)
+
+
+@dataclass
+class Model:
+    scenario: Scenario
+    seed: int = 0
+    replication: int = 0
+    record_events: bool = False
+    env: simpy.Environment = field(init=False)
+
+    def __post_init__(self) -> None:
+        s = self.scenario
+        self.env = simpy.Environment()
+        self.seg_names = list(s.segments)
+        self.segs = [s.segments[n] for n in self.seg_names]
+        self.prices = [s.pricing.segments[n] for n in self.seg_names]
+        self.H = s.horizon_months
+        self.ledger = Ledger(self.H, self.seg_names)
+        self.log = EventLog() if self.record_events else None
+        st = Streams(self.seed, self.replication)
+        self.streams = st
+        self.rng_leads = st.numpy("leads")
+        self.rng_arrivals = {
+            (c, k): st.numpy(f"arrivals/{CHANNELS[c]}/{n}")
+            for c in range(3) for k, n in enumerate(self.seg_names)
+        }
+        self.rng_prospect = {
+            (c, k): st.python(f"prospects/{CHANNELS[c]}/{n}")
+            for c in range(3) for k, n in enumerate(self.seg_names)
+        }
+        self.rng_base = st.python("installed_base")
+        self.rng_ae = st.python("ae_staffing")
+        self.rng_finance = st.numpy("finance")
+        self.rng_cash = st.python("collections")
+        n_seg = len(self.segs)
+        self.customers = [0] * n_seg
+        self.cs_factor = 1.0
+        self.next_id = 0
+        ae_cap = self._ae_initial()
+        self.ae = ElasticResource(self.env, capacity=max(1, ae_cap))
+        self.ae.set_capacity(ae_cap)
+        self.ledger.ae_capacity.value = ae_cap
+        onb_cap = self._onb_capacity(1)
+        self.onb = ElasticResource(self.env, capacity=max(1, onb_cap))
+        self.onb.set_capacity(onb_cap)
+        self.ledger.onb_capacity.value = onb_cap
+        self.stakeholders = None
+        if s.account_plan.enabled:
+            from sim.accounts import StakeholderModel
+
+            self.stakeholders = StakeholderModel(self, st)
+
+    # ------------------------------------------------------------------ staffing
+
+    def _ae_initial(self) -> int:
+        role = self.scenario.headcount.ae
+        self.aes: list[list[float]] = []  # [hire_t, final_productivity, leave_t]
+        for _ in range(headcount(role, 1)):
+            self.aes.append([-1e9, 1.0, self._ae_leave(0.0)])
+        return self._ae_capacity(0.0)
+
+    def _ae_leave(self, t: float) -> float:
+        p = self.scenario.sales.ae_attrition_per_year_frac
+        if p <= 0:
+            return math.inf
+        if p >= 1:
+            return t
+        rate = -math.log(1 - p) / YEAR_DAYS
+        return t + self.rng_ae.expovariate(rate)
+
+    def _ae_capacity(self, t: float) -> int:
+        ramp_days = self.scenario.headcount.ae.ramp_months * MONTH_DAYS
+        total = 0.0
+        for hire_t, final, _ in self.aes:
+            if ramp_days > 0:
+                total += final * min(1.0, max(0.0, (t - hire_t) / ramp_days))
+            else:
+                total += final
+        return int(total * self.scenario.sales.concurrent_deals_per_ae + 1e-9)
+
+    def _onb_capacity(self, month: int) -> int:
+        s = self.scenario
+        eff = effective_headcount(s.headcount.onboarding, month)
+        return int(eff * s.onboarding.concurrent_projects_per_specialist + 1e-9)
+
+    def _restaff_aes(self, t: float, month: int) -> None:
+        s = self.scenario
+        self.aes = [a for a in self.aes if a[2] > t]
+        target = headcount(s.headcount.ae, month)
+        while len(self.aes) > target:
+            self.aes.pop()  # planned reductions take the most recent hires
+        while len(self.aes) < target:
+            fails = self.rng_ae.random() < s.sales.ae_fail_to_ramp_frac
+            final = s.sales.failed_ramp_productivity_frac if fails else 1.0
+            self.aes.append([t, final, self._ae_leave(t)])
+        cap = self._ae_capacity(t)
+        self.ledger.ae_capacity.advance(t)
+        self.ledger.ae_capacity.value = cap
+        self.ae.set_capacity(cap)
+        ocap = self._onb_capacity(month)
+        self.ledger.onb_capacity.advance(t)
+        self.ledger.onb_capacity.value = ocap
+        self.onb.set_capacity(ocap)
+
+    # ------------------------------------------------------------------ month planner
+
+    def planner(self):
+        """Each month: staffing, CS coverage, costs, and the month's leads in bulk."""
+        s = self.scenario
+        L = self.ledger
+        H = self.H
+        costs = {k: np.zeros(H) for k in (
+            "marketing_programs", "partner_program", "ae", "sdr", "csm", "onboarding",
+            "management", "fixed_opex")}
+        heads = {k: np.zeros(H) for k in ("ae", "sdr", "csm", "onboarding", "management",
+                                          "partners", "cs_factor", "ae_capacity")}
+        n_seg = len(self.segs)
+        lead_w = np.zeros((H, n_seg, 3))
+        L.monthly_costs = costs
+        L.monthly_stats = heads
+        L.by_seg_weights["leads"] = lead_w
+        hc = s.headcount
+        for m in range(1, H + 1):
+            t = (m - 1) * MONTH_DAYS
+            i = m - 1
+            if m > 1:
+                self._restaff_aes(t, m)
+            # customer-success coverage: required CSMs against the team
+            required = sum(self.customers[k] / seg.accounts_per_csm_target
+                           for k, seg in enumerate(self.segs))
+            csm = effective_headcount(hc.csm, m)
+            cs = s.customer_success
+            ratio = required / csm if csm > 0 else math.inf
+            self.cs_factor = min(cs.max_factor, max(cs.min_factor, ratio ** cs.coverage_churn_elasticity)) if ratio > 0 else cs.min_factor
+            budget = step_plan(s.channels.inbound.budget_per_month_usd,
+                               s.channels.inbound.budget_plan, m)
+            partners = step_plan(s.channels.partner.active_partners,
+                                 s.channels.partner.partner_plan, m)
+            for role in ("ae", "sdr", "csm", "onboarding", "management"):
+                r = getattr(hc, role)
+                heads[role][i] = headcount(r, m)
+                costs[role][i] = heads[role][i] * r.loaded_cost_per_month_usd
+            heads["partners"][i] = partners
+            heads["cs_factor"][i] = self.cs_factor
+            heads["ae_capacity"][i] = self.ae.capacity
+            costs["marketing_programs"][i] = budget
+            costs["partner_program"][i] = partners * s.channels.partner.program_cost_per_partner_per_month_usd
+            costs["fixed_opex"][i] = s.costs.fixed_opex_per_month_usd * (
+                1 + s.costs.fixed_opex_growth_per_year_frac) ** (i // 12)
+            # leads by channel and segment
+            inbound = s.channels.inbound
+            total = [
+                inbound.leads_scale_k * budget ** inbound.response_exponent_b if budget > 0 else 0.0,
+                effective_headcount(hc.sdr, m) * s.channels.outbound.leads_per_sdr_per_month,
+                partners * s.channels.partner.referrals_per_partner_per_month,
+            ]
+            chans = (s.channels.inbound, s.channels.outbound, s.channels.partner)
+            arrivals: list[Prospect] = []
+            for c in range(3):
+                for k, name in enumerate(self.seg_names):
+                    seg = self.segs[k]
+                    sat = max(0.0, 1.0 - self.customers[k] / seg.market_size_accounts)
+                    mean = total[c] * chans[c].segment_mix.get(name, 0.0) * sat
+                    leads = int(self.rng_leads.poisson(mean))
+                    q = chans[c].qualify_prob_frac.get(name, 0.0)
+                    opps = int(self.rng_leads.binomial(leads, q)) if leads else 0
+                    lead_w[i, k, c] = leads
+                    L.flow(t, "leads", k, c, leads)
+                    L.flow(t, "opportunities", k, c, opps)
+                    if self.log is not None and leads:
+                        self.log.add(t, -1, "leads", name, CHANNELS[c], float(leads), f"{opps} qualified")
+                    if opps:
+                        times = np.sort(self.rng_arrivals[(c, k)].uniform(t, t + MONTH_DAYS, opps))
+                        rng = self.rng_prospect[(c, k)]
+                        for at in times.tolist():
+                            arrivals.append(self._draw_prospect(k, c, at, rng))
+            if arrivals:
+                arrivals.sort(key=lambda p: p.t)
+                self.env.process(self._feeder(arrivals))
+            if self.stakeholders is not None:
+                self.stakeholders.monthly(t, m)
+            yield self.env.timeout(MONTH_DAYS)
+
+    def _draw_prospect(self, k: int, c: int, t: float, rng: random.Random) -> Prospect:
+        seg = self.segs[k]
+        u = rng.random()
+        acc = 0.0
+        contract = len(seg.contracts) - 1
+        for j, opt in enumerate(seg.contracts):
+            acc += opt.share_frac
+            if u < acc:
+                contract = j
+                break
+        return Prospect(
+            seg=k, ch=c, t=t,
+            wtp=seg.willingness_to_pay_usd.sample(rng),
+            seats=max(1.0, round(seg.seats.sample(rng))),
+            win_u=rng.random(),
+            cycle=seg.sales_cycle_days.sample(rng),
+            patience=seg.patience_days.sample(rng),
+            contract=contract,
+            onboarding=seg.onboarding_days.sample(rng),
+            account_seed=rng.getrandbits(63),
+        )
+
+    def _feeder(self, arrivals: list[Prospect]):
+        env = self.env
+        for p in arrivals:
+            if p.t > env.now:
+                yield env.timeout(p.t - env.now)
+            env.process(self._opportunity(p))
+
+    # ------------------------------------------------------------------ funnel
+
+    def _opportunity(self, p: Prospect):
+        env, L = self.env, self.ledger
+        t0 = env.now
+        req = self.ae.request()
+        if req.triggered:
+            yield req
+        else:
+            got = yield req | env.timeout(p.patience)
+            if req not in got:
+                req.cancel()
+                L.flow(env.now, "leads_lost_waiting", p.seg, p.ch, 1)
+                if self.log is not None:
+                    self.log.add(env.now, -1, "lost_waiting", self.seg_names[p.seg],
+                                 CHANNELS[p.ch], 0.0, "")
+                return
+        start = env.now
+        L.wait(L.ae_wait, start, start - t0)
+        L.ae_busy.add(start, 1)
+        yield env.timeout(p.cycle)
+        end = env.now
+        self.ae.release(req)
+        L.ae_busy.add(end, -1)
+        L.spread(start, end, "ae_busy_days", p.seg, p.ch)
+        L.flow(end, "sales_cycle_days_sum", p.seg, p.ch, end - start)
+        self._decide(p, end)
+
+    def _decide(self, p: Prospect, t: float) -> None:
+        s = self.scenario
+        L = self.ledger
+        seg = self.segs[p.seg]
+        price = self.prices[p.seg]
+        opt = seg.contracts[p.contract]
+        listed = price.list_price_usd * (1 - opt.term_discount_frac)
+        base = seg.base_win_prob_frac
+        if p.ch == PARTNER:
+            base = min(1.0, base * (1 + s.channels.partner.win_prob_lift_frac))
+        needed = max(0.0, 1.0 - p.wtp / listed) if listed > 0 else 0.0
+        name, ch = self.seg_names[p.seg], CHANNELS[p.ch]
+        if p.win_u >= base or needed > price.discount_cap_frac + 1e-12:
+            L.flow(t, "deals_lost", p.seg, p.ch, 1)
+            if p.win_u < base:
+                L.flow(t, "deals_lost_price", p.seg, p.ch, 1)
+            if self.log is not None:
+                self.log.add(t, -1, "deal_lost", name, ch, 0.0,
+                             "price" if p.win_u < base else "competition")
+            return
+        net = listed * (1 - needed)
+        arr = p.seats * net
+        L.flow(t, "deals_won", p.seg, p.ch, 1)
+        L.flow(t, "list_arr_won", p.seg, p.ch, p.seats * price.list_price_usd)
+        L.flow(t, "discount_usd", p.seg, p.ch, p.seats * (price.list_price_usd - net))
+        L.flow(t, "sales_commission", p.seg, p.ch, s.sales.commission_frac * arr)
+        acc = self._new_account(p.seg, p.ch, t, p.seats, net, p.wtp, opt,
+                                random.Random(p.account_seed), elapsed_days=0.0)
+        if self.log is not None:
+            self.log.add(t, acc.id, "deal_won", name, ch, arr,
+                         f"discount {needed:.3f}, term {opt.term_months}")
+        self.env.process(self._onboard(acc, p.onboarding))
+        self.env.process(self._account_life(acc))
+
+    # ------------------------------------------------------------------ accounts
+
+    def _churn_p(self, seg_i: int, term_months: int, rng: random.Random) -> float:
+        seg = self.segs[seg_i]
+        mu = seg.monthly_churn_frac if term_months == 1 else 1 - seg.renewal_prob_frac
+        kappa = seg.churn_concentration
+        if kappa is None or mu <= 0 or mu >= 1:
+            return mu
+        # The account's own churn probability: Beta with mean mu and concentration kappa.
+        return rng.betavariate(mu * kappa, (1 - mu) * kappa)
+
+    def _new_account(self, k, c, t, seats, price, wtp, opt, rng, elapsed_days):
+        L = self.ledger
+        a = Account()
+        a.id = self.next_id
+        self.next_id += 1
+        a.seg, a.ch = k, c
+        a.cohort = 0 if c == INSTALLED else int(t / MONTH_DAYS) + 1
+        a.seats, a.price, a.wtp = seats, price, wtp
+        a.arr = seats * price
+        a.term_months = opt.term_months
+        a.annual_billing = opt.billing == "annual"
+        term_days = opt.term_months * MONTH_DAYS
+        a.start_t = t - elapsed_days
+        a.term_end = a.start_t + term_days
+        a.rng = rng
+        a.churn_p = self._churn_p(k, opt.term_months, rng)
+        a.ttv_days = 0.0 if c == INSTALLED else None
+        a.last_uplift_t = a.start_t
+        a.active = True
+        a.stake = None
+        a.pw_end = -1.0
+        if a.annual_billing:
+            years_elapsed = math.floor(elapsed_days / YEAR_DAYS + 1e-9)
+            a.next_bill = a.start_t + (years_elapsed + 1) * YEAR_DAYS
+            if c != INSTALLED:
+                self._invoice(a, t, a.arr)
+            else:
+                L.initial_deferred += a.arr * (a.next_bill - t) / YEAR_DAYS
+        else:
+            a.next_bill = math.inf
+            L.level("monthly_billed_arr", k, c).add(t, a.arr)
+        a.next_exp = self._next_expansion(a, t)
+        L.level("arr", k, c).add(t, a.arr)
+        L.level("customers", k, c).add(t, 1)
+        self.customers[k] += 1
+        if c != INSTALLED:
+            L.flow(t, "new_customers", k, c, 1)
+            L.flow(t, "new_arr", k, c, a.arr)
+            L.cohort_flow(t, a.cohort, 0, a.arr)
+            L.cohort_flow(t, a.cohort, 5, 1)
+        if c == PARTNER and self.scenario.channels.partner.commission_months > 0:
+            a.pw_end = t + self.scenario.channels.partner.commission_months * MONTH_DAYS
+            L.level("partner_window_arr", k, c).add(t, a.arr)
+        if self.stakeholders is not None:
+            self.stakeholders.attach(a, t)
+        return a
+
+    def _invoice(self, a: Account, t: float, amount: float) -> None:
+        L = self.ledger
+        L.flow(t, "annual_billings", a.seg, a.ch, amount)
+        lag = self.scenario.finance.collection_lag_days.sample(a.rng)
+        L.flow(t + lag, "cash_collected", a.seg, a.ch, amount)
+        if self.log is not None:
+            self.log.add(t, a.id, "invoice", self.seg_names[a.seg], CHANNELS[a.ch], amount, "")
+
+    def _health(self, a: Account, t: float) -> float:
+        """Churn multiplier of an account: > 1 unhealthy, < 1 healthy."""
+        s = self.scenario
+        seg = self.segs[a.seg]
+        ttv = a.ttv_days if a.ttv_days is not None else t - a.start_t
+        over = max(0.0, ttv / seg.onboarding_target_days - 1.0)
+        late = min(s.onboarding.max_late_factor, 1.0 + s.onboarding.late_churn_uplift_frac * over)
+        h = late * self.cs_factor
+        if a.stake is not None:
+            h *= self.stakeholders.churn_factor(a, t)
+        return h
+
+    def _next_expansion(self, a: Account, t: float) -> float:
+        e = self.segs[a.seg].expansion
+        rate = e.upsell_rate_per_year + e.cross_sell_rate_per_year
+        if rate <= 0:
+            return math.inf
+        health = self._health(a, t)
+        if a.stake is not None and not self.stakeholders.may_expand(a, t):
+            return t + MONTH_DAYS  # look again next month
+        rate *= min(2.0, 1.0 / health)
+        return t + a.rng.expovariate(rate / YEAR_DAYS)
+
+    def _change_arr(self, a: Account, t: float, delta: float, kind: str) -> None:
+        L = self.ledger
+        a.arr += delta
+        L.level("arr", a.seg, a.ch).add(t, delta)
+        if not a.annual_billing:
+            L.level("monthly_billed_arr", a.seg, a.ch).add(t, delta)
+        if a.pw_end > t:
+            L.level("partner_window_arr", a.seg, a.ch).add(t, delta)
+        col = {"expansion": "expansion_arr", "contraction": "contraction_arr",
+               "churn": "churned_arr"}[kind]
+        L.flow(t, col, a.seg, a.ch, abs(delta))
+        L.cohort_flow(t, a.cohort, {"expansion": 1, "contraction": 2, "churn": 3}[kind], abs(delta))
+        if self.log is not None:
+            self.log.add(t, a.id, kind, self.seg_names[a.seg], CHANNELS[a.ch], abs(delta), "")
+
+    def expand(self, a: Account, t: float, delta: float, note: str = "") -> None:
+        """Add ARR to an account mid-term (upsell, cross-sell, new-unit deal)."""
+        self._change_arr(a, t, delta, "expansion")
+        self.ledger.flow(t, "sales_commission", a.seg, a.ch,
+                         self.scenario.sales.expansion_commission_frac * delta)
+        if a.annual_billing:
+            remaining = max(0.0, min(a.next_bill, a.term_end) - t)
+            if remaining > 0:
+                self._invoice(a, t, delta * remaining / YEAR_DAYS)
+
+    def _account_life(self, a: Account):
+        env = self.env
+        seg = self.segs[a.seg]
+        s = self.scenario
+        while True:
+            t_next = a.term_end
+            kind = 0
+            if a.next_exp < t_next:
+                t_next, kind = a.next_exp, 1
+            if a.next_bill < t_next:
+                t_next, kind = a.next_bill, 2
+            if 0 <= a.pw_end < t_next:
+                t_next, kind = a.pw_end, 3
+            yield env.timeout(t_next - env.now)
+            t = env.now
+            if kind == 1:
+                if a.stake is None or self.stakeholders.may_expand(a, t):
+                    e = seg.expansion
+                    total = e.upsell_rate_per_year + e.cross_sell_rate_per_year
+                    if a.rng.random() * total < e.upsell_rate_per_year:
+                        add = max(1.0, round(a.seats * e.upsell_seats_frac.sample(a.rng)))
+                        a.seats += add
+                        self.expand(a, t, add * a.price)
+                    else:
+                        self.expand(a, t, a.arr * e.cross_sell_arr_frac.sample(a.rng))
+                a.next_exp = self._next_expansion(a, t)
+            elif kind == 2:
+                a.next_bill += YEAR_DAYS
+                self._invoice(a, t, a.arr)
+            elif kind == 3:
+                self.ledger.level("partner_window_arr", a.seg, a.ch).add(t, -a.arr)
+                a.pw_end = -1.0
+            else:
+                if not self._renew(a, t, seg, s):
+                    return
+
+    def _renew(self, a: Account, t: float, seg, s: Scenario) -> bool:
+        L = self.ledger
+        health = self._health(a, t)
+        uplift = 0.0
+        if a.term_months >= 12 or t - a.last_uplift_t >= YEAR_DAYS - 1e-6:
+            uplift = s.pricing.annual_uplift_frac
+        q = a.churn_p * health * (1 + s.pricing.uplift_churn_elasticity * uplift)
+        years = (t - a.start_t) / YEAR_DAYS
+        wtp_now = a.wtp * (1 + seg.wtp_growth_per_year_frac) ** years
+        excess = a.price * (1 + uplift) / wtp_now - 1.0 if wtp_now > 0 else 1.0
+        if excess > 0:  # priced above what the account will pay: it shops around
+            q = max(q, s.pricing.over_wtp_churn_prob_frac * min(1.0, excess / 0.2))
+        if a.rng.random() < min(1.0, q):
+            self._churn(a, t)
+            return False
+        if a.rng.random() < min(1.0, seg.contraction_prob_frac * health):
+            cut = a.arr * seg.contraction_frac.sample(a.rng)
+            if cut > 0:
+                a.seats = max(1.0, a.seats * (1 - cut / a.arr))
+                self._change_arr(a, t, -cut, "contraction")
+        if uplift > 0:
+            a.price *= 1 + uplift
+            a.last_uplift_t = t
+            self._change_arr(a, t, a.arr * uplift, "expansion")
+        a.term_end = t + a.term_months * MONTH_DAYS
+        if a.annual_billing:
+            a.next_bill = t + YEAR_DAYS
+            self._invoice(a, t, a.arr)
+        if self.log is not None:
+            self.log.add(t, a.id, "renewal", self.seg_names[a.seg], CHANNELS[a.ch], a.arr, "")
+        return True
+
+    def _churn(self, a: Account, t: float) -> None:
+        L = self.ledger
+        self._change_arr(a, t, -a.arr, "churn")
+        a.active = False
+        L.level("customers", a.seg, a.ch).add(t, -1)
+        L.flow(t, "churned_customers", a.seg, a.ch, 1)
+        L.cohort_flow(t, a.cohort, 4, 1)
+        self.customers[a.seg] -= 1
+        if self.stakeholders is not None:
+            self.stakeholders.detach(a, t)
+
+    # ------------------------------------------------------------------ onboarding
+
+    def _onboard(self, a: Account, duration: float):
+        env, L = self.env, self.ledger
+        t0 = env.now
+        req = self.onb.request()
+        yield req
+        start = env.now
+        L.wait(L.onb_wait, start, start - t0)
+        L.onb_busy.add(start, 1)
+        yield env.timeout(duration)
+        self.onb.release(req)
+        end = env.now
+        L.onb_busy.add(end, -1)
+        L.spread(start, end, "onboarding_busy_days", a.seg, a.ch)
+        a.ttv_days = end - t0
+        if self.log is not None:
+            self.log.add(end, a.id, "onboarded", self.seg_names[a.seg], CHANNELS[a.ch],
+                         0.0, f"ttv {a.ttv_days:.1f} d")
+
+    # ------------------------------------------------------------------ installed base
+
+    def _installed_base(self) -> None:
+        rng = self.rng_base
+        for k, seg in enumerate(self.segs):
+            price = self.prices[k]
+            for _ in range(seg.installed_customers):
+                u = rng.random()
+                acc, j = 0.0, len(seg.contracts) - 1
+                for jj, opt in enumerate(seg.contracts):
+                    acc += opt.share_frac
+                    if u < acc:
+                        j = jj
+                        break
+                opt = seg.contracts[j]
+                listed = price.list_price_usd * (1 - opt.term_discount_frac)
+                seats = max(1.0, round(seg.seats.sample(rng)))
+                for _try in range(50):
+                    wtp = seg.willingness_to_pay_usd.sample(rng)
+                    if listed <= 0 or 1 - wtp / listed <= price.discount_cap_frac:
+                        break
+                else:
+                    wtp = listed
+                net = min(listed, wtp) if listed > 0 else 0.0
+                elapsed = rng.random() * opt.term_months * MONTH_DAYS
+                a = self._new_account(k, INSTALLED, 0.0, seats, net, wtp, opt,
+                                      random.Random(rng.getrandbits(63)), elapsed_days=elapsed)
+                self.env.process(self._account_life(a))
+
+    # ------------------------------------------------------------------ run
+
+    def run(self) -> None:
+        self._installed_base()
+        self.initial = {
+            "arr": float(sum(l.value for row in self.ledger.levels["arr"] for l in row)),
+            "customers": float(sum(self.customers)),
+            "cash_balance": float(self.scenario.finance.starting_cash_usd),
+            "deferred_revenue": float(self.ledger.initial_deferred),
+        }
+        self.env.process(self.planner())
+        self.env.run(until=self.H * MONTH_DAYS)
+        self.ledger.finish()
+        self.sim_events = next(self.env._eid)
+        self._collect_monthly_billings()
+
+    def _collect_monthly_billings(self) -> None:
+        """Cash for monthly-billed revenue: billed mid-month, collected after a lag."""
+        L = self.ledger
+        billed = L.integral("monthly_billed_arr") / YEAR_DAYS
+        lag_dist = self.scenario.finance.collection_lag_days
+        rng = self.rng_cash
+        H, n_seg, n_ch = billed.shape
+        for m in range(H):
+            for k in range(n_seg):
+                for c in range(n_ch):
+                    amount = billed[m, k, c]
+                    if amount > 0:
+                        L.flow((m + 0.5) * MONTH_DAYS + lag_dist.sample(rng), "cash_collected",
+                               k, c, amount)

@@ -1,0 +1,392 @@
+"""Load scenario files: safe YAML, ``extends`` chains, dotted overrides, one-line errors.
+
+Every problem becomes a ``ScenarioError`` whose lines read
+``file: key.path: reason`` so the CLI can print them without a traceback.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from sim.scenario import Scenario
+
+
+class ScenarioError(Exception):
+    """A scenario could not be loaded; ``lines`` holds one message per problem."""
+
+    def __init__(self, lines: list[str]):
+        self.lines = lines
+        super().__init__("\n".join(lines))
+
+
+def display_path(path: Path | str) -> str:
+    """Path as the user would type it: relative to the working directory when inside it."""
+    p = Path(path)
+    try:
+        return os.path.relpath(p)
+    except ValueError:
+        return str(p)
+
+
+# ---------------------------------------------------------------- YAML
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """Safe loader that also rejects duplicate keys."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False):
+    seen: dict[Any, Any] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            mark = key_node.start_mark
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", mark
+            )
+        seen[key] = True
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
+)
+
+
+def _read_yaml(path: Path, shown: str) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([f"{shown}: (file): file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([f"{shown}: (file): cannot read ({exc.__class__.__name__})"]) from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader is a SafeLoader
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(yaml)"
+        problem = exc.problem or "cannot construct value"
+        if "could not determine a constructor" in problem:
+            tag = re.search(r"tag '([^']*)'", problem)
+            problem = (
+                f"unsafe or unknown YAML tag {tag.group(1) if tag else ''} rejected "
+                "(tags are never executed)"
+            )
+        raise ScenarioError([f"{shown}: {where}: {problem}"]) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(yaml)"
+        problem = exc.problem or exc.context or "malformed YAML"
+        raise ScenarioError([f"{shown}: {where}: malformed YAML: {problem}"]) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError([f"{shown}: (yaml): malformed YAML: {exc}"]) from None
+    if data is None:
+        raise ScenarioError([f"{shown}: (file): file is empty; expected a mapping of scenario keys"])
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            [f"{shown}: (file): expected a mapping of scenario keys (got {type(data).__name__})"]
+        )
+    return data
+
+
+# ---------------------------------------------------------------- merge and origins
+
+
+def deep_merge(base: Mapping, over: Mapping) -> dict:
+    """Mappings merge recursively; any other value (lists included) replaces the base."""
+    out = copy.deepcopy(dict(base))
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _paths(data: Mapping, prefix: tuple = ()) -> Iterable[tuple]:
+    for key, value in data.items():
+        path = (*prefix, str(key))
+        yield path
+        if isinstance(value, Mapping):
+            yield from _paths(value, path)
+
+
+def _resolve(path: Path, chain: list[Path]) -> tuple[dict, dict[tuple, str]]:
+    shown = display_path(path)
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(display_path(p) for p in [*chain, resolved])
+        raise ScenarioError([f"{display_path(chain[0])}: extends: cycle {cycle}"])
+    raw = _read_yaml(path, shown)
+    parent = raw.pop("extends", None)
+    origins: dict[tuple, str] = {}
+    if parent is not None:
+        if not isinstance(parent, str) or not parent:
+            raise ScenarioError([f"{shown}: extends: expected a file name (got {parent!r})"])
+        parent_path = path.parent / parent
+        if not parent_path.is_file():
+            raise ScenarioError([f"{shown}: extends: file not found: {parent!r}"])
+        base, origins = _resolve(parent_path, [*chain, resolved])
+        merged = deep_merge(base, raw)
+    else:
+        merged = raw
+    for p in _paths(raw):
+        origins[p] = shown
+    return merged, origins
+
+
+# ---------------------------------------------------------------- overrides
+
+
+def parse_overrides(items: Iterable[str] | Mapping[str, Any] | None) -> dict[str, Any]:
+    """``["a.b=1", ...]`` or ``{"a.b": 1}`` → ``{"a.b": value}``; values parse as YAML scalars."""
+    if not items:
+        return {}
+    if isinstance(items, Mapping):
+        return dict(items)
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ScenarioError([f"--set {item}: (override): expected key.path=value"])
+        key, _, text = item.partition("=")
+        key = key.strip()
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            raise ScenarioError([f"--set {key}: (override): value {text!r} is not valid"]) from None
+        out[key] = value
+    return out
+
+
+def apply_overrides(
+    data: dict, overrides: Mapping[str, Any], origins: dict[tuple, str], source: str = "--set"
+) -> dict:
+    """Set dotted keys in a copy of ``data``; creates missing mappings, refuses to walk
+    through a non-mapping."""
+    out = copy.deepcopy(data)
+    for dotted, value in overrides.items():
+        parts = [p for p in dotted.split(".") if p]
+        if not parts or any(not re.fullmatch(r"[A-Za-z0-9_]+", p) for p in parts):
+            raise ScenarioError([f"--set {dotted}: (override): not a valid key path"])
+        node = out
+        for i, part in enumerate(parts[:-1]):
+            nxt = node.get(part)
+            if nxt is None:
+                nxt = node[part] = {}
+            if not isinstance(nxt, dict):
+                where = ".".join(parts[: i + 1])
+                raise ScenarioError(
+                    [f"--set {dotted}: {where}: is a {type(nxt).__name__}, not a mapping"]
+                )
+            node = nxt
+        node[parts[-1]] = value
+        origins[tuple(parts)] = f"{source} (--set)"
+    return out
+
+
+# ---------------------------------------------------------------- validation errors
+
+
+def _model_at(model: type[BaseModel] | None, loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model class reached by following ``loc`` from ``model``."""
+    import typing
+
+    current: Any = model
+    for part in loc:
+        if current is None:
+            return None
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return None
+            current = field.annotation
+            continue
+        origin = typing.get_origin(current)
+        args = typing.get_args(current)
+        if origin in (dict,) and len(args) == 2:
+            current = args[1]
+        elif origin in (list,) and args:
+            current = args[0]
+        else:
+            return None
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return current
+    return None
+
+
+_TAGS = {"fixed", "exponential", "lognormal", "gamma", "triangular", "beta"}
+
+
+def _clean_loc(loc: tuple) -> tuple:
+    # Discriminated unions add the tag ("lognormal") and the BeforeValidator a function name.
+    return tuple(p for p in loc if not (isinstance(p, str) and (p in _TAGS or "[" in p)))
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value)) if abs(value) < 1e15 else repr(value)
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _reason(err: dict, loc: tuple) -> str:
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    got = err.get("input")
+    key = str(loc[-1]) if loc else ""
+    if kind == "extra_forbidden":
+        parent = _model_at(Scenario, loc[:-1])
+        names = sorted(parent.model_fields) if parent else []
+        close = difflib.get_close_matches(key, names, n=1, cutoff=0.5)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        if not close and names:
+            hint = f" (valid keys: {', '.join(names)})"
+        return f"unknown key{hint}"
+    if kind == "missing":
+        return "required key missing"
+    if kind in ("less_than_equal", "less_than"):
+        op = "<=" if kind == "less_than_equal" else "<"
+        bound = ctx.get("le", ctx.get("lt"))
+        return f"must be {op} {_fmt(bound)} (got {_fmt(got)})"
+    if kind in ("greater_than_equal", "greater_than"):
+        op = ">=" if kind == "greater_than_equal" else ">"
+        bound = ctx.get("ge", ctx.get("gt"))
+        if key.endswith("_usd") and bound == 0:
+            return f"money must not be negative (got {_fmt(got)})"
+        return f"must be {op} {_fmt(bound)} (got {_fmt(got)})"
+    if kind in ("float_parsing", "float_type", "int_parsing", "int_type", "bool_parsing",
+                "bool_type", "string_type"):
+        want = {"float": "a number", "int": "a whole number", "bool": "true or false",
+                "string": "text"}[kind.split("_")[0]]
+        return f"expected {want} (got {_fmt(got)})"
+    if kind == "int_from_float":
+        return f"expected a whole number (got {_fmt(got)})"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')} (got {_fmt(got)})"
+    if kind == "union_tag_invalid":
+        return (f"unknown distribution {_fmt(ctx.get('tag'))} (expected one of "
+                f"{', '.join(sorted(_TAGS))})")
+    if kind == "union_tag_not_found":
+        return f"a distribution needs a 'dist' key (one of {', '.join(sorted(_TAGS))}) or a number"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"expected a mapping (got {_fmt(got)})"
+    if kind == "list_type":
+        return f"expected a list (got {_fmt(got)})"
+    if kind in ("too_short",):
+        return f"needs at least {ctx.get('min_length')} item(s)"
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    return err["msg"]
+
+
+def _origin(loc: tuple, origins: dict[tuple, str], default: str) -> str:
+    keys = tuple(str(p) for p in loc)
+    for n in range(len(keys), 0, -1):
+        if keys[:n] in origins:
+            return origins[keys[:n]]
+    return default
+
+
+def _format_errors(exc: ValidationError, origins: dict[tuple, str], default: str) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        loc = _clean_loc(tuple(err["loc"]))
+        reason = _reason(err, loc)
+        parts = reason.split("; ") if err["type"] == "value_error" else [reason]
+        for part in parts:
+            sub = loc
+            m = re.match(r"^([A-Za-z_][\w.]*): (.*)$", part)
+            if m and err["type"] == "value_error":
+                sub = (*loc, *m.group(1).split("."))
+                part = m.group(2)
+            where = ".".join(str(p) for p in sub) or "(top level)"
+            lines.append(f"{_origin(sub, origins, default)}: {where}: {part}")
+    return list(dict.fromkeys(lines))
+
+
+# ---------------------------------------------------------------- public API
+
+
+def load_scenario(
+    path: str | Path,
+    overrides: Iterable[str] | Mapping[str, Any] | None = None,
+) -> Scenario:
+    """Read, resolve ``extends``, apply dotted overrides and validate a scenario file."""
+    path = Path(path)
+    shown = display_path(path)
+    data, origins = _resolve(path, [])
+    data = apply_overrides(data, parse_overrides(overrides), origins, shown)
+    for key, default in (("name", path.stem), ("description", "")):
+        if origins.get((key,)) != shown:  # never inherit a parent's name or description
+            data[key] = default
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_format_errors(exc, origins, shown)) from None
+
+
+def scenario_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Scenario:
+    """Validate an in-memory mapping with the same error messages as a file."""
+    try:
+        return Scenario.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ScenarioError(_format_errors(exc, {}, source)) from None
+
+
+def with_overrides(scenario: Scenario, overrides: Iterable[str] | Mapping[str, Any]) -> Scenario:
+    """A copy of ``scenario`` with dotted overrides applied and validated again."""
+    origins: dict[tuple, str] = {}
+    data = apply_overrides(
+        scenario_to_dict(scenario), parse_overrides(overrides), origins, scenario.name
+    )
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_format_errors(exc, origins, scenario.name)) from None
+
+
+def scenario_to_dict(scenario: Scenario) -> dict:
+    """Plain JSON-compatible dict of the resolved scenario."""
+    return scenario.model_dump(mode="json", by_alias=True)
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """Stable content hash (sha256 of canonical JSON, first 12 hex digits)."""
+    canonical = json.dumps(scenario_to_dict(scenario), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def scenario_to_yaml(scenario: Scenario, seed: int | None = None) -> str:
+    """The resolved scenario as YAML, headed by its hash (and the seed when given)."""
+    head = f"# scenario hash: {scenario_hash(scenario)}\n"
+    if seed is not None:
+        head += f"# seed: {seed}\n"
+    return head + yaml.safe_dump(scenario_to_dict(scenario), sort_keys=False, allow_unicode=True)
+
+
+def json_schema() -> dict:
+    """JSON Schema of scenario files (``extends`` included) for editor autocompletion."""
+    schema = Scenario.model_json_schema(by_alias=True)
+    schema["properties"]["extends"] = {
+        "type": "string",
+        "description": "Parent scenario file, relative to this file; mappings deep-merge.",
+    }
+    schema["required"] = [r for r in schema.get("required", []) if r != "name"]
+    schema["title"] = "revsim scenario"
+    return schema
