@@ -23,3 +23,23 @@ __all__ = [
     "simulate",
     "with_overrides",
 ]
+
+from sim.experiment import (  # noqa: E402
+    CompareResult,
+    ExperimentResult,
+    SweepResult,
+    compare,
+    run_experiment,
+    sensitivity,
+    sweep,
+)
+
+__all__ += [
+    "CompareResult",
+    "ExperimentResult",
+    "SweepResult",
+    "compare",
+    "run_experiment",
+    "sensitivity",
+    "sweep",
+]

@@ -484,7 +484,7 @@ class Model:
                 t_next, kind = a.next_bill, 2
             if 0 <= a.pw_end < t_next:
                 t_next, kind = a.pw_end, 3
-            yield env.timeout(t_next - env.now)
+            yield env.timeout(max(0.0, t_next - env.now))
             t = env.now
             if kind == 1:
                 if a.stake is None or self.stakeholders.may_expand(a, t):

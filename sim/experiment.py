@@ -1,0 +1,587 @@
+"""Experiments: replications with seeds, fair comparisons, sweeps, sensitivity, executors.
+
+Every replication ``r`` of an experiment with seed ``s`` runs ``simulate(scenario, s, r)``, so
+two scenarios share their random streams replication by replication (common random numbers)
+and the same seed gives identical tables on the serial, process and Dask executors. Work is
+cut into chunks whose results are summarised in the worker: event logs never travel back.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim import metrics
+from sim.atomic import atomic_dir
+from sim.runner import simulate
+from sim.scenario import Scenario
+from sim.scenario_io import scenario_hash, scenario_to_dict, scenario_to_yaml, with_overrides
+
+KPI_LABELS = {
+    "revenue_total": "Revenue, total (USD)",
+    "operating_profit_total": "Operating profit, total (USD)",
+    "npv_operating_profit": "NPV of operating profit (USD)",
+    "ending_arr": "Ending ARR (USD)",
+    "net_new_arr_total": "Net new ARR (USD)",
+    "nrr_last_year": "NRR, last full year",
+    "grr_last_year": "GRR, last full year",
+    "cash_trough": "Cash trough (USD)",
+    "ending_cash": "Ending cash (USD)",
+    "cac_payback_months": "CAC payback (months)",
+    "gross_margin_frac": "Gross margin",
+    "ending_customers": "Ending customers",
+}
+COMPARE_KPIS = ("operating_profit_total", "npv_operating_profit", "revenue_total", "ending_arr",
+                "cash_trough")
+BAND_MEASURES = ("revenue", "operating_profit", "arr", "cash_balance", "customers", "gross_profit",
+                 "new_arr", "expansion_arr", "contraction_arr", "churned_arr", "billings",
+                 "cash_collected", "total_cost", "ae_utilization", "onboarding_utilization")
+
+
+# ---------------------------------------------------------------- worker
+
+
+def _replicate(scenario: Scenario, seed: int, reps: Sequence[int]) -> list[dict]:
+    """Run replications in a worker and keep only their tables and KPIs (no event logs)."""
+    targets = [t.model_dump() for t in scenario.targets]
+    rate = scenario.finance.discount_rate_per_year_frac
+    out = []
+    for r in reps:
+        res = simulate(scenario, seed=seed, replication=r)
+        kpis = metrics.headline_kpis(res.monthly, res.cohorts, res.initial, rate)
+        kpis["replication"] = r
+        att = metrics.target_attainment(res.monthly, res.cohorts, res.initial, targets) \
+            if targets else pd.DataFrame()
+        out.append({
+            "replication": r,
+            "monthly": res.monthly.assign(replication=r),
+            "by_segment": res.by_segment.assign(replication=r),
+            "by_channel": res.by_channel.assign(replication=r),
+            "cohorts": res.cohorts.assign(replication=r),
+            "initial": res.initial,
+            "kpis": kpis,
+            "attainment": att.assign(replication=r) if len(att) else att,
+            "simpy_events": res.stats["simpy_events"],
+        })
+    return out
+
+
+def _chunks(n: int, workers: int) -> list[list[int]]:
+    size = max(1, math.ceil(n / (workers * 4)))
+    return [list(range(i, min(n, i + size))) for i in range(0, n, size)]
+
+
+def _execute(
+    jobs: list[tuple[Any, Scenario, int, list[int]]],
+    executor: str,
+    scheduler: str | None,
+    workers: int | None,
+    on_done: Callable[[int], None] | None,
+) -> dict[Any, list[dict]]:
+    """Run (key, scenario, seed, reps) jobs; return results per key sorted by replication."""
+    results: dict[Any, list[dict]] = {key: [] for key, *_ in jobs}
+
+    def collect(key, chunk):
+        results[key].extend(chunk)
+        if on_done:
+            on_done(len(chunk))
+
+    if executor == "serial":
+        for key, sc, seed, reps in jobs:
+            collect(key, _replicate(sc, seed, reps))
+    elif executor == "process":
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        n = workers or os.cpu_count() or 1
+        with ProcessPoolExecutor(max_workers=n) as pool:
+            futures = {pool.submit(_replicate, sc, seed, reps): key for key, sc, seed, reps in jobs}
+            for fut in as_completed(futures):
+                collect(futures[fut], fut.result())
+    elif executor == "dask":
+        from dask.distributed import Client, LocalCluster, as_completed
+
+        cluster = None
+        if scheduler:
+            client = Client(scheduler)
+        else:
+            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1,
+                                   threads_per_worker=1, processes=True,
+                                   host="127.0.0.1", dashboard_address=None)
+            client = Client(cluster)
+        try:
+            futures = []
+            for key, sc, seed, reps in jobs:
+                fut = client.submit(_replicate, sc, seed, reps, pure=False)
+                fut.revsim_key = key
+                futures.append(fut)
+            keys = {f.key: k for f, (k, *_) in zip(futures, jobs, strict=True)}
+            for fut in as_completed(futures):
+                collect(keys[fut.key], fut.result())
+                fut.release()
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    else:
+        raise ValueError(f"executor must be serial, process or dask (got {executor!r})")
+    for key in results:
+        results[key].sort(key=lambda d: d["replication"])
+    return results
+
+
+class _Progress:
+    """A rich progress bar for work that takes more than a moment; silent otherwise."""
+
+    def __init__(self, total: int, label: str, enabled: bool):
+        self.bar = None
+        if enabled:
+            from rich.progress import Progress
+
+            self.bar = Progress(transient=True)
+            self.task = self.bar.add_task(label, total=total)
+            self.bar.start()
+
+    def advance(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task, n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _run_jobs(jobs, executor, scheduler, workers, progress, label):
+    total = sum(len(reps) for *_, reps in jobs)
+    bar = _Progress(total, label, progress)
+    try:
+        return _execute(jobs, executor, scheduler, workers, bar.advance)
+    finally:
+        bar.close()
+
+
+# ---------------------------------------------------------------- results
+
+
+def _summary(values: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for kpi in values.columns:
+        if kpi == "replication":
+            continue
+        v = pd.to_numeric(values[kpi], errors="coerce").to_numpy(dtype=float)
+        v = v[~np.isnan(v)]
+        if len(v) == 0:
+            rows.append((kpi, KPI_LABELS.get(kpi, kpi), *(math.nan,) * 4))
+            continue
+        p10, p50, p90 = np.quantile(v, [0.1, 0.5, 0.9])
+        rows.append((kpi, KPI_LABELS.get(kpi, kpi), p10, p50, p90, float(v.mean())))
+    return pd.DataFrame(rows, columns=["kpi", "label", "p10", "p50", "p90", "mean"])
+
+
+@dataclass
+class ExperimentResult:
+    """Replications of one scenario: long tables, bands, KPI distribution, targets."""
+
+    scenario: Scenario
+    seed: int
+    replications: int
+    monthly: pd.DataFrame
+    by_segment: pd.DataFrame
+    by_channel: pd.DataFrame
+    cohorts: pd.DataFrame
+    initial: pd.DataFrame
+    kpis: pd.DataFrame
+    attainment: pd.DataFrame
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+    @property
+    def hash(self) -> str:
+        return scenario_hash(self.scenario)
+
+    @property
+    def bands(self) -> pd.DataFrame:
+        """P10/P50/P90 and mean per month of the main measures."""
+        return metrics.quantile_bands(self.monthly, list(BAND_MEASURES), by="month")
+
+    @property
+    def kpi_summary(self) -> pd.DataFrame:
+        """P10/P50/P90 and mean of each headline KPI across replications."""
+        return _summary(self.kpis.drop(columns=["cash_trough_month"], errors="ignore"))
+
+    @property
+    def target_summary(self) -> pd.DataFrame:
+        """Probability of hitting each scenario target, with the spread of the actual value."""
+        if self.attainment.empty:
+            return pd.DataFrame(columns=["name", "metric", "year", "op", "target", "probability"])
+        return metrics.target_probability(self.attainment)
+
+    def median_replication(self, column: str = "operating_profit_total") -> int:
+        """The replication whose KPI is closest to the median (for single-path tables)."""
+        v = self.kpis[column].to_numpy(dtype=float)
+        return int(self.kpis["replication"].iloc[int(np.nanargmin(np.abs(v - np.nanmedian(v))))])
+
+    def replication(self, r: int) -> dict[str, pd.DataFrame]:
+        """The tables of one replication, without the ``replication`` column."""
+        pick = {}
+        for name in ("monthly", "by_segment", "by_channel", "cohorts"):
+            df = getattr(self, name)
+            pick[name] = df[df["replication"] == r].drop(columns="replication").reset_index(
+                drop=True)
+        init = self.initial[self.initial["replication"] == r].iloc[0].to_dict()
+        init.pop("replication", None)
+        pick["initial"] = init
+        pick["monthly"].attrs["initial"] = init
+        return pick
+
+    def annual_pnl(self) -> pd.DataFrame:
+        """Mean annual P&L across replications."""
+        parts = [metrics.pnl(self.monthly[self.monthly.replication == r].drop(columns="replication"),
+                             "year").assign(replication=r)
+                 for r in self.kpis["replication"]]
+        df = pd.concat(parts)
+        return df.groupby(level=0).mean(numeric_only=True).drop(columns="replication")
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write monthly.parquet, by_segment/by_channel parquet, kpis.csv, summary.json and
+        scenario.resolved.yaml into ``out_dir`` atomically."""
+        with atomic_dir(out_dir) as tmp:
+            self.monthly.to_parquet(tmp / "monthly.parquet", index=False)
+            self.by_segment.to_parquet(tmp / "by_segment.parquet", index=False)
+            self.by_channel.to_parquet(tmp / "by_channel.parquet", index=False)
+            self.kpis.to_csv(tmp / "kpis.csv", index=False)
+            summary = {
+                "scenario": self.name,
+                "scenario_hash": self.hash,
+                "seed": self.seed,
+                "replications": self.replications,
+                "kpis": _records(self.kpi_summary),
+                "targets": _records(self.target_summary),
+                "stats": self.stats,
+            }
+            (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=_json))
+            (tmp / "scenario.resolved.yaml").write_text(scenario_to_yaml(self.scenario, self.seed))
+        return Path(out_dir)
+
+
+def _json(x):
+    if isinstance(x, np.integer | np.bool_):
+        return x.item()
+    if isinstance(x, np.floating):
+        return None if math.isnan(x) else float(x)
+    return str(x)
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    return json.loads(df.to_json(orient="records"))
+
+
+def _assemble(sc: Scenario, seed: int, n: int, parts: list[dict], stats: dict) -> ExperimentResult:
+    att = [p["attainment"] for p in parts if len(p["attainment"])]
+    return ExperimentResult(
+        scenario=sc,
+        seed=seed,
+        replications=n,
+        monthly=pd.concat([p["monthly"] for p in parts], ignore_index=True),
+        by_segment=pd.concat([p["by_segment"] for p in parts], ignore_index=True),
+        by_channel=pd.concat([p["by_channel"] for p in parts], ignore_index=True),
+        cohorts=pd.concat([p["cohorts"] for p in parts], ignore_index=True),
+        initial=pd.DataFrame([{**p["initial"], "replication": p["replication"]} for p in parts]),
+        kpis=pd.DataFrame([p["kpis"] for p in parts]),
+        attainment=pd.concat(att, ignore_index=True) if att else pd.DataFrame(),
+        stats={**stats, "simpy_events": int(sum(p["simpy_events"] for p in parts))},
+    )
+
+
+def run_experiment(
+    scenario: Scenario,
+    replications: int = 20,
+    seed: int = 0,
+    executor: str = "process",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: bool = False,
+) -> ExperimentResult:
+    """Run ``replications`` of ``scenario`` (replication r uses streams (seed, r))."""
+    if replications < 1:
+        raise ValueError("replications must be >= 1")
+    n_workers = workers or os.cpu_count() or 1
+    if executor == "process" and replications < 2:
+        executor = "serial"  # a pool costs more than it saves for one replication
+    t0 = time.perf_counter()
+    jobs = [(0, scenario, seed, reps) for reps in _chunks(replications, n_workers)]
+    parts = _run_jobs(jobs, executor, scheduler, workers, progress, scenario.name)[0]
+    stats = {"executor": executor, "wall_seconds": time.perf_counter() - t0}
+    return _assemble(scenario, seed, replications, parts, stats)
+
+
+# ---------------------------------------------------------------- comparison
+
+
+_T975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26,
+         10: 2.23, 12: 2.18, 15: 2.13, 20: 2.09, 25: 2.06, 30: 2.04, 40: 2.02, 60: 2.00,
+         120: 1.98}
+
+
+def t975(df: int) -> float:
+    """Two-sided 95% Student-t quantile (table, conservative between entries)."""
+    if df <= 0:
+        return math.nan
+    keys = sorted(k for k in _T975 if k <= df)
+    return _T975[keys[-1]] if df <= 120 else 1.96
+
+
+def paired_delta(base: np.ndarray, other: np.ndarray) -> dict[str, float]:
+    """Mean per-replication difference with a 95% t interval and P(other > base)."""
+    d = np.asarray(other, float) - np.asarray(base, float)
+    d = d[~np.isnan(d)]
+    n = len(d)
+    if n == 0:
+        return {"mean_delta": math.nan, "ci_low": math.nan, "ci_high": math.nan,
+                "prob_better": math.nan, "sd_delta": math.nan}
+    mean = float(d.mean())
+    sd = float(d.std(ddof=1)) if n > 1 else math.nan
+    half = t975(n - 1) * sd / math.sqrt(n) if n > 1 else math.nan
+    return {"mean_delta": mean, "ci_low": mean - half, "ci_high": mean + half,
+            "prob_better": float((d > 0).mean()), "sd_delta": sd}
+
+
+@dataclass
+class CompareResult:
+    """Several scenarios on the same seeds and replications, against the first."""
+
+    base: ExperimentResult
+    others: list[ExperimentResult]
+    deltas: pd.DataFrame
+
+    @property
+    def results(self) -> list[ExperimentResult]:
+        return [self.base, *self.others]
+
+    def annual_pnl_differences(self) -> pd.DataFrame:
+        """Mean annual P&L of each scenario minus the base (long: scenario, year, measure)."""
+        base = self.base.annual_pnl()
+        rows = []
+        for o in self.others:
+            diff = (o.annual_pnl() - base).assign(scenario=o.name)
+            rows.append(diff.reset_index().rename(columns={"period": "year"}))
+        return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+    def kpi_table(self) -> pd.DataFrame:
+        """P50 of each KPI by scenario (columns: scenarios)."""
+        parts = []
+        for r in self.results:
+            parts.append(r.kpi_summary.set_index("kpi")["p50"].rename(r.name))
+        return pd.concat(parts, axis=1)
+
+    def write(self, out_dir: str | Path) -> Path:
+        with atomic_dir(out_dir) as tmp:
+            self.deltas.to_csv(tmp / "deltas.csv", index=False)
+            self.kpi_table().to_csv(tmp / "kpis_p50.csv")
+            summary = {"base": self.base.name, "seed": self.base.seed,
+                       "replications": self.base.replications,
+                       "scenarios": {r.name: r.hash for r in self.results},
+                       "deltas": _records(self.deltas)}
+            (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=_json))
+        return Path(out_dir)
+
+
+def _deltas(base: ExperimentResult, others: Iterable[ExperimentResult],
+            kpis: Sequence[str] = COMPARE_KPIS) -> pd.DataFrame:
+    rows = []
+    b = base.kpis.set_index("replication")
+    for o in others:
+        ok = o.kpis.set_index("replication").reindex(b.index)
+        for kpi in kpis:
+            stats = paired_delta(b[kpi].to_numpy(float), ok[kpi].to_numpy(float))
+            rows.append({"scenario": o.name, "kpi": kpi, "label": KPI_LABELS.get(kpi, kpi),
+                         "base_mean": float(b[kpi].mean()), "other_mean": float(ok[kpi].mean()),
+                         **stats})
+    return pd.DataFrame(rows)
+
+
+def compare(
+    base: Scenario,
+    others: Sequence[Scenario],
+    replications: int = 20,
+    seed: int = 0,
+    executor: str = "process",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: bool = False,
+) -> CompareResult:
+    """Run every scenario on the same (seed, replication) streams; deltas against ``base``."""
+    scenarios = [base, *others]
+    n_workers = workers or os.cpu_count() or 1
+    t0 = time.perf_counter()
+    jobs = [(i, sc, seed, reps) for i, sc in enumerate(scenarios)
+            for reps in _chunks(replications, n_workers)]
+    if executor == "process" and replications * len(scenarios) < 2:
+        executor = "serial"
+    res = _run_jobs(jobs, executor, scheduler, workers, progress, "compare")
+    stats = {"executor": executor, "wall_seconds": time.perf_counter() - t0}
+    results = [_assemble(sc, seed, replications, res[i], stats) for i, sc in enumerate(scenarios)]
+    return CompareResult(base=results[0], others=results[1:],
+                         deltas=_deltas(results[0], results[1:]))
+
+
+# ---------------------------------------------------------------- sweep
+
+
+@dataclass
+class SweepResult:
+    """A grid of lever values: one row per point, KPIs mean and P10/P50/P90."""
+
+    table: pd.DataFrame
+    keys: list[str]
+    best: dict[str, dict]
+
+
+def sweep(
+    scenario: Scenario,
+    grid: Mapping[str, Sequence[Any]],
+    replications: int = 10,
+    seed: int = 0,
+    executor: str = "process",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: bool = False,
+) -> SweepResult:
+    """Run every point of a grid over one to three dotted keys on the same seeds."""
+    keys = list(grid)
+    if not 1 <= len(keys) <= 3:
+        raise ValueError("a sweep takes one to three keys")
+    points = list(itertools.product(*(grid[k] for k in keys)))
+    scenarios = [with_overrides(scenario, dict(zip(keys, p, strict=True))) for p in points]
+    n_workers = workers or os.cpu_count() or 1
+    jobs = [(i, sc, seed, reps) for i, sc in enumerate(scenarios)
+            for reps in _chunks(replications, n_workers)]
+    res = _run_jobs(jobs, executor, scheduler, workers, progress, "sweep")
+    rows = []
+    for i, p in enumerate(points):
+        kp = pd.DataFrame([d["kpis"] for d in res[i]])
+        row = dict(zip(keys, p, strict=True))
+        for kpi in ("revenue_total", "operating_profit_total", "ending_arr",
+                    "npv_operating_profit", "cash_trough"):
+            v = kp[kpi].to_numpy(float)
+            row[f"{kpi}_mean"] = float(np.nanmean(v))
+            row[f"{kpi}_p10"], row[f"{kpi}_p50"], row[f"{kpi}_p90"] = np.nanquantile(
+                v, [0.1, 0.5, 0.9])
+        monthly = pd.concat([d["monthly"] for d in res[i]])
+        won, lost = monthly["deals_won"].sum(), monthly["deals_lost"].sum()
+        row["win_rate_frac"] = float(won / (won + lost)) if won + lost else math.nan
+        row["new_arr_per_deal"] = float(monthly["new_arr"].sum() / won) if won else math.nan
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    best = {}
+    for kpi in ("revenue_total", "operating_profit_total"):
+        i = int(table[f"{kpi}_mean"].idxmax())
+        best[kpi] = {**{k: table.loc[i, k] for k in keys},
+                     f"{kpi}_mean": float(table.loc[i, f"{kpi}_mean"])}
+    return SweepResult(table=table, keys=keys, best=best)
+
+
+# ---------------------------------------------------------------- sensitivity
+
+DEFAULT_LEVERS = (
+    "pricing.segments.*.list_price_usd",
+    "pricing.segments.*.discount_cap_frac",
+    "pricing.annual_uplift_frac",
+    "channels.inbound.budget_per_month_usd",
+    "channels.partner.active_partners",
+    "channels.partner.commission_frac",
+    "headcount.ae.count",
+    "headcount.sdr.count",
+    "headcount.csm.count",
+    "headcount.onboarding.count",
+    "segments.*.renewal_prob_frac",
+    "segments.*.base_win_prob_frac",
+    "costs.fixed_opex_per_month_usd",
+)
+
+
+def _get(data: Mapping, dotted: str) -> Any:
+    node: Any = data
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+def _expand(data: Mapping, lever: str) -> list[str]:
+    """``segments.*.x`` → one dotted key per segment."""
+    if "*" not in lever:
+        return [lever]
+    head, _, tail = lever.partition(".*.")
+    return [f"{head}.{k}.{tail}" for k in _get(data, head)]
+
+
+def _scaled(value: Any, factor: float, key: str) -> Any:
+    if isinstance(value, bool):
+        raise ValueError(f"{key}: not a numeric lever")
+    if isinstance(value, int):
+        step = max(1, round(abs(value) * abs(factor - 1)))
+        return max(0, value + (step if factor > 1 else -step))
+    new = value * factor
+    if key.endswith("_frac") or key.endswith("_prob_frac"):
+        new = min(1.0, max(0.0, new))
+    return new
+
+
+def sensitivity(
+    scenario: Scenario,
+    levers: Sequence[str] | None = None,
+    step: float = 0.1,
+    replications: int = 10,
+    seed: int = 0,
+    executor: str = "process",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: bool = False,
+    kpis: Sequence[str] = ("operating_profit_total", "ending_arr"),
+) -> pd.DataFrame:
+    """One lever at a time, -step and +step (a ``*`` moves every segment together): a tornado
+    table of mean KPI at low and high against the base, sorted by swing."""
+    data = scenario_to_dict(scenario)
+    levers = list(levers or DEFAULT_LEVERS)
+    variants: list[tuple[str, str, Any, Scenario]] = []
+    for lever in levers:
+        keys = _expand(data, lever)
+        for side, factor in (("low", 1 - step), ("high", 1 + step)):
+            over = {}
+            for k in keys:
+                try:
+                    over[k] = _scaled(_get(data, k), factor, k)
+                except (KeyError, TypeError):
+                    raise ValueError(f"{lever}: no such numeric key in the scenario") from None
+            first = _get(data, keys[0])
+            variants.append((lever, side, (first, over[keys[0]]), with_overrides(scenario, over)))
+    n_workers = workers or os.cpu_count() or 1
+    all_sc = [scenario] + [v[3] for v in variants]
+    jobs = [(i, sc, seed, reps) for i, sc in enumerate(all_sc)
+            for reps in _chunks(replications, n_workers)]
+    res = _run_jobs(jobs, executor, scheduler, workers, progress, "sensitivity")
+    mean = {i: pd.DataFrame([d["kpis"] for d in res[i]])[list(kpis)].mean() for i in res}
+    rows = []
+    for lever in levers:
+        idx = {side: i + 1 for i, v in enumerate(variants) if v[0] == lever for side in [v[1]]}
+        (base_value, low_value) = variants[idx["low"] - 1][2]
+        high_value = variants[idx["high"] - 1][2][1]
+        for kpi in kpis:
+            lo, hi, b = mean[idx["low"]][kpi], mean[idx["high"]][kpi], mean[0][kpi]
+            rows.append({"lever": lever, "kpi": kpi, "base_value": base_value,
+                         "low_value": low_value, "high_value": high_value, "base": b,
+                         "low": lo, "high": hi, "swing": abs(hi - lo)})
+    df = pd.DataFrame(rows)
+    return df.sort_values(["kpi", "swing"], ascending=[True, False], ignore_index=True)
