@@ -42,7 +42,7 @@ class Account:
     __slots__ = (
         "id", "seg", "ch", "cohort", "seats", "price", "arr", "wtp", "churn_p", "term_months",
         "annual_billing", "start_t", "term_end", "next_bill", "next_exp", "last_uplift_t",
-        "ttv_days", "rng", "pw_end", "active", "stake",
+        "ttv_days", "rng", "pw_end", "active", "stake", "churn_at",
     )
 
 
@@ -389,6 +389,7 @@ class Model:
         a.active = True
         a.stake = None
         a.pw_end = -1.0
+        a.churn_at = math.inf
         if a.annual_billing:
             years_elapsed = math.floor(elapsed_days / YEAR_DAYS + 1e-9)
             a.next_bill = a.start_t + (years_elapsed + 1) * YEAR_DAYS
@@ -503,25 +504,24 @@ class Model:
             elif kind == 3:
                 self.ledger.level("partner_window_arr", a.seg, a.ch).add(t, -a.arr)
                 a.pw_end = -1.0
+            elif a.term_months == 1:
+                if not self._renew_monthly(a, t, seg, s):
+                    return
             else:
                 if not self._renew(a, t, seg, s):
                     return
 
-    def _renew(self, a: Account, t: float, seg, s: Scenario) -> bool:
-        L = self.ledger
-        health = self._health(a, t)
-        uplift = 0.0
-        if a.term_months >= 12 or t - a.last_uplift_t >= YEAR_DAYS - 1e-6:
-            uplift = s.pricing.annual_uplift_frac
-        q = a.churn_p * health * (1 + s.pricing.uplift_churn_elasticity * uplift)
+    def _price_churn(self, a: Account, t: float, seg, uplift: float) -> float:
+        """Churn probability from being priced above the account's willingness to pay."""
         years = (t - a.start_t) / YEAR_DAYS
         wtp_now = a.wtp * (1 + seg.wtp_growth_per_year_frac) ** years
         excess = a.price * (1 + uplift) / wtp_now - 1.0 if wtp_now > 0 else 1.0
-        if excess > 0:  # priced above what the account will pay: it shops around
-            q = max(q, s.pricing.over_wtp_churn_prob_frac * min(1.0, excess / 0.2))
-        if a.rng.random() < min(1.0, q):
-            self._churn(a, t)
-            return False
+        if excess <= 0:
+            return 0.0
+        return self.scenario.pricing.over_wtp_churn_prob_frac * min(1.0, excess / 0.2)
+
+    def _reprice(self, a: Account, t: float, seg, health: float, uplift: float) -> None:
+        """At a renewal (or a monthly contract's anniversary): contraction, then uplift."""
         if a.rng.random() < min(1.0, seg.contraction_prob_frac * health):
             cut = a.arr * seg.contraction_frac.sample(a.rng)
             if cut > 0:
@@ -529,14 +529,63 @@ class Model:
                 self._change_arr(a, t, -cut, "contraction")
         if uplift > 0:
             a.price *= 1 + uplift
-            a.last_uplift_t = t
             self._change_arr(a, t, a.arr * uplift, "expansion")
+        a.last_uplift_t = t
+
+    def _renew(self, a: Account, t: float, seg, s: Scenario) -> bool:
+        """Term end of a 12+ month contract: churn, or contraction/uplift and a new term."""
+        health = self._health(a, t)
+        uplift = s.pricing.annual_uplift_frac
+        q = a.churn_p * health * (1 + s.pricing.uplift_churn_elasticity * uplift)
+        q = max(q, self._price_churn(a, t, seg, uplift))
+        if a.rng.random() < min(1.0, q):
+            self._churn(a, t)
+            return False
+        self._reprice(a, t, seg, health, uplift)
         a.term_end = t + a.term_months * MONTH_DAYS
         if a.annual_billing:
             a.next_bill = t + YEAR_DAYS
             self._invoice(a, t, a.arr)
         if self.log is not None:
             self.log.add(t, a.id, "renewal", self.seg_names[a.seg], CHANNELS[a.ch], a.arr, "")
+        return True
+
+    def _renew_monthly(self, a: Account, t: float, seg, s: Scenario) -> bool:
+        """Monthly contracts renew every month with churn probability q (a monthly hazard).
+
+        Consecutive monthly renewals are drawn as one geometric block (up to 3 months, never
+        past the yearly price anniversary): the same distribution as one draw a month while q
+        holds, at a fraction of the events. Health is re-read at each block.
+        """
+        if a.churn_at <= t + 1e-6:
+            self._churn(a, t)
+            return False
+        health = self._health(a, t)
+        uplift = 0.0
+        if t - a.last_uplift_t >= YEAR_DAYS - 1e-6:
+            uplift = s.pricing.annual_uplift_frac
+            if a.rng.random() < self._price_churn(a, t, seg, uplift):
+                self._churn(a, t)
+                return False
+            self._reprice(a, t, seg, health, uplift)
+        q = min(1.0, a.churn_p * health * (1 + s.pricing.uplift_churn_elasticity * uplift))
+        to_anniversary = max(1, round((a.last_uplift_t + YEAR_DAYS - t) / MONTH_DAYS))
+        block = min(3, to_anniversary)
+        u = a.rng.random()
+        if q >= 1.0:
+            k = 1
+        elif q < 1e-12:
+            k = block + 1
+        else:  # inverse CDF of the geometric distribution: renewals until the first churn
+            k = int(math.log1p(-u) / math.log1p(-q)) + 1
+        if k == 1:
+            self._churn(a, t)
+            return False
+        if k <= block:
+            a.churn_at = t + (k - 1) * MONTH_DAYS
+            a.term_end = a.churn_at
+        else:
+            a.term_end = t + block * MONTH_DAYS
         return True
 
     def _churn(self, a: Account, t: float) -> None:
