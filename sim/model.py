@@ -538,7 +538,10 @@ class Model:
         uplift = s.pricing.annual_uplift_frac
         q = a.churn_p * health * (1 + s.pricing.uplift_churn_elasticity * uplift)
         q = max(q, self._price_churn(a, t, seg, uplift))
-        if a.rng.random() < min(1.0, q):
+        renewed = a.rng.random() >= min(1.0, q)
+        if a.stake is not None:
+            self.stakeholders.renewal(a, renewed)
+        if not renewed:
             self._churn(a, t)
             return False
         self._reprice(a, t, seg, health, uplift)
@@ -596,7 +599,7 @@ class Model:
         L.flow(t, "churned_customers", a.seg, a.ch, 1)
         L.cohort_flow(t, a.cohort, 4, 1)
         self.customers[a.seg] -= 1
-        if self.stakeholders is not None:
+        if a.stake is not None:
             self.stakeholders.detach(a, t)
 
     # ------------------------------------------------------------------ onboarding
@@ -653,7 +656,7 @@ class Model:
     def run(self) -> None:
         self._installed_base()
         self.initial = {
-            "arr": float(sum(l.value for row in self.ledger.levels["arr"] for l in row)),
+            "arr": float(sum(lev.value for row in self.ledger.levels["arr"] for lev in row)),
             "customers": float(sum(self.customers)),
             "cash_balance": float(self.scenario.finance.starting_cash_usd),
             "deferred_revenue": float(self.ledger.initial_deferred),
@@ -662,6 +665,8 @@ class Model:
         self.env.run(until=self.H * MONTH_DAYS)
         self.ledger.finish()
         self.sim_events = next(self.env._eid)
+        if self.stakeholders is not None:
+            self.stakeholders.finish()
         self._collect_monthly_billings()
 
     def _collect_monthly_billings(self) -> None:

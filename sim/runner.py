@@ -27,6 +27,8 @@ class SimulationResult:
     replication: int
     scenario_hash: str
     stats: dict = field(default_factory=dict)
+    accounts: pd.DataFrame | None = None
+    """Per-account stakeholder outcomes when the account-plan model is on."""
 
 
 def simulate(
@@ -55,6 +57,7 @@ def simulate(
         seed=seed,
         replication=replication,
         scenario_hash=scenario_hash(scenario),
+        accounts=model.stakeholders.table() if model.stakeholders is not None else None,
         stats={
             "simpy_events": model.sim_events,
             "wall_seconds": time.perf_counter() - wall,
