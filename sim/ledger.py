@@ -81,7 +81,10 @@ class Ledger:
         self.segments = segments
         self.t_end = horizon * MONTH_DAYS
         n_seg, n_ch = len(segments), len(CHANNELS)
-        self.flows = {c: np.zeros((horizon, n_seg, n_ch)) for c in FLOW_COLUMNS}
+        self.shape = (horizon, n_seg, n_ch)
+        self._stride_m = n_seg * n_ch
+        # flat Python lists: ``+=`` on a list item is several times cheaper than on numpy
+        self._flows = {c: [0.0] * (horizon * n_seg * n_ch) for c in FLOW_COLUMNS}
         self.levels = {
             c: [[Level(horizon) for _ in range(n_ch)] for _ in range(n_seg)] for c in LEVEL_COLUMNS
         }
@@ -102,17 +105,24 @@ class Ledger:
 
     def flow(self, t: float, column: str, seg: int, ch: int, amount: float) -> None:
         if t < self.t_end:
-            self.flows[column][int(t / MONTH_DAYS), seg, ch] += amount
+            n_ch = self.shape[2]
+            self._flows[column][int(t / MONTH_DAYS) * self._stride_m + seg * n_ch + ch] += amount
 
     def spread(self, t0: float, t1: float, column: str, seg: int, ch: int) -> None:
         """Add the days of [t0, t1) to ``column``, split across months (busy time)."""
         t1 = min(t1, self.t_end)
-        arr = self.flows[column]
+        arr = self._flows[column]
+        off = seg * self.shape[2] + ch
         while t0 < t1:
             m = int(t0 / MONTH_DAYS)
             boundary = min((m + 1) * MONTH_DAYS, t1)
-            arr[m, seg, ch] += boundary - t0
+            arr[m * self._stride_m + off] += boundary - t0
             t0 = boundary
+
+    @property
+    def flows(self) -> dict[str, np.ndarray]:
+        """Flows as (month, segment, channel) arrays."""
+        return {c: np.asarray(v).reshape(self.shape) for c, v in self._flows.items()}
 
     def cohort_flow(self, t: float, cohort: int, measure: int, amount: float) -> None:
         """measure: 0 new_arr, 1 expansion, 2 contraction, 3 churned_arr, 4 churned, 5 new."""

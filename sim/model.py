@@ -46,19 +46,18 @@ class Account:
     )
 
 
-@dataclass
 class Prospect:
-    seg: int
-    ch: int
-    t: float
-    wtp: float
-    seats: float
-    win_u: float
-    cycle: float
-    patience: float
-    contract: int
-    onboarding: float
-    account_seed: int
+    """An opportunity's draws, fixed at arrival from its channel-segment stream."""
+
+    __slots__ = ("seg", "ch", "t", "wtp", "seats", "win_u", "cycle", "patience", "contract",
+                 "onboarding", "account_seed")
+
+    def __init__(self, seg, ch, t, wtp, seats, win_u, cycle, patience, contract, onboarding,
+                 account_seed):
+        self.seg, self.ch, self.t = seg, ch, t
+        self.wtp, self.seats, self.win_u = wtp, seats, win_u
+        self.cycle, self.patience, self.contract = cycle, patience, contract
+        self.onboarding, self.account_seed = onboarding, account_seed
 
 
 def step_plan(start: float, steps, month: int) -> float:
@@ -276,17 +275,15 @@ class Model:
             if u < acc:
                 contract = j
                 break
-        return Prospect(
-            seg=k, ch=c, t=t,
-            wtp=seg.willingness_to_pay_usd.sample(rng),
-            seats=max(1.0, round(seg.seats.sample(rng))),
-            win_u=rng.random(),
-            cycle=seg.sales_cycle_days.sample(rng),
-            patience=seg.patience_days.sample(rng),
-            contract=contract,
-            onboarding=seg.onboarding_days.sample(rng),
-            account_seed=rng.getrandbits(63),
-        )
+        # the order of draws is part of the common-random-numbers contract: keep it
+        wtp = seg.willingness_to_pay_usd.sample(rng)
+        seats = max(1.0, round(seg.seats.sample(rng)))
+        win_u = rng.random()
+        cycle = seg.sales_cycle_days.sample(rng)
+        patience = seg.patience_days.sample(rng)
+        onboarding = seg.onboarding_days.sample(rng)
+        return Prospect(k, c, t, wtp, seats, win_u, cycle, patience, contract, onboarding,
+                        rng.getrandbits(63))
 
     def _feeder(self, arrivals: list[Prospect]):
         env = self.env
