@@ -215,7 +215,9 @@ class Model:
             csm = effective_headcount(hc.csm, m)
             cs = s.customer_success
             ratio = required / csm if csm > 0 else math.inf
-            self.cs_factor = min(cs.max_factor, max(cs.min_factor, ratio ** cs.coverage_churn_elasticity)) if ratio > 0 else cs.min_factor
+            # 0 ** 0 == 1: an elasticity of 0 switches coverage off even with no customers
+            self.cs_factor = min(cs.max_factor,
+                                 max(cs.min_factor, ratio ** cs.coverage_churn_elasticity))
             budget = step_plan(s.channels.inbound.budget_per_month_usd,
                                s.channels.inbound.budget_plan, m)
             partners = step_plan(s.channels.partner.active_partners,
@@ -478,7 +480,7 @@ class Model:
             kind = 0
             if a.next_exp < t_next:
                 t_next, kind = a.next_exp, 1
-            if a.next_bill < t_next:
+            if a.next_bill < t_next - 1e-6:  # a renewal on the bill date issues the invoice
                 t_next, kind = a.next_bill, 2
             if 0 <= a.pw_end < t_next:
                 t_next, kind = a.pw_end, 3

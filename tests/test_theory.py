@@ -1,0 +1,182 @@
+"""The engine against closed forms, averaged over seeded replications (tolerance 4 standard
+errors).
+
+Monthly convention of the model (``sim/ledger.py``): month m covers days [(m-1)L, mL) with
+L = 365.25/12; levels (customers, ARR) are reported at the end of the month (just before mL)
+and revenue integrates ARR over the month. An opportunity arriving in month j on a 0-day sales
+cycle becomes a customer in month j; a contract of T months signed at s comes up for renewal
+at s + T*L, s + 2T*L, ...; so by the end of month t a customer won in month j has faced
+floor((t - j)/T) renewals.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from engine_helpers import MONTH_DAYS, one_segment
+
+import sim
+from sim.model import Model
+
+# --------------------------------------------------------------------------- Erlang C
+
+
+def erlang_c(c: int, offered: float) -> float:
+    """Probability that an arrival waits in an M/M/c queue with offered load a = lambda/mu."""
+    rho = offered / c
+    top = offered**c / math.factorial(c) / (1 - rho)
+    return top / (sum(offered**k / math.factorial(k) for k in range(c)) + top)
+
+
+def test_erlang_c_formula_worked_example():
+    """Textbook value: c = 2, a = 1 gives C = 1/3 (and c = 1 reduces to rho)."""
+    assert erlang_c(2, 1.0) == pytest.approx(1 / 3)
+    assert erlang_c(1, 0.7) == pytest.approx(0.7)
+
+
+def _ae_waits(scenario, seed: int, replication: int) -> list[tuple[float, float]]:
+    """(arrival day, wait in days) of every opportunity that got an AE, read by wrapping the
+    ledger's wait recorder of one model run (waits are not in the event log)."""
+    model = Model(scenario, seed=seed, replication=replication)
+    ledger = model.ledger
+    record = ledger.wait
+    waits: list[tuple[float, float]] = []
+
+    def wait(which, t, days):
+        if which is ledger.ae_wait:
+            waits.append((t - days, days))
+        record(which, t, days)
+
+    ledger.wait = wait
+    model.run()
+    return waits
+
+
+def test_ae_queue_matches_erlang_c():
+    """AE queue as M/M/c: Poisson opportunities (rate lam per day), exponential sales cycle
+    (mean 1/mu), c = 10 AEs x 1 deal, no attrition or ramp, infinite patience; rho = 0.75.
+    P(wait > 0) = C(c, a) and E[wait] = C(c, a) / (c mu - lam). The first 6 months (about
+    three relaxation times, 1/(c mu (1 - sqrt(rho))^2) ~ 55 days) are discarded, and so are
+    arrivals in the last 2 months, whose long waits would be cut off by the horizon."""
+    c, mean_cycle, lam = 10, 10.0, 0.75
+    horizon, warm_up, tail = 48, 6, 2
+    sc = one_segment(horizon=horizon, opps_per_month=lam * MONTH_DAYS, win_prob=0.0,
+                     sales_cycle_days={"dist": "exponential", "mean": mean_cycle},
+                     patience_days=1e7, ae_count=c, deals_per_ae=1)
+    p_wait, mean_wait = [], []
+    for rep in range(20):
+        w = np.array(_ae_waits(sc, seed=11, replication=rep))
+        keep = (w[:, 0] >= warm_up * MONTH_DAYS) & (w[:, 0] < (horizon - tail) * MONTH_DAYS)
+        assert w[:, 1].min() >= 0, "negative wait"
+        p_wait.append(np.mean(w[keep, 1] > 1e-12))
+        mean_wait.append(w[keep, 1].mean())
+
+    mu = 1 / mean_cycle
+    pc = erlang_c(c, lam / mu)
+    wq = pc / (c * mu - lam)
+    for got, want, what in ((p_wait, pc, "P(wait > 0)"), (mean_wait, wq, "mean wait")):
+        est = np.mean(got)
+        se = np.std(got, ddof=1) / math.sqrt(len(got))
+        assert abs(est - want) < 4 * se, f"{what}: {est:.4f} vs Erlang C {want:.4f} (se {se:.4f})"
+
+
+def test_public_ae_wait_days_is_the_mean_wait_of_the_month():
+    sc = one_segment(horizon=12, opps_per_month=0.64 * MONTH_DAYS, win_prob=0.0,
+                     sales_cycle_days={"dist": "exponential", "mean": 10.0},
+                     ae_count=8, deals_per_ae=1)
+    w = np.array(_ae_waits(sc, seed=3, replication=0))
+    started = w[:, 0] + w[:, 1]
+    month = (started // MONTH_DAYS).astype(int) + 1
+    got = sim.simulate(sc, seed=3).monthly.set_index("month")["ae_wait_days"]
+    for m in range(1, 13):
+        assert got[m] == pytest.approx(w[month == m, 1].mean(), abs=1e-9)
+
+
+# --------------------------------------------------------------------------- churning base
+
+
+def _mean_customers(sc, reps: int, seed: int = 0) -> np.ndarray:
+    runs = [sim.simulate(sc, seed=seed, replication=r).monthly["customers"] for r in range(reps)]
+    return np.mean(runs, axis=0)
+
+
+def test_monthly_contracts_churning_base_follows_closed_form():
+    """Poisson arrivals of lam new customers a month (win prob 1, 0-day cycle, no capacity
+    limit) on month-to-month contracts with monthly churn c, every health factor neutral:
+    E[customers at the end of month t] = sum_{i<t} lam (1-c)^i = (lam/c)(1 - (1-c)^t).
+    Each arrival survives independently, so the count is Poisson: SE = sqrt(m_t / R)."""
+    lam, c, reps, horizon = 60.0, 0.08, 6, 24
+    sc = one_segment(horizon=horizon, opps_per_month=lam, term_months=1, monthly_churn=c)
+    got = _mean_customers(sc, reps)
+    t = np.arange(1, horizon + 1)
+    want = lam / c * (1 - (1 - c) ** t)
+    se = np.sqrt(want / reps)
+    assert np.all(np.abs(got - want) < 4 * se), np.c_[t, got, want, se]
+
+
+def test_annual_contracts_with_renewal_probability_follow_closed_form():
+    """12-month contracts renewing with probability r: a customer won in month j has faced
+    floor((t-j)/12) renewals by the end of month t, so
+    E[m_t] = lam * sum_{j=0}^{t-1} r^floor(j/12). Count is Poisson again."""
+    lam, r, reps, horizon = 60.0, 0.75, 5, 36
+    sc = one_segment(horizon=horizon, opps_per_month=lam, term_months=12, billing="annual",
+                     renewal_prob=r)
+    got = _mean_customers(sc, reps)
+    want = np.cumsum([lam * r ** (j // 12) for j in range(horizon)])
+    se = np.sqrt(want / reps)
+    assert np.all(np.abs(got - want) < 4 * se), np.c_[got, want, se]
+
+
+@pytest.mark.parametrize("term, billing", [(1, "monthly"), (12, "annual"), (24, "annual"),
+                                           (36, "monthly")])
+def test_constant_base_recognises_arr_over_12_every_month(term, billing):
+    """No churn, no new leads, no price change: ARR is constant and revenue is ARR/12 in
+    every month, to a cent, whatever the contract term or billing."""
+    sc = one_segment(horizon=36, opps_per_month=0.0, installed=400, term_months=term,
+                     billing=billing, monthly_churn=0.0, renewal_prob=1.0,
+                     seats={"dist": "lognormal", "median": 20, "sigma": 0.5})
+    res = sim.simulate(sc, seed=2)
+    m = res.monthly
+    arr0 = res.initial["arr"]
+    assert arr0 > 0
+    np.testing.assert_allclose(m["arr"], arr0, rtol=0, atol=0.01)
+    np.testing.assert_allclose(m["revenue"], arr0 / 12, rtol=0, atol=0.01)
+    assert (m["customers"] == 400).all()
+
+
+# --------------------------------------------------------------------------- heterogeneity
+
+
+def _installed_hazards(concentration, n: int = 5000, reps: int = 2, horizon: int = 18):
+    """Monthly churn hazard of the installed cohort (month-to-month, mean churn 0.1) and the
+    number at risk each month, pooled over replications."""
+    sc = one_segment(horizon=horizon, opps_per_month=0.0, installed=n, term_months=1,
+                     monthly_churn=0.1, churn_concentration=concentration)
+    alive = np.zeros(horizon + 1)
+    for r in range(reps):
+        res = sim.simulate(sc, seed=5, replication=r)
+        cohort = res.cohorts[res.cohorts["cohort_month"] == 0].sort_values("month")
+        alive += np.r_[res.initial["customers"], cohort["customers"].to_numpy()]
+    at_risk = alive[:-1]
+    return 1 - alive[1:] / at_risk, at_risk
+
+
+def test_homogeneous_churn_keeps_the_retention_curve_flat():
+    h, at_risk = _installed_hazards(None)
+    se = np.sqrt(0.1 * 0.9 / at_risk)
+    assert np.all(np.abs(h - 0.1) < 4 * se), h
+
+
+def test_heterogeneous_churn_follows_shifted_beta_geometric():
+    """Churn propensity Beta(a, b) with mean 0.1 and a + b = 1: the cohort's hazard in month t
+    is a / (a + b + t - 1) (Fader & Hardie 2007, shifted-beta-geometric), so it flattens
+    from 10% towards zero while the homogeneous curve stays at 10%."""
+    a, b = 0.1, 0.9
+    h, at_risk = _installed_hazards(a + b)
+    t = np.arange(1, len(h) + 1)
+    want = a / (a + b + t - 1)
+    se = np.sqrt(want * (1 - want) / at_risk)
+    assert np.all(np.abs(h - want) < 4 * se), np.c_[h, want, se]
+    assert h[12:].mean() < 0.25 * h[:3].mean()
