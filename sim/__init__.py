@@ -1,45 +1,78 @@
 """revsim: a revenue strategy simulator for CRO/CFO what-if planning.
 
 Data flows scenario → model → events → ledger → metrics → charts → reports.
+Names load on first use, so ``revsim validate`` does not pay for pandas and SimPy.
 """
 
-from sim.runner import SimulationResult, simulate
-from sim.scenario import Scenario
-from sim.scenario_io import (
-    ScenarioError,
-    load_scenario,
-    scenario_hash,
-    scenario_to_yaml,
-    with_overrides,
-)
+from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "Scenario": "sim.scenario",
+    "ScenarioError": "sim.scenario_io",
+    "load_scenario": "sim.scenario_io",
+    "scenario_hash": "sim.scenario_io",
+    "scenario_to_yaml": "sim.scenario_io",
+    "with_overrides": "sim.scenario_io",
+    "SimulationResult": "sim.runner",
+    "simulate": "sim.runner",
+    "CompareResult": "sim.experiment",
+    "ExperimentResult": "sim.experiment",
+    "SweepResult": "sim.experiment",
+    "compare": "sim.experiment",
+    "run_experiment": "sim.experiment",
+    "sensitivity": "sim.experiment",
+    "sweep": "sim.experiment",
+}
 __all__ = [
+    "CompareResult",
+    "ExperimentResult",
     "Scenario",
     "ScenarioError",
     "SimulationResult",
+    "SweepResult",
+    "compare",
     "load_scenario",
+    "run_experiment",
     "scenario_hash",
     "scenario_to_yaml",
+    "sensitivity",
     "simulate",
+    "sweep",
     "with_overrides",
 ]
 
-from sim.experiment import (  # noqa: E402
-    CompareResult,
-    ExperimentResult,
-    SweepResult,
-    compare,
-    run_experiment,
-    sensitivity,
-    sweep,
-)
 
-__all__ += [
-    "CompareResult",
-    "ExperimentResult",
-    "SweepResult",
-    "compare",
-    "run_experiment",
-    "sensitivity",
-    "sweep",
-]
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'sim' has no attribute {name!r}")
+    value = getattr(import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
+
+if TYPE_CHECKING:
+    from sim.experiment import (
+        CompareResult,
+        ExperimentResult,
+        SweepResult,
+        compare,
+        run_experiment,
+        sensitivity,
+        sweep,
+    )
+    from sim.runner import SimulationResult, simulate
+    from sim.scenario import Scenario
+    from sim.scenario_io import (
+        ScenarioError,
+        load_scenario,
+        scenario_hash,
+        scenario_to_yaml,
+        with_overrides,
+    )

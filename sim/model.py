@@ -626,7 +626,6 @@ class Model:
     def _installed_base(self) -> None:
         rng = self.rng_base
         for k, seg in enumerate(self.segs):
-            price = self.prices[k]
             for _ in range(seg.installed_customers):
                 u = rng.random()
                 acc, j = 0.0, len(seg.contracts) - 1
@@ -636,15 +635,15 @@ class Model:
                         j = jj
                         break
                 opt = seg.contracts[j]
-                listed = price.list_price_usd * (1 - opt.term_discount_frac)
+                net = seg.installed_price_usd * (1 - opt.term_discount_frac)
                 seats = max(1.0, round(seg.seats.sample(rng)))
+                # they pay it, so they are willing to: redraw until the draw covers the price
                 for _try in range(50):
                     wtp = seg.willingness_to_pay_usd.sample(rng)
-                    if listed <= 0 or 1 - wtp / listed <= price.discount_cap_frac:
+                    if wtp >= net:
                         break
                 else:
-                    wtp = listed
-                net = min(listed, wtp) if listed > 0 else 0.0
+                    wtp = net
                 elapsed = rng.random() * opt.term_months * MONTH_DAYS
                 a = self._new_account(k, INSTALLED, 0.0, seats, net, wtp, opt,
                                       random.Random(rng.getrandbits(63)), elapsed_days=elapsed)

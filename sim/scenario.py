@@ -10,17 +10,27 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from sim.distributions import Beta, Distribution, Gamma, LogNormal, support_max, support_min
 
+
+def _not_bool(value):
+    # YAML's `true` would otherwise pass as 1.0 in a number field
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number (got {str(value).lower()})")
+    return value
+
+
+_Number = Annotated[float, BeforeValidator(_not_bool)]
+
 # Unit aliases: the name of the alias is the unit.
-USD = Annotated[float, Field(ge=0)]
+USD = Annotated[_Number, Field(ge=0)]
 """US dollars, never negative."""
-Frac = Annotated[float, Field(ge=0, le=1)]
+Frac = Annotated[_Number, Field(ge=0, le=1)]
 """A fraction or probability in [0, 1]."""
-PerMonth = Annotated[float, Field(ge=0)]
-PerYear = Annotated[float, Field(ge=0)]
+PerMonth = Annotated[_Number, Field(ge=0)]
+PerYear = Annotated[_Number, Field(ge=0)]
 Month = Annotated[int, Field(ge=1, le=240)]
 """A month of the plan, 1 = the first month simulated."""
 
@@ -122,6 +132,9 @@ class Segment(Model):
     segment saturates."""
     installed_customers: int = Field(ge=0)
     """Customers at the start of month 1 (the installed base)."""
+    installed_price_usd: USD
+    """Average net price per seat-year the installed base pays today (before term discounts).
+    A list-price change reaches these customers only through the renewal uplift."""
     seats: PositiveDist
     """Seats per new account."""
     willingness_to_pay_usd: PositiveDist

@@ -45,6 +45,19 @@ def display_path(path: Path | str) -> str:
 class _StrictLoader(yaml.SafeLoader):
     """Safe loader that also rejects duplicate keys."""
 
+    def construct_object(self, node, deep=False):
+        # PyYAML's standard-tag constructors raise plain Python errors on bad values
+        # (``!!int abc``, ``!!timestamp x``, ``!!map [1]``); give them a position instead.
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError):
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{tag} value cannot be read", node.start_mark
+            ) from None
+
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False):
     seen: dict[Any, Any] = {}
@@ -79,10 +92,8 @@ def _read_yaml(path: Path, shown: str) -> dict:
         problem = exc.problem or "cannot construct value"
         if "could not determine a constructor" in problem:
             tag = re.search(r"tag '([^']*)'", problem)
-            problem = (
-                f"unsafe or unknown YAML tag {tag.group(1) if tag else ''} rejected "
-                "(tags are never executed)"
-            )
+            shown_tag = tag.group(1).replace("tag:yaml.org,2002:", "!!") if tag else ""
+            problem = f"unsafe or unknown YAML tag {shown_tag} rejected (tags are never executed)"
         raise ScenarioError([f"{shown}: {where}: {problem}"]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -107,8 +118,11 @@ def deep_merge(base: Mapping, over: Mapping) -> dict:
     """Mappings merge recursively; any other value (lists included) replaces the base."""
     out = copy.deepcopy(dict(base))
     for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = deep_merge(out[key], value)
+        old = out.get(key)
+        new_kind = isinstance(value, Mapping) and "dist" in value and isinstance(old, Mapping) \
+            and value["dist"] != old.get("dist")
+        if isinstance(value, Mapping) and isinstance(old, Mapping) and not new_kind:
+            out[key] = deep_merge(old, value)
         else:
             out[key] = copy.deepcopy(value)
     return out
@@ -162,7 +176,7 @@ def parse_overrides(items: Iterable[str] | Mapping[str, Any] | None) -> dict[str
         key, _, text = item.partition("=")
         key = key.strip()
         try:
-            value = yaml.safe_load(text) if text.strip() else ""
+            value = yaml.load(text, Loader=_StrictLoader) if text.strip() else ""  # noqa: S506
         except yaml.YAMLError:
             raise ScenarioError([f"--set {key}: (override): value {text!r} is not valid"]) from None
         out[key] = value
@@ -191,7 +205,9 @@ def apply_overrides(
                 )
             node = nxt
         node[parts[-1]] = value
-        origins[tuple(parts)] = f"{source} (--set)"
+        for n in range(1, len(parts) + 1):
+            if n == len(parts) or tuple(parts[:n]) not in origins:
+                origins[tuple(parts[:n])] = f"{source} (--set)"
     return out
 
 
@@ -333,7 +349,7 @@ def load_scenario(
     data, origins = _resolve(path, [])
     data = apply_overrides(data, parse_overrides(overrides), origins, shown)
     for key, default in (("name", path.stem), ("description", "")):
-        if origins.get((key,)) != shown:  # never inherit a parent's name or description
+        if origins.get((key,)) not in (shown, f"{shown} (--set)"):  # never inherit them
             data[key] = default
     try:
         return Scenario.model_validate(data)

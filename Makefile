@@ -1,0 +1,61 @@
+# Two commands on a fresh clone: `make report` and `make test`. Both create .venv when needed.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+REPS ?= 20
+
+# The baseline first, then every what-if (no duplicates).
+WHAT_IFS := $(filter-out scenarios/baseline.yaml,$(sort $(wildcard scenarios/*.yaml)))
+NOTEBOOKS := $(wildcard notebooks/*.ipynb)
+
+# Tests never read or write the user's Jupyter/IPython settings.
+JUPYTER_TEST := $(CURDIR)/.jupyter-test
+TEST_ENV := JUPYTER_CONFIG_DIR=$(JUPYTER_TEST)/config JUPYTER_DATA_DIR=$(JUPYTER_TEST)/data \
+	JUPYTER_RUNTIME_DIR=$(JUPYTER_TEST)/runtime IPYTHONDIR=$(JUPYTER_TEST)/ipython
+
+# debugpy (pulled in by ipykernel) warns about frozen modules on every kernel start.
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: all test report lab bench validate clean distclean
+
+all: test
+
+# Reinstall only when pyproject.toml changes. rfc3987-syntax (an optional jsonschema format
+# checker pulled in by jupyter-events) costs ~1.5 s on every papermill/altair import;
+# jsonschema works without it, which the last line checks.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[dev]'
+	$(BIN)/python -m pip uninstall -y rfc3987-syntax
+	$(BIN)/python -c "import jsonschema, jupyter_events"
+	touch $@
+
+$(VENV): $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/ruff check sim tests benchmarks
+	mkdir -p $(JUPYTER_TEST)/config $(JUPYTER_TEST)/data $(JUPYTER_TEST)/runtime $(JUPYTER_TEST)/ipython
+	$(TEST_ENV) $(BIN)/python -m pytest tests $(if $(NOTEBOOKS),--nbval-lax notebooks)
+
+report: $(STAMP)
+	$(BIN)/revsim report scenarios/baseline.yaml $(WHAT_IFS) --reps $(REPS) --out reports
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --allow-root --no-browser --ip=127.0.0.1 notebooks
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+validate: $(STAMP)
+	$(BIN)/revsim validate scenarios/*.yaml
+
+clean:
+	rm -rf reports .jupyter-test .pytest_cache .ruff_cache .hypothesis build *.egg-info
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)
