@@ -125,13 +125,16 @@ def main(argv: list[str] | None = None) -> int:
     show("replications per second", f"{n / par_wall:.2f}")
     show("parallel efficiency", f"{eff:.0%}", ">= 85%", eff >= 0.85)
 
-    small = sim.load_scenario(ROOT / "scenarios" / "baseline.yaml",
-                              overrides={"horizon_months": 24})
-    lever = sim.with_overrides(small, {"headcount.ae.count": 16})
-    off_wall, _ = _median_time(
-        lambda: sim.compare(small, [lever], replications=4, seed=0, executor="serial"), runs)
+    from sim.notebook_helpers import offsite_workbook
+
+    wb = offsite_workbook(ROOT / "scenarios" / "baseline.yaml")  # the notebook's defaults
+    wb.widget()
+    wb.update(price_change_pct=8)  # warm-up: the first chart conversion starts vl-convert
+    times = [wb.update(price_change_pct=p, discount_cap_frac=0.15, ae_count=16)
+             for p in (4, 8, 12)]
+    off_wall = statistics.median(times)
     res["offsite_lever_change_seconds"] = off_wall
-    show("offsite lever change (2 x 4 reps, 24 months, serial) (s)", f"{off_wall:.2f}", "<= 2",
+    show("offsite.ipynb lever change: re-run + redraw (s)", f"{off_wall:.2f}", "<= 2",
          off_wall <= 2)
 
     mem_reps = 1000 if args.full else 200

@@ -25,8 +25,10 @@ _EXPORTS = {
     "run_experiment": "sim.experiment",
     "sensitivity": "sim.experiment",
     "sweep": "sim.experiment",
+    "account_plan_return": "sim.experiment",
 }
 __all__ = [
+    "account_plan_return",
     "CompareResult",
     "ExperimentResult",
     "Scenario",
@@ -62,6 +64,7 @@ if TYPE_CHECKING:
         CompareResult,
         ExperimentResult,
         SweepResult,
+        account_plan_return,
         compare,
         run_experiment,
         sensitivity,

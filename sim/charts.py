@@ -270,3 +270,29 @@ def comparison_bars(deltas: pd.DataFrame, title: str = "Difference from the base
         .properties(title=_title(title, subtitle))
     )
     return _style(chart)
+
+
+def programme_comparison(table: pd.DataFrame,
+                         title: str = "Programme accounts with and without the account plan",
+                         subtitle: str = "Same accounts, same random streams; mean with 95% CI"
+                         ) -> alt.Chart:
+    """Paired bars of the programme's accounts with and without it. ``table``: measure
+    (label), arm ("with programme" / "without"), mean, ci_low, ci_high — fractions."""
+    base = alt.Chart(table).encode(y=alt.Y("arm:N", title=None, sort=None))
+    bars = base.mark_bar(size=18).encode(
+        x=alt.X("mean:Q", title=None, axis=alt.Axis(format=PCT)),
+        color=alt.Color("arm:N", title=None, scale=alt.Scale(range=[PALETTE[0], "#9aa5b1"])),
+        tooltip=[alt.Tooltip("measure:N"), alt.Tooltip("arm:N"),
+                 alt.Tooltip("mean:Q", format=".1%"), alt.Tooltip("ci_low:Q", format=".1%"),
+                 alt.Tooltip("ci_high:Q", format=".1%")])
+    ci = base.mark_errorbar(ticks=True, color="#222").encode(x="ci_low:Q", x2="ci_high:Q")
+    chart = (
+        alt.layer(bars, ci)
+        .properties(width=WIDTH - 160, height=alt.Step(26))
+        .facet(row=alt.Row("measure:N", title=None, sort=None,
+                           header=alt.Header(labelAngle=0, labelAlign="left",
+                                             labelOrient="top")))
+        .resolve_scale(x="independent")
+        .properties(title=_title(title, subtitle))
+    )
+    return _style(chart)

@@ -502,6 +502,9 @@ def report(
     seed: SeedOpt = 0,
     executor: ExecutorOpt = None,
     scheduler: SchedulerOpt = None,
+    months: Annotated[
+        int | None, typer.Option("--months", help="Override horizon_months of every scenario.")
+    ] = None,
     out: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("reports"),
 ) -> None:
     """Execute the report notebooks for the scenarios: HTML, Excel and an index page."""
@@ -517,7 +520,7 @@ def report(
         raise _fail(["revsim report: the report pipeline (sim.reports) is not installed"]) from None
 
     code = build_report([Path(p) for p in scenarios], replications=reps, seed=seed,
-                        out_dir=out, executor=ex)
+                        out_dir=out, executor=ex, months=months, scheduler=scheduler)
     raise typer.Exit(int(code))
 
 

@@ -937,3 +937,89 @@ def offsite_workbook(scenario: str | Path, project_root: str | Path = "..",
 def record_json(data: Any) -> str:
     """JSON text of a record (NaN → null), for tools that read executed notebooks."""
     return json.dumps(_json_safe(data))
+
+
+# ---------------------------------------------------------------- account plans
+
+ACCOUNT_PLAN_LABELS = {
+    "programme_accounts": "Accounts in the programme (ever)",
+    "renewal_rate_programme": "Renewal rate, with programme",
+    "renewal_rate_without": "Renewal rate, same accounts without",
+    "nrr_programme": "NRR from entry, with programme",
+    "nrr_without": "NRR from entry, same accounts without",
+    "new_unit_arr": "New-unit ARR (buy new, other business units)",
+    "programme_cost": "Programme cost",
+    "incremental_gross_profit": "Incremental gross profit",
+    "incremental_operating_profit": "Incremental operating profit (after programme cost)",
+    "return_on_cost": "Return: incremental gross profit ÷ programme cost",
+}
+
+
+def account_plan_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The programme evaluation summary with readable labels."""
+    t = summary.copy()
+    t.insert(0, "label", [ACCOUNT_PLAN_LABELS.get(m, m) for m in t["measure"]])
+    return t
+
+
+def _ap_fmt(measure: str, x: Any) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "—"
+    if measure.startswith(("renewal_rate", "nrr")):
+        return f"{x:.1%}"
+    if measure == "return_on_cost":
+        return f"{x:.2f}×"
+    if measure == "programme_accounts":
+        return f"{x:.1f}"
+    return fmt_usd(x)
+
+
+def account_plan_summary(scenario: Scenario, summary: pd.DataFrame) -> _Html:
+    """Headline of the programme: who is in it, what it costs, what it returns."""
+    t = account_plan_table(summary)
+    rows = "".join(
+        f"<tr><th>{html.escape(r.label)}</th><td>{_ap_fmt(r.measure, r.mean)}</td>"
+        f"<td>{_ap_fmt(r.measure, r.ci_low)} – {_ap_fmt(r.measure, r.ci_high)}</td></tr>"
+        for r in t.itertuples())
+    ap = scenario.account_plan
+    body = (f"<h3>{html.escape(scenario.name)}</h3><p>{html.escape(scenario.description)}</p>"
+            f"<p>Top {ap.programme_top_n} accounts by ARR, "
+            f"{fmt_usd(ap.programme_cost_per_account_per_month_usd)} per account per month; "
+            f"compared with the same plan without the programme on the same random streams."
+            "</p><table><thead><tr><th>Measure</th><th>Mean</th><th>95% interval</th></tr>"
+            f"</thead><tbody>{rows}</tbody></table>")
+    text = "\n".join(f"{r.label}: {_ap_fmt(r.measure, r.mean)}" for r in t.itertuples())
+    return _Html(body, text)
+
+
+def account_plan_assumptions(scenario: Scenario):
+    """The account-plan keys of the scenario."""
+    data = scenario_to_dict(scenario)["account_plan"]
+    rows = [(f"account_plan.{k}", json.dumps(v) if isinstance(v, dict | list) else v)
+            for k, v in data.items()]
+    return pd.DataFrame(rows, columns=["key", "value"]).style.hide(axis="index").set_caption(
+        f"Account-plan assumptions of {scenario.name} (hash {scenario_hash(scenario)})")
+
+
+def account_plan_chart_table(summary: pd.DataFrame) -> pd.DataFrame:
+    s = summary.set_index("measure")
+    rows = []
+    for label, on, off in (("Renewal rate", "renewal_rate_programme", "renewal_rate_without"),
+                           ("NRR from entry", "nrr_programme", "nrr_without")):
+        for arm, key in (("with programme", on), ("without", off)):
+            rows.append({"measure": label, "arm": arm, "mean": s.loc[key, "mean"],
+                         "ci_low": s.loc[key, "ci_low"], "ci_high": s.loc[key, "ci_high"]})
+    return pd.DataFrame(rows)
+
+
+def account_plan_chart(summary: pd.DataFrame):
+    return charts.programme_comparison(account_plan_chart_table(summary))
+
+
+def account_plan_detail(per_rep: pd.DataFrame):
+    """One row per replication."""
+    t = per_rep.rename(columns={k: v for k, v in ACCOUNT_PLAN_LABELS.items()})
+    fm = {c: "{:.1%}" for c in t.columns if "Renewal" in c or "NRR" in c}
+    fm.update({"replication": "{:d}", ACCOUNT_PLAN_LABELS["programme_accounts"]: "{:.0f}",
+               ACCOUNT_PLAN_LABELS["return_on_cost"]: "{:.2f}"})
+    return _styled(t, fm).hide(axis="index").set_caption("Per replication")

@@ -192,13 +192,15 @@ def _load(entries: list[_Entry], months: int | None) -> None:
             e.error = f"{e.path}: {_one_line(f'{type(exc).__name__}: {exc}')}"
 
 
-def _simulate(entries: list[_Entry], replications: int, seed: int, executor: str) -> None:
+def _simulate(entries: list[_Entry], replications: int, seed: int, executor: str,
+              scheduler: str | None = None) -> None:
     """All valid scenarios in one ``compare`` (shared streams, one pool); if that fails, each
     on its own so one broken scenario does not sink the others."""
     valid = [e for e in entries if e.ok]
     try:
         cmp = compare(valid[0].scenario, [e.scenario for e in valid[1:]],
-                      replications=replications, seed=seed, executor=executor)
+                      replications=replications, seed=seed, executor=executor,
+                      scheduler=scheduler)
         for e, r in zip(valid, cmp.results, strict=True):
             e.result = r
         return
@@ -207,7 +209,7 @@ def _simulate(entries: list[_Entry], replications: int, seed: int, executor: str
     for e in valid:
         try:
             e.result = run_experiment(e.scenario, replications=replications, seed=seed,
-                                      executor=executor)
+                                      executor=executor, scheduler=scheduler)
         except Exception as exc:
             e.error = f"{e.path.name}: simulation failed: {_one_line(f'{type(exc).__name__}: {exc}')}"
 
@@ -392,7 +394,7 @@ def write_index(path: Path, entries: Sequence[_Entry], compare_entry: dict, seed
 
 def build_report(paths: Sequence[str | Path], replications: int = 20, seed: int = 0,
                  out_dir: str | Path = "reports", executor: str = "process",
-                 months: int | None = None) -> int:
+                 months: int | None = None, scheduler: str | None = None) -> int:
     """Build the report folder for ``paths`` (first = base) and return an exit code:
     0 all good, 1 some scenario or notebook failed (marked in the index), 2 no scenario could
     be loaded (nothing written; an earlier report stays as it was)."""
@@ -411,7 +413,7 @@ def build_report(paths: Sequence[str | Path], replications: int = 20, seed: int 
     compare_entry: dict = {}
     try:
         with hermetic_jupyter(), atomic_dir(out_dir) as tmp:
-            _simulate(entries, replications, seed, executor)
+            _simulate(entries, replications, seed, executor, scheduler)
             for sub in ("data", "notebooks", "html"):
                 (tmp / sub).mkdir()
             jobs = []

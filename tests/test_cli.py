@@ -220,17 +220,18 @@ def test_sensitivity_rejects_an_unknown_lever(here):
 def test_report_hands_the_scenarios_to_the_report_pipeline(tmp_path, monkeypatch):
     calls = []
 
-    def build_report(paths, replications, seed, out_dir, executor):
-        calls.append((paths, replications, seed, out_dir, executor))
+    def build_report(paths, replications, seed, out_dir, executor, months, scheduler):
+        calls.append((paths, replications, seed, out_dir, executor, months, scheduler))
         return 3
 
     monkeypatch.setitem(sys.modules, "sim.reports",
                         types.SimpleNamespace(build_report=build_report))
     result = invoke("report", BASELINE, SCENARIOS / "discount_cap.yaml", "--reps", "4",
-                    "--seed", "9", "--out", tmp_path / "r", "--executor", "serial")
+                    "--seed", "9", "--out", tmp_path / "r", "--executor", "serial",
+                    "--months", "12")
     assert result.exit_code == 3
     assert calls == [([BASELINE, SCENARIOS / "discount_cap.yaml"], 4, 9, tmp_path / "r",
-                      "serial")]
+                      "serial", 12, None)]
 
 
 # ---------------------------------------------------------------- the installed console script
