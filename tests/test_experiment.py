@@ -1,0 +1,146 @@
+"""Experiments: determinism across executors, common random numbers, sweeps, sensitivity,
+and output that an interrupted run cannot damage."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sim
+from sim.experiment import paired_delta, t975
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE = ROOT / "scenarios" / "baseline.yaml"
+
+
+@pytest.fixture(scope="module")
+def small():
+    return sim.load_scenario(BASE, overrides={"horizon_months": 6})
+
+
+def test_same_seed_gives_identical_tables_on_every_executor(small):
+    """serial, a local process pool and a real dask.distributed LocalCluster on loopback."""
+    runs = {ex: sim.run_experiment(small, replications=3, seed=7, executor=ex, workers=2)
+            for ex in ("serial", "process", "dask")}
+    ref = runs["serial"]
+    assert sorted(ref.monthly["replication"].unique()) == [0, 1, 2]
+    for ex in ("process", "dask"):
+        pd.testing.assert_frame_equal(runs[ex].monthly, ref.monthly)
+        pd.testing.assert_frame_equal(runs[ex].by_segment, ref.by_segment)
+        pd.testing.assert_frame_equal(runs[ex].kpis, ref.kpis)
+    # replication r of an experiment is exactly simulate(seed, r)
+    one = sim.simulate(small, seed=7, replication=2).monthly
+    got = ref.monthly[ref.monthly.replication == 2].drop(columns="replication")
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), one)
+
+
+def test_common_random_numbers_cut_the_variance_of_a_price_delta_threefold():
+    base = sim.load_scenario(BASE, overrides={"horizon_months": 12})
+    dearer = sim.with_overrides(base, {"pricing.segments.smb.list_price_usd": 660,
+                                       "pricing.segments.mid_market.list_price_usd": 990})
+    n = 12
+    a = sim.run_experiment(base, replications=n, seed=1, executor="process")
+    b_same = sim.run_experiment(dearer, replications=n, seed=1, executor="process")
+    b_indep = sim.run_experiment(dearer, replications=n, seed=2, executor="process")
+    col = "operating_profit_total"
+    d_crn = b_same.kpis[col].to_numpy() - a.kpis[col].to_numpy()
+    d_ind = b_indep.kpis[col].to_numpy() - a.kpis[col].to_numpy()
+    ratio = np.var(d_ind, ddof=1) / np.var(d_crn, ddof=1)
+    assert ratio >= 3, f"CRN cut the variance only {ratio:.1f}x"
+
+
+def test_paired_delta_interval_and_probability():
+    base = np.array([10.0, 12.0, 11.0, 13.0])
+    other = base + np.array([1.0, 2.0, -1.0, 2.0])
+    d = paired_delta(base, other)
+    assert d["mean_delta"] == pytest.approx(1.0)
+    sd = np.std([1, 2, -1, 2], ddof=1)
+    assert d["ci_high"] - d["mean_delta"] == pytest.approx(3.18 * sd / 2)
+    assert d["prob_better"] == pytest.approx(0.75)
+    assert t975(1000) == 1.96 and t975(9) == 2.26
+
+
+def test_compare_reports_deltas_for_each_scenario(small):
+    dearer = sim.with_overrides(small, {"pricing.segments.smb.list_price_usd": 700})
+    cmp = sim.compare(small, [dearer], replications=3, seed=0, executor="serial")
+    d = cmp.deltas
+    assert set(d["scenario"]) == {dearer.name}
+    assert set(d["kpi"]) == {"operating_profit_total", "npv_operating_profit", "revenue_total",
+                             "ending_arr", "cash_trough"}
+    assert ((d["ci_low"] <= d["mean_delta"]) & (d["mean_delta"] <= d["ci_high"])).all()
+    assert d["prob_better"].between(0, 1).all()
+    # the base of a comparison is the same run as the scenario alone
+    alone = sim.run_experiment(small, replications=3, seed=0, executor="serial")
+    pd.testing.assert_frame_equal(cmp.base.kpis, alone.kpis)
+
+
+def test_sweep_grid_and_best_points(small):
+    res = sim.sweep(small, {"pricing.segments.smb.list_price_usd": [400, 900],
+                            "pricing.segments.smb.discount_cap_frac": [0.1, 0.3]},
+                    replications=2, seed=0, executor="serial")
+    assert len(res.table) == 4
+    assert set(res.best) == {"revenue_total", "operating_profit_total"}
+    t = res.table
+    assert res.best["revenue_total"]["revenue_total_mean"] == pytest.approx(
+        t["revenue_total_mean"].max())
+    # direction of effect inside the sweep: at a fixed cap, the higher price wins less often
+    for cap in (0.1, 0.3):
+        rows = t[t["pricing.segments.smb.discount_cap_frac"] == cap].sort_values(
+            "pricing.segments.smb.list_price_usd")
+        assert rows["win_rate_frac"].iloc[0] > rows["win_rate_frac"].iloc[1]
+
+
+def test_sensitivity_moves_each_lever_both_ways(small):
+    levers = ["headcount.ae.count", "pricing.segments.*.list_price_usd",
+              "pricing.annual_uplift_frac"]
+    t = sim.sensitivity(small, levers, step=0.2, replications=2, seed=0, executor="serial")
+    assert set(t["lever"]) == set(levers)
+    ae = t[(t.lever == "headcount.ae.count") & (t.kpi == "operating_profit_total")].iloc[0]
+    assert (ae.low_value, ae.base_value, ae.high_value) == (11, 14, 17)
+    for kpi, g in t.groupby("kpi"):
+        assert list(g["swing"]) == sorted(g["swing"], reverse=True), kpi
+    with pytest.raises(ValueError, match="no such numeric key"):
+        sim.sensitivity(small, ["pricing.nope"], replications=1, executor="serial")
+
+
+def test_write_is_atomic_and_an_interrupted_write_keeps_the_earlier_result(small, tmp_path,
+                                                                           monkeypatch):
+    out = tmp_path / "run"
+    exp = sim.run_experiment(small, replications=2, seed=0, executor="serial")
+    exp.write(out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert {"monthly.parquet", "summary.json", "scenario.resolved.yaml", "kpis.csv"} <= set(before)
+    assert "# seed: 0" in (out / "scenario.resolved.yaml").read_text()
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", boom)  # dies half-way through the write
+    with pytest.raises(KeyboardInterrupt):
+        exp.write(out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temporary folder left
+
+
+def test_a_killed_revsim_run_never_damages_an_earlier_result(tmp_path):
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "sim.cli", "run", str(BASE), "--months", "6", "--reps", "2",
+           "--executor", "serial", "--out", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True, env=env, cwd=ROOT)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    long = [*cmd[:-6], "--months", "36", "--reps", "200", "--executor", "serial", "--out", str(out)]
+    proc = subprocess.Popen(long, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
