@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -299,20 +298,16 @@ def run(
              f"{sc.horizon_months} months)")
     _console().print(_kpi_table(result.kpi_summary, title))
     if out is not None:
-        result.write(out)
-        if events:
-            _write_events(sc, seed, out)
+        extra = {"events.parquet": _events(sc, seed)} if events else None
+        result.write(out, extra=extra)
         typer.echo(f"wrote {out}", err=True)
 
 
-def _write_events(sc: Scenario, seed: int, out: Path) -> None:
+def _events(sc: Scenario, seed: int):
     """Event log of replication 0 (the same streams as replication 0 of the run)."""
     from sim.runner import simulate
 
-    log = simulate(sc, seed=seed, replication=0, events=True).events
-    tmp = Path(out) / ".events.parquet.tmp"
-    log.to_parquet(tmp, index=False)
-    os.replace(tmp, Path(out) / "events.parquet")
+    return simulate(sc, seed=seed, replication=0, events=True).events
 
 
 @app.command()

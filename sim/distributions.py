@@ -11,6 +11,7 @@ import math
 import random
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
@@ -18,6 +19,10 @@ class _Dist(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     def sample(self, rng: random.Random) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def sample_array(self, gen: np.random.Generator, n: int) -> np.ndarray:  # pragma: no cover
+        """``n`` draws at once (numpy), for attributes drawn in bulk."""
         raise NotImplementedError
 
     def mean(self) -> float:  # pragma: no cover - abstract
@@ -32,6 +37,9 @@ class Fixed(_Dist):
 
     def sample(self, rng: random.Random) -> float:
         return self.value
+
+    def sample_array(self, gen: np.random.Generator, n: int) -> np.ndarray:
+        return np.full(n, self.value)
 
     def mean(self) -> float:
         return self.value
@@ -48,6 +56,9 @@ class Exponential(_Dist):
     def sample(self, rng: random.Random) -> float:
         return rng.expovariate(1.0 / self.mean_value)
 
+    def sample_array(self, gen: np.random.Generator, n: int) -> np.ndarray:
+        return gen.exponential(self.mean_value, n)
+
     def mean(self) -> float:
         return self.mean_value
 
@@ -62,6 +73,9 @@ class LogNormal(_Dist):
     def sample(self, rng: random.Random) -> float:
         return self.median * math.exp(rng.gauss(0.0, self.sigma))
 
+    def sample_array(self, gen: np.random.Generator, n: int) -> np.ndarray:
+        return self.median * np.exp(gen.normal(0.0, self.sigma, n))
+
     def mean(self) -> float:
         return self.median * math.exp(self.sigma**2 / 2)
 
@@ -75,6 +89,9 @@ class Gamma(_Dist):
 
     def sample(self, rng: random.Random) -> float:
         return rng.gammavariate(self.shape, self.scale)
+
+    def sample_array(self, gen: np.random.Generator, n: int) -> np.ndarray:
+        return gen.gamma(self.shape, self.scale, n)
 
     def mean(self) -> float:
         return self.shape * self.scale
@@ -99,6 +116,9 @@ class Triangular(_Dist):
     def sample(self, rng: random.Random) -> float:
         return rng.triangular(self.low, self.high, self.mode)
 
+    def sample_array(self, gen: np.random.Generator, n: int) -> np.ndarray:
+        return gen.triangular(self.low, self.mode, self.high, n)
+
     def mean(self) -> float:
         return (self.low + self.mode + self.high) / 3
 
@@ -112,6 +132,9 @@ class Beta(_Dist):
 
     def sample(self, rng: random.Random) -> float:
         return rng.betavariate(self.a, self.b)
+
+    def sample_array(self, gen: np.random.Generator, n: int) -> np.ndarray:
+        return gen.beta(self.a, self.b, n)
 
     def mean(self) -> float:
         return self.a / (self.a + self.b)

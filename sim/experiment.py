@@ -254,10 +254,12 @@ class ExperimentResult:
         df = pd.concat(parts)
         return df.groupby(level=0).mean(numeric_only=True).drop(columns="replication")
 
-    def write(self, out_dir: str | Path) -> Path:
+    def write(self, out_dir: str | Path, extra: Mapping[str, pd.DataFrame] | None = None) -> Path:
         """Write monthly.parquet, by_segment/by_channel parquet, kpis.csv, summary.json and
-        scenario.resolved.yaml into ``out_dir`` atomically."""
+        scenario.resolved.yaml (plus ``extra`` parquet files) into ``out_dir`` atomically."""
         with atomic_dir(out_dir) as tmp:
+            for name, frame in (extra or {}).items():
+                frame.to_parquet(tmp / name, index=False)
             self.monthly.to_parquet(tmp / "monthly.parquet", index=False)
             self.by_segment.to_parquet(tmp / "by_segment.parquet", index=False)
             self.by_channel.to_parquet(tmp / "by_channel.parquet", index=False)

@@ -21,6 +21,8 @@ from sim.scenario import Role, Scenario
 from sim.streams import Streams
 
 INBOUND, OUTBOUND, PARTNER, INSTALLED = 0, 1, 2, 3
+PROSPECT_DRAWS = ("contract", "wtp", "seats", "win", "cycle", "patience", "onboarding",
+                  "account")
 
 
 class ElasticResource(simpy.Resource):
@@ -108,8 +110,10 @@ class Model:
             (c, k): st.numpy(f"arrivals/{CHANNELS[c]}/{n}")
             for c in range(3) for k, n in enumerate(self.seg_names)
         }
+        # each prospect attribute has its own stream per channel x segment: the i-th prospect
+        # of a channel and segment gets the same draws whatever else changes
         self.rng_prospect = {
-            (c, k): st.python(f"prospects/{CHANNELS[c]}/{n}")
+            (c, k): {attr: st.numpy(f"prospects/{CHANNELS[c]}/{n}/{attr}") for attr in PROSPECT_DRAWS}
             for c in range(3) for k, n in enumerate(self.seg_names)
         }
         self.rng_base = st.python("installed_base")
@@ -257,65 +261,81 @@ class Model:
                         self.log.add(t, -1, "leads", name, CHANNELS[c], float(leads), f"{opps} qualified")
                     if opps:
                         times = np.sort(self.rng_arrivals[(c, k)].uniform(t, t + MONTH_DAYS, opps))
-                        rng = self.rng_prospect[(c, k)]
-                        for at in times.tolist():
-                            arrivals.append(self._draw_prospect(k, c, at, rng))
-            if arrivals:
-                arrivals.sort(key=lambda p: p.t)
-                self.env.process(self._feeder(arrivals))
+                        arrivals.extend(self._draw_prospects(k, c, times))
+            arrivals.sort(key=lambda p: p.t)
+            for p in arrivals:  # each opportunity arrives at its own time
+                self.env.timeout(p.t - t, value=p).callbacks.append(self._arrive)
             if self.stakeholders is not None:
                 self.stakeholders.monthly(t, m)
             yield self.env.timeout(MONTH_DAYS)
 
-    def _draw_prospect(self, k: int, c: int, t: float, rng: random.Random) -> Prospect:
+    def _draw_prospects(self, k: int, c: int, times: np.ndarray) -> list[Prospect]:
+        """Draw the attributes of a batch of opportunities in bulk, one stream each."""
         seg = self.segs[k]
-        u = rng.random()
-        acc = 0.0
-        contract = len(seg.contracts) - 1
-        for j, opt in enumerate(seg.contracts):
-            acc += opt.share_frac
-            if u < acc:
-                contract = j
-                break
-        # the order of draws is part of the common-random-numbers contract: keep it
-        wtp = seg.willingness_to_pay_usd.sample(rng)
-        seats = max(1.0, round(seg.seats.sample(rng)))
-        win_u = rng.random()
-        cycle = seg.sales_cycle_days.sample(rng)
-        patience = seg.patience_days.sample(rng)
-        onboarding = seg.onboarding_days.sample(rng)
-        return Prospect(k, c, t, wtp, seats, win_u, cycle, patience, contract, onboarding,
-                        rng.getrandbits(63))
-
-    def _feeder(self, arrivals: list[Prospect]):
-        env = self.env
-        for p in arrivals:
-            if p.t > env.now:
-                yield env.timeout(p.t - env.now)
-            env.process(self._opportunity(p))
+        g = self.rng_prospect[(c, k)]
+        n = len(times)
+        shares = np.cumsum([o.share_frac for o in seg.contracts])
+        contract = np.minimum(np.searchsorted(shares, g["contract"].random(n), side="right"),
+                              len(seg.contracts) - 1)
+        wtp = seg.willingness_to_pay_usd.sample_array(g["wtp"], n)
+        seats = np.maximum(1.0, np.round(seg.seats.sample_array(g["seats"], n)))
+        win_u = g["win"].random(n)
+        cycle = seg.sales_cycle_days.sample_array(g["cycle"], n)
+        patience = seg.patience_days.sample_array(g["patience"], n)
+        onboarding = seg.onboarding_days.sample_array(g["onboarding"], n)
+        seeds = g["account"].integers(0, 2**63, n)
+        return [Prospect(k, c, *row) for row in zip(
+            times.tolist(), wtp.tolist(), seats.tolist(), win_u.tolist(), cycle.tolist(),
+            patience.tolist(), contract.tolist(), onboarding.tolist(), seeds.tolist(),
+            strict=True)]
 
     # ------------------------------------------------------------------ funnel
+    #
+    # An opportunity is a chain of SimPy events with callbacks rather than a generator
+    # process: arrival (a Timeout), the AE request on the Resource, a patience Timeout if it
+    # has to queue, the sales-cycle Timeout, the release. Measured on the large benchmark, this
+    # saves three events per opportunity (process start and end, the request|patience
+    # condition) and a third of the engine's time, with the same queueing semantics.
 
-    def _opportunity(self, p: Prospect):
-        env, L = self.env, self.ledger
-        t0 = env.now
+    def _arrive(self, event: simpy.Event) -> None:
+        """An opportunity arrives: it takes a free AE now or queues for one with patience."""
+        p = event.value
+        env = self.env
         req = self.ae.request()
         if req.triggered:
-            yield req
-        else:
-            got = yield req | env.timeout(p.patience)
-            if req not in got:
-                req.cancel()
-                L.flow(env.now, "leads_lost_waiting", p.seg, p.ch, 1)
-                if self.log is not None:
-                    self.log.add(env.now, -1, "lost_waiting", self.seg_names[p.seg],
-                                 CHANNELS[p.ch], 0.0, "")
-                return
-        start = env.now
+            self._work(p, req, env.now)
+            return
+        req.prospect, req.t0 = p, env.now
+        req.callbacks.append(self._granted)
+        env.timeout(p.patience, value=req).callbacks.append(self._give_up)
+
+    def _granted(self, req) -> None:
+        self._work(req.prospect, req, req.t0)
+
+    def _give_up(self, event: simpy.Event) -> None:
+        """Patience ran out: a request still waiting is withdrawn and the lead goes cold."""
+        req = event.value
+        if req.triggered:
+            return
+        req.cancel()
+        p = req.prospect
+        self.ledger.flow(self.env.now, "leads_lost_waiting", p.seg, p.ch, 1)
+        if self.log is not None:
+            self.log.add(self.env.now, -1, "lost_waiting", self.seg_names[p.seg],
+                         CHANNELS[p.ch], 0.0, "")
+
+    def _work(self, p: Prospect, req, t0: float) -> None:
+        L = self.ledger
+        start = self.env.now
         L.wait(L.ae_wait, start, start - t0)
         L.ae_busy.add(start, 1)
-        yield env.timeout(p.cycle)
-        end = env.now
+        self.env.timeout(p.cycle, value=(p, req, start)).callbacks.append(self._close)
+
+    def _close(self, event: simpy.Event) -> None:
+        """The sales cycle ends: the AE is free again and the prospect decides."""
+        p, req, start = event.value
+        L = self.ledger
+        end = self.env.now
         self.ae.release(req)
         L.ae_busy.add(end, -1)
         L.spread(start, end, "ae_busy_days", p.seg, p.ch)
