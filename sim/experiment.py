@@ -58,10 +58,11 @@ def _replicate(scenario: Scenario, seed: int, reps: Sequence[int]) -> list[dict]
     out = []
     for r in reps:
         res = simulate(scenario, seed=seed, replication=r)
-        kpis = metrics.headline_kpis(res.monthly, res.cohorts, res.initial, rate)
+        yearly = metrics.saas_metrics(res.monthly, res.cohorts, res.initial)
+        kpis = metrics.headline_kpis(res.monthly, res.cohorts, res.initial, rate, yearly=yearly)
         kpis["replication"] = r
-        att = metrics.target_attainment(res.monthly, res.cohorts, res.initial, targets) \
-            if targets else pd.DataFrame()
+        att = metrics.target_attainment(res.monthly, res.cohorts, res.initial, targets,
+                                        yearly=yearly) if targets else pd.DataFrame()
         out.append({
             "replication": r,
             "monthly": res.monthly.assign(replication=r),
@@ -400,8 +401,9 @@ class CompareResult:
         return Path(out_dir)
 
 
-def _deltas(base: ExperimentResult, others: Iterable[ExperimentResult],
-            kpis: Sequence[str] = COMPARE_KPIS) -> pd.DataFrame:
+def paired_deltas(base: ExperimentResult, others: Iterable[ExperimentResult],
+                  kpis: Sequence[str] = COMPARE_KPIS) -> pd.DataFrame:
+    """Per-replication differences of each KPI against ``base``: mean, 95% CI, P(better)."""
     rows = []
     b = base.kpis.set_index("replication")
     for o in others:
@@ -436,7 +438,7 @@ def compare(
     stats = {"executor": executor, "wall_seconds": time.perf_counter() - t0}
     results = [_assemble(sc, seed, replications, res[i], stats) for i, sc in enumerate(scenarios)]
     return CompareResult(base=results[0], others=results[1:],
-                         deltas=_deltas(results[0], results[1:]))
+                         deltas=paired_deltas(results[0], results[1:]))
 
 
 # ---------------------------------------------------------------- sweep

@@ -621,11 +621,14 @@ def headline_kpis(
     cohorts: pd.DataFrame,
     initial: Mapping[str, float] | None,
     annual_discount_rate_frac: float,
+    yearly: pd.DataFrame | None = None,
 ) -> dict[str, float | int | None]:
-    """One replication's headline scalars: totals, ending stocks, last-year NRR/GRR, trough, NPV."""
+    """One replication's headline scalars: totals, ending stocks, last-year NRR/GRR, trough, NPV.
+    ``yearly``: ``saas_metrics`` of the same tables when already computed."""
     df = _sorted(monthly)
     init = _initial(initial, monthly)
-    yearly = saas_metrics(df, cohorts, init)
+    if yearly is None:
+        yearly = saas_metrics(df, cohorts, init)
     last = yearly.loc[_last_full_year(yearly)]
     trough = cash_trough(df, init)
     new_customers = float(df["new_customers"].sum())
@@ -672,10 +675,13 @@ def target_attainment(
     cohorts: pd.DataFrame,
     initial: Mapping[str, float] | None,
     targets: Sequence[Mapping[str, Any]],
+    yearly: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per target: actual vs target value and whether ``actual op target`` holds."""
+    """One row per target: actual vs target value and whether ``actual op target`` holds.
+    ``yearly``: ``saas_metrics`` of the same tables when already computed."""
     df = _sorted(monthly)
-    yearly = saas_metrics(df, cohorts, _initial(initial, monthly))
+    if yearly is None:
+        yearly = saas_metrics(df, cohorts, _initial(initial, monthly))
     rows = []
     for t in targets:
         metric = t["metric"]

@@ -26,7 +26,7 @@ from sim.experiment import (
     CompareResult,
     ExperimentResult,
     compare,
-    paired_delta,
+    paired_deltas,
     run_experiment,
 )
 from sim.scenario import Scenario
@@ -194,16 +194,7 @@ def experiment(scenario: str | Path, project_root: str | Path = "..", results_fi
 def deltas_table(base: ExperimentResult, others: Sequence[ExperimentResult],
                  kpis: Sequence[str] = COMPARE_KPIS) -> pd.DataFrame:
     """Paired per-replication differences against ``base`` (same columns as ``compare``)."""
-    rows = []
-    b = base.kpis.set_index("replication")
-    for o in others:
-        ok = o.kpis.set_index("replication").reindex(b.index)
-        for kpi in kpis:
-            stats = paired_delta(b[kpi].to_numpy(float), ok[kpi].to_numpy(float))
-            rows.append({"scenario": o.name, "kpi": kpi, "label": KPI_LABELS.get(kpi, kpi),
-                         "base_mean": float(b[kpi].mean()), "other_mean": float(ok[kpi].mean()),
-                         **stats})
-    return pd.DataFrame(rows)
+    return paired_deltas(base, others, kpis)
 
 
 def comparison(scenarios: Sequence[str], project_root: str | Path = "..",
