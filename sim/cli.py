@@ -58,6 +58,9 @@ SetOpt = Annotated[
     typer.Option("--set", help="Override a key, e.g. pricing.segments.smb.list_price_usd=650 "
                  "(repeatable)."),
 ]
+MonthsOpt = Annotated[
+    int | None, typer.Option("--months", help="Override horizon_months (same as --set).")
+]
 
 
 class _Fail(Exception):
@@ -85,6 +88,11 @@ def _load(path: str, sets: list[str] | None = None, extra: dict[str, Any] | None
     overrides = parse_overrides(sets or [])
     overrides.update(extra or {})
     return load_scenario(path, overrides=overrides)
+
+
+def _with_months(sets: list[str] | None, months: int | None) -> list[str] | None:
+    """``--months M`` is ``--set horizon_months=M``."""
+    return [*(sets or []), f"horizon_months={months}"] if months is not None else sets
 
 
 def _load_all(paths: list[str], sets: list[str] | None = None) -> list[Scenario]:
@@ -317,6 +325,7 @@ def compare(
     reps: RepsOpt = 20,
     seed: SeedOpt = 0,
     sets: SetOpt = None,
+    months: MonthsOpt = None,
     executor: ExecutorOpt = None,
     scheduler: SchedulerOpt = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write deltas here.")] = None,
@@ -324,7 +333,7 @@ def compare(
     """Run scenarios on the same seeds (common random numbers); deltas against the base."""
     try:
         ex = _executor(executor, scheduler)
-        base_sc, *other_sc = _load_all([base, *others], sets)
+        base_sc, *other_sc = _load_all([base, *others], _with_months(sets, months))
     except _Fail as exc:
         raise _fail(exc.lines) from None
     except ScenarioError as exc:
@@ -394,6 +403,7 @@ def sweep(
     reps: RepsOpt = 10,
     seed: SeedOpt = 0,
     sets: SetOpt = None,
+    months: MonthsOpt = None,
     executor: ExecutorOpt = None,
     scheduler: SchedulerOpt = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the table as CSV here.")] = None,
@@ -402,6 +412,7 @@ def sweep(
     try:
         ex = _executor(executor, scheduler)
         points = _parse_grid(grid)
+        sets = _with_months(sets, months)
         sc = _load(scenario, sets)
         problems: list[str] = []
         for key, values in points.items():  # every grid value must make a valid scenario
@@ -459,13 +470,14 @@ def sensitivity(
     reps: RepsOpt = 10,
     seed: SeedOpt = 0,
     sets: SetOpt = None,
+    months: MonthsOpt = None,
     executor: ExecutorOpt = None,
     scheduler: SchedulerOpt = None,
 ) -> None:
     """One lever at a time, ± a step: a tornado table for operating profit and ending ARR."""
     try:
         ex = _executor(executor, scheduler)
-        sc = _load(scenario, sets)
+        sc = _load(scenario, _with_months(sets, months))
     except _Fail as exc:
         raise _fail(exc.lines) from None
     except ScenarioError as exc:

@@ -27,10 +27,36 @@ PROSPECT_DRAWS = ("contract", "wtp", "seats", "win", "cycle", "patience", "onboa
 
 class ElasticResource(simpy.Resource):
     """A Resource whose capacity follows the staffing plan. Shrinking never interrupts work
-    in progress; it only stops new work from starting until users fall below capacity."""
+    in progress; it only stops new work from starting until users fall below capacity.
+
+    Users are kept in a dict (O(1) release instead of a list scan of hundreds of deals), and
+    ``release_now`` frees a slot without scheduling a Release event: the next request in the
+    queue is granted at the same instant, as with ``release``.
+    """
+
+    def __init__(self, env: simpy.Environment, capacity: int = 1):
+        super().__init__(env, capacity)
+        self.users = {}
+
+    def _do_put(self, event) -> None:
+        if len(self.users) < self._capacity:
+            self.users[event] = None
+            event.usage_since = self._env.now
+            event.succeed()
+
+    def _do_get(self, event) -> None:
+        self.users.pop(event.request, None)
+        event.succeed()
+
+    def release_now(self, request) -> None:
+        self.users.pop(request, None)
+        self._grant_waiting()
 
     def set_capacity(self, capacity: int) -> None:
         self._capacity = max(0, int(capacity))
+        self._grant_waiting()
+
+    def _grant_waiting(self) -> None:
         while self.put_queue and len(self.users) < self._capacity:
             before = len(self.put_queue)
             self._trigger_put(None)
@@ -336,7 +362,7 @@ class Model:
         p, req, start = event.value
         L = self.ledger
         end = self.env.now
-        self.ae.release(req)
+        self.ae.release_now(req)
         L.ae_busy.add(end, -1)
         L.spread(start, end, "ae_busy_days", p.seg, p.ch)
         L.flow(end, "sales_cycle_days_sum", p.seg, p.ch, end - start)
