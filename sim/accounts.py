@@ -127,17 +127,18 @@ class StakeholderModel:
                         CHANNELS[a.ch], 0.0, "backed" if backed else "no backup")
 
     def churn_factor(self, a: Account, t: float) -> float:
-        """Churn multiplier: advocates lower it, unconverted critics raise it, and an unbacked
-        champion departure raises it through lower renewal odds."""
+        """Churn multiplier (part of health): advocates lower it, unconverted critics raise
+        it. Multi-threaded accounts also expand faster, as health drives expansion."""
         self._settle(a, t)
         st, p = a.stake, self.p
         f = max(0.3, 1.0 - p.advocate_renewal_lift_frac * st.advocates)
-        f *= 1.0 + p.critic_churn_uplift_frac * st.critics
-        if t < st.unbacked_until:
-            # renewal probability r becomes r * factor; as a churn multiplier on an average
-            # account (renewal ~0.9) that is (1 - 0.9 * factor) / 0.1
-            f *= (1.0 - 0.9 * p.no_backup_renewal_factor) / 0.1
-        return f
+        return f * (1.0 + p.critic_churn_uplift_frac * st.critics)
+
+    def renewal_factor(self, a: Account, t: float) -> float:
+        """Multiplier on the renewal probability: ``no_backup_renewal_factor`` while an account
+        whose champion left without a backup is being re-sold, else 1."""
+        self._settle(a, t)
+        return self.p.no_backup_renewal_factor if t < a.stake.unbacked_until else 1.0
 
     def may_expand(self, a: Account, t: float) -> bool:
         self._settle(a, t)

@@ -427,6 +427,8 @@ def compare(
     progress: bool = False,
 ) -> CompareResult:
     """Run every scenario on the same (seed, replication) streams; deltas against ``base``."""
+    if replications < 1:
+        raise ValueError("replications must be >= 1")
     scenarios = [base, *others]
     n_workers = workers or os.cpu_count() or 1
     t0 = time.perf_counter()
@@ -465,6 +467,8 @@ def sweep(
 ) -> SweepResult:
     """Run every point of a grid over one to three dotted keys on the same seeds."""
     keys = list(grid)
+    if replications < 1:
+        raise ValueError("replications must be >= 1")
     if not 1 <= len(keys) <= 3:
         raise ValueError("a sweep takes one to three keys")
     points = list(itertools.product(*(grid[k] for k in keys)))

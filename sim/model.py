@@ -70,7 +70,7 @@ class Account:
     __slots__ = (
         "id", "seg", "ch", "cohort", "seats", "price", "arr", "wtp", "churn_p", "term_months",
         "annual_billing", "start_t", "term_end", "next_bill", "next_exp", "last_uplift_t",
-        "ttv_days", "rng", "pw_end", "active", "stake", "churn_at",
+        "ttv_days", "rng", "grow", "pw_end", "active", "stake", "churn_at",
     )
 
 
@@ -131,7 +131,6 @@ class Model:
         self.log = EventLog() if self.record_events else None
         st = Streams(self.seed, self.replication)
         self.streams = st
-        self.rng_leads = st.numpy("leads")
         self.rng_arrivals = {
             (c, k): st.numpy(f"arrivals/{CHANNELS[c]}/{n}")
             for c in range(3) for k, n in enumerate(self.seg_names)
@@ -277,9 +276,12 @@ class Model:
                     seg = self.segs[k]
                     sat = max(0.0, 1.0 - self.customers[k] / seg.market_size_accounts)
                     mean = total[c] * chans[c].segment_mix.get(name, 0.0) * sat
-                    leads = int(self.rng_leads.poisson(mean))
+                    # one stream per month, channel and segment: a changed mean in one cell
+                    # (saturation moves with the customer count) never shifts another cell
+                    g = self.streams.numpy(f"leads/{CHANNELS[c]}/{name}/{m}")
+                    leads = int(g.poisson(mean))
                     q = chans[c].qualify_prob_frac.get(name, 0.0)
-                    opps = int(self.rng_leads.binomial(leads, q)) if leads else 0
+                    opps = int(g.binomial(leads, q)) if leads else 0
                     lead_w[i, k, c] = leads
                     L.flow(t, "leads", k, c, leads)
                     L.flow(t, "opportunities", k, c, opps)
@@ -427,7 +429,8 @@ class Model:
         term_days = opt.term_months * MONTH_DAYS
         a.start_t = t - elapsed_days
         a.term_end = a.start_t + term_days
-        a.rng = rng
+        a.rng = rng  # renewal, churn and contraction draws
+        a.grow = random.Random(rng.getrandbits(64))  # expansion draws, a stream of its own
         a.churn_p = self._churn_p(k, opt.term_months, rng)
         a.ttv_days = 0.0 if c == INSTALLED else None
         a.last_uplift_t = a.start_t
@@ -464,10 +467,12 @@ class Model:
     def _invoice(self, a: Account, t: float, amount: float) -> None:
         L = self.ledger
         L.flow(t, "annual_billings", a.seg, a.ch, amount)
-        lag = self.scenario.finance.collection_lag_days.sample(a.rng)
+        lag = self.scenario.finance.collection_lag_days.sample(self.rng_cash)
         L.flow(t + lag, "cash_collected", a.seg, a.ch, amount)
         if self.log is not None:
-            self.log.add(t, a.id, "invoice", self.seg_names[a.seg], CHANNELS[a.ch], amount, "")
+            seg, ch = self.seg_names[a.seg], CHANNELS[a.ch]
+            self.log.add(t, a.id, "invoice", seg, ch, amount, "")
+            self.log.add(t + lag, a.id, "cash_received", seg, ch, amount, f"lag {lag:.1f} d")
 
     def _health(self, a: Account, t: float) -> float:
         """Churn multiplier of an account: > 1 unhealthy, < 1 healthy."""
@@ -490,7 +495,7 @@ class Model:
         if a.stake is not None and not self.stakeholders.may_expand(a, t):
             return t + MONTH_DAYS  # look again next month
         rate *= min(2.0, 1.0 / health)
-        return t + a.rng.expovariate(rate / YEAR_DAYS)
+        return t + a.grow.expovariate(rate / YEAR_DAYS)
 
     def _change_arr(self, a: Account, t: float, delta: float, kind: str) -> None:
         L = self.ledger
@@ -536,12 +541,12 @@ class Model:
                 if a.stake is None or self.stakeholders.may_expand(a, t):
                     e = seg.expansion
                     total = e.upsell_rate_per_year + e.cross_sell_rate_per_year
-                    if a.rng.random() * total < e.upsell_rate_per_year:
-                        add = max(1.0, round(a.seats * e.upsell_seats_frac.sample(a.rng)))
+                    if a.grow.random() * total < e.upsell_rate_per_year:
+                        add = max(1.0, round(a.seats * e.upsell_seats_frac.sample(a.grow)))
                         a.seats += add
                         self.expand(a, t, add * a.price)
                     else:
-                        self.expand(a, t, a.arr * e.cross_sell_arr_frac.sample(a.rng))
+                        self.expand(a, t, a.arr * e.cross_sell_arr_frac.sample(a.grow))
                 a.next_exp = self._next_expansion(a, t)
             elif kind == 2:
                 a.next_bill += YEAR_DAYS
@@ -567,8 +572,9 @@ class Model:
 
     def _reprice(self, a: Account, t: float, seg, health: float, uplift: float) -> None:
         """At a renewal (or a monthly contract's anniversary): contraction, then uplift."""
-        if a.rng.random() < min(1.0, seg.contraction_prob_frac * health):
-            cut = a.arr * seg.contraction_frac.sample(a.rng)
+        contracts = a.rng.random() < min(1.0, seg.contraction_prob_frac * health)
+        cut = a.arr * seg.contraction_frac.sample(a.rng)  # drawn either way: keeps the stream aligned
+        if contracts:
             if cut > 0:
                 a.seats = max(1.0, a.seats * (1 - cut / a.arr))
                 self._change_arr(a, t, -cut, "contraction")
@@ -582,8 +588,10 @@ class Model:
         health = self._health(a, t)
         uplift = s.pricing.annual_uplift_frac
         q = a.churn_p * health * (1 + s.pricing.uplift_churn_elasticity * uplift)
-        q = max(q, self._price_churn(a, t, seg, uplift))
-        renewed = a.rng.random() >= min(1.0, q)
+        q = min(1.0, max(q, self._price_churn(a, t, seg, uplift)))
+        if a.stake is not None:  # champion gone with no backup: renewal odds x factor
+            q = 1.0 - (1.0 - q) * self.stakeholders.renewal_factor(a, t)
+        renewed = a.rng.random() >= q
         if a.stake is not None:
             self.stakeholders.renewal(a, renewed)
         if not renewed:
@@ -617,6 +625,8 @@ class Model:
                 return False
             self._reprice(a, t, seg, health, uplift)
         q = min(1.0, a.churn_p * health * (1 + s.pricing.uplift_churn_elasticity * uplift))
+        if a.stake is not None:
+            q = 1.0 - (1.0 - q) * self.stakeholders.renewal_factor(a, t)
         to_anniversary = max(1, round((a.last_uplift_t + YEAR_DAYS - t) / MONTH_DAYS))
         block = min(3, to_anniversary)
         u = a.rng.random()
@@ -682,10 +692,11 @@ class Model:
                         break
                 opt = seg.contracts[j]
                 net = seg.installed_price_usd * (1 - opt.term_discount_frac)
-                seats = max(1.0, round(seg.seats.sample(rng)))
+                seats = max(1.0, round((seg.installed_seats or seg.seats).sample(rng)))
+                wtp_dist = seg.installed_willingness_to_pay_usd or seg.willingness_to_pay_usd
                 # they pay it, so they are willing to: redraw until the draw covers the price
                 for _try in range(50):
-                    wtp = seg.willingness_to_pay_usd.sample(rng)
+                    wtp = wtp_dist.sample(rng)
                     if wtp >= net:
                         break
                 else:

@@ -399,7 +399,9 @@ def build_report(paths: Sequence[str | Path], replications: int = 20, seed: int 
     0 all good, 1 some scenario or notebook failed (marked in the index), 2 no scenario could
     be loaded (nothing written; an earlier report stays as it was)."""
     t0 = time.perf_counter()
-    paths = [Path(p) for p in paths]
+    # a file named twice (e.g. `baseline.yaml scenarios/*.yaml`) is reported once, first place
+    seen: set[Path] = set()
+    paths = [p for p in map(Path, paths) if not (p.resolve() in seen or seen.add(p.resolve()))]
     if not paths:
         print("revsim report: no scenario files given", file=sys.stderr)
         return EXIT_INVALID

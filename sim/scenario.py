@@ -114,6 +114,12 @@ class ContractOption(Model):
     term_discount_frac: Frac = 0.0
     """Extra discount for this term (EY: about 6% per extra contract year)."""
 
+    @model_validator(mode="after")
+    def _monthly_terms_bill_monthly(self) -> ContractOption:
+        if self.term_months == 1 and self.billing == "annual":
+            raise ValueError("billing: a month-to-month contract (term_months 1) bills monthly")
+        return self
+
 
 class Expansion(Model):
     upsell_rate_per_year: PerYear
@@ -137,9 +143,15 @@ class Segment(Model):
     A list-price change reaches these customers only through the renewal uplift."""
     seats: PositiveDist
     """Seats per new account."""
+    installed_seats: PositiveDist | None = None
+    """Seats per installed-base account; null = the same distribution as new accounts. Set it
+    so that a lever on new deals' seats does not rewrite the starting base."""
     willingness_to_pay_usd: PositiveDist
     """A prospect's willingness to pay per seat per year. No primary source; set so that the
     list price sits a little below the median and discounts of 0-30% are needed to close."""
+    installed_willingness_to_pay_usd: PositiveDist | None = None
+    """Willingness to pay per seat-year of installed-base accounts (at least what they pay);
+    null = the same distribution as prospects."""
     wtp_growth_per_year_frac: float = Field(default=0.03, ge=-0.5, le=1)
     """Yearly growth of a customer's willingness to pay as value is realised (assumption)."""
     base_win_prob_frac: Frac
