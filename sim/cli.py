@@ -164,7 +164,7 @@ def _label(row: Any) -> str:
 def _kpi_table(summary, title: str):
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title, title_justify="left", min_width=len(title))
     table.add_column("KPI")
     table.add_column("P50", justify="right")
     table.add_column("P10 – P90", justify="right")

@@ -39,3 +39,13 @@ def test_cli_commands_in_the_readme_exist():
 def test_bundled_scenarios_named_in_the_readme_exist():
     for name in re.findall(r"scenarios/(\w+)\.yaml", README):
         assert (ROOT / "scenarios" / f"{name}.yaml").exists() or name == "x", name
+
+
+def test_output_blocks_hold_real_output():
+    """Blocks of real output are written by scripts/regen_readme.py, never by hand."""
+    blocks = re.findall(r"<!-- output: (.*?) -->\n```text\n\$ (.*?)\n```\n<!-- /output -->",
+                        README, flags=re.S)
+    assert len(blocks) >= 3
+    for cmd, body in blocks:
+        assert cmd.startswith("revsim ") and "P50" in body or "Best for" in body \
+            or "P(better)" in body, cmd
