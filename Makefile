@@ -37,7 +37,7 @@ $(STAMP): pyproject.toml
 $(VENV): $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/ruff check sim tests benchmarks
+	$(BIN)/ruff check sim tests benchmarks scripts
 	mkdir -p $(JUPYTER_TEST)/config $(JUPYTER_TEST)/data $(JUPYTER_TEST)/runtime $(JUPYTER_TEST)/ipython
 	$(TEST_ENV) $(BIN)/python -m pytest tests $(if $(NOTEBOOKS),--nbval-lax notebooks)
 
