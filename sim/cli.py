@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from sim.fmt import fmt_usd
 from sim.scenario_io import ScenarioError, load_scenario, parse_overrides, scenario_hash
 
 if TYPE_CHECKING:
@@ -142,18 +143,8 @@ def _fmt(kpi: str, value: Any) -> str:
     if "per_deal" in k or k.endswith("_usd") or any(
         w in k for w in ("revenue", "profit", "arr", "cash", "npv", "cost", "budget", "price")
     ):
-        return _usd(v)
+        return fmt_usd(v)
     return f"{v:,.4g}"
-
-
-def _usd(v: float) -> str:
-    sign = "-" if v < 0 else ""
-    a = abs(v)
-    if a >= 1e6:
-        return f"{sign}${a / 1e6:,.2f}M"
-    if a >= 1e4:
-        return f"{sign}${a / 1e3:,.0f}K"
-    return f"{sign}${a:,.0f}"
 
 
 def _label(row: Any) -> str:

@@ -29,6 +29,7 @@ from sim.experiment import (
     paired_deltas,
     run_experiment,
 )
+from sim.fmt import as_float, fmt_usd
 from sim.scenario import Scenario
 from sim.scenario_io import load_scenario, scenario_hash, scenario_to_dict, with_overrides
 
@@ -63,22 +64,6 @@ MEASURE_LABELS = {"revenue": "Revenue", "operating_profit": "Operating profit",
 # ---------------------------------------------------------------- formatting
 
 
-def fmt_usd(x: Any) -> str:
-    """$58.84M, $450K, -$1.20M; an em dash for missing values."""
-    v = _float(x)
-    if math.isnan(v):
-        return "—"
-    sign = "-" if v < 0 else ""
-    a = abs(v)
-    if a >= 1e9:
-        return f"{sign}${a / 1e9:,.2f}B"
-    if a >= 1e6:
-        return f"{sign}${a / 1e6:,.2f}M"
-    if a >= 1e4:
-        return f"{sign}${a / 1e3:,.0f}K"
-    return f"{sign}${a:,.0f}"
-
-
 def fmt_kpi(kpi: str, x: Any) -> str:
     """A KPI value in its unit: USD, %, months or a count."""
     v = _float(x)
@@ -93,12 +78,7 @@ def fmt_kpi(kpi: str, x: Any) -> str:
     return fmt_usd(v)
 
 
-def _float(x: Any) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return math.nan
-    return v if math.isfinite(v) else math.nan
+_float = as_float
 
 
 def _json_safe(x: Any) -> Any:
