@@ -31,12 +31,8 @@ class ScenarioError(Exception):
 
 
 def display_path(path: Path | str) -> str:
-    """Path as the user would type it: relative to the working directory when inside it."""
-    p = Path(path)
-    try:
-        return os.path.relpath(p)
-    except ValueError:
-        return str(p)
+    """The path as the user gave it (relative stays relative, absolute stays absolute)."""
+    return os.path.normpath(str(path))
 
 
 # ---------------------------------------------------------------- YAML
@@ -136,12 +132,13 @@ def _paths(data: Mapping, prefix: tuple = ()) -> Iterable[tuple]:
             yield from _paths(value, path)
 
 
-def _resolve(path: Path, chain: list[Path]) -> tuple[dict, dict[tuple, str]]:
+def _resolve(path: Path, chain: list[Path],
+             shown_chain: list[str] | None = None) -> tuple[dict, dict[tuple, str]]:
     shown = display_path(path)
+    shown_chain = [*(shown_chain or []), shown]
     resolved = path.resolve()
     if resolved in chain:
-        cycle = " -> ".join(display_path(p) for p in [*chain, resolved])
-        raise ScenarioError([f"{display_path(chain[0])}: extends: cycle {cycle}"])
+        raise ScenarioError([f"{shown_chain[0]}: extends: cycle {' -> '.join(shown_chain)}"])
     raw = _read_yaml(path, shown)
     parent = raw.pop("extends", None)
     origins: dict[tuple, str] = {}
@@ -151,7 +148,7 @@ def _resolve(path: Path, chain: list[Path]) -> tuple[dict, dict[tuple, str]]:
         parent_path = path.parent / parent
         if not parent_path.is_file():
             raise ScenarioError([f"{shown}: extends: file not found: {parent!r}"])
-        base, origins = _resolve(parent_path, [*chain, resolved])
+        base, origins = _resolve(parent_path, [*chain, resolved], shown_chain)
         merged = deep_merge(base, raw)
     else:
         merged = raw
