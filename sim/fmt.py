@@ -29,3 +29,11 @@ def fmt_usd(x: Any) -> str:
     if a >= 1e4:
         return f"{sign}${a / 1e3:,.0f}K"
     return f"{sign}${a:,.0f}"
+
+
+def fmt_dollars(x: Any) -> str:
+    """Whole dollars with the sign first: -$2,730,091; an em dash for missing values."""
+    v = as_float(x)
+    if math.isnan(v):
+        return "—"
+    return f"-${-v:,.0f}" if v < 0 else f"${v:,.0f}"

@@ -29,7 +29,7 @@ from sim.experiment import (
     paired_deltas,
     run_experiment,
 )
-from sim.fmt import as_float, fmt_usd
+from sim.fmt import as_float, fmt_dollars, fmt_usd
 from sim.scenario import Scenario
 from sim.scenario_io import load_scenario, scenario_hash, scenario_to_dict, with_overrides
 
@@ -456,7 +456,7 @@ def arr_bridge(result: ExperimentResult):
 def annual_pnl(result: ExperimentResult):
     t = annual_pnl_table(result)
     pct = [i for i in t.index if "margin" in i.lower()]
-    sty = t.style.format(lambda v: "—" if math.isnan(v) else f"${v:,.0f}")
+    sty = t.style.format(fmt_dollars)
     sty = sty.format("{:.1%}", subset=pd.IndexSlice[pct, :])
     return sty.set_caption("Annual P&L, mean across replications (USD)")
 
@@ -477,9 +477,9 @@ def break_even(result: ExperimentResult):
     t = break_even_table(result)
     formats = {"Months to recover CAC": "{:,.1f}", "Expected lifetime (months)": "{:,.0f}",
                "Share of replications that recover": "{:.0%}",
-               "Revenue per customer-month": "${:,.0f}",
-               "Serve cost per customer-month": "${:,.0f}",
-               "CS cost per customer-month": "${:,.0f}"}
+               "Revenue per customer-month": fmt_dollars,
+               "Serve cost per customer-month": fmt_dollars,
+               "CS cost per customer-month": fmt_dollars}
     return _styled(t, formats, caption="Customer break-even: months to repay acquisition cost")
 
 
@@ -600,7 +600,7 @@ def pnl_differences(cmp: CompareResult):
     if t.empty:
         return _Html("<p>Only the base scenario: nothing to compare.</p>", "No differences.")
     return _styled(t, {"scenario": str, "year": "Year {:.0f}"},
-                   default=lambda v: f"${v:,.0f}").hide(axis="index").set_caption(
+                   default=fmt_dollars).hide(axis="index").set_caption(
         f"Annual P&L minus {cmp.base.name} (means, USD)")
 
 
