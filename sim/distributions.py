@@ -16,7 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     def sample(self, rng: random.Random) -> float:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -51,7 +51,8 @@ class Exponential(_Dist):
     dist: Literal["exponential"] = "exponential"
     mean_value: float = Field(gt=0, alias="mean")
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              allow_inf_nan=False)
 
     def sample(self, rng: random.Random) -> float:
         return rng.expovariate(1.0 / self.mean_value)

@@ -63,7 +63,8 @@ FracDist = Annotated[Distribution, AfterValidator(_fraction)]
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True,
+                              allow_inf_nan=False)
 
 
 # ---------------------------------------------------------------- headcount

@@ -288,6 +288,8 @@ def _reason(err: dict, loc: tuple) -> str:
         want = {"float": "a number", "int": "a whole number", "bool": "true or false",
                 "string": "text"}[kind.split("_")[0]]
         return f"expected {want} (got {_fmt(got)})"
+    if kind == "finite_number":
+        return f"must be a finite number (got {got!r})"
     if kind == "int_from_float":
         return f"expected a whole number (got {_fmt(got)})"
     if kind == "literal_error":
