@@ -410,8 +410,9 @@ def sweep(
             for v in values:
                 try:
                     _load(scenario, sets, {key: v})
-                except ScenarioError as exc:
-                    problems.extend(exc.lines)
+                except ScenarioError as exc:  # it came from --grid, not --set
+                    problems.extend(line.replace(" (--set): ", " (--grid): ", 1)
+                                    for line in exc.lines)
         if problems:
             raise _Fail(list(dict.fromkeys(problems)))
     except _Fail as exc:
