@@ -191,7 +191,7 @@ def test_sweep_prints_grid_and_best_points():
 
 
 @pytest.mark.parametrize(("grid", "expected"), [
-    (["horizon_months=3,500"], ["baseline.yaml (--set): horizon_months: must be <= 120 (got 500)"]),
+    (["horizon_months=3,500"], ["baseline.yaml (--grid): horizon_months: must be <= 120 (got 500)"]),
     (["horizon_months=3,x"], ["--grid horizon_months: (grid): 'x' is not a number"]),
     (["horizon_months"], ["--grid horizon_months: (grid): expected key.path=v1,v2,..."]),
     (["a=1", "b=1", "c=1", "d=1"], ["--grid: (grid): a sweep takes one to three keys (got 4)"]),
