@@ -94,8 +94,6 @@ class StakeholderModel:
             rows.append(row)
         return pd.DataFrame(rows)
 
-    def arr_at(self, account: int, month: int) -> float:
-        return self.outcomes.get(account, {}).get("arr_by_month", {}).get(month, math.nan)
 
     def renewal(self, a: Account, renewed: bool) -> None:
         out = self.outcomes.get(a.id)

@@ -85,10 +85,11 @@ def _executor(executor: Executor | None, scheduler: str | None) -> str:
     return executor.value
 
 
-def _load(path: str, sets: list[str] | None = None, extra: dict[str, Any] | None = None):
+def _load(path: str, sets: list[str] | None = None, extra: dict[str, Any] | None = None,
+          flag: str = "--set"):
     overrides = parse_overrides(sets or [])
     overrides.update(extra or {})
-    return load_scenario(path, overrides=overrides)
+    return load_scenario(path, overrides=overrides, flag=flag)
 
 
 def _with_months(sets: list[str] | None, months: int | None) -> list[str] | None:
@@ -408,11 +409,10 @@ def sweep(
         problems: list[str] = []
         for key, values in points.items():  # every grid value must make a valid scenario
             for v in values:
-                try:
-                    _load(scenario, sets, {key: v})
-                except ScenarioError as exc:  # it came from --grid, not --set
-                    problems.extend(line.replace(" (--set): ", " (--grid): ", 1)
-                                    for line in exc.lines)
+                try:  # the --set values loaded above, so a problem here is the grid's
+                    _load(scenario, sets, {key: v}, flag="--grid")
+                except ScenarioError as exc:
+                    problems.extend(exc.lines)
         if problems:
             raise _Fail(list(dict.fromkeys(problems)))
     except _Fail as exc:

@@ -120,11 +120,8 @@ def _execute(
                                    host="127.0.0.1", dashboard_address=None)
             client = Client(cluster)
         try:
-            futures = []
-            for key, sc, seed, reps in jobs:
-                fut = client.submit(_replicate, sc, seed, reps, pure=False)
-                fut.revsim_key = key
-                futures.append(fut)
+            futures = [client.submit(_replicate, sc, seed, reps, pure=False)
+                       for _, sc, seed, reps in jobs]
             keys = {f.key: k for f, (k, *_) in zip(futures, jobs, strict=True)}
             for fut in as_completed(futures):
                 collect(keys[fut.key], fut.result())
@@ -161,11 +158,22 @@ class _Progress:
             self.bar.stop()
 
 
-def _run_jobs(jobs, executor, scheduler, workers, progress, label):
-    total = sum(len(reps) for *_, reps in jobs)
-    bar = _Progress(total, label, progress)
+def _run_all(
+    scenarios: Sequence[Scenario], replications: int, seed: int, executor: str,
+    scheduler: str | None, workers: int | None, progress: bool, label: str,
+) -> tuple[dict[int, list[dict]], str]:
+    """Replications 0..n-1 of every scenario on the same seed, chunked over the workers;
+    results per scenario index, and the executor actually used."""
+    if replications < 1:
+        raise ValueError("replications must be >= 1")
+    if executor == "process" and replications * len(scenarios) < 2:
+        executor = "serial"  # a pool costs more than it saves for one replication
+    n_workers = workers or os.cpu_count() or 1
+    jobs = [(i, sc, seed, reps) for i, sc in enumerate(scenarios)
+            for reps in _chunks(replications, n_workers)]
+    bar = _Progress(replications * len(scenarios), label, progress)
     try:
-        return _execute(jobs, executor, scheduler, workers, bar.advance)
+        return _execute(jobs, executor, scheduler, workers, bar.advance), executor
     finally:
         bar.close()
 
@@ -228,24 +236,6 @@ class ExperimentResult:
         if self.attainment.empty:
             return pd.DataFrame(columns=["name", "metric", "year", "op", "target", "probability"])
         return metrics.target_probability(self.attainment)
-
-    def median_replication(self, column: str = "operating_profit_total") -> int:
-        """The replication whose KPI is closest to the median (for single-path tables)."""
-        v = self.kpis[column].to_numpy(dtype=float)
-        return int(self.kpis["replication"].iloc[int(np.nanargmin(np.abs(v - np.nanmedian(v))))])
-
-    def replication(self, r: int) -> dict[str, pd.DataFrame]:
-        """The tables of one replication, without the ``replication`` column."""
-        pick = {}
-        for name in ("monthly", "by_segment", "by_channel", "cohorts"):
-            df = getattr(self, name)
-            pick[name] = df[df["replication"] == r].drop(columns="replication").reset_index(
-                drop=True)
-        init = self.initial[self.initial["replication"] == r].iloc[0].to_dict()
-        init.pop("replication", None)
-        pick["initial"] = init
-        pick["monthly"].attrs["initial"] = init
-        return pick
 
     def annual_pnl(self) -> pd.DataFrame:
         """Mean annual P&L across replications."""
@@ -318,16 +308,11 @@ def run_experiment(
     progress: bool = False,
 ) -> ExperimentResult:
     """Run ``replications`` of ``scenario`` (replication r uses streams (seed, r))."""
-    if replications < 1:
-        raise ValueError("replications must be >= 1")
-    n_workers = workers or os.cpu_count() or 1
-    if executor == "process" and replications < 2:
-        executor = "serial"  # a pool costs more than it saves for one replication
     t0 = time.perf_counter()
-    jobs = [(0, scenario, seed, reps) for reps in _chunks(replications, n_workers)]
-    parts = _run_jobs(jobs, executor, scheduler, workers, progress, scenario.name)[0]
-    stats = {"executor": executor, "wall_seconds": time.perf_counter() - t0}
-    return _assemble(scenario, seed, replications, parts, stats)
+    res, used = _run_all([scenario], replications, seed, executor, scheduler, workers,
+                         progress, scenario.name)
+    stats = {"executor": used, "wall_seconds": time.perf_counter() - t0}
+    return _assemble(scenario, seed, replications, res[0], stats)
 
 
 # ---------------------------------------------------------------- comparison
@@ -346,19 +331,24 @@ def t975(df: int) -> float:
     return _T975[keys[-1]] if df <= 120 else 1.96
 
 
+def mean_ci(values) -> dict[str, float]:
+    """Mean with a 95% t interval (NaN where undefined), ignoring missing values."""
+    v = np.asarray(values, float)
+    v = v[~np.isnan(v)]
+    n = len(v)
+    mean = float(v.mean()) if n else math.nan
+    sd = float(v.std(ddof=1)) if n > 1 else math.nan
+    half = t975(n - 1) * sd / math.sqrt(n) if n > 1 else math.nan
+    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "sd": sd}
+
+
 def paired_delta(base: np.ndarray, other: np.ndarray) -> dict[str, float]:
     """Mean per-replication difference with a 95% t interval and P(other > base)."""
     d = np.asarray(other, float) - np.asarray(base, float)
     d = d[~np.isnan(d)]
-    n = len(d)
-    if n == 0:
-        return {"mean_delta": math.nan, "ci_low": math.nan, "ci_high": math.nan,
-                "prob_better": math.nan, "sd_delta": math.nan}
-    mean = float(d.mean())
-    sd = float(d.std(ddof=1)) if n > 1 else math.nan
-    half = t975(n - 1) * sd / math.sqrt(n) if n > 1 else math.nan
-    return {"mean_delta": mean, "ci_low": mean - half, "ci_high": mean + half,
-            "prob_better": float((d > 0).mean()), "sd_delta": sd}
+    ci = mean_ci(d)
+    return {"mean_delta": ci["mean"], "ci_low": ci["ci_low"], "ci_high": ci["ci_high"],
+            "prob_better": float((d > 0).mean()) if len(d) else math.nan, "sd_delta": ci["sd"]}
 
 
 @dataclass
@@ -427,17 +417,11 @@ def compare(
     progress: bool = False,
 ) -> CompareResult:
     """Run every scenario on the same (seed, replication) streams; deltas against ``base``."""
-    if replications < 1:
-        raise ValueError("replications must be >= 1")
     scenarios = [base, *others]
-    n_workers = workers or os.cpu_count() or 1
     t0 = time.perf_counter()
-    jobs = [(i, sc, seed, reps) for i, sc in enumerate(scenarios)
-            for reps in _chunks(replications, n_workers)]
-    if executor == "process" and replications * len(scenarios) < 2:
-        executor = "serial"
-    res = _run_jobs(jobs, executor, scheduler, workers, progress, "compare")
-    stats = {"executor": executor, "wall_seconds": time.perf_counter() - t0}
+    res, used = _run_all(scenarios, replications, seed, executor, scheduler, workers,
+                         progress, "compare")
+    stats = {"executor": used, "wall_seconds": time.perf_counter() - t0}
     results = [_assemble(sc, seed, replications, res[i], stats) for i, sc in enumerate(scenarios)]
     return CompareResult(base=results[0], others=results[1:],
                          deltas=paired_deltas(results[0], results[1:]))
@@ -467,16 +451,12 @@ def sweep(
 ) -> SweepResult:
     """Run every point of a grid over one to three dotted keys on the same seeds."""
     keys = list(grid)
-    if replications < 1:
-        raise ValueError("replications must be >= 1")
     if not 1 <= len(keys) <= 3:
         raise ValueError("a sweep takes one to three keys")
     points = list(itertools.product(*(grid[k] for k in keys)))
     scenarios = [with_overrides(scenario, dict(zip(keys, p, strict=True))) for p in points]
-    n_workers = workers or os.cpu_count() or 1
-    jobs = [(i, sc, seed, reps) for i, sc in enumerate(scenarios)
-            for reps in _chunks(replications, n_workers)]
-    res = _run_jobs(jobs, executor, scheduler, workers, progress, "sweep")
+    res, _ = _run_all(scenarios, replications, seed, executor, scheduler, workers, progress,
+                      "sweep")
     rows = []
     for i, p in enumerate(points):
         kp = pd.DataFrame([d["kpis"] for d in res[i]])
@@ -575,11 +555,9 @@ def sensitivity(
                     raise ValueError(f"{lever}: no such numeric key in the scenario") from None
             first = _get(data, keys[0])
             variants.append((lever, side, (first, over[keys[0]]), with_overrides(scenario, over)))
-    n_workers = workers or os.cpu_count() or 1
     all_sc = [scenario] + [v[3] for v in variants]
-    jobs = [(i, sc, seed, reps) for i, sc in enumerate(all_sc)
-            for reps in _chunks(replications, n_workers)]
-    res = _run_jobs(jobs, executor, scheduler, workers, progress, "sensitivity")
+    res, _ = _run_all(all_sc, replications, seed, executor, scheduler, workers, progress,
+                      "sensitivity")
     mean = {i: pd.DataFrame([d["kpis"] for d in res[i]])[list(kpis)].mean() for i in res}
     rows = []
     for lever in levers:
@@ -663,15 +641,6 @@ def account_plan_return(
         with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
             rows = list(pool.map(_programme_rep, *zip(*args, strict=True)))
     per_rep = pd.DataFrame(rows)
-    summary = []
-    for col in per_rep.columns:
-        if col == "replication":
-            continue
-        v = per_rep[col].to_numpy(float)
-        v = v[~np.isnan(v)]
-        n = len(v)
-        mean = float(v.mean()) if n else math.nan
-        half = t975(n - 1) * float(v.std(ddof=1)) / math.sqrt(n) if n > 1 else math.nan
-        summary.append({"measure": col, "mean": mean, "ci_low": mean - half,
-                        "ci_high": mean + half})
+    summary = [{"measure": col, **{k: v for k, v in mean_ci(per_rep[col]).items() if k != "sd"}}
+               for col in per_rep.columns if col != "replication"]
     return per_rep, pd.DataFrame(summary)

@@ -87,6 +87,7 @@ class Ledger:
         self.t_end = horizon * MONTH_DAYS
         n_seg, n_ch = len(segments), len(CHANNELS)
         self.shape = (horizon, n_seg, n_ch)
+        self._n_ch = n_ch
         self._stride_m = n_seg * n_ch
         # flat Python lists: ``+=`` on a list item is several times cheaper than on numpy
         self._flows = {c: [0.0] * (horizon * n_seg * n_ch) for c in FLOW_COLUMNS}
@@ -110,14 +111,14 @@ class Ledger:
 
     def flow(self, t: float, column: str, seg: int, ch: int, amount: float) -> None:
         if t < self.t_end:
-            n_ch = self.shape[2]
-            self._flows[column][int(t / MONTH_DAYS) * self._stride_m + seg * n_ch + ch] += amount
+            idx = int(t / MONTH_DAYS) * self._stride_m + seg * self._n_ch + ch
+            self._flows[column][idx] += amount
 
     def spread(self, t0: float, t1: float, column: str, seg: int, ch: int) -> None:
         """Add the days of [t0, t1) to ``column``, split across months (busy time)."""
         t1 = min(t1, self.t_end)
         arr = self._flows[column]
-        off = seg * self.shape[2] + ch
+        off = seg * self._n_ch + ch
         while t0 < t1:
             m = int(t0 / MONTH_DAYS)
             boundary = min((m + 1) * MONTH_DAYS, t1)

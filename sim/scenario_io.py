@@ -181,15 +181,16 @@ def parse_overrides(items: Iterable[str] | Mapping[str, Any] | None) -> dict[str
 
 
 def apply_overrides(
-    data: dict, overrides: Mapping[str, Any], origins: dict[tuple, str], source: str = "--set"
+    data: dict, overrides: Mapping[str, Any], origins: dict[tuple, str], source: str = "--set",
+    flag: str = "--set",
 ) -> dict:
     """Set dotted keys in a copy of ``data``; creates missing mappings, refuses to walk
-    through a non-mapping."""
+    through a non-mapping. Errors name them as ``source (flag)``."""
     out = copy.deepcopy(data)
     for dotted, value in overrides.items():
         parts = [p for p in dotted.split(".") if p]
         if not parts or any(not re.fullmatch(r"[A-Za-z0-9_]+", p) for p in parts):
-            raise ScenarioError([f"--set {dotted}: (override): not a valid key path"])
+            raise ScenarioError([f"{flag} {dotted}: (override): not a valid key path"])
         node = out
         for i, part in enumerate(parts[:-1]):
             nxt = node.get(part)
@@ -198,13 +199,13 @@ def apply_overrides(
             if not isinstance(nxt, dict):
                 where = ".".join(parts[: i + 1])
                 raise ScenarioError(
-                    [f"--set {dotted}: {where}: is a {type(nxt).__name__}, not a mapping"]
+                    [f"{flag} {dotted}: {where}: is a {type(nxt).__name__}, not a mapping"]
                 )
             node = nxt
         node[parts[-1]] = value
         for n in range(1, len(parts) + 1):
             if n == len(parts) or tuple(parts[:n]) not in origins:
-                origins[tuple(parts[:n])] = f"{source} (--set)"
+                origins[tuple(parts[:n])] = f"{source} ({flag})"
     return out
 
 
@@ -341,14 +342,16 @@ def _format_errors(exc: ValidationError, origins: dict[tuple, str], default: str
 def load_scenario(
     path: str | Path,
     overrides: Iterable[str] | Mapping[str, Any] | None = None,
+    flag: str = "--set",
 ) -> Scenario:
-    """Read, resolve ``extends``, apply dotted overrides and validate a scenario file."""
+    """Read, resolve ``extends``, apply dotted overrides and validate a scenario file.
+    ``flag`` names where the overrides came from in error messages (``--set``, ``--grid``)."""
     path = Path(path)
     shown = display_path(path)
     data, origins = _resolve(path, [])
-    data = apply_overrides(data, parse_overrides(overrides), origins, shown)
+    data = apply_overrides(data, parse_overrides(overrides), origins, shown, flag)
     for key, default in (("name", path.stem), ("description", "")):
-        if origins.get((key,)) not in (shown, f"{shown} (--set)"):  # never inherit them
+        if origins.get((key,)) not in (shown, f"{shown} ({flag})"):  # never inherit them
             data[key] = default
     try:
         return Scenario.model_validate(data)

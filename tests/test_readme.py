@@ -47,5 +47,5 @@ def test_output_blocks_hold_real_output():
                         README, flags=re.S)
     assert len(blocks) >= 3
     for cmd, body in blocks:
-        assert cmd.startswith("revsim ") and "P50" in body or "Best for" in body \
-            or "P(better)" in body, cmd
+        assert cmd.startswith("revsim "), cmd
+        assert "P50" in body or "Best for" in body or "P(better)" in body, cmd
