@@ -27,12 +27,11 @@ import pandas as pd
 
 from sim import notebook_helpers as nbh
 from sim.atomic import atomic_dir
+from sim.bundled import NOTEBOOKS
 from sim.experiment import ExperimentResult, compare, run_experiment
 from sim.scenario import Scenario
 from sim.scenario_io import ScenarioError, load_scenario, scenario_hash
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-"""The report notebooks shipped with the project."""
 WORKBOOK = "revsim_report.xlsx"
 EXIT_OK, EXIT_SCENARIO_FAILED, EXIT_INVALID = 0, 1, 2
 INDEX_KPIS = ("revenue_total", "operating_profit_total", "ending_arr", "net_new_arr_total",
