@@ -50,6 +50,14 @@ def rich_text(text: Any, style: str = ""):
     return Text(terminal_text(text), style=style)
 
 
+def markup_text(text: Any) -> str:
+    """``text`` for a place where rich reads markup (a progress bar's description): plain
+    (:func:`terminal_text`) with every ``[`` escaped."""
+    from rich.markup import escape
+
+    return escape(terminal_text(text))
+
+
 # ---------------------------------------------------------------- HTML
 
 

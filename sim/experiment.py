@@ -145,8 +145,10 @@ class _Progress:
         if enabled:
             from rich.progress import Progress
 
+            from sim.escape import markup_text
+
             self.bar = Progress(transient=True)
-            self.task = self.bar.add_task(label, total=total)
+            self.task = self.bar.add_task(markup_text(label), total=total)
             self.bar.start()
 
     def advance(self, n: int) -> None:

@@ -26,7 +26,14 @@ import pandas as pd
 
 from sim import notebook_helpers as nbh
 from sim.atomic import atomic_dir
-from sim.escape import excel_frame, excel_text, html_text, neutralise_formulas, svg_html
+from sim.escape import (
+    excel_frame,
+    excel_text,
+    html_text,
+    neutralise_formulas,
+    svg_html,
+    terminal_text,
+)
 from sim.experiment import ExperimentResult, compare, run_experiment
 from sim.scenario import Scenario
 from sim.scenario_io import ScenarioError, load_scenario, scenario_hash
@@ -414,8 +421,9 @@ def build_report(paths: Sequence[str | Path], replications: int = 20, seed: int 
     _load(entries, months)
     if not any(e.ok for e in entries):
         for e in entries:
-            print(e.error, file=sys.stderr)
-        print(f"revsim report: no valid scenario; {out_dir} left unchanged", file=sys.stderr)
+            print(terminal_text(e.error), file=sys.stderr)
+        print(terminal_text(f"revsim report: no valid scenario; {out_dir} left unchanged"),
+              file=sys.stderr)
         return EXIT_INVALID
     compare_entry: dict = {}
     try:
@@ -449,21 +457,21 @@ def build_report(paths: Sequence[str | Path], replications: int = 20, seed: int 
             _run_notebooks(jobs, tmp)
             for e in entries:
                 if e.error:
-                    print(e.error, file=sys.stderr)
+                    print(terminal_text(e.error), file=sys.stderr)
             if compare_entry.get("error"):
-                print(f"comparison: {compare_entry['error']}", file=sys.stderr)
+                print(terminal_text(f"comparison: {compare_entry['error']}"), file=sys.stderr)
             write_workbook(tmp / WORKBOOK, entries, seed, replications)
             wall = time.perf_counter() - t0
             write_index(tmp / "index.html", entries, compare_entry, seed, replications, months,
                         wall)
     except Exception as exc:
-        print(f"revsim report: build failed, {out_dir} left unchanged: "
-              f"{_one_line(f'{type(exc).__name__}: {exc}')}", file=sys.stderr)
+        print(terminal_text(f"revsim report: build failed, {out_dir} left unchanged: "
+                            f"{_one_line(f'{type(exc).__name__}: {exc}')}"), file=sys.stderr)
         return EXIT_SCENARIO_FAILED
     failed = sum(1 for e in entries if e.error) + bool(compare_entry.get("error"))
     wall = time.perf_counter() - t0
-    print(f"report: {Path(out_dir) / 'index.html'} ({len(entries)} scenario(s), {failed} "
-          f"failed) in {wall:.0f} s")
+    print(terminal_text(f"report: {Path(out_dir) / 'index.html'} ({len(entries)} scenario(s), "
+                        f"{failed} failed) in {wall:.0f} s"))
     return EXIT_SCENARIO_FAILED if failed else EXIT_OK
 
 
