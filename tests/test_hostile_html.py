@@ -112,8 +112,10 @@ def test_every_table_escapes_caption_labels_and_cells():
     df = pd.DataFrame({HTML_NAME: [HTML_TARGET, 1.5]}, index=pd.Index([SVG_NAME, "b"], name=
                                                                      HTML_TARGET))
     out = style_table(df, caption=HTML_NAME).to_html()
-    assert "<script" not in out and not re.search(r"<img", out)
-    assert html.escape(HTML_NAME) in out or "&lt;script&gt;document.title" in out
+    assert "<script" not in out and "</svg>" not in out and not re.search(r"<img", out)
+    assert out.count("&lt;script&gt;document.title=") == 3  # caption, column, index label
+    assert "&lt;/svg&gt;" in out  # index label
+    assert out.count("&lt;img src=x onerror=") == 4  # caption, column, index name, cell
 
 
 def test_an_svg_that_could_run_code_is_not_inlined():
