@@ -171,6 +171,30 @@ def _clean_index(index):
     return index.rename(excel_text(index.name))
 
 
+def csv_text(value: Any) -> Any:
+    """A text cell for a CSV file a spreadsheet may open: OWASP's CSV-injection rule, a
+    single quote before a leading ``=``, ``+``, ``-``, ``@``, tab or CR. Numbers unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_frame(df):
+    """``df`` with :func:`csv_text` applied to every text cell and index/column label."""
+    import pandas as pd
+
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(csv_text)
+    for axis in ("columns", "index"):
+        labels = getattr(out, axis)
+        if not isinstance(labels, pd.MultiIndex) and (
+                labels.dtype == object or pd.api.types.is_string_dtype(labels)):
+            setattr(out, axis, labels.map(csv_text).rename(labels.name))
+    return out
+
+
 def neutralise_formulas(workbook) -> int:
     """Make every cell of an openpyxl workbook that is text starting with ``=``, ``+``,
     ``-``, ``@``, tab or CR a plain text cell with Excel's quote prefix (shown as typed, never

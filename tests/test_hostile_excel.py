@@ -73,3 +73,24 @@ def test_the_neutraliser_itself(tmp_path):
         assert kinds["=cmd"] == ("s" if fix else "f")
         assert kinds[-3.5] == "n" and kinds[5] == "n"
         assert "a\ufffdb" in kinds
+
+
+def test_compare_csv_files_quote_formula_names(tmp_path):
+    """``revsim compare --out``: names starting with = or @ reach deltas.csv and kpis_p50.csv
+    with a leading single quote (OWASP), numbers unquoted."""
+    import csv
+
+    from hostile import revsim, write_scenario
+
+    base = write_scenario(tmp_path, "a.yaml", "=HYPERLINK(\"http://evil.example\")")
+    other = write_scenario(tmp_path, "b.yaml", "@SUM(1)")
+    proc = revsim("compare", base, other, "--reps", "2", "--months", "2", "--executor",
+                  "serial", "--out", tmp_path / "out", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr.decode()
+    for name in ("deltas.csv", "kpis_p50.csv"):
+        rows = list(csv.reader((tmp_path / "out" / name).open(encoding="utf-8")))
+        texts = [c for row in rows for c in row]
+        assert not any(c.startswith(("=", "@", "+", "\t", "\r")) for c in texts), name
+        assert any(c.startswith("'=HYPERLINK") or c.startswith("'@SUM") for c in texts), name
+        numbers = [c for c in texts if c.lstrip("-").replace(".", "", 1).isdigit()]
+        assert numbers, name  # numbers are written as numbers, without a quote
