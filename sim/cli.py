@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from sim.escape import rich_text, terminal_text
 from sim.fmt import fmt_usd
 from sim.scenario_io import ScenarioError, load_scenario, parse_overrides, scenario_hash
 
@@ -73,7 +74,7 @@ class _Fail(Exception):
 
 def _fail(lines: list[str]) -> typer.Exit:
     for line in lines:
-        typer.echo(line, err=True)
+        typer.echo(terminal_text(line), err=True)
     return typer.Exit(EXIT_INVALID)
 
 
@@ -115,10 +116,13 @@ def _progress() -> bool:
 
 
 def _console():
+    """Rich console for tables. Every text printed through it is a ``rich_text`` (scenario
+    names, keys, values): rich never reads markup in it and no control character passes."""
     from rich.console import Console
 
     # Off a terminal (a pipe, a file, a CI log) tables keep their natural width, unwrapped.
-    return Console(width=None if sys.stdout.isatty() else 10_000, highlight=False)
+    return Console(width=None if sys.stdout.isatty() else 10_000, highlight=False,
+                   markup=False, emoji=False)
 
 
 # ---------------------------------------------------------------- number formatting
@@ -156,14 +160,15 @@ def _label(row: Any) -> str:
 def _kpi_table(summary, title: str):
     from rich.table import Table
 
+    title = rich_text(title)
     table = Table(title=title, title_justify="left", min_width=len(title))
     table.add_column("KPI")
     table.add_column("P50", justify="right")
     table.add_column("P10 – P90", justify="right")
     for _, row in summary.iterrows():
         kpi = str(row["kpi"])
-        table.add_row(_label(row), _fmt(kpi, row["p50"]),
-                      f"{_fmt(kpi, row['p10'])} – {_fmt(kpi, row['p90'])}")
+        table.add_row(rich_text(_label(row)), rich_text(_fmt(kpi, row["p50"])),
+                      rich_text(f"{_fmt(kpi, row['p10'])} – {_fmt(kpi, row['p90'])}"))
     return table
 
 
@@ -178,9 +183,9 @@ def _frame_table(df, title: str, headers: dict[str, str] | None = None,
     from rich.table import Table
 
     headers, kinds = headers or {}, kinds or {}
-    table = Table(title=title, title_justify="left")
+    table = Table(title=rich_text(title), title_justify="left")
     for col in df.columns:
-        head = headers.get(col, str(col))
+        head = rich_text(headers.get(col, str(col)))
         table.add_column(head, justify="right" if is_numeric_dtype(df[col]) else "left",
                          overflow="fold")
     for _, row in df.iterrows():
@@ -197,7 +202,7 @@ def _frame_table(df, title: str, headers: dict[str, str] | None = None,
                 cells.append(f"{value:,.6g}")
             else:
                 cells.append(str(value))
-        table.add_row(*cells)
+        table.add_row(*map(rich_text, cells))
     return table
 
 
@@ -233,9 +238,9 @@ def validate(
         except ScenarioError as exc:
             failed = True
             for line in exc.lines:
-                typer.echo(line, err=True)
+                typer.echo(terminal_text(line), err=True)
             continue
-        typer.echo(f"ok  {path}  (hash {scenario_hash(scenario)})")
+        typer.echo(terminal_text(f"ok  {path}  (hash {scenario_hash(scenario)})"))
     if failed:
         raise typer.Exit(EXIT_INVALID)
 
@@ -255,7 +260,7 @@ def schema(
         typer.echo(text, nl=False)
     else:
         atomic_write_text(out, text)
-        typer.echo(f"wrote {out}", err=True)
+        typer.echo(terminal_text(f"wrote {out}"), err=True)
 
 
 @app.command()
@@ -300,7 +305,7 @@ def run(
     if out is not None:
         extra = {"events.parquet": _events(sc, seed)} if events else None
         result.write(out, extra=extra)
-        typer.echo(f"wrote {out}", err=True)
+        typer.echo(terminal_text(f"wrote {out}"), err=True)
 
 
 def _events(sc: Scenario, seed: int):
@@ -339,20 +344,21 @@ def compare(
     kinds = result.deltas["kpi"].tolist()
     from rich.table import Table
 
-    table = Table(title=f"Against {base_sc.name}  ({reps} replications, seed {seed}, "
-                  "same random streams)", title_justify="left")
+    table = Table(title=rich_text(f"Against {base_sc.name}  ({reps} replications, seed {seed}, "
+                                  "same random streams)"), title_justify="left")
     for col in ("Scenario", "KPI", "Base mean", "Scenario mean", "Mean delta", "95% interval",
                 "P(better)"):
         table.add_column(col, justify="left" if col in ("Scenario", "KPI") else "right")
     for kind, (_, row) in zip(kinds, df.iterrows(), strict=True):
-        table.add_row(str(row["scenario"]), str(row["kpi"]), _fmt(kind, row["base_mean"]),
-                      _fmt(kind, row["other_mean"]), _fmt(kind, row["mean_delta"]),
-                      f"{_fmt(kind, row['ci_low'])} to {_fmt(kind, row['ci_high'])}",
-                      _fmt("prob_frac", row["prob_better"]))
+        table.add_row(*map(rich_text, (
+            str(row["scenario"]), str(row["kpi"]), _fmt(kind, row["base_mean"]),
+            _fmt(kind, row["other_mean"]), _fmt(kind, row["mean_delta"]),
+            f"{_fmt(kind, row['ci_low'])} to {_fmt(kind, row['ci_high'])}",
+            _fmt("prob_frac", row["prob_better"]))))
     _console().print(table)
     if out is not None:
         result.write(out)
-        typer.echo(f"wrote {out}", err=True)
+        typer.echo(terminal_text(f"wrote {out}"), err=True)
 
 
 def _short_key(key: str) -> str:
@@ -439,13 +445,13 @@ def sweep(
     for kpi, point in result.best.items():
         where = ", ".join(f"{k}={v:g}" for k, v in point.items() if k in points)
         value = next((v for k, v in point.items() if k not in points), None)
-        console.print(f"Best for {_LABELS.get(kpi, kpi).lower()}: {where}  "
-                      f"(mean {_fmt(kpi, value)})")
+        console.print(rich_text(f"Best for {_LABELS.get(kpi, kpi).lower()}: {where}  "
+                                f"(mean {_fmt(kpi, value)})"))
     if out is not None:
         from sim.atomic import atomic_write_text
 
         atomic_write_text(out, result.table.to_csv(index=False))
-        typer.echo(f"wrote {out}", err=True)
+        typer.echo(terminal_text(f"wrote {out}"), err=True)
 
 
 @app.command()

@@ -23,6 +23,7 @@ import pandas as pd
 
 from sim import metrics
 from sim.atomic import atomic_dir
+from sim.escape import csv_frame
 from sim.runner import simulate
 from sim.scenario import Scenario
 from sim.scenario_io import scenario_hash, scenario_to_dict, scenario_to_yaml, with_overrides
@@ -145,8 +146,10 @@ class _Progress:
         if enabled:
             from rich.progress import Progress
 
+            from sim.escape import markup_text
+
             self.bar = Progress(transient=True)
-            self.task = self.bar.add_task(label, total=total)
+            self.task = self.bar.add_task(markup_text(label), total=total)
             self.bar.start()
 
     def advance(self, n: int) -> None:
@@ -381,8 +384,9 @@ class CompareResult:
 
     def write(self, out_dir: str | Path) -> Path:
         with atomic_dir(out_dir) as tmp:
-            self.deltas.to_csv(tmp / "deltas.csv", index=False)
-            self.kpi_table().to_csv(tmp / "kpis_p50.csv")
+            # scenario names are text a spreadsheet must not evaluate (OWASP CSV injection)
+            csv_frame(self.deltas).to_csv(tmp / "deltas.csv", index=False)
+            csv_frame(self.kpi_table()).to_csv(tmp / "kpis_p50.csv")
             summary = {"base": self.base.name, "seed": self.base.seed,
                        "replications": self.base.replications,
                        "scenarios": {r.name: r.hash for r in self.results},

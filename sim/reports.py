@@ -10,7 +10,6 @@ notebooks record their parameters (Papermill) and can be re-run from their folde
 from __future__ import annotations
 
 import contextlib
-import html
 import json
 import os
 import re
@@ -28,6 +27,14 @@ import pandas as pd
 from sim import notebook_helpers as nbh
 from sim.atomic import atomic_dir
 from sim.bundled import NOTEBOOKS
+from sim.escape import (
+    excel_frame,
+    excel_text,
+    html_text,
+    neutralise_formulas,
+    svg_html,
+    terminal_text,
+)
 from sim.experiment import ExperimentResult, compare, run_experiment
 from sim.scenario import Scenario
 from sim.scenario_io import ScenarioError, load_scenario, scenario_hash
@@ -39,8 +46,9 @@ INDEX_KPIS = ("revenue_total", "operating_profit_total", "ending_arr", "net_new_
 
 # nbconvert's lab template loads require.js, MathJax and Mermaid from CDNs; the report must
 # open offline, so those blocks are emptied. Charts are written as inline <svg> elements (the
-# stock template wraps them in <img> data URIs or escapes them); they are our own vl-convert
-# output from notebooks this process just executed, so they are trusted.
+# stock template wraps them in <img> data URIs or escapes them), but only after
+# sim.escape.svg_html has checked that the SVG cannot run code (vl-convert escapes every text
+# it draws; anything else falls back to an <img>, where browsers never run scripts).
 _TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
@@ -48,7 +56,7 @@ _TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 {%- block data_svg scoped -%}
 <div class="jp-RenderedSVG jp-OutputArea-output {{ extra_class }}" data-mime-type="image/svg+xml">
-{{ output.data['image/svg+xml'] }}
+{{ output.data['image/svg+xml'] | revsim_svg }}
 </div>
 {%- endblock data_svg -%}
 {%- block extra_css -%}
@@ -145,6 +153,7 @@ def export_html(notebook: Path, output: Path, title: str) -> None:
                             exclude_input_prompt=True, exclude_output_prompt=True,
                             extra_loaders=[DictLoader({"revsim.html.j2": _TEMPLATE})],
                             template_file="revsim.html.j2")
+    exporter.register_filter("revsim_svg", svg_html)
     nb = nbformat.read(notebook, as_version=4)
     nb.metadata["title"] = title
     nb.metadata.pop("widgets", None)
@@ -242,26 +251,26 @@ def write_workbook(path: Path, entries: Sequence[_Entry], seed: int, replication
             + [(f"Scenario {e.slug}", "FAILED: " + e.error if e.error else
                 f"hash {scenario_hash(e.scenario)}") for e in entries],
             columns=["Item", "Value"])
-        about.to_excel(xl, sheet_name="About", index=False)
+        excel_frame(about).to_excel(xl, sheet_name="About", index=False)
         for e in done:
             r = e.result
             name = _sheet_name(e.slug, used)
             pnl = nbh.annual_pnl_table(r)
-            pnl.to_excel(xl, sheet_name=name, startrow=1)
+            excel_frame(pnl).to_excel(xl, sheet_name=name, startrow=1)
             ws = xl.sheets[name]
-            ws.cell(row=1, column=1, value=f"{r.name}: annual P&L, mean of {r.replications} "
-                                           f"replications (USD)").font = bold
+            ws.cell(row=1, column=1, value=excel_text(
+                f"{r.name}: annual P&L, mean of {r.replications} replications (USD)")).font = bold
             row = len(pnl) + 4
             kp = r.kpi_summary[["label", "p10", "p50", "p90", "mean"]].rename(
                 columns={"label": "KPI", "p10": "P10", "p50": "P50", "p90": "P90",
                          "mean": "Mean"})
             ws.cell(row=row, column=1, value="KPI summary across replications").font = bold
-            kp.to_excel(xl, sheet_name=name, startrow=row, index=False)
+            excel_frame(kp).to_excel(xl, sheet_name=name, startrow=row, index=False)
             tg = nbh.targets_table(r)
             if not tg.empty:
                 trow = row + len(kp) + 3
                 ws.cell(row=trow, column=1, value="Targets: probability of hitting").font = bold
-                tg.to_excel(xl, sheet_name=name, startrow=trow, index=False)
+                excel_frame(tg).to_excel(xl, sheet_name=name, startrow=trow, index=False)
             for i, label in enumerate(pnl.index, start=3):
                 fmt = "0.0%" if "margin" in str(label).lower() else "#,##0"
                 for j in range(2, len(pnl.columns) + 2):
@@ -277,23 +286,24 @@ def write_workbook(path: Path, entries: Sequence[_Entry], seed: int, replication
                 [e.result.kpi_summary.set_index("label")["p50"].rename(e.result.name)
                  for e in done], axis=1)
             table.index.name = "KPI (P50)"
-            table.to_excel(xl, sheet_name="Comparison", startrow=1)
+            excel_frame(table).to_excel(xl, sheet_name="Comparison", startrow=1)
             ws = xl.sheets["Comparison"]
-            ws.cell(row=1, column=1, value=f"P50 of each KPI; base: {done[0].result.name}"
-                    ).font = bold
+            ws.cell(row=1, column=1, value=excel_text(
+                f"P50 of each KPI; base: {done[0].result.name}")).font = bold
             if len(done) > 1 and entries[0].result is not None:
                 deltas = nbh.deltas_table(done[0].result, [e.result for e in done[1:]])
                 start = len(table) + 4
                 ws.cell(row=start, column=1, value="Paired differences vs the base "
                         "(95% CI, probability of beating the base)").font = bold
-                deltas.drop(columns=["kpi"]).to_excel(xl, sheet_name="Comparison",
+                excel_frame(deltas.drop(columns=["kpi"])).to_excel(xl, sheet_name="Comparison",
                                                       startrow=start, index=False)
                 diffs = nbh.pnl_differences_table(
                     nbh.CompareResult(done[0].result, [e.result for e in done[1:]], deltas))
                 start2 = start + len(deltas) + 3
                 ws.cell(row=start2, column=1,
                         value="Annual P&L minus the base (means, USD)").font = bold
-                diffs.to_excel(xl, sheet_name="Comparison", startrow=start2, index=False)
+                excel_frame(diffs).to_excel(xl, sheet_name="Comparison", startrow=start2,
+                                            index=False)
             ws.column_dimensions["A"].width = 34
             for j in range(2, 12):
                 ws.column_dimensions[get_column_letter(j)].width = 18
@@ -304,11 +314,13 @@ def write_workbook(path: Path, entries: Sequence[_Entry], seed: int, replication
                 assumptions = col.to_frame() if assumptions is None else assumptions.join(
                     col, how="outer", sort=False)
             assumptions.index.name = "key"
-            assumptions.to_excel(xl, sheet_name="Assumptions")
+            excel_frame(assumptions).to_excel(xl, sheet_name="Assumptions")
             ws = xl.sheets["Assumptions"]
             ws.column_dimensions["A"].width = 60
             for j in range(2, len(done) + 2):
                 ws.column_dimensions[get_column_letter(j)].width = 22
+        # scenario text is data: no cell may become a formula (OWASP CSV injection)
+        neutralise_formulas(xl.book)
 
 
 # ---------------------------------------------------------------- index
@@ -331,7 +343,7 @@ def write_index(path: Path, entries: Sequence[_Entry], compare_entry: dict, seed
                 replications: int, months: int | None, wall_seconds: float) -> None:
     """index.html: every scenario with its description, headline KPIs, links, seed, hash;
     failures with their error. All scenario text is HTML-escaped."""
-    esc = html.escape
+    esc = html_text
     cards = []
     for e in entries:
         title = esc(e.scenario.name if e.scenario else e.path.stem)
@@ -408,8 +420,9 @@ def build_report(paths: Sequence[str | Path], replications: int = 20, seed: int 
     _load(entries, months)
     if not any(e.ok for e in entries):
         for e in entries:
-            print(e.error, file=sys.stderr)
-        print(f"revsim report: no valid scenario; {out_dir} left unchanged", file=sys.stderr)
+            print(terminal_text(e.error), file=sys.stderr)
+        print(terminal_text(f"revsim report: no valid scenario; {out_dir} left unchanged"),
+              file=sys.stderr)
         return EXIT_INVALID
     compare_entry: dict = {}
     try:
@@ -443,21 +456,21 @@ def build_report(paths: Sequence[str | Path], replications: int = 20, seed: int 
             _run_notebooks(jobs, tmp)
             for e in entries:
                 if e.error:
-                    print(e.error, file=sys.stderr)
+                    print(terminal_text(e.error), file=sys.stderr)
             if compare_entry.get("error"):
-                print(f"comparison: {compare_entry['error']}", file=sys.stderr)
+                print(terminal_text(f"comparison: {compare_entry['error']}"), file=sys.stderr)
             write_workbook(tmp / WORKBOOK, entries, seed, replications)
             wall = time.perf_counter() - t0
             write_index(tmp / "index.html", entries, compare_entry, seed, replications, months,
                         wall)
     except Exception as exc:
-        print(f"revsim report: build failed, {out_dir} left unchanged: "
-              f"{_one_line(f'{type(exc).__name__}: {exc}')}", file=sys.stderr)
+        print(terminal_text(f"revsim report: build failed, {out_dir} left unchanged: "
+                            f"{_one_line(f'{type(exc).__name__}: {exc}')}"), file=sys.stderr)
         return EXIT_SCENARIO_FAILED
     failed = sum(1 for e in entries if e.error) + bool(compare_entry.get("error"))
     wall = time.perf_counter() - t0
-    print(f"report: {Path(out_dir) / 'index.html'} ({len(entries)} scenario(s), {failed} "
-          f"failed) in {wall:.0f} s")
+    print(terminal_text(f"report: {Path(out_dir) / 'index.html'} ({len(entries)} scenario(s), "
+                        f"{failed} failed) in {wall:.0f} s"))
     return EXIT_SCENARIO_FAILED if failed else EXIT_OK
 
 
