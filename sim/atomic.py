@@ -22,7 +22,7 @@ renames leaves the earlier result there, and the next ``revsim`` writing that ``
 of a killed run are removed by the next writer.
 
 Test hooks (environment): ``REVSIM_FAULT_PAUSE=point:seconds`` sleeps at ``before-swap``,
-``after-swap`` or ``between-renames``; ``REVSIM_FAULT=enospc`` fails the write as a full disk
+``after-swap`` or ``between-renames`` (until the file ``REVSIM_FAULT_RELEASE`` exists); ``REVSIM_FAULT=enospc`` fails the write as a full disk
 would; ``REVSIM_NO_RENAMEAT2=1`` forces the two-rename scheme.
 """
 
@@ -154,10 +154,10 @@ def check_out(out: str | Path, kind: str = "dir") -> Path:
     shown = f"--out {out}"
     here = Path.cwd().resolve()
     home = Path.home().resolve()
-    if _inside(here, target):
-        raise OutputError(f"{shown}: is the current folder or one of its parents; {_HOW}")
     if _inside(home, target):
         raise OutputError(f"{shown}: is your home folder or one of its parents; {_HOW}")
+    if _inside(here, target):
+        raise OutputError(f"{shown}: is the current folder or one of its parents; {_HOW}")
     if target.is_symlink():
         raise OutputError(f"{shown}: is a symbolic link; revsim does not replace links "
                           f"(choose another name or remove the link yourself)")
@@ -219,7 +219,7 @@ class Claim:
         self._lock_path = parent / f".{self.target.name}.lock"
         self._fd = _lock(self._lock_path, self.shown)
         try:
-            recover(self.target, kind)
+            self.restored = recover(self.target, kind)
             self.target = check_out(out, kind)  # a restored result is checked again
         except BaseException:
             self.close()
@@ -411,4 +411,7 @@ def _fault_pause(point: str) -> None:
     if name == point:
         sys.stderr.write(f"revsim: paused at {point}\n")
         sys.stderr.flush()
-        time.sleep(float(seconds or 30))
+        release = os.environ.get("REVSIM_FAULT_RELEASE")
+        end = time.monotonic() + float(seconds or 30)
+        while time.monotonic() < end and not (release and os.path.exists(release)):
+            time.sleep(0.05)

@@ -563,6 +563,18 @@ def report(
     raise typer.Exit(int(code))
 
 
+@app.command()
+def recover(
+    out: Annotated[Path, typer.Argument(help="The --out folder of a run that was killed.")],
+) -> None:
+    """Put back the earlier result a killed run left next to OUT (as a hidden .OUT.old-*
+    folder) when OUT is missing, and remove the hidden leftovers of killed runs."""
+    with _claim(out) as dest:  # claiming restores and cleans (sim.atomic.recover)
+        restored = dest.restored
+    typer.echo(f"restored {out} from {restored}" if restored else f"{out}: nothing to recover",
+               err=True)
+
+
 def main() -> None:
     """Console-script entry point (``revsim``)."""
     app()
