@@ -305,8 +305,9 @@ def run(
     scheduler: SchedulerOpt = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Write monthly.parquet, summary.json and "
-                     "scenario.resolved.yaml here (atomically)."),
+        typer.Option("--out", help="Write monthly.parquet, summary.json, run.json and "
+                     "scenario.resolved.yaml here (atomically; replaces only a folder revsim "
+                     "wrote)."),
     ] = None,
     events: Annotated[
         bool,

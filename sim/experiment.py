@@ -247,7 +247,11 @@ class ExperimentResult:
 
     def write(self, out_dir: str | Path, extra: Mapping[str, pd.DataFrame] | None = None) -> Path:
         """Write monthly.parquet, by_segment/by_channel parquet, kpis.csv, summary.json and
-        scenario.resolved.yaml (plus ``extra`` parquet files) into ``out_dir`` atomically."""
+        scenario.resolved.yaml (plus ``extra`` parquet files) into ``out_dir`` atomically.
+
+        These bytes depend only on the scenario, seed and replications (not the executor);
+        how the run went (executor, wall time, versions, host, command) goes to run.json.
+        ``out_dir`` must be absent, empty or an earlier revsim result (see sim.atomic)."""
         with atomic_dir(out_dir) as tmp:
             for name, frame in (extra or {}).items():
                 write_parquet(frame, tmp / name)

@@ -2,7 +2,8 @@
 an index page — all in a temporary folder renamed into place at the end.
 
 Each scenario is simulated once, in-process (one ``compare`` over the whole set, so every
-scenario shares the same random streams); the results are saved under ``data/`` and the
+scenario shares the same random streams); the results are saved under ``data/<slug>/`` as
+Parquet tables and JSON (never pickles: opening a shared report runs no code) and the
 notebooks load them (parameter ``results_file``), so no simulation runs twice. The executed
 notebooks record their parameters (Papermill) and can be re-run from their folder.
 """
