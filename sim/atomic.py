@@ -150,6 +150,14 @@ def check_out(out: str | Path, kind: str = "dir") -> Path:
     """Refuse (:class:`OutputError`) a destination revsim may not replace; return it resolved.
 
     ``kind`` is ``"dir"`` for a result folder or a key of :data:`FILE_KINDS` for a file."""
+    try:
+        return _check_out(out, kind)
+    except OSError as exc:  # e.g. a folder revsim may not list
+        raise OutputError(f"--out {out}: cannot inspect it ({exc.strerror or exc}); choose "
+                          f"another folder") from None
+
+
+def _check_out(out: str | Path, kind: str) -> Path:
     target = resolve_out(out)
     shown = f"--out {out}"
     here = Path.cwd().resolve()
@@ -215,6 +223,7 @@ class Claim:
         self.shown = f"--out {out}"
         self.target = check_out(out, kind)
         parent = self.target.parent
+        self._made = [p for p in (parent, *parent.parents) if not p.exists()]
         parent.mkdir(parents=True, exist_ok=True)
         self._lock_path = parent / f".{self.target.name}.lock"
         self._fd = _lock(self._lock_path, self.shown)
@@ -234,6 +243,10 @@ class Claim:
             os.unlink(self._lock_path)  # unlinked while still locked: see _lock
         os.close(self._fd)
         self._fd = None
+        if not self.target.exists():  # nothing written: remove the folders made for it
+            for p in self._made:
+                with contextlib.suppress(OSError):
+                    p.rmdir()
 
     def __enter__(self) -> Claim:
         return self
