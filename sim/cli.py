@@ -78,6 +78,41 @@ def _fail(lines: list[str]) -> typer.Exit:
     return typer.Exit(EXIT_INVALID)
 
 
+def _claim(out: Path | None, kind: str = "dir"):
+    """Check and lock an ``--out`` destination before any work; a context manager that does
+    nothing when there is no ``--out``. A refusal is one line and exit 2 (exit 1 when another
+    revsim holds it)."""
+    import contextlib
+
+    from sim.atomic import OutputError, claim
+
+    if out is None:
+        return contextlib.nullcontext()
+    try:
+        return claim(out, kind)
+    except OutputError as exc:
+        typer.echo(terminal_text(str(exc)), err=True)
+        raise typer.Exit(exc.code) from None
+
+
+def _write(out: Path, write) -> None:
+    """Run ``write()``; a destination that fails while writing (disk full, permission changed,
+    a folder changed mid-run) is one line and exit 1, and ``out`` keeps what it held."""
+    from sim.atomic import OutputError
+
+    try:
+        write()
+    except OutputError as exc:
+        typer.echo(terminal_text(str(exc)), err=True)
+        raise typer.Exit(exc.code) from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        typer.echo(terminal_text(f"--out {out}: could not write ({reason}); nothing was written "
+                                 f"there, an earlier result is unchanged"), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(terminal_text(f"wrote {out}"), err=True)
+
+
 def _executor(executor: Executor | None, scheduler: str | None) -> str:
     if executor is None:
         return "dask" if scheduler else "process"
@@ -252,15 +287,14 @@ def schema(
     ] = None,
 ) -> None:
     """Write the JSON Schema of scenario files (for editor autocompletion)."""
-    from sim.atomic import atomic_write_text
     from sim.scenario_io import json_schema
 
     text = json.dumps(json_schema(), indent=2) + "\n"
     if out is None:
         typer.echo(text, nl=False)
-    else:
-        atomic_write_text(out, text)
-        typer.echo(terminal_text(f"wrote {out}"), err=True)
+        return
+    with _claim(out, "schema") as dest:
+        _write(out, lambda: dest.write_text(text))
 
 
 @app.command()
@@ -276,8 +310,9 @@ def run(
     scheduler: SchedulerOpt = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Write monthly.parquet, summary.json and "
-                     "scenario.resolved.yaml here (atomically)."),
+        typer.Option("--out", help="Write monthly.parquet, summary.json, run.json and "
+                     "scenario.resolved.yaml here (atomically; replaces only a folder revsim "
+                     "wrote)."),
     ] = None,
     events: Annotated[
         bool,
@@ -295,17 +330,17 @@ def run(
         raise _fail(exc.lines) from None
     except _Fail as exc:
         raise _fail(exc.lines) from None
-    from sim.experiment import run_experiment
+    with _claim(out):
+        from sim.experiment import run_experiment
 
-    result = run_experiment(sc, replications=reps, seed=seed, executor=ex, scheduler=scheduler,
-                            progress=_progress())
-    title = (f"{sc.name}  (hash {scenario_hash(sc)}, {reps} replications, seed {seed}, "
-             f"{sc.horizon_months} months)")
-    _console().print(_kpi_table(result.kpi_summary, title))
-    if out is not None:
-        extra = {"events.parquet": _events(sc, seed)} if events else None
-        result.write(out, extra=extra)
-        typer.echo(terminal_text(f"wrote {out}"), err=True)
+        result = run_experiment(sc, replications=reps, seed=seed, executor=ex,
+                                scheduler=scheduler, progress=_progress())
+        title = (f"{sc.name}  (hash {scenario_hash(sc)}, {reps} replications, seed {seed}, "
+                 f"{sc.horizon_months} months)")
+        _console().print(_kpi_table(result.kpi_summary, title))
+        if out is not None:
+            extra = {"events.parquet": _events(sc, seed)} if events else None
+            _write(out, lambda: result.write(out, extra=extra))
 
 
 def _events(sc: Scenario, seed: int):
@@ -335,6 +370,11 @@ def compare(
         raise _fail(exc.lines) from None
     except ScenarioError as exc:
         raise _fail(exc.lines) from None
+    with _claim(out):
+        _compare(base_sc, other_sc, reps, seed, ex, scheduler, out)
+
+
+def _compare(base_sc, other_sc, reps, seed, ex, scheduler, out) -> None:
     from sim.experiment import compare as run_compare
 
     result = run_compare(base_sc, other_sc, replications=reps, seed=seed, executor=ex,
@@ -357,8 +397,7 @@ def compare(
             _fmt("prob_frac", row["prob_better"]))))
     _console().print(table)
     if out is not None:
-        result.write(out)
-        typer.echo(terminal_text(f"wrote {out}"), err=True)
+        _write(out, lambda: result.write(out))
 
 
 def _short_key(key: str) -> str:
@@ -427,11 +466,18 @@ def sweep(
         raise _fail(exc.lines) from None
     from sim.experiment import sweep as run_sweep
 
-    try:
-        result = run_sweep(sc, points, replications=reps, seed=seed, executor=ex,
-                           scheduler=scheduler, progress=_progress())
-    except ScenarioError as exc:  # a combination of grid values is not a valid scenario
-        raise _fail(exc.lines) from None
+    with _claim(out, "sweep") as dest:
+        try:
+            result = run_sweep(sc, points, replications=reps, seed=seed, executor=ex,
+                               scheduler=scheduler, progress=_progress())
+        except ScenarioError as exc:  # a combination of grid values is not a valid scenario
+            raise _fail(exc.lines) from None
+        _sweep_print(sc, points, result, reps, seed)
+        if out is not None:
+            _write(out, lambda: dest.write_text(result.table.to_csv(index=False)))
+
+
+def _sweep_print(sc, points, result, reps, seed) -> None:
     table = result.table
     kpi_cols = [c for c in table.columns if c.endswith("_mean")]
     kpi_cols += [c for c in ("win_rate_frac", "new_arr_per_deal") if c in table.columns]
@@ -447,11 +493,6 @@ def sweep(
         value = next((v for k, v in point.items() if k not in points), None)
         console.print(rich_text(f"Best for {_LABELS.get(kpi, kpi).lower()}: {where}  "
                                 f"(mean {_fmt(kpi, value)})"))
-    if out is not None:
-        from sim.atomic import atomic_write_text
-
-        atomic_write_text(out, result.table.to_csv(index=False))
-        typer.echo(terminal_text(f"wrote {out}"), err=True)
 
 
 @app.command()
@@ -527,6 +568,18 @@ def report(
     code = build_report([Path(p) for p in scenarios], replications=reps, seed=seed,
                         out_dir=out, executor=ex, months=months, scheduler=scheduler)
     raise typer.Exit(int(code))
+
+
+@app.command()
+def recover(
+    out: Annotated[Path, typer.Argument(help="The --out folder of a run that was killed.")],
+) -> None:
+    """Put back the earlier result a killed run left next to OUT (as a hidden .OUT.old-*
+    folder) when OUT is missing, and remove the hidden leftovers of killed runs."""
+    with _claim(out) as dest:  # claiming restores and cleans (sim.atomic.recover)
+        restored = dest.restored
+    typer.echo(f"restored {out} from {restored}" if restored else f"{out}: nothing to recover",
+               err=True)
 
 
 def main() -> None:

@@ -250,13 +250,17 @@ class ExperimentResult:
 
     def write(self, out_dir: str | Path, extra: Mapping[str, pd.DataFrame] | None = None) -> Path:
         """Write monthly.parquet, by_segment/by_channel parquet, kpis.csv, summary.json and
-        scenario.resolved.yaml (plus ``extra`` parquet files) into ``out_dir`` atomically."""
+        scenario.resolved.yaml (plus ``extra`` parquet files) into ``out_dir`` atomically.
+
+        These bytes depend only on the scenario, seed and replications (not the executor);
+        how the run went (executor, wall time, versions, host, command) goes to run.json.
+        ``out_dir`` must be absent, empty or an earlier revsim result (see sim.atomic)."""
         with atomic_dir(out_dir) as tmp:
             for name, frame in (extra or {}).items():
-                frame.to_parquet(tmp / name, index=False)
-            self.monthly.to_parquet(tmp / "monthly.parquet", index=False)
-            self.by_segment.to_parquet(tmp / "by_segment.parquet", index=False)
-            self.by_channel.to_parquet(tmp / "by_channel.parquet", index=False)
+                write_parquet(frame, tmp / name)
+            write_parquet(self.monthly, tmp / "monthly.parquet")
+            write_parquet(self.by_segment, tmp / "by_segment.parquet")
+            write_parquet(self.by_channel, tmp / "by_channel.parquet")
             self.kpis.to_csv(tmp / "kpis.csv", index=False)
             summary = {
                 "scenario": self.name,
@@ -265,11 +269,39 @@ class ExperimentResult:
                 "replications": self.replications,
                 "kpis": _records(self.kpi_summary),
                 "targets": _records(self.target_summary),
-                "stats": self.stats,
+                "simpy_events": self.stats.get("simpy_events"),
             }
             (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=_json))
             (tmp / "scenario.resolved.yaml").write_text(scenario_to_yaml(self.scenario, self.seed))
+            write_run_facts(tmp / "run.json", self.stats)
         return Path(out_dir)
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Parquet whose bytes depend only on the table (and the library versions): no index, no
+    statistics that vary, one row group, fixed compression."""
+    frame.to_parquet(path, index=False, engine="pyarrow", compression="snappy",
+                     row_group_size=max(1, len(frame)))
+
+
+def write_run_facts(path: Path, stats: Mapping[str, Any]) -> None:
+    """run.json: how this result was made (varies between runs; summary.json does not)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from sim.atomic import command_line
+
+    versions = {"python": platform.python_version()}
+    for pkg in ("revsim", "numpy", "pandas", "pyarrow", "simpy", "dask"):
+        try:
+            versions[pkg] = version(pkg)
+        except PackageNotFoundError:
+            versions[pkg] = None
+    facts = {"command": command_line(), "executor": stats.get("executor"),
+             "wall_seconds": stats.get("wall_seconds"), "host": platform.node(),
+             "platform": platform.platform(), "versions": versions,
+             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    path.write_text(json.dumps(facts, indent=2, default=_json) + "\n")
 
 
 def _json(x):
@@ -392,6 +424,7 @@ class CompareResult:
                        "scenarios": {r.name: r.hash for r in self.results},
                        "deltas": _records(self.deltas)}
             (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=_json))
+            write_run_facts(tmp / "run.json", self.base.stats)
         return Path(out_dir)
 
 

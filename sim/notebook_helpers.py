@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import pickle
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -31,7 +30,13 @@ from sim.experiment import (
 )
 from sim.fmt import as_float, fmt_dollars, fmt_usd
 from sim.scenario import Scenario
-from sim.scenario_io import load_scenario, scenario_hash, scenario_to_dict, with_overrides
+from sim.scenario_io import (
+    load_scenario,
+    scenario_from_dict,
+    scenario_hash,
+    scenario_to_dict,
+    with_overrides,
+)
 
 MIME_KPIS = "application/vnd.revsim.kpis+json"
 """Mimetype of the machine-readable KPI record a notebook's KPI cell carries next to its HTML."""
@@ -140,22 +145,44 @@ def scenario_for(path: str | Path, project_root: str | Path = "..",
     return load_scenario(project_path(path, project_root), overrides)
 
 
-def save_result(result: ExperimentResult, path: str | Path) -> Path:
-    """Pickle an experiment result for a notebook to load (written by the report builder)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as fh:
-        pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    return path
+RESULT_TABLES = ("monthly", "by_segment", "by_channel", "cohorts", "initial", "kpis",
+                 "attainment")
+"""The tables of an :class:`ExperimentResult`, one Parquet file each in a saved result."""
+RESULT_FORMAT = "revsim-result/1"
 
 
-def load_result(path: str | Path) -> ExperimentResult:
-    """Load a result written by :func:`save_result` (only open files you or revsim wrote)."""
-    with Path(path).open("rb") as fh:
-        result = pickle.load(fh)
-    if not isinstance(result, ExperimentResult):
-        raise TypeError(f"{path}: not a revsim experiment result")
-    return result
+def save_result(result: ExperimentResult, folder: str | Path) -> Path:
+    """Save an experiment result as data for a notebook to load: ``result.json`` (the resolved
+    scenario, seed, replications, statistics) and one Parquet file per table. No pickles:
+    loading it back (:func:`load_result`) validates data and never runs code."""
+    from sim.experiment import write_parquet
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in RESULT_TABLES:
+        write_parquet(getattr(result, name), folder / f"{name}.parquet")
+    meta = {"format": RESULT_FORMAT, "seed": result.seed, "replications": result.replications,
+            "stats": _json_safe(result.stats), "scenario": scenario_to_dict(result.scenario)}
+    (folder / "result.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    return folder
+
+
+def load_result(folder: str | Path) -> ExperimentResult:
+    """Rebuild a result written by :func:`save_result` from JSON and Parquet only (the
+    scenario is validated again; nothing in the folder is executed)."""
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / "result.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{folder}: not a saved revsim result ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != RESULT_FORMAT:
+        raise ValueError(f"{folder}: not a saved revsim result (format "
+                         f"{meta.get('format') if isinstance(meta, dict) else None!r})")
+    tables = {name: pd.read_parquet(folder / f"{name}.parquet", engine="pyarrow")
+              for name in RESULT_TABLES}
+    return ExperimentResult(scenario=scenario_from_dict(meta["scenario"], str(folder)),
+                            seed=int(meta["seed"]), replications=int(meta["replications"]),
+                            stats=dict(meta.get("stats") or {}), **tables)
 
 
 def experiment(scenario: str | Path, project_root: str | Path = "..", results_file: str = "",

@@ -2,7 +2,8 @@
 an index page — all in a temporary folder renamed into place at the end.
 
 Each scenario is simulated once, in-process (one ``compare`` over the whole set, so every
-scenario shares the same random streams); the results are saved under ``data/`` and the
+scenario shares the same random streams); the results are saved under ``data/<slug>/`` as
+Parquet tables and JSON (never pickles: opening a shared report runs no code) and the
 notebooks load them (parameter ``results_file``), so no simulation runs twice. The executed
 notebooks record their parameters (Papermill) and can be re-run from their folder.
 """
@@ -13,6 +14,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -25,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim import notebook_helpers as nbh
-from sim.atomic import atomic_dir
+from sim.atomic import Claim, OutputError, claim
 from sim.bundled import NOTEBOOKS
 from sim.escape import (
     excel_frame,
@@ -100,14 +102,39 @@ def write_kernelspec(folder: str | Path) -> Path:
     return spec
 
 
+_JUPYTER_PREFIX = "revsim-jupyter-"
+
+
+def clean_stale_jupyter_folders(tmp: str | Path | None = None) -> list[Path]:
+    """Remove the private Jupyter folders (``revsim-jupyter-PID-*`` in the temp folder) of
+    report builds that were killed: their PID is no longer running."""
+    removed = []
+    for p in Path(tmp or tempfile.gettempdir()).glob(f"{_JUPYTER_PREFIX}*-*"):
+        pid = p.name[len(_JUPYTER_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or p.is_symlink() or not p.is_dir() or p.stat().st_uid != os.getuid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # still running
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+        removed.append(p)
+    return removed
+
+
 @contextlib.contextmanager
 def hermetic_jupyter(folder: str | Path | None = None) -> Iterator[dict[str, str]]:
     """Run notebooks with this interpreter's kernel and no user Jupyter/IPython config:
     ``JUPYTER_PATH`` points at a fresh ``python3`` kernel spec, and the config, data, runtime
     and IPython folders are private. The environment is restored on exit."""
     with contextlib.ExitStack() as stack:
-        root = Path(folder) if folder else Path(
-            stack.enter_context(tempfile.TemporaryDirectory(prefix="revsim-jupyter-")))
+        if folder is None:
+            clean_stale_jupyter_folders()
+        root = Path(folder) if folder else Path(stack.enter_context(tempfile.TemporaryDirectory(
+            prefix=f"{_JUPYTER_PREFIX}{os.getpid()}-")))
         share = root / "share"
         write_kernelspec(share)
         env = {"JUPYTER_PATH": str(share), "JUPYTER_CONFIG_DIR": str(root / "config"),
@@ -132,6 +159,23 @@ def hermetic_jupyter(folder: str | Path | None = None) -> Iterator[dict[str, str
 # ---------------------------------------------------------------- notebooks
 
 
+def _quiet_kernel_manager():
+    """jupyter_client interrupts (SIGINT) a kernel before asking it to shut down; a kernel
+    that is still answering a message then logs ``KeyboardInterrupt caught in kernel`` at
+    ERROR level after every successful notebook. Once the notebook has finished the shutdown
+    request alone stops the kernel (and jupyter_client still kills one that does not stop), so
+    this manager skips that interrupt; interrupts during execution (a cell time-out) stay."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietShutdownKernelManager(AsyncKernelManager):
+        async def _async_interrupt_kernel(self) -> None:
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
+
+    return QuietShutdownKernelManager
+
+
 def execute_notebook(name: str, output: Path, parameters: dict, cwd: Path,
                      timeout: int = 900) -> None:
     """Execute ``notebooks/<name>.ipynb`` with Papermill into ``output``."""
@@ -140,7 +184,8 @@ def execute_notebook(name: str, output: Path, parameters: dict, cwd: Path,
     pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(output), parameters=parameters,
                         cwd=str(cwd), kernel_name="python3", progress_bar=False,
                         log_output=False, request_save_on_cell_execute=False,
-                        execution_timeout=timeout)
+                        execution_timeout=timeout,
+                        kernel_manager_class=_quiet_kernel_manager())
 
 
 def export_html(notebook: Path, output: Path, title: str) -> None:
@@ -417,6 +462,19 @@ def build_report(paths: Sequence[str | Path], replications: int = 20, seed: int 
         print("revsim report: no scenario files given", file=sys.stderr)
         return EXIT_INVALID
     entries = [_Entry(p, s) for p, s in zip(paths, _slugs(paths), strict=True)]
+    try:
+        dest = claim(out_dir)  # checked and locked before any work
+    except OutputError as exc:
+        print(exc, file=sys.stderr)
+        return exc.code
+    with dest:
+        return _build(entries, dest, out_dir, replications, seed, executor, months, scheduler,
+                      t0)
+
+
+def _build(entries: list[_Entry], dest: Claim, out_dir: str | Path, replications: int,
+           seed: int, executor: str, months: int | None, scheduler: str | None,
+           t0: float) -> int:
     _load(entries, months)
     if not any(e.ok for e in entries):
         for e in entries:
@@ -426,7 +484,7 @@ def build_report(paths: Sequence[str | Path], replications: int = 20, seed: int 
         return EXIT_INVALID
     compare_entry: dict = {}
     try:
-        with hermetic_jupyter(), atomic_dir(out_dir) as tmp:
+        with hermetic_jupyter(), dest.folder() as tmp:
             _simulate(entries, replications, seed, executor, scheduler)
             for sub in ("data", "notebooks", "html"):
                 (tmp / sub).mkdir()
@@ -434,9 +492,9 @@ def build_report(paths: Sequence[str | Path], replications: int = 20, seed: int 
             for e in entries:
                 if e.result is None:
                     continue
-                nbh.save_result(e.result, tmp / "data" / f"{e.slug}.pkl")
+                nbh.save_result(e.result, tmp / "data" / e.slug)
                 params = {"scenario": str(e.path.resolve()), "project_root": "..",
-                          "results_file": f"../data/{e.slug}.pkl",
+                          "results_file": f"../data/{e.slug}",
                           "replications": replications, "seed": seed, "months": months,
                           "executor": "serial"}
                 jobs.append(("scenario_report", e.slug, params, e, e.result.name))
@@ -445,7 +503,7 @@ def build_report(paths: Sequence[str | Path], replications: int = 20, seed: int 
             if base.result is not None:
                 params = {"scenarios": [str(e.path.resolve()) for e in done],
                           "project_root": "..",
-                          "results_files": [f"../data/{e.slug}.pkl" for e in done],
+                          "results_files": [f"../data/{e.slug}" for e in done],
                           "replications": replications, "seed": seed, "months": months,
                           "executor": "serial"}
                 compare_entry["base"] = base.result.name
@@ -463,6 +521,14 @@ def build_report(paths: Sequence[str | Path], replications: int = 20, seed: int 
             wall = time.perf_counter() - t0
             write_index(tmp / "index.html", entries, compare_entry, seed, replications, months,
                         wall)
+    except OutputError as exc:
+        print(terminal_text(str(exc)), file=sys.stderr)
+        return exc.code
+    except OSError as exc:
+        print(terminal_text(f"revsim report: could not write {out_dir} ({exc.strerror or exc}); "
+                            f"nothing was written there, an earlier report is unchanged"),
+              file=sys.stderr)
+        return EXIT_SCENARIO_FAILED
     except Exception as exc:
         print(terminal_text(f"revsim report: build failed, {out_dir} left unchanged: "
                             f"{_one_line(f'{type(exc).__name__}: {exc}')}"), file=sys.stderr)
