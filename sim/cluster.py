@@ -16,6 +16,8 @@ import contextlib
 import logging
 import os
 import re
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -113,16 +115,32 @@ def run_on_dask(
                     ) from None
                 _wait_for_workers(client, worker_s, where)
             else:
-                cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1,
-                                       threads_per_worker=1, processes=True, host="127.0.0.1",
-                                       dashboard_address=None,
-                                       silence_logs=logging.CRITICAL if not debug() else False)
+                with _sigint_ignored():  # the worker processes inherit it: Ctrl-C is ours
+                    cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1,
+                                           threads_per_worker=1, processes=True,
+                                           host="127.0.0.1", dashboard_address=None,
+                                           silence_logs=logging.CRITICAL if not debug() else False)
                 client = Client(cluster)
             futures = [client.submit(fn, *args, pure=False) for _, fn, args in tasks]
             owner = {f.key: key for f, (key, *_) in zip(futures, tasks, strict=True)}
             _gather(client, futures, owner, collect, worker_s, where)
         finally:
             _close(client, cluster, futures, connect_s)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while worker processes start, so that they inherit "ignore" and a Ctrl-C
+    reaches only revsim, which then closes the cluster. A Ctrl-C during the few seconds of
+    start-up is dropped (press it again once the run is going)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def _short(exc: BaseException) -> str:

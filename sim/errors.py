@@ -108,9 +108,8 @@ def describe(exc: BaseException) -> tuple[int, list[str]]:
         return EXIT_ENVIRONMENT, ["revsim: a worker process died (killed, or out of memory); "
                                   "try fewer workers or --executor serial"]
     if isinstance(exc, OSError):
-        where = exc.filename if exc.filename is not None else None
-        prefix = f"{where}: " if where is not None else ""
-        return EXIT_ENVIRONMENT, [f"revsim: {one_line(prefix)}{os_reason(exc)}"]
+        where = f"{one_line(exc.filename)}: " if exc.filename is not None else ""
+        return EXIT_ENVIRONMENT, [f"revsim: {where}{os_reason(exc)}"]
     return EXIT_ENVIRONMENT, [
         f"revsim: internal error (a bug): {type(exc).__name__}: {one_line(exc, 200)}; "
         f"run again with {DEBUG_ENV}=1 to see the traceback and please report it"

@@ -134,8 +134,9 @@ def _ignore_sigint() -> None:
 
 def _stop(pool) -> None:
     """Cancel queued chunks and end the running ones at once."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())  # gone after shutdown
     pool.shutdown(wait=False, cancel_futures=True)
-    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+    for proc in procs:
         proc.terminate()
 
 
