@@ -16,9 +16,12 @@ import contextlib
 import logging
 import os
 import re
+import shutil
 import signal
+import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -99,10 +102,11 @@ def run_on_dask(
     worker_s = _seconds(WORKER_TIMEOUT_ENV, WORKER_TIMEOUT_S)
     address = check_address(scheduler) if scheduler else None
     with _quiet():
+        import dask
         from distributed import Client, LocalCluster
 
         where = f"the Dask scheduler at {address}" if address else "the local Dask cluster"
-        cluster = client = None
+        cluster = client = space = None
         futures: list = []
         try:
             if address:
@@ -115,10 +119,16 @@ def run_on_dask(
                     ) from None
                 _wait_for_workers(client, worker_s, where)
             else:
-                with _sigint_ignored():  # the worker processes inherit it: Ctrl-C is ours
+                space = tempfile.mkdtemp(prefix="revsim-dask-")  # removed on the way out
+                with (_sigint_ignored(), dask.config.set({"temporary-directory": space}),
+                      warnings.catch_warnings()):
+                    # the worker processes inherit the ignored Ctrl-C: it is ours to handle;
+                    # the scheduler's HTTP port moving off a busy 8787 is not news
+                    warnings.filterwarnings("ignore", message="Port .* is already in use")
                     cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1,
                                            threads_per_worker=1, processes=True,
                                            host="127.0.0.1", dashboard_address=None,
+                                           local_directory=space,
                                            silence_logs=logging.CRITICAL if not debug() else False)
                 client = Client(cluster)
             futures = [client.submit(fn, *args, pure=False) for _, fn, args in tasks]
@@ -126,6 +136,8 @@ def run_on_dask(
             _gather(client, futures, owner, collect, worker_s, where)
         finally:
             _close(client, cluster, futures, connect_s)
+            if space is not None:
+                shutil.rmtree(space, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -108,7 +108,8 @@ def describe(exc: BaseException) -> tuple[int, list[str]]:
         return EXIT_ENVIRONMENT, ["revsim: a worker process died (killed, or out of memory); "
                                   "try fewer workers or --executor serial"]
     if isinstance(exc, OSError):
-        where = f"{one_line(exc.filename)}: " if exc.filename is not None else ""
+        path = exc.filename2 if exc.filename2 is not None else exc.filename  # rename: target
+        where = f"{one_line(path)}: " if path is not None else ""
         return EXIT_ENVIRONMENT, [f"revsim: {where}{os_reason(exc)}"]
     return EXIT_ENVIRONMENT, [
         f"revsim: internal error (a bug): {type(exc).__name__}: {one_line(exc, 200)}; "

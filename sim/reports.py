@@ -27,6 +27,7 @@ import pandas as pd
 
 from sim import notebook_helpers as nbh
 from sim.atomic import atomic_dir
+from sim.errors import RevsimError
 from sim.experiment import ExperimentResult, compare, run_experiment
 from sim.scenario import Scenario
 from sim.scenario_io import ScenarioError, load_scenario, scenario_hash
@@ -204,6 +205,8 @@ def _simulate(entries: list[_Entry], replications: int, seed: int, executor: str
         for e, r in zip(valid, cmp.results, strict=True):
             e.result = r
         return
+    except RevsimError:  # the cluster or the machine failed: no scenario would do better
+        raise
     except Exception:  # noqa: BLE001 - fall back to one scenario at a time
         pass
     for e in valid:
@@ -451,6 +454,10 @@ def build_report(paths: Sequence[str | Path], replications: int = 20, seed: int 
             wall = time.perf_counter() - t0
             write_index(tmp / "index.html", entries, compare_entry, seed, replications, months,
                         wall)
+    except RevsimError as exc:  # a lost cluster, a full disk: one line, its own exit code
+        print(f"revsim report: build failed, {out_dir} left unchanged: {_one_line(exc)}",
+              file=sys.stderr)
+        return exc.exit_code
     except Exception as exc:
         print(f"revsim report: build failed, {out_dir} left unchanged: "
               f"{_one_line(f'{type(exc).__name__}: {exc}')}", file=sys.stderr)

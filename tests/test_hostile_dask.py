@@ -178,3 +178,11 @@ def test_all_workers_lost_mid_run(tmp_path, tmp_path_factory, scheduler):
     assert "lost all its workers" in line
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_report_with_malformed_address_is_bad_input(tmp_path):
+    out = tmp_path / "report"
+    proc = _revsim(["report", str(BASELINE), "--reps", "2", "--months", "6", "--scheduler",
+                    "tcp://127.0.0.1:notaport", "--out", str(out)], timeout=120)
+    assert "not a Dask scheduler address" in _one_line_failure(proc, 2)
+    assert list(tmp_path.iterdir()) == []

@@ -131,12 +131,12 @@ def _ignores_sigint(pid: int) -> bool:
     return False
 
 
-def _start_long_run(out: Path, executor: str) -> subprocess.Popen:
+def _start_long_run(out: Path, executor: str, tmpdir: Path) -> subprocess.Popen:
     # a new session, so that the signal goes to the whole group like Ctrl-C in a terminal
     return subprocess.Popen([REVSIM, "run", str(BASELINE), "--reps", "60", "--executor",
                              executor, "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=_env(), start_new_session=True)
+                            env=_env(TMPDIR=str(tmpdir)), start_new_session=True)
 
 
 def _wait_for(cond, proc: subprocess.Popen, timeout: float = 90) -> None:
@@ -150,9 +150,10 @@ def _wait_for(cond, proc: subprocess.Popen, timeout: float = 90) -> None:
 
 
 @pytest.mark.parametrize("executor", ["serial", "process", "dask"])
-def test_ctrl_c_stops_cleanly(tmp_path, executor):
+def test_ctrl_c_stops_cleanly(tmp_path, tmp_path_factory, executor):
     out = tmp_path / "out"
-    run = _start_long_run(out, executor)
+    tmpdir = tmp_path_factory.mktemp("TMPDIR")
+    run = _start_long_run(out, executor, tmpdir)
     try:
         if executor == "serial":
             _wait_for(lambda: _loaded(run.pid), run)
@@ -170,6 +171,7 @@ def test_ctrl_c_stops_cleanly(tmp_path, executor):
     assert _one_line_failure(proc, 130) == "revsim: interrupted"
     assert list(tmp_path.iterdir()) == []  # no result, no temp folder
     assert _group_gone(run.pid), "worker processes were left behind"
+    assert list(tmpdir.iterdir()) == []  # no scratch folders of the workers either
 
 
 def _group_gone(pgid: int, timeout: float = 30) -> bool:
@@ -184,9 +186,9 @@ def _group_gone(pgid: int, timeout: float = 30) -> bool:
     return False
 
 
-def test_killed_worker_process_is_one_line(tmp_path):
+def test_killed_worker_process_is_one_line(tmp_path, tmp_path_factory):
     out = tmp_path / "out"
-    run = _start_long_run(out, "process")
+    run = _start_long_run(out, "process", tmp_path_factory.mktemp("TMPDIR"))
     try:
         _wait_for(lambda: len(_children(run.pid)) > 0, run)
         time.sleep(2)
