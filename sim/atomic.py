@@ -44,22 +44,23 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sim.errors import EXIT_ENVIRONMENT, EXIT_INVALID, RevsimError
+
 MARKER = ".revsim-output"
 """Name of the marker file in every folder revsim writes."""
 MIN_FREE_MB = 64
 """Default free space (MiB) an output destination needs; ``REVSIM_MIN_FREE_MB`` overrides."""
-EXIT_INVALID, EXIT_ENVIRONMENT = 2, 1
 _PROJECT_FILES = ("pyproject.toml", ".git")
 _HOW = "choose a new folder or delete it yourself"
 
 
-class OutputError(Exception):
+class OutputError(RevsimError):
     """An output path revsim will not write, as one line; ``code`` is the exit code
     (2: the path the user chose, 1: the environment, e.g. another run holds it)."""
 
     def __init__(self, message: str, code: int = EXIT_INVALID):
         super().__init__(message)
-        self.code = code
+        self.code = self.exit_code = code
 
 
 def min_free_bytes() -> int:

@@ -583,8 +583,12 @@ def recover(
 
 
 def main() -> None:
-    """Console-script entry point (``revsim``)."""
-    app()
+    """Console-script entry point (``revsim``): every failure ends in one line on stderr —
+    exit 2 for bad input, 1 for the environment (disk, permission, memory, lost cluster) or a
+    bug, 130 for Ctrl-C; ``REVSIM_DEBUG=1`` shows the traceback instead."""
+    from sim.errors import guard
+
+    guard(app)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import pandas as pd
 
 from sim import metrics
 from sim.atomic import atomic_dir
+from sim.errors import output_errors
 from sim.escape import csv_frame
 from sim.runner import simulate
 from sim.scenario import Scenario
@@ -105,37 +106,39 @@ def _execute(
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
         n = workers or os.cpu_count() or 1
-        with ProcessPoolExecutor(max_workers=n) as pool:
+        with ProcessPoolExecutor(max_workers=n, initializer=_ignore_sigint) as pool:
             futures = {pool.submit(_replicate, sc, seed, reps): key for key, sc, seed, reps in jobs}
-            for fut in as_completed(futures):
-                collect(futures[fut], fut.result())
+            try:
+                for fut in as_completed(futures):
+                    collect(futures[fut], fut.result())
+            except BaseException:  # Ctrl-C or a failed chunk: stop the others now
+                _stop(pool)
+                raise
     elif executor == "dask":
-        from dask.distributed import Client, LocalCluster, as_completed
+        from sim.cluster import run_on_dask
 
-        cluster = None
-        if scheduler:
-            client = Client(scheduler)
-        else:
-            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1,
-                                   threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address=None)
-            client = Client(cluster)
-        try:
-            futures = [client.submit(_replicate, sc, seed, reps, pure=False)
-                       for _, sc, seed, reps in jobs]
-            keys = {f.key: k for f, (k, *_) in zip(futures, jobs, strict=True)}
-            for fut in as_completed(futures):
-                collect(keys[fut.key], fut.result())
-                fut.release()
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+        run_on_dask([(key, _replicate, (sc, seed, reps)) for key, sc, seed, reps in jobs],
+                    scheduler, workers, collect)
     else:
         raise ValueError(f"executor must be serial, process or dask (got {executor!r})")
     for key in results:
         results[key].sort(key=lambda d: d["replication"])
     return results
+
+
+def _ignore_sigint() -> None:
+    """Pool workers leave Ctrl-C to the parent, which stops them (no traceback per worker)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop(pool) -> None:
+    """Cancel queued chunks and end the running ones at once."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())  # gone after shutdown
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        proc.terminate()
 
 
 class _Progress:
@@ -255,7 +258,7 @@ class ExperimentResult:
         These bytes depend only on the scenario, seed and replications (not the executor);
         how the run went (executor, wall time, versions, host, command) goes to run.json.
         ``out_dir`` must be absent, empty or an earlier revsim result (see sim.atomic)."""
-        with atomic_dir(out_dir) as tmp:
+        with output_errors(out_dir), atomic_dir(out_dir) as tmp:
             for name, frame in (extra or {}).items():
                 write_parquet(frame, tmp / name)
             write_parquet(self.monthly, tmp / "monthly.parquet")
@@ -415,7 +418,7 @@ class CompareResult:
         return pd.concat(parts, axis=1)
 
     def write(self, out_dir: str | Path) -> Path:
-        with atomic_dir(out_dir) as tmp:
+        with output_errors(out_dir), atomic_dir(out_dir) as tmp:
             # scenario names are text a spreadsheet must not evaluate (OWASP CSV injection)
             csv_frame(self.deltas).to_csv(tmp / "deltas.csv", index=False)
             csv_frame(self.kpi_table()).to_csv(tmp / "kpis_p50.csv")

@@ -29,6 +29,7 @@ import pandas as pd
 from sim import notebook_helpers as nbh
 from sim.atomic import Claim, OutputError, claim
 from sim.bundled import NOTEBOOKS
+from sim.errors import RevsimError
 from sim.escape import (
     excel_frame,
     excel_text,
@@ -257,6 +258,8 @@ def _simulate(entries: list[_Entry], replications: int, seed: int, executor: str
         for e, r in zip(valid, cmp.results, strict=True):
             e.result = r
         return
+    except RevsimError:  # the cluster or the machine failed: no scenario would do better
+        raise
     except Exception:  # noqa: BLE001 - fall back to one scenario at a time
         pass
     for e in valid:
@@ -529,6 +532,10 @@ def _build(entries: list[_Entry], dest: Claim, out_dir: str | Path, replications
                             f"nothing was written there, an earlier report is unchanged"),
               file=sys.stderr)
         return EXIT_SCENARIO_FAILED
+    except RevsimError as exc:  # a lost cluster, a full disk: one line, its own exit code
+        print(terminal_text(f"revsim report: build failed, {out_dir} left unchanged: "
+                            f"{_one_line(exc)}"), file=sys.stderr)
+        return exc.exit_code
     except Exception as exc:
         print(terminal_text(f"revsim report: build failed, {out_dir} left unchanged: "
                             f"{_one_line(f'{type(exc).__name__}: {exc}')}"), file=sys.stderr)
