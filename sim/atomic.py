@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sim.errors import EXIT_ENVIRONMENT, EXIT_INVALID, RevsimError
+from sim.errors import EXIT_ENVIRONMENT, EXIT_INVALID, RevsimError, os_reason
 
 MARKER = ".revsim-output"
 """Name of the marker file in every folder revsim writes."""
@@ -199,15 +199,15 @@ def _check_parent(target: Path, shown: str) -> None:
     try:
         fd, probe = tempfile.mkstemp(prefix=f".{target.name}.probe-", dir=anc)
     except OSError as exc:
-        raise OutputError(f"{shown}: cannot write in {anc} ({exc.strerror}); choose a "
-                          f"writable folder") from None
+        raise OutputError(f"{shown}: cannot write in {anc} ({os_reason(exc)}); choose a "
+                          f"writable folder", EXIT_ENVIRONMENT) from None
     os.close(fd)
     os.unlink(probe)
     free, need = shutil.disk_usage(anc).free, min_free_bytes()
     if free < need:
         raise OutputError(f"{shown}: only {free / 2**20:.0f} MiB free in {anc}; revsim needs "
                           f"at least {need / 2**20:.0f} MiB (REVSIM_MIN_FREE_MB); free some "
-                          f"space or choose another disk")
+                          f"space or choose another disk", EXIT_ENVIRONMENT)
 
 
 # ---------------------------------------------------------------- claim: lock, recover, write

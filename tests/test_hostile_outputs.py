@@ -139,7 +139,7 @@ def test_a_project_root_is_refused_even_with_a_planted_marker(tmp_path):
 def test_preflight_free_space_is_checked_before_simulating(tmp_path):
     proc = revsim("run", BASELINE, *SMALL, "--out", tmp_path / "r", cwd=tmp_path,
                   REVSIM_MIN_FREE_MB="1e12")
-    assert "MiB free" in one_line_refusal(proc)
+    assert "MiB free" in one_line_refusal(proc, code=1)  # the environment, not the input
     assert list(tmp_path.iterdir()) == []
 
 
@@ -181,8 +181,7 @@ def test_disk_full_while_writing_is_one_line_exit_1_and_keeps_the_earlier_result
                   REVSIM_FAULT="enospc")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [
-        f"--out {out}: could not write (No space left on device); nothing was written there, "
-        "an earlier result is unchanged"]
+        f"revsim: cannot write {out}: no space left on device (disk full); {out} was not changed"]
     assert snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
 
