@@ -10,6 +10,7 @@ import copy
 import difflib
 import hashlib
 import json
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -349,6 +350,8 @@ def _clean_loc(loc: tuple) -> tuple:
 
 
 def _fmt(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**15:
+        return f"a number of {math.floor(math.log10(abs(value))) + 1} digits"
     if isinstance(value, float) and value.is_integer():
         return str(int(value)) if abs(value) < 1e15 else repr(value)
     if isinstance(value, str):
@@ -385,6 +388,8 @@ def _reason(err: dict, loc: tuple) -> str:
         if key.endswith("_usd") and bound == 0:
             return f"money must not be negative (got {_fmt(got)})"
         return f"must be {op} {_fmt(bound)} (got {_fmt(got)})"
+    if kind == "float_type" and isinstance(got, int) and abs(got) >= 10**15:
+        return f"number too large (got {_fmt(got)})"
     if kind in ("float_parsing", "float_type", "int_parsing", "int_type", "bool_parsing",
                 "bool_type", "string_type"):
         want = {"float": "a number", "int": "a whole number", "bool": "true or false",
