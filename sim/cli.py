@@ -136,7 +136,8 @@ def _check_work(scenarios: list[tuple[Scenario, float]], reps: int, allow_large:
 
 
 def _progress() -> bool:
-    return sys.stderr.isatty()
+    """Commands always show progress: a bar on a terminal, plain stderr lines elsewhere."""
+    return True
 
 
 def _console():
