@@ -51,10 +51,10 @@ MAX_SEED = 2**63 - 1
 MAX_MONTHS = 120
 """Longest horizon, the same bound as ``horizon_months`` in scenario files."""
 
-RepsOpt = Annotated[int, typer.Option("--reps", min=1, max=MAX_REPS,
-                                      help="Replications per scenario.")]
-SeedOpt = Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED,
-                                      help="Seed of the random streams.")]
+RepsOpt = Annotated[int, typer.Option("--reps", help="Replications per scenario "
+                                      f"(1 to {MAX_REPS:,}).")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the random streams "
+                                      "(0 to 2**63 - 1).")]
 AllowLargeOpt = Annotated[
     bool,
     typer.Option("--allow-large", help="Run even when the estimated work exceeds the limits "
@@ -75,8 +75,7 @@ SetOpt = Annotated[
                  "(repeatable)."),
 ]
 MonthsOpt = Annotated[
-    int | None, typer.Option("--months", min=1, max=MAX_MONTHS,
-                             help="Override horizon_months (same as --set).")
+    int | None, typer.Option("--months", help="Override horizon_months (same as --set).")
 ]
 
 
@@ -124,6 +123,20 @@ def _load_all(paths: list[str], sets: list[str] | None = None) -> list[Scenario]
     if problems:
         raise _Fail(problems)
     return scenarios
+
+
+def _check_flags(reps: int, seed: int, months: int | None = None) -> None:
+    """Out-of-range numeric flags, one line each (``--months`` of run, compare, sweep and
+    sensitivity is checked with the scenario, as ``horizon_months``)."""
+    problems = []
+    for flag, value, low, high in (("--reps", reps, 1, MAX_REPS), ("--seed", seed, 0, MAX_SEED),
+                                   ("--months", months, 1, MAX_MONTHS)):
+        if value is not None and not low <= value <= high:
+            digits = math.floor(math.log10(abs(value))) + 1 if value else 1
+            shown = f"{value}" if digits < 16 else f"a number of {digits} digits"
+            problems.append(f"{flag}: must be between {low:,} and {high:,} (got {shown})")
+    if problems:
+        raise _Fail(problems)
 
 
 def _check_work(scenarios: list[tuple[Scenario, float]], reps: int, allow_large: bool) -> None:
@@ -290,8 +303,7 @@ def run(
     reps: RepsOpt = 20,
     seed: SeedOpt = 0,
     months: Annotated[
-        int | None, typer.Option("--months", min=1, max=MAX_MONTHS,
-                                 help="Override horizon_months.")
+        int | None, typer.Option("--months", help="Override horizon_months.")
     ] = None,
     sets: SetOpt = None,
     executor: ExecutorOpt = None,
@@ -310,6 +322,7 @@ def run(
 ) -> None:
     """Run replications of one scenario and print its headline KPIs (P50, P10 – P90)."""
     try:
+        _check_flags(reps, seed)
         ex = _executor(executor, scheduler)
         if events and out is None:
             raise _Fail(["--events: needs --out DIR"])
@@ -354,6 +367,7 @@ def compare(
 ) -> None:
     """Run scenarios on the same seeds (common random numbers); deltas against the base."""
     try:
+        _check_flags(reps, seed)
         ex = _executor(executor, scheduler)
         base_sc, *other_sc = _load_all([base, *others], _with_months(sets, months))
         _check_work([(s, 1) for s in (base_sc, *other_sc)], reps, allow_large)
@@ -453,6 +467,7 @@ def sweep(
 ) -> None:
     """Run a grid over one to three keys; print the table and the best points."""
     try:
+        _check_flags(reps, seed)
         ex = _executor(executor, scheduler)
         points = _parse_grid(grid)
         sets = _with_months(sets, months)
@@ -521,6 +536,7 @@ def sensitivity(
 ) -> None:
     """One lever at a time, ± a step: a tornado table for operating profit and ending ARR."""
     try:
+        _check_flags(reps, seed)
         ex = _executor(executor, scheduler)
         sc = _load(scenario, _with_months(sets, months))
     except _Fail as exc:
@@ -562,14 +578,14 @@ def report(
     executor: ExecutorOpt = None,
     scheduler: SchedulerOpt = None,
     months: Annotated[
-        int | None, typer.Option("--months", min=1, max=MAX_MONTHS,
-                                 help="Override horizon_months of every scenario.")
+        int | None, typer.Option("--months", help="Override horizon_months of every scenario.")
     ] = None,
     allow_large: AllowLargeOpt = False,
     out: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("reports"),
 ) -> None:
     """Execute the report notebooks for the scenarios: HTML, Excel and an index page."""
     try:
+        _check_flags(reps, seed, months)
         ex = _executor(executor, scheduler)
         loaded = []  # scenarios that fail to load are reported by the report itself
         for p in scenarios:
