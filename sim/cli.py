@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from sim.fmt import fmt_usd
-from sim.scenario_io import ScenarioError, load_scenario, parse_overrides, scenario_hash
+from sim.scenario_io import ScenarioError, digits, load_scenario, parse_overrides, scenario_hash
 
 if TYPE_CHECKING:
     from sim.scenario import Scenario
@@ -132,8 +132,7 @@ def _check_flags(reps: int, seed: int, months: int | None = None) -> None:
     for flag, value, low, high in (("--reps", reps, 1, MAX_REPS), ("--seed", seed, 0, MAX_SEED),
                                    ("--months", months, 1, MAX_MONTHS)):
         if value is not None and not low <= value <= high:
-            digits = math.floor(math.log10(abs(value))) + 1 if value else 1
-            shown = f"{value}" if digits < 16 else f"a number of {digits} digits"
+            shown = f"{value}" if abs(value) < 10**15 else f"a number of {digits(value)} digits"
             problems.append(f"{flag}: must be between {low:,} and {high:,} (got {shown})")
     if problems:
         raise _Fail(problems)

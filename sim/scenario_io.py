@@ -349,9 +349,16 @@ def _clean_loc(loc: tuple) -> tuple:
     return tuple(p for p in loc if not (isinstance(p, str) and (p in _TAGS or "[" in p)))
 
 
+def digits(value: int) -> int:
+    """Decimal digits of an integer of any size (``str`` refuses more than 4,300)."""
+    n = abs(value)
+    d = math.floor(math.log10(n)) + 1 if n else 1
+    return d - 1 if d > 1 and 10 ** (d - 1) > n else d + 1 if 10**d <= n else d
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**15:
-        return f"a number of {math.floor(math.log10(abs(value))) + 1} digits"
+        return f"a number of {digits(value)} digits"
     if isinstance(value, float) and value.is_integer():
         return str(int(value)) if abs(value) < 1e15 else repr(value)
     if isinstance(value, str):
