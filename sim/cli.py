@@ -18,7 +18,7 @@ import typer
 
 from sim.escape import rich_text, terminal_text
 from sim.fmt import fmt_usd
-from sim.scenario_io import ScenarioError, load_scenario, parse_overrides, scenario_hash
+from sim.scenario_io import ScenarioError, digits, load_scenario, parse_overrides, scenario_hash
 
 if TYPE_CHECKING:
     from sim.scenario import Scenario
@@ -44,8 +44,23 @@ class Executor(StrEnum):
 
 # ---------------------------------------------------------------- options shared by commands
 
-RepsOpt = Annotated[int, typer.Option("--reps", min=1, help="Replications per scenario.")]
-SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Seed of the random streams.")]
+MAX_REPS = 1_000_000
+"""Most replications per scenario a command accepts (the work estimate usually stops far
+earlier; see ``sim.workload``)."""
+MAX_SEED = 2**63 - 1
+"""Largest seed (seeds are stored as 64-bit integers in the outputs)."""
+MAX_MONTHS = 120
+"""Longest horizon, the same bound as ``horizon_months`` in scenario files."""
+
+RepsOpt = Annotated[int, typer.Option("--reps", help="Replications per scenario "
+                                      f"(1 to {MAX_REPS:,}).")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the random streams "
+                                      "(0 to 2**63 - 1).")]
+AllowLargeOpt = Annotated[
+    bool,
+    typer.Option("--allow-large", help="Run even when the estimated work exceeds the limits "
+                 "(see sim/workload.py)."),
+]
 ExecutorOpt = Annotated[
     Executor | None,
     typer.Option("--executor", help="Where replications run (default: process, or dask "
@@ -146,8 +161,31 @@ def _load_all(paths: list[str], sets: list[str] | None = None) -> list[Scenario]
     return scenarios
 
 
+def _check_flags(reps: int, seed: int, months: int | None = None) -> None:
+    """Out-of-range numeric flags, one line each (``--months`` of run, compare, sweep and
+    sensitivity is checked with the scenario, as ``horizon_months``)."""
+    problems = []
+    for flag, value, low, high in (("--reps", reps, 1, MAX_REPS), ("--seed", seed, 0, MAX_SEED),
+                                   ("--months", months, 1, MAX_MONTHS)):
+        if value is not None and not low <= value <= high:
+            shown = f"{value}" if abs(value) < 10**15 else f"a number of {digits(value)} digits"
+            problems.append(f"{flag}: must be between {low:,} and {high:,} (got {shown})")
+    if problems:
+        raise _Fail(problems)
+
+
+def _check_work(scenarios: list[tuple[Scenario, float]], reps: int, allow_large: bool) -> None:
+    """Refuse a run whose estimated work exceeds the limits, unless ``--allow-large``."""
+    from sim.workload import check
+
+    problem = None if allow_large else check(scenarios, reps)
+    if problem:
+        raise _Fail([problem])
+
+
 def _progress() -> bool:
-    return sys.stderr.isatty()
+    """Commands always show progress: a bar on a terminal, plain stderr lines elsewhere."""
+    return True
 
 
 def _console():
@@ -308,6 +346,7 @@ def run(
     sets: SetOpt = None,
     executor: ExecutorOpt = None,
     scheduler: SchedulerOpt = None,
+    allow_large: AllowLargeOpt = False,
     out: Annotated[
         Path | None,
         typer.Option("--out", help="Write monthly.parquet, summary.json, run.json and "
@@ -322,10 +361,12 @@ def run(
 ) -> None:
     """Run replications of one scenario and print its headline KPIs (P50, P10 – P90)."""
     try:
+        _check_flags(reps, seed)
         ex = _executor(executor, scheduler)
         if events and out is None:
             raise _Fail(["--events: needs --out DIR"])
         sc = _load(scenario, sets, {"horizon_months": months} if months is not None else None)
+        _check_work([(sc, 1)], reps, allow_large)
     except ScenarioError as exc:
         raise _fail(exc.lines) from None
     except _Fail as exc:
@@ -360,12 +401,15 @@ def compare(
     months: MonthsOpt = None,
     executor: ExecutorOpt = None,
     scheduler: SchedulerOpt = None,
+    allow_large: AllowLargeOpt = False,
     out: Annotated[Path | None, typer.Option("--out", help="Write deltas here.")] = None,
 ) -> None:
     """Run scenarios on the same seeds (common random numbers); deltas against the base."""
     try:
+        _check_flags(reps, seed)
         ex = _executor(executor, scheduler)
         base_sc, *other_sc = _load_all([base, *others], _with_months(sets, months))
+        _check_work([(s, 1) for s in (base_sc, *other_sc)], reps, allow_large)
     except _Fail as exc:
         raise _fail(exc.lines) from None
     except ScenarioError as exc:
@@ -430,6 +474,25 @@ def _parse_grid(items: list[str]) -> dict[str, list[float]]:
     return grid
 
 
+MAX_GRID_ESTIMATED = 2_000
+"""Grids up to this many points are estimated point by point; larger ones from the base."""
+
+
+def _grid_points(sc: Scenario, points: dict[str, list[float]]) -> list[tuple[Scenario, float]]:
+    """The scenarios of a grid for the work estimate (each point, or the base times the count)."""
+    import itertools
+
+    from sim.scenario_io import with_overrides
+
+    combos = list(itertools.islice(itertools.product(*points.values()), MAX_GRID_ESTIMATED + 1))
+    if len(combos) > MAX_GRID_ESTIMATED:
+        return [(sc, float(math.prod(len(v) for v in points.values())))]
+    try:
+        return [(with_overrides(sc, dict(zip(points, c, strict=True))), 1) for c in combos]
+    except ScenarioError:  # a combination is invalid: the sweep itself will say which
+        return [(sc, float(len(combos)))]
+
+
 @app.command()
 def sweep(
     scenario: Annotated[str, typer.Argument(help="Scenario file.")],
@@ -443,10 +506,12 @@ def sweep(
     months: MonthsOpt = None,
     executor: ExecutorOpt = None,
     scheduler: SchedulerOpt = None,
+    allow_large: AllowLargeOpt = False,
     out: Annotated[Path | None, typer.Option("--out", help="Write the table as CSV here.")] = None,
 ) -> None:
     """Run a grid over one to three keys; print the table and the best points."""
     try:
+        _check_flags(reps, seed)
         ex = _executor(executor, scheduler)
         points = _parse_grid(grid)
         sets = _with_months(sets, months)
@@ -460,6 +525,7 @@ def sweep(
                     problems.extend(exc.lines)
         if problems:
             raise _Fail(list(dict.fromkeys(problems)))
+        _check_work(_grid_points(sc, points), reps, allow_large)
     except _Fail as exc:
         raise _fail(exc.lines) from None
     except ScenarioError as exc:
@@ -512,9 +578,11 @@ def sensitivity(
     months: MonthsOpt = None,
     executor: ExecutorOpt = None,
     scheduler: SchedulerOpt = None,
+    allow_large: AllowLargeOpt = False,
 ) -> None:
     """One lever at a time, ± a step: a tornado table for operating profit and ending ARR."""
     try:
+        _check_flags(reps, seed)
         ex = _executor(executor, scheduler)
         sc = _load(scenario, _with_months(sets, months))
     except _Fail as exc:
@@ -522,7 +590,14 @@ def sensitivity(
     except ScenarioError as exc:
         raise _fail(exc.lines) from None
     names = [s.strip() for s in levers.split(",") if s.strip()] if levers else None
+    from sim.experiment import DEFAULT_LEVERS
     from sim.experiment import sensitivity as run_sensitivity
+
+    try:  # the base and two variants per lever, each up to (1 + step) times the base's work
+        n_runs = 1 + 2 * len(names or DEFAULT_LEVERS)
+        _check_work([(sc, n_runs * (1 + step))], reps, allow_large)
+    except _Fail as exc:
+        raise _fail(exc.lines) from None
 
     try:
         df = run_sensitivity(sc, levers=names, step=step, replications=reps, seed=seed,
@@ -551,11 +626,20 @@ def report(
     months: Annotated[
         int | None, typer.Option("--months", help="Override horizon_months of every scenario.")
     ] = None,
+    allow_large: AllowLargeOpt = False,
     out: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("reports"),
 ) -> None:
     """Execute the report notebooks for the scenarios: HTML, Excel and an index page."""
     try:
+        _check_flags(reps, seed, months)
         ex = _executor(executor, scheduler)
+        loaded = []  # scenarios that fail to load are reported by the report itself
+        for p in scenarios:
+            try:
+                loaded.append((_load(p, None, {"horizon_months": months} if months else None), 1))
+            except ScenarioError:
+                pass
+        _check_work(loaded, reps, allow_large)
     except _Fail as exc:
         raise _fail(exc.lines) from None
     try:

@@ -53,13 +53,40 @@ BAND_MEASURES = ("revenue", "operating_profit", "arr", "cash_balance", "customer
 # ---------------------------------------------------------------- worker
 
 
-def _replicate(scenario: Scenario, seed: int, reps: Sequence[int]) -> list[dict]:
+_MONTHS_QUEUE = None
+"""In a process-pool worker: the queue that carries simulated months to the parent's display."""
+
+
+def _init_worker(queue) -> None:
+    """A pool worker: month ticks go to the parent's queue; Ctrl-C is left to the parent."""
+    global _MONTHS_QUEUE
+    _MONTHS_QUEUE = queue
+    _ignore_sigint()
+
+
+def _month_hook(on_months: Callable[[int], None]) -> Callable[[int, int], None]:
+    """``simulate``'s progress hook → ``on_months(months newly simulated)``."""
+    last = [0]
+
+    def hook(done: int, total: int) -> None:
+        if done > last[0]:
+            on_months(done - last[0])
+            last[0] = done
+
+    return hook
+
+
+def _replicate(scenario: Scenario, seed: int, reps: Sequence[int],
+               on_months: Callable[[int], None] | None = None) -> list[dict]:
     """Run replications in a worker and keep only their tables and KPIs (no event logs)."""
     targets = [t.model_dump() for t in scenario.targets]
     rate = scenario.finance.discount_rate_per_year_frac
+    if on_months is None and _MONTHS_QUEUE is not None:
+        on_months = _MONTHS_QUEUE.put
     out = []
     for r in reps:
-        res = simulate(scenario, seed=seed, replication=r)
+        res = simulate(scenario, seed=seed, replication=r,
+                       progress=_month_hook(on_months) if on_months else None)
         yearly = metrics.saas_metrics(res.monthly, res.cohorts, res.initial)
         kpis = metrics.headline_kpis(res.monthly, res.cohorts, res.initial, rate, yearly=yearly)
         kpis["replication"] = r
@@ -89,31 +116,53 @@ def _execute(
     executor: str,
     scheduler: str | None,
     workers: int | None,
-    on_done: Callable[[int], None] | None,
+    on_done: Callable[[Any, int], None] | None,
+    on_months: Callable[[int], None] | None = None,
 ) -> dict[Any, list[dict]]:
-    """Run (key, scenario, seed, reps) jobs; return results per key sorted by replication."""
+    """Run (key, scenario, seed, reps) jobs; return results per key sorted by replication.
+    ``on_done(key, replications)`` follows finished chunks; ``on_months(n)`` follows simulated
+    months inside replications (serial and process executors)."""
     results: dict[Any, list[dict]] = {key: [] for key, *_ in jobs}
 
     def collect(key, chunk):
         results[key].extend(chunk)
         if on_done:
-            on_done(len(chunk))
+            on_done(key, len(chunk))
 
     if executor == "serial":
         for key, sc, seed, reps in jobs:
-            collect(key, _replicate(sc, seed, reps))
+            collect(key, _replicate(sc, seed, reps, on_months))
     elif executor == "process":
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        import multiprocessing
+        import queue as queue_mod
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
         n = workers or os.cpu_count() or 1
-        with ProcessPoolExecutor(max_workers=n, initializer=_ignore_sigint) as pool:
+        months = multiprocessing.get_context().Queue() if on_months else None
+
+        def drain() -> None:
+            while months is not None:
+                try:
+                    on_months(months.get_nowait())
+                except queue_mod.Empty:
+                    return
+
+        with ProcessPoolExecutor(max_workers=n, initializer=_init_worker,
+                                 initargs=(months,)) as pool:
             futures = {pool.submit(_replicate, sc, seed, reps): key for key, sc, seed, reps in jobs}
+            pending = set(futures)
             try:
-                for fut in as_completed(futures):
-                    collect(futures[fut], fut.result())
+                while pending:
+                    done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                    drain()
+                    for fut in done:
+                        collect(futures[fut], fut.result())
             except BaseException:  # Ctrl-C or a failed chunk: stop the others now
                 _stop(pool)
                 raise
+        drain()
+        if months is not None:
+            months.close()
     elif executor == "dask":
         from sim.cluster import run_on_dask
 
@@ -141,12 +190,23 @@ def _stop(pool) -> None:
         proc.terminate()
 
 
+PROGRESS_STEP_PERCENT = 10
+"""Off a terminal, progress is one plain line on stderr per this many percent."""
+
+
 class _Progress:
-    """A rich progress bar for work that takes more than a moment; silent otherwise."""
+    """Progress in simulated months (replications x horizon): a rich bar on a terminal, a
+    plain line per ``PROGRESS_STEP_PERCENT`` on stderr otherwise, nothing when disabled."""
 
     def __init__(self, total: int, label: str, enabled: bool):
+        import sys
+
         self.bar = None
-        if enabled:
+        label = "".join(ch if ch.isprintable() else "?" for ch in label)  # names are data
+        self.total, self.label, self.done, self.shown = max(1, total), label, 0, 0
+        self.enabled = enabled
+        self.lines = enabled and not sys.stderr.isatty()
+        if enabled and not self.lines:
             from rich.progress import Progress
 
             from sim.escape import markup_text
@@ -156,8 +216,18 @@ class _Progress:
             self.bar.start()
 
     def advance(self, n: int) -> None:
+        self.done += n
         if self.bar is not None:
             self.bar.advance(self.task, n)
+        elif self.lines:
+            step = PROGRESS_STEP_PERCENT
+            percent = min(100, self.done * 100 // self.total) // step * step
+            if percent > self.shown:
+                self.shown = percent
+                import sys
+
+                print(f"{self.label}: {percent}% ({min(self.done, self.total):,} of "
+                      f"{self.total:,} months simulated)", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -177,9 +247,13 @@ def _run_all(
     n_workers = workers or os.cpu_count() or 1
     jobs = [(i, sc, seed, reps) for i, sc in enumerate(scenarios)
             for reps in _chunks(replications, n_workers)]
-    bar = _Progress(replications * len(scenarios), label, progress)
+    horizon = {i: sc.horizon_months for i, sc in enumerate(scenarios)}
+    bar = _Progress(replications * sum(horizon.values()), label, progress)
+    live = executor in ("serial", "process")  # months tick inside replications
     try:
-        return _execute(jobs, executor, scheduler, workers, bar.advance), executor
+        return _execute(jobs, executor, scheduler, workers,
+                        None if live else lambda key, n: bar.advance(n * horizon[key]),
+                        bar.advance if live and progress else None), executor
     finally:
         bar.close()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -118,6 +119,8 @@ class Model:
     seed: int = 0
     replication: int = 0
     record_events: bool = False
+    progress: Callable[[int, int], None] | None = None
+    """Called with (months simulated, horizon) at each month boundary (a progress display)."""
     env: simpy.Environment = field(init=False)
 
     def __post_init__(self) -> None:
@@ -234,6 +237,8 @@ class Model:
         L.by_seg_weights["leads"] = lead_w
         hc = s.headcount
         for m in range(1, H + 1):
+            if self.progress is not None:
+                self.progress(m - 1, H)
             t = (m - 1) * MONTH_DAYS
             i = m - 1
             if m > 1:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -32,12 +33,17 @@ class SimulationResult:
 
 
 def simulate(
-    scenario: Scenario, seed: int = 0, replication: int = 0, events: bool = False
+    scenario: Scenario, seed: int = 0, replication: int = 0, events: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SimulationResult:
-    """Run one replication of ``scenario``; same (seed, replication) → identical tables."""
+    """Run one replication of ``scenario``; same (seed, replication) → identical tables.
+    ``progress(months_done, horizon)`` is called at every month boundary and at the end."""
     wall = time.perf_counter()
-    model = Model(scenario, seed=seed, replication=replication, record_events=events)
+    model = Model(scenario, seed=seed, replication=replication, record_events=events,
+                  progress=progress)
     model.run()
+    if progress is not None:
+        progress(scenario.horizon_months, scenario.horizon_months)
     params = {
         "serve_cost_per_month": [s.cost_to_serve_per_month_usd for s in model.segs],
         "accounts_per_csm_target": [s.accounts_per_csm_target for s in model.segs],
