@@ -168,7 +168,8 @@ def build_tables(ledger: Ledger, scenario: Scenario, plan: MonthlyPlan,
         cust = (np.cumsum(c[k, :, CM.NEW_CUSTOMERS] - c[k, :, CM.CHURNED_CUSTOMERS])
                 + (initial["customers"] if k == 0 else 0.0))
         for mm in range(first, H + 1):
-            rows.append((k, mm, cust[mm - 1], arr[mm - 1], *c[k, mm - 1, CM.NEW_ARR:CM.NEW_CUSTOMERS]))
+            rows.append((k, mm, cust[mm - 1], arr[mm - 1],
+                         *c[k, mm - 1, CM.NEW_ARR:CM.NEW_CUSTOMERS]))
     cohorts = pd.DataFrame(rows, columns=[
         "cohort_month", "month", "customers", "arr", "new_arr", "expansion_arr",
         "contraction_arr", "churned_arr", "churned_customers"])
