@@ -7,7 +7,7 @@ import pytest
 from _scenarios import scenario
 
 from sim.engine.ledger import Ledger, Level
-from sim.engine.model import Model
+from sim.engine.model import Replication
 from sim.units import MONTH_DAYS
 
 
@@ -54,7 +54,7 @@ def test_ae_capacity_is_booked_to_the_month_it_holds_in():
     sc = scenario({"headcount.ae.hiring_plan": [{"month": 2, "add": 3}, {"month": 4, "add": 2}],
                    "headcount.ae.ramp_months": 0, "sales.ae_attrition_per_year_frac": 0.0,
                    "sales.ae_fail_to_ramp_frac": 0.0}, horizon=5)
-    model = Model(sc)
+    model = Replication(sc)
     model.run()
     slots = np.asarray(model.ledger.ae_capacity_slots)
     assert len(set(slots)) == 3  # the plan changes capacity twice
@@ -64,7 +64,7 @@ def test_ae_capacity_is_booked_to_the_month_it_holds_in():
 
 def test_arr_level_end_values_match_the_bookings():
     """End-of-month ARR equals the starting ARR plus every month's ARR flows so far."""
-    model = Model(scenario(horizon=6))
+    model = Replication(scenario(horizon=6))
     model.run()
     ledger = model.ledger
     f = ledger.flows
