@@ -81,9 +81,10 @@ def month_index(t: float) -> int:
 class Ledger:
     """All accumulators of one replication."""
 
-    def __init__(self, horizon: int, segments: list[str]):
+    def __init__(self, horizon: int, segments: list[str], teams: list[str] | None = None):
         self.horizon = horizon
         self.segments = segments
+        self.teams = list(teams) if teams is not None else ["all"]
         self.t_end = horizon * MONTH_DAYS
         n_seg, n_ch = len(segments), len(CHANNELS)
         self.shape = (horizon, n_seg, n_ch)
@@ -99,6 +100,13 @@ class Ledger:
         self.onb_busy = Level(horizon)
         self.onb_capacity = Level(horizon)
         self.ae_wait = np.zeros((horizon, 2))  # sum of waits, count
+        # per sales team: deals in progress, deal slots, ramped AE equivalents, waits
+        self.team_busy = [Level(horizon) for _ in self.teams]
+        self.team_capacity = [Level(horizon) for _ in self.teams]
+        self.team_productivity = [Level(horizon) for _ in self.teams]
+        self.team_wait = [np.zeros((horizon, 2)) for _ in self.teams]
+        self.team_costs = np.zeros((horizon, len(self.teams)))
+        self.team_heads = np.zeros((horizon, len(self.teams)))
         self.onb_wait = np.zeros((horizon, 2))
         # cohort (0 = installed base, else month won) x month x measure
         self.cohort = np.zeros((horizon + 1, horizon, 6))
@@ -150,7 +158,8 @@ class Ledger:
             for row in self.levels[col]:
                 for lev in row:
                     lev.advance(self.t_end)
-        for lev in (self.ae_busy, self.ae_capacity, self.onb_busy, self.onb_capacity):
+        for lev in (self.ae_busy, self.ae_capacity, self.onb_busy, self.onb_capacity,
+                    *self.team_busy, *self.team_capacity, *self.team_productivity):
             lev.advance(self.t_end)
 
     def integral(self, column: str) -> np.ndarray:
@@ -186,10 +195,11 @@ def safe_div(a, b):
 
 
 def build_tables(ledger: Ledger, params: dict, initial: dict) -> dict:
-    """Monthly, by-segment, by-channel and cohort tables from the accumulators.
+    """Monthly, by-segment, by-channel, by-team and cohort tables from the accumulators.
 
     ``params``: serve_cost_per_month (per segment), hosting_frac, payment_fee_frac,
-    partner_commission_frac, accounts_per_csm_target (per segment).
+    partner_commission_frac, accounts_per_csm_target (per segment), team_segments (per team:
+    segment indices), quota_per_year (per team: new ARR per ramped AE-year).
     """
     import pandas as pd
 
@@ -218,12 +228,21 @@ def build_tables(ledger: Ledger, params: dict, initial: dict) -> dict:
     shape = (H, n_seg, n_ch)
     marketing = np.zeros(shape)
     lead_w = L.by_seg_weights["leads"]
-    marketing[:, :, 0] = allocate(costs["marketing_programs"], lead_w[:, :, 0])
+    # inbound spend and SDR effort are assigned to segments: each segment pays for its own
+    marketing[:, :, 0] = allocate(costs["marketing_programs"], L.by_seg_weights["inbound_spend"])
     marketing[:, :, 2] = allocate(costs["partner_program"], lead_w[:, :, 2])
     sales = np.zeros(shape)
-    sales[:, :, 1] += allocate(costs["sdr"], lead_w[:, :, 1])
-    ae_w = f["ae_busy_days"].reshape(H, -1)
-    sales += allocate(costs["ae"], ae_w).reshape(shape)
+    sales[:, :, 1] += allocate(costs["sdr"], L.by_seg_weights["sdr_effort"])
+    # each team's AEs are paid by the segments and channels it worked, by busy days (an
+    # idle month splits evenly over the team's segments and lead channels)
+    team_segments = params["team_segments"]
+    busy = f["ae_busy_days"]
+    for j, segs in enumerate(team_segments):
+        w = np.zeros(shape)
+        w[:, segs, :3] = busy[:, segs, :3]
+        idle = w.sum(axis=(1, 2)) == 0
+        w[np.ix_(idle, segs, [0, 1, 2])] = 1.0
+        sales += allocate(L.team_costs[:, j], w.reshape(H, -1)).reshape(shape)
     sales += commission
     csm_w = cust_months / np.asarray(params["accounts_per_csm_target"])[None, :, None]
     cs = allocate(costs["csm"], csm_w.reshape(H, -1)).reshape(shape)
@@ -304,6 +323,7 @@ def build_tables(ledger: Ledger, params: dict, initial: dict) -> dict:
 
     by_segment = long(2, "segment", seg_names)
     by_channel = long(1, "channel", CHANNELS)
+    by_team = _team_table(L, f, params, months)
 
     # -- cohorts ---------------------------------------------------------------------------
     rows = []
@@ -322,4 +342,36 @@ def build_tables(ledger: Ledger, params: dict, initial: dict) -> dict:
         "cohort_month", "month", "customers", "arr", "new_arr", "expansion_arr",
         "contraction_arr", "churned_arr", "churned_customers"])
     return {"monthly": monthly, "by_segment": by_segment, "by_channel": by_channel,
-            "cohorts": cohorts}
+            "by_team": by_team, "cohorts": cohorts}
+
+
+def _team_table(L: Ledger, f: dict, params: dict, months: np.ndarray):
+    """Per sales team and month: headcount, capacity, utilisation, waits, leads lost
+    waiting, new ARR and quota attainment (new ARR / quota of the ramped AEs)."""
+    import pandas as pd
+
+    parts = []
+    for j, name in enumerate(L.teams):
+        segs = params["team_segments"][j]
+        ramped = np.asarray(L.team_productivity[j].integral) / MONTH_DAYS
+        quota = ramped * params["quota_per_year"][j] / 12
+        new_arr = f["new_arr"][:, segs, :].sum(axis=(1, 2))
+        wait = L.team_wait[j]
+        parts.append(pd.DataFrame({
+            "month": months,
+            "team": name,
+            "headcount_ae": L.team_heads[:, j],
+            "ramped_ae": ramped,
+            "ae_cost": L.team_costs[:, j],
+            "capacity_slots": np.asarray(L.team_capacity[j].integral) / MONTH_DAYS,
+            "ae_utilization": safe_div(L.team_busy[j].integral, L.team_capacity[j].integral),
+            "ae_wait_days": safe_div(wait[:, 0], wait[:, 1]),
+            "opportunities_started": wait[:, 1],
+            "opportunities": f["opportunities"][:, segs, :].sum(axis=(1, 2)),
+            "leads_lost_waiting": f["leads_lost_waiting"][:, segs, :].sum(axis=(1, 2)),
+            "deals_won": f["deals_won"][:, segs, :].sum(axis=(1, 2)),
+            "new_arr": new_arr,
+            "quota": quota,
+            "quota_attainment": safe_div(new_arr, quota),
+        }))
+    return pd.concat(parts, ignore_index=True).sort_values(["month", "team"], ignore_index=True)

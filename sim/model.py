@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
+from sim import market
 from sim.events import EventLog
 from sim.ledger import CHANNELS, MONTH_DAYS, YEAR_DAYS, Ledger
-from sim.scenario import Role, Scenario
+from sim.scenario import Role, SalesTeam, Scenario
 from sim.streams import Streams
 
 INBOUND, OUTBOUND, PARTNER, INSTALLED = 0, 1, 2, 3
@@ -97,12 +98,12 @@ def step_plan(start: float, steps, month: int) -> float:
     return value
 
 
-def headcount(role: Role, month: int) -> int:
+def headcount(role: Role | SalesTeam, month: int) -> int:
     """Planned headcount of a role in a 1-based month."""
     return max(0, role.count + sum(h.add for h in role.hiring_plan if h.month <= month))
 
 
-def effective_headcount(role: Role, month: int) -> float:
+def effective_headcount(role: Role | SalesTeam, month: int) -> float:
     """Headcount less the unramped part of recent hires (linear ramp)."""
     n = float(headcount(role, month))
     if role.ramp_months > 0:
@@ -127,7 +128,11 @@ class Model:
         self.segs = [s.segments[n] for n in self.seg_names]
         self.prices = [s.pricing.segments[n] for n in self.seg_names]
         self.H = s.horizon_months
-        self.ledger = Ledger(self.H, self.seg_names)
+        self.team_names = list(s.sales.teams)
+        self.teams = [s.sales.teams[n] for n in self.team_names]
+        self.team_of_seg = [next(j for j, team in enumerate(self.teams) if n in team.segments)
+                            for n in self.seg_names]
+        self.ledger = Ledger(self.H, self.seg_names, self.team_names)
         self.log = EventLog() if self.record_events else None
         st = Streams(self.seed, self.replication)
         self.streams = st
@@ -142,17 +147,26 @@ class Model:
             for c in range(3) for k, n in enumerate(self.seg_names)
         }
         self.rng_base = st.python("installed_base")
-        self.rng_ae = st.python("ae_staffing")
+        # one staffing stream per team: a change to one team never shifts another's draws
+        self.rng_ae = [st.python(f"ae_staffing/{n}") for n in self.team_names]
         self.rng_finance = st.numpy("finance")
         self.rng_cash = st.python("collections")
         n_seg = len(self.segs)
         self.customers = [0] * n_seg
         self.cs_factor = 1.0
         self.next_id = 0
-        ae_cap = self._ae_initial()
-        self.ae = ElasticResource(self.env, capacity=max(1, ae_cap))
-        self.ae.set_capacity(ae_cap)
-        self.ledger.ae_capacity.value = ae_cap
+        self.aes: list[list[list[float]]] = []  # per team: [hire_t, final_productivity, leave_t]
+        self.ae: list[ElasticResource] = []
+        for j in range(len(self.teams)):
+            cap = self._ae_initial(j)
+            res = ElasticResource(self.env, capacity=max(1, cap))
+            res.set_capacity(cap)
+            self.ae.append(res)
+            self.ledger.team_capacity[j].value = cap
+            self.ledger.team_productivity[j].value = self._ae_productivity(j, 0.0)
+        self.ledger.ae_capacity.value = sum(r.capacity for r in self.ae)
+        self.pools = [market.ContactPool(s.channels.outbound.cooldown_months)
+                      for _ in self.seg_names]
         onb_cap = self._onb_capacity(1)
         self.onb = ElasticResource(self.env, capacity=max(1, onb_cap))
         self.onb.set_capacity(onb_cap)
@@ -165,31 +179,33 @@ class Model:
 
     # ------------------------------------------------------------------ staffing
 
-    def _ae_initial(self) -> int:
-        role = self.scenario.headcount.ae
-        self.aes: list[list[float]] = []  # [hire_t, final_productivity, leave_t]
-        for _ in range(headcount(role, 1)):
-            self.aes.append([-1e9, 1.0, self._ae_leave(0.0)])
-        return self._ae_capacity(0.0)
+    def _ae_initial(self, j: int) -> int:
+        team = self.teams[j]
+        self.aes.append([[-1e9, 1.0, self._ae_leave(j, 0.0)] for _ in range(headcount(team, 1))])
+        return self._ae_capacity(j, 0.0)
 
-    def _ae_leave(self, t: float) -> float:
-        p = self.scenario.sales.ae_attrition_per_year_frac
+    def _ae_leave(self, j: int, t: float) -> float:
+        p = self.teams[j].attrition_per_year_frac
         if p <= 0:
             return math.inf
         if p >= 1:
             return t
         rate = -math.log(1 - p) / YEAR_DAYS
-        return t + self.rng_ae.expovariate(rate)
+        return t + self.rng_ae[j].expovariate(rate)
 
-    def _ae_capacity(self, t: float) -> int:
-        ramp_days = self.scenario.headcount.ae.ramp_months * MONTH_DAYS
+    def _ae_productivity(self, j: int, t: float) -> float:
+        """Ramped AE equivalents of team j at time t."""
+        ramp_days = self.teams[j].ramp_months * MONTH_DAYS
         total = 0.0
-        for hire_t, final, _ in self.aes:
+        for hire_t, final, _ in self.aes[j]:
             if ramp_days > 0:
                 total += final * min(1.0, max(0.0, (t - hire_t) / ramp_days))
             else:
                 total += final
-        return int(total * self.scenario.sales.concurrent_deals_per_ae + 1e-9)
+        return total
+
+    def _ae_capacity(self, j: int, t: float) -> int:
+        return int(self._ae_productivity(j, t) * self.teams[j].concurrent_deals_per_ae + 1e-9)
 
     def _onb_capacity(self, month: int) -> int:
         s = self.scenario
@@ -197,19 +213,25 @@ class Model:
         return int(eff * s.onboarding.concurrent_projects_per_specialist + 1e-9)
 
     def _restaff_aes(self, t: float, month: int) -> None:
-        s = self.scenario
-        self.aes = [a for a in self.aes if a[2] > t]
-        target = headcount(s.headcount.ae, month)
-        while len(self.aes) > target:
-            self.aes.pop()  # planned reductions take the most recent hires
-        while len(self.aes) < target:
-            fails = self.rng_ae.random() < s.sales.ae_fail_to_ramp_frac
-            final = s.sales.failed_ramp_productivity_frac if fails else 1.0
-            self.aes.append([t, final, self._ae_leave(t)])
-        cap = self._ae_capacity(t)
-        self.ledger.ae_capacity.advance(t)
-        self.ledger.ae_capacity.value = cap
-        self.ae.set_capacity(cap)
+        L = self.ledger
+        for j, team in enumerate(self.teams):
+            aes = [a for a in self.aes[j] if a[2] > t]
+            target = headcount(team, month)
+            while len(aes) > target:
+                aes.pop()  # planned reductions take the most recent hires
+            while len(aes) < target:
+                fails = self.rng_ae[j].random() < team.fail_to_ramp_frac
+                final = team.failed_ramp_productivity_frac if fails else 1.0
+                aes.append([t, final, self._ae_leave(j, t)])
+            self.aes[j] = aes
+            cap = self._ae_capacity(j, t)
+            L.team_capacity[j].advance(t)
+            L.team_capacity[j].value = cap
+            L.team_productivity[j].advance(t)
+            L.team_productivity[j].value = self._ae_productivity(j, t)
+            self.ae[j].set_capacity(cap)
+        L.ae_capacity.advance(t)
+        L.ae_capacity.value = sum(r.capacity for r in self.ae)
         ocap = self._onb_capacity(month)
         self.ledger.onb_capacity.advance(t)
         self.ledger.onb_capacity.value = ocap
@@ -229,9 +251,16 @@ class Model:
                                           "partners", "cs_factor", "ae_capacity")}
         n_seg = len(self.segs)
         lead_w = np.zeros((H, n_seg, 3))
+        spend_w = np.zeros((H, n_seg))
+        sdr_w = np.zeros((H, n_seg))
+        team_heads = np.zeros((H, len(self.teams)))
         L.monthly_costs = costs
         L.monthly_stats = heads
         L.by_seg_weights["leads"] = lead_w
+        L.by_seg_weights["inbound_spend"] = spend_w
+        L.by_seg_weights["sdr_effort"] = sdr_w
+        L.team_costs = np.zeros((H, len(self.teams)))
+        L.team_heads = team_heads
         hc = s.headcount
         for m in range(1, H + 1):
             t = (m - 1) * MONTH_DAYS
@@ -251,42 +280,39 @@ class Model:
                                s.channels.inbound.budget_plan, m)
             partners = step_plan(s.channels.partner.active_partners,
                                  s.channels.partner.partner_plan, m)
-            for role in ("ae", "sdr", "csm", "onboarding", "management"):
+            for role in ("sdr", "csm", "onboarding", "management"):
                 r = getattr(hc, role)
                 heads[role][i] = headcount(r, m)
                 costs[role][i] = heads[role][i] * r.loaded_cost_per_month_usd
+            for j, team in enumerate(self.teams):
+                team_heads[i, j] = headcount(team, m)
+                L.team_costs[i, j] = team_heads[i, j] * team.loaded_cost_per_month_usd
+            heads["ae"][i] = team_heads[i].sum()
+            costs["ae"][i] = L.team_costs[i].sum()
             heads["partners"][i] = partners
             heads["cs_factor"][i] = self.cs_factor
-            heads["ae_capacity"][i] = self.ae.capacity
+            heads["ae_capacity"][i] = sum(r.capacity for r in self.ae)
             costs["marketing_programs"][i] = budget
             costs["partner_program"][i] = partners * s.channels.partner.program_cost_per_partner_per_month_usd
             costs["fixed_opex"][i] = s.costs.fixed_opex_per_month_usd * (
                 1 + s.costs.fixed_opex_growth_per_year_frac) ** (i // 12)
-            # leads by channel and segment
-            inbound = s.channels.inbound
-            total = [
-                inbound.leads_scale_k * budget ** inbound.response_exponent_b if budget > 0 else 0.0,
-                effective_headcount(hc.sdr, m) * s.channels.outbound.leads_per_sdr_per_month,
-                partners * s.channels.partner.referrals_per_partner_per_month,
-            ]
-            chans = (s.channels.inbound, s.channels.outbound, s.channels.partner)
             arrivals: list[Prospect] = []
-            for c in range(3):
-                for k, name in enumerate(self.seg_names):
-                    seg = self.segs[k]
-                    sat = max(0.0, 1.0 - self.customers[k] / seg.market_size_accounts)
-                    mean = total[c] * chans[c].segment_mix.get(name, 0.0) * sat
+            for k, name in enumerate(self.seg_names):
+                spend_w[i, k] = budget * s.channels.inbound.segment_mix.get(name, 0.0)
+                sdr_w[i, k] = s.channels.outbound.segment_mix.get(name, 0.0)
+                leads, q = self._demand(k, m, budget, partners)
+                for c in range(3):
                     # one stream per month, channel and segment: a changed mean in one cell
-                    # (saturation moves with the customer count) never shifts another cell
+                    # never shifts another cell
                     g = self.streams.numpy(f"leads/{CHANNELS[c]}/{name}/{m}")
-                    leads = int(g.poisson(mean))
-                    q = chans[c].qualify_prob_frac.get(name, 0.0)
-                    opps = int(g.binomial(leads, q)) if leads else 0
-                    lead_w[i, k, c] = leads
-                    L.flow(t, "leads", k, c, leads)
+                    n_leads = int(g.poisson(leads[c]))
+                    opps = int(g.binomial(n_leads, q[c])) if n_leads else 0
+                    lead_w[i, k, c] = n_leads
+                    L.flow(t, "leads", k, c, n_leads)
                     L.flow(t, "opportunities", k, c, opps)
-                    if self.log is not None and leads:
-                        self.log.add(t, -1, "leads", name, CHANNELS[c], float(leads), f"{opps} qualified")
+                    if self.log is not None and n_leads:
+                        self.log.add(t, -1, "leads", name, CHANNELS[c], float(n_leads),
+                                     f"{opps} qualified")
                     if opps:
                         times = np.sort(self.rng_arrivals[(c, k)].uniform(t, t + MONTH_DAYS, opps))
                         arrivals.extend(self._draw_prospects(k, c, times))
@@ -296,6 +322,34 @@ class Model:
             if self.stakeholders is not None:
                 self.stakeholders.monthly(t, m)
             yield self.env.timeout(MONTH_DAYS)
+
+    def _demand(self, k: int, month: int, budget: float, partners: float):
+        """Expected leads by channel of segment k in a month, and each channel's chance that
+        a lead qualifies once the in-market cap is applied (see ``sim.market``)."""
+        s = self.scenario
+        name, seg = self.seg_names[k], self.segs[k]
+        inbound, outbound, partner = s.channels.inbound, s.channels.outbound, s.channels.partner
+        open_accounts = max(0.0, seg.market_size_accounts - self.customers[k])
+        spend = budget * inbound.segment_mix.get(name, 0.0)
+        leads = [0.0, 0.0, partners * partner.referrals_per_partner_per_month
+                 * partner.segment_mix.get(name, 0.0)]
+        if spend > 0:
+            leads[0] = market.inbound_leads(spend, inbound.cost_per_lead_usd[name],
+                                            inbound.reference_spend_per_month_usd[name],
+                                            inbound.response_exponent_b[name])
+        effort = effective_headcount(s.headcount.sdr, month) * outbound.segment_mix.get(name, 0.0)
+        if effort > 0:
+            per_contact = (outbound.fresh_leads_per_sdr_per_month[name]
+                           / outbound.accounts_contacted_per_sdr_per_month[name])
+            attempts = effort * outbound.accounts_contacted_per_sdr_per_month[name]
+            leads[1] = per_contact * self.pools[k].step(attempts, open_accounts)
+        else:
+            self.pools[k].step(0.0, open_accounts)
+        q = [ch.qualify_prob_frac.get(name, 0.0) for ch in (inbound, outbound, partner)]
+        raw = sum(n * p for n, p in zip(leads, q, strict=True))
+        scale = market.qualify_scale(raw, market.in_market_per_month(
+            open_accounts, seg.in_market_per_year_frac))
+        return leads, [p * scale for p in q]
 
     def _draw_prospects(self, k: int, c: int, times: np.ndarray) -> list[Prospect]:
         """Draw the attributes of a batch of opportunities in bulk, one stream each."""
@@ -329,7 +383,7 @@ class Model:
         """An opportunity arrives: it takes a free AE now or queues for one with patience."""
         p = event.value
         env = self.env
-        req = self.ae.request()
+        req = self.ae[self.team_of_seg[p.seg]].request()
         if req.triggered:
             self._work(p, req, env.now)
             return
@@ -355,8 +409,11 @@ class Model:
     def _work(self, p: Prospect, req, t0: float) -> None:
         L = self.ledger
         start = self.env.now
+        j = self.team_of_seg[p.seg]
         L.wait(L.ae_wait, start, start - t0)
+        L.wait(L.team_wait[j], start, start - t0)
         L.ae_busy.add(start, 1)
+        L.team_busy[j].add(start, 1)
         self.env.timeout(p.cycle, value=(p, req, start)).callbacks.append(self._close)
 
     def _close(self, event: simpy.Event) -> None:
@@ -364,8 +421,10 @@ class Model:
         p, req, start = event.value
         L = self.ledger
         end = self.env.now
-        self.ae.release_now(req)
+        j = self.team_of_seg[p.seg]
+        self.ae[j].release_now(req)
         L.ae_busy.add(end, -1)
+        L.team_busy[j].add(end, -1)
         L.spread(start, end, "ae_busy_days", p.seg, p.ch)
         L.flow(end, "sales_cycle_days_sum", p.seg, p.ch, end - start)
         self._decide(p, end)

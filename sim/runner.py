@@ -29,6 +29,8 @@ class SimulationResult:
     stats: dict = field(default_factory=dict)
     accounts: pd.DataFrame | None = None
     """Per-account stakeholder outcomes when the account-plan model is on."""
+    by_team: pd.DataFrame | None = None
+    """Per sales team and month: utilisation, waits, leads lost waiting, quota attainment."""
 
 
 def simulate(
@@ -44,6 +46,8 @@ def simulate(
         "hosting_frac": scenario.costs.hosting_support_frac_of_revenue,
         "payment_fee_frac": scenario.costs.payment_fee_frac_of_billings,
         "partner_commission_frac": scenario.channels.partner.commission_frac,
+        "team_segments": [[model.seg_names.index(n) for n in t.segments] for t in model.teams],
+        "quota_per_year": [t.quota_new_arr_per_year_usd for t in model.teams],
     }
     tables = build_tables(model.ledger, params, model.initial)
     log = model.log.frame(model.ledger.t_end) if model.log is not None else None
@@ -51,6 +55,7 @@ def simulate(
         monthly=tables["monthly"],
         by_segment=tables["by_segment"],
         by_channel=tables["by_channel"],
+        by_team=tables["by_team"],
         cohorts=tables["cohorts"],
         initial=model.initial,
         events=log,
