@@ -490,7 +490,7 @@ DEFAULT_LEVERS = (
     "channels.inbound.budget_per_month_usd",
     "channels.partner.active_partners",
     "channels.partner.commission_frac",
-    "headcount.ae.count",
+    "sales.teams.*.count",
     "headcount.sdr.count",
     "headcount.csm.count",
     "headcount.onboarding.count",

@@ -1,4 +1,4 @@
-"""One replication end to end: scenario → model → ledger → tables."""
+"""One replication end to end: scenario → engine → ledger → tables."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from sim.ledger import build_tables
-from sim.model import Model
+from sim.engine.model import Model
 from sim.scenario import Scenario
 from sim.scenario_io import scenario_hash
+from sim.tables import accounts_table, build_tables, events_table
 
 
 @dataclass
@@ -40,17 +40,8 @@ def simulate(
     wall = time.perf_counter()
     model = Model(scenario, seed=seed, replication=replication, record_events=events)
     model.run()
-    params = {
-        "serve_cost_per_month": [s.cost_to_serve_per_month_usd for s in model.segs],
-        "accounts_per_csm_target": [s.accounts_per_csm_target for s in model.segs],
-        "hosting_frac": scenario.costs.hosting_support_frac_of_revenue,
-        "payment_fee_frac": scenario.costs.payment_fee_frac_of_billings,
-        "partner_commission_frac": scenario.channels.partner.commission_frac,
-        "team_segments": [[model.seg_names.index(n) for n in t.segments] for t in model.teams],
-        "quota_per_year": [t.quota_new_arr_per_year_usd for t in model.teams],
-    }
-    tables = build_tables(model.ledger, params, model.initial)
-    log = model.log.frame(model.ledger.t_end) if model.log is not None else None
+    tables = build_tables(model.ledger, scenario, model.plan, model.initial)
+    log = events_table(model.log, model.ledger.t_end) if model.log is not None else None
     return SimulationResult(
         monthly=tables["monthly"],
         by_segment=tables["by_segment"],
@@ -62,10 +53,11 @@ def simulate(
         seed=seed,
         replication=replication,
         scenario_hash=scenario_hash(scenario),
-        accounts=model.stakeholders.table() if model.stakeholders is not None else None,
+        accounts=(accounts_table(model.stakeholders.outcomes)
+                  if model.stakeholders is not None else None),
         stats={
             "simpy_events": model.sim_events,
             "wall_seconds": time.perf_counter() - wall,
-            "accounts_created": model.next_id,
+            "accounts_created": model.customers.created,
         },
     )

@@ -528,8 +528,8 @@ class Scenario(Model):
                     )
                 elif seg in covered:
                     problems.append(
-                        f"sales.teams.{team_name}.segments: segment {seg!r} is already "
-                        f"covered by team {covered[seg]!r}"
+                        f"sales.teams.{covered[seg]}.segments: segment {seg!r} is also "
+                        f"covered by team {team_name!r} (each segment has one team)"
                     )
                 else:
                     covered[seg] = team_name

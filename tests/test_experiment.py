@@ -100,12 +100,13 @@ def test_sweep_grid_and_best_points(small):
 
 
 def test_sensitivity_moves_each_lever_both_ways(small):
-    levers = ["headcount.ae.count", "pricing.segments.*.list_price_usd",
+    levers = ["sales.teams.mid_market.count", "pricing.segments.*.list_price_usd",
               "pricing.annual_uplift_frac"]
     t = sim.sensitivity(small, levers, step=0.2, replications=2, seed=0, executor="serial")
     assert set(t["lever"]) == set(levers)
-    ae = t[(t.lever == "headcount.ae.count") & (t.kpi == "operating_profit_total")].iloc[0]
-    assert (ae.low_value, ae.base_value, ae.high_value) == (11, 14, 17)
+    ae = t[(t.lever == "sales.teams.mid_market.count")
+           & (t.kpi == "operating_profit_total")].iloc[0]
+    assert (ae.low_value, ae.base_value, ae.high_value) == (5, 6, 7)
     for kpi, g in t.groupby("kpi"):
         assert list(g["swing"]) == sorted(g["swing"], reverse=True), kpi
     with pytest.raises(ValueError, match="no such numeric key"):

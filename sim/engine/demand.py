@@ -1,0 +1,120 @@
+"""Demand: leads by channel and segment each month (what each segment's spend and SDR effort
+buy, see ``sim.market``), qualification under the in-market cap, and the draws of each
+opportunity (a ``Prospect``).
+
+Leads that never become opportunities are drawn in bulk (numpy) and only counted, so only
+opportunities become SimPy events.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim import market
+from sim.engine.context import Context
+from sim.engine.entities import Prospect
+from sim.engine.plan import MonthlyPlan, effective_headcount
+from sim.units import CHANNELS, LEAD_CHANNELS, MONTH_DAYS, Channel
+
+# each prospect attribute has its own stream per channel x segment: the i-th prospect of a
+# channel and segment gets the same draws whatever else changes
+PROSPECT_DRAWS = ("contract", "wtp", "seats", "win", "cycle", "patience", "onboarding",
+                  "account")
+
+
+def segment_demand(ctx: Context, plan: MonthlyPlan, month: int, k: int, open_accounts: float,
+                   pool: market.ContactPool) -> tuple[list[float], list[float]]:
+    """Expected leads of segment k by lead channel in a 1-based month, and each channel's
+    chance that a lead qualifies once the in-market cap is applied (see ``sim.market``).
+
+    Inbound: the segment's share of the budget on its own response curve. Outbound: the
+    segment's share of ramped SDRs working its open accounts, less those cooling down from
+    an earlier contact (``pool`` advances one month). Partner: referrals by segment mix.
+    """
+    s = ctx.scenario
+    name = ctx.seg_names[k]
+    inbound, outbound, partner = s.channels.inbound, s.channels.outbound, s.channels.partner
+    leads = [0.0, 0.0, plan.active_partners[month - 1] * partner.referrals_per_partner_per_month
+             * partner.segment_mix.get(name, 0.0)]
+    spend = plan.marketing_budget_usd[month - 1] * inbound.segment_mix.get(name, 0.0)
+    if spend > 0:
+        leads[Channel.INBOUND] = market.inbound_leads(
+            spend, inbound.cost_per_lead_usd[name], inbound.reference_spend_per_month_usd[name],
+            inbound.response_exponent_b[name])
+    effort = effective_headcount(s.headcount.sdr, month) * outbound.segment_mix.get(name, 0.0)
+    attempts = 0.0
+    if effort > 0:
+        attempts = effort * outbound.accounts_contacted_per_sdr_per_month[name]
+    reached = pool.step(attempts, open_accounts)
+    if effort > 0:
+        leads[Channel.OUTBOUND] = reached * (outbound.fresh_leads_per_sdr_per_month[name]
+                                             / outbound.accounts_contacted_per_sdr_per_month[name])
+    qualify = [ch.qualify_prob_frac.get(name, 0.0) for ch in (inbound, outbound, partner)]
+    raw = sum(n * q for n, q in zip(leads, qualify, strict=True))
+    in_market = market.in_market_per_month(open_accounts, ctx.segments[k].in_market_per_year_frac)
+    scale = market.qualify_scale(raw, in_market)
+    return leads, [q * scale for q in qualify]
+
+
+class Demand:
+    """Draws each month's leads and opportunities from the ``leads/``, ``arrivals/`` and
+    ``prospects/`` streams."""
+
+    def __init__(self, ctx: Context, plan: MonthlyPlan):
+        self.ctx, self.plan = ctx, plan
+        streams = ctx.streams
+        cells = [(c, k, name) for c in LEAD_CHANNELS for k, name in enumerate(ctx.seg_names)]
+        self.rng_arrivals = {(c, k): streams.numpy(f"arrivals/{CHANNELS[c]}/{name}")
+                             for c, k, name in cells}
+        self.rng_prospect = {
+            (c, k): {attr: streams.numpy(f"prospects/{CHANNELS[c]}/{name}/{attr}")
+                     for attr in PROSPECT_DRAWS}
+            for c, k, name in cells
+        }
+        cooldown = ctx.scenario.channels.outbound.cooldown_months
+        self.pools = [market.ContactPool(cooldown) for _ in ctx.seg_names]
+
+    def month(self, t: float, month: int, customers_by_seg: list[int]) -> list[Prospect]:
+        """Book the month's leads and opportunities; the opportunities in arrival order."""
+        ctx = self.ctx
+        ledger = ctx.ledger
+        arrivals: list[Prospect] = []
+        for k, name in enumerate(ctx.seg_names):
+            open_accounts = max(0.0, ctx.segments[k].market_size_accounts - customers_by_seg[k])
+            leads, qualify = segment_demand(ctx, self.plan, month, k, open_accounts,
+                                            self.pools[k])
+            for c in LEAD_CHANNELS:
+                # one stream per month, channel and segment: a changed mean in one cell never
+                # shifts another cell
+                g = ctx.streams.numpy(f"leads/{CHANNELS[c]}/{name}/{month}")
+                n_leads = int(g.poisson(leads[c]))
+                opps = int(g.binomial(n_leads, qualify[c])) if n_leads else 0
+                ledger.flow(t, "leads", k, c, n_leads)
+                ledger.flow(t, "opportunities", k, c, opps)
+                if n_leads:
+                    ctx.note(t, -1, "leads", k, c, float(n_leads), f"{opps} qualified")
+                if opps:
+                    times = np.sort(self.rng_arrivals[(c, k)].uniform(t, t + MONTH_DAYS, opps))
+                    arrivals.extend(self.draw_prospects(k, c, times))
+        arrivals.sort(key=lambda p: p.arrival_t)
+        return arrivals
+
+    def draw_prospects(self, k: int, c: int, times: np.ndarray) -> list[Prospect]:
+        """Draw the attributes of a batch of opportunities in bulk, one stream each."""
+        seg = self.ctx.segments[k]
+        g = self.rng_prospect[(c, k)]
+        n = len(times)
+        shares = np.cumsum([o.share_frac for o in seg.contracts])
+        contract = np.minimum(np.searchsorted(shares, g["contract"].random(n), side="right"),
+                              len(seg.contracts) - 1)
+        wtp = seg.willingness_to_pay_usd.sample_array(g["wtp"], n)
+        seats = np.maximum(1.0, np.round(seg.seats.sample_array(g["seats"], n)))
+        win_draw = g["win"].random(n)
+        cycle = seg.sales_cycle_days.sample_array(g["cycle"], n)
+        patience = seg.patience_days.sample_array(g["patience"], n)
+        onboarding = seg.onboarding_days.sample_array(g["onboarding"], n)
+        seeds = g["account"].integers(0, 2**63, n)
+        return [Prospect(k, c, *row) for row in zip(
+            times.tolist(), wtp.tolist(), seats.tolist(), win_draw.tolist(), cycle.tolist(),
+            patience.tolist(), contract.tolist(), onboarding.tolist(), seeds.tolist(),
+            strict=True)]
