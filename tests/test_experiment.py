@@ -37,6 +37,7 @@ def test_same_seed_gives_identical_tables_on_every_executor(small):
         pd.testing.assert_frame_equal(runs[ex].monthly, ref.monthly)
         pd.testing.assert_frame_equal(runs[ex].by_segment, ref.by_segment)
         pd.testing.assert_frame_equal(runs[ex].kpis, ref.kpis)
+        pd.testing.assert_frame_equal(runs[ex].by_team, ref.by_team)
     # replication r of an experiment is exactly simulate(seed, r)
     one = sim.simulate(small, seed=7, replication=2).monthly
     got = ref.monthly[ref.monthly.replication == 2].drop(columns="replication")
@@ -135,8 +136,8 @@ def test_write_is_atomic_and_an_interrupted_write_keeps_the_earlier_result(small
 def _complete(out: Path) -> bool:
     """A whole result: every file there and readable."""
     names = {p.name for p in out.iterdir()}
-    if names != {"monthly.parquet", "by_segment.parquet", "by_channel.parquet", "kpis.csv",
-                 "summary.json", "scenario.resolved.yaml"}:
+    if names != {"monthly.parquet", "by_segment.parquet", "by_channel.parquet",
+                 "by_team.parquet", "kpis.csv", "summary.json", "scenario.resolved.yaml"}:
         return False
     json.loads((out / "summary.json").read_text())
     pd.read_parquet(out / "monthly.parquet")
