@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from sim.engine.model import Model
+from sim.engine.model import Replication
 from sim.scenario import Scenario
 from sim.scenario_io import scenario_hash
 from sim.tables import accounts_table, build_tables, events_table
@@ -38,7 +38,7 @@ def simulate(
 ) -> SimulationResult:
     """Run one replication of ``scenario``; same (seed, replication) → identical tables."""
     wall = time.perf_counter()
-    model = Model(scenario, seed=seed, replication=replication, record_events=events)
+    model = Replication(scenario, seed=seed, replication=replication, record_events=events)
     model.run()
     tables = build_tables(model.ledger, scenario, model.plan, model.initial)
     log = events_table(model.log, model.ledger.t_end) if model.log is not None else None

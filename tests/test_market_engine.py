@@ -16,7 +16,7 @@ from engine_helpers import SEGMENTS, baseline, from_baseline
 
 import sim
 from sim import market
-from sim.engine.model import Model
+from sim.engine.model import Replication
 from sim.engine.sales import SalesTeam
 from sim.metrics import unit_economics
 
@@ -162,7 +162,7 @@ def test_a_segments_deals_never_use_another_teams_aes(monkeypatch):
     monkeypatch.setattr(SalesTeam, "arrive", spy)
     sc = from_baseline({"sales.teams.enterprise.count": 0,
                         "sales.teams.enterprise.hiring_plan": []}, horizon=HORIZON)
-    model = Model(sc, seed=3)
+    model = Replication(sc, seed=3)
     model.run()
     assert seen and all(team == seg for team, seg in seen)
     res = sim.simulate(sc, seed=3)

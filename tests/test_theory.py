@@ -18,7 +18,7 @@ import pytest
 from engine_helpers import MONTH_DAYS, one_segment
 
 import sim
-from sim.engine.model import Model
+from sim.engine.model import Replication as Model
 
 # --------------------------------------------------------------------------- Erlang C
 

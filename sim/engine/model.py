@@ -21,8 +21,9 @@ from sim.scenario import Scenario
 from sim.units import MONTH_DAYS
 
 
-class Model:
-    """The parts of one replication and the month that drives them."""
+class Replication:
+    """The parts of one replication and the month that drives them (``Model`` in the
+    SimPy sense; named apart from the scenario's pydantic base class)."""
 
     def __init__(self, scenario: Scenario, seed: int = 0, replication: int = 0,
                  record_events: bool = False):

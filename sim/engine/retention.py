@@ -28,6 +28,7 @@ OVER_WTP_RAMP_FRAC = 0.2  # price 20% above willingness to pay reaches the full 
 MONTHLY_RENEWAL_BLOCK_MONTHS = 3  # monthly renewals drawn at once (one geometric draw)
 CERTAIN_SURVIVAL_Q = 1e-12  # below this monthly churn probability the block is renewed outright
 TIME_TOLERANCE_DAYS = 1e-6  # events this close count as simultaneous
+ARR_EXPANSION, ARR_CONTRACTION, _ = ArrChange  # bound once: Enum attribute reads are slow
 
 
 # -- rules ----------------------------------------------------------------------------------
@@ -141,14 +142,15 @@ class Retention:
                  uplift: float) -> None:
         """At a renewal (or a monthly contract's anniversary): contraction, then uplift."""
         contracts = a.rng.random() < min(1.0, seg.contraction_prob_frac * health_factor)
-        cut = a.arr * seg.contraction_frac.sample(a.rng)  # drawn either way: keeps the stream aligned
+        # drawn either way: keeps the stream aligned
+        cut = a.arr * seg.contraction_frac.sample(a.rng)
         if contracts:
             if cut > 0:
                 a.seats = max(1.0, a.seats * (1 - cut / a.arr))
-                book_arr_change(self.ctx, a, t, -cut, ArrChange.CONTRACTION)
+                book_arr_change(self.ctx, a, t, -cut, ARR_CONTRACTION)
         if uplift > 0:
             a.price *= 1 + uplift
-            book_arr_change(self.ctx, a, t, a.arr * uplift, ArrChange.EXPANSION)
+            book_arr_change(self.ctx, a, t, a.arr * uplift, ARR_EXPANSION)
         a.last_uplift_t = t
 
     def renew(self, a: Account, t: float) -> bool:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
 DISCOUNT_TOLERANCE = 1e-12  # a discount equal to the cap (up to rounding) is allowed
 CAPACITY_TOLERANCE = 1e-9  # 2.9999999 deal slots from float ramps count as 3
 ALREADY_HIRED_T = -1e9  # hire time of the starting team: fully ramped from day 0
+PARTNER = Channel.PARTNER  # bound once: Enum attribute reads are slow
 
 
 class Decision(NamedTuple):
@@ -40,7 +41,7 @@ class Decision(NamedTuple):
 
 def win_probability(base_win_prob: float, partner_lift_frac: float, ch: int) -> float:
     """Chance of beating the competition; partner-referred deals win more often."""
-    if ch == Channel.PARTNER:
+    if ch == PARTNER:
         return min(1.0, base_win_prob * (1 + partner_lift_frac))
     return base_win_prob
 
