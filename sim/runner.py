@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -34,12 +35,17 @@ class SimulationResult:
 
 
 def simulate(
-    scenario: Scenario, seed: int = 0, replication: int = 0, events: bool = False
+    scenario: Scenario, seed: int = 0, replication: int = 0, events: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SimulationResult:
-    """Run one replication of ``scenario``; same (seed, replication) → identical tables."""
+    """Run one replication of ``scenario``; same (seed, replication) → identical tables.
+    ``progress(months_done, horizon)`` is called at every month boundary and at the end."""
     wall = time.perf_counter()
-    model = Replication(scenario, seed=seed, replication=replication, record_events=events)
+    model = Replication(scenario, seed=seed, replication=replication, record_events=events,
+                        progress=progress)
     model.run()
+    if progress is not None:
+        progress(scenario.horizon_months, scenario.horizon_months)
     tables = build_tables(model.ledger, scenario, model.plan, model.initial)
     log = events_table(model.log, model.ledger.t_end) if model.log is not None else None
     return SimulationResult(

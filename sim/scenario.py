@@ -8,32 +8,76 @@ it and change only what they need. Loading, inheritance and overrides live in
 
 from __future__ import annotations
 
+import math
+import typing
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from sim.distributions import Beta, Distribution, Gamma, LogNormal, support_max, support_min
+from sim.distributions import (
+    Beta,
+    Distribution,
+    Gamma,
+    LogNormal,
+    bool_message,
+    support_max,
+    support_min,
+)
+
+# ---------------------------------------------------------------- ranges
+# Every money, count and rate field has an upper bound far above any real plan, so that a
+# typo (or a hostile file) cannot overflow the arithmetic, silently give $0, or ask the
+# random generators for more draws than fit in memory. The work of a valid scenario is then
+# bounded by ``sim.workload`` before a run. No default or bundled value is near a bound.
+
+MAX_USD = 1e12
+"""Largest amount of any money field (USD; per person, seat, account or month as named)."""
+MAX_PEOPLE = 1_000_000
+"""Largest headcount of a role, hiring step or partner count."""
+MAX_ACCOUNTS = 1_000_000_000
+"""Largest market size (accounts); the installed base is at most the market."""
+MAX_PER_MONTH = 100_000.0
+"""Largest per-person rate per month (leads per SDR, referrals per partner)."""
+MAX_PER_YEAR = 1_000.0
+"""Largest per-account rate per year (upsells, cross-sells, advocates, references)."""
+MAX_SEATS = 1_000_000.0
+"""Largest mean of a seats-per-account distribution."""
+MAX_DAYS = 36_500.0
+"""Longest time-to-value target (days, 100 years)."""
+MAX_RATIO = 1_000_000.0
+"""Largest value of an open-ended ratio (accounts per CSM, churn concentration)."""
 
 
 def _not_bool(value):
-    # YAML's `true` would otherwise pass as 1.0 in a number field
+    # YAML 1.1 reads yes/no/on/off/true/false as booleans; never let them pass as 1 or 0
     if isinstance(value, bool):
-        raise ValueError(f"expected a number (got {str(value).lower()})")
+        raise ValueError(bool_message(value))
     return value
 
 
 _Number = Annotated[float, BeforeValidator(_not_bool)]
 
 # Unit aliases: the name of the alias is the unit.
-USD = Annotated[_Number, Field(ge=0)]
-"""US dollars, never negative."""
+USD = Annotated[_Number, Field(ge=0, le=MAX_USD)]
+"""US dollars, never negative, at most ``MAX_USD``."""
 Frac = Annotated[_Number, Field(ge=0, le=1)]
 """A fraction or probability in [0, 1]."""
-PositiveUSD = Annotated[_Number, Field(gt=0)]
-"""US dollars, strictly positive."""
-PositiveNumber = Annotated[_Number, Field(gt=0)]
-PerMonth = Annotated[_Number, Field(ge=0)]
-PerYear = Annotated[_Number, Field(ge=0)]
+PositiveUSD = Annotated[_Number, Field(gt=0, le=MAX_USD)]
+"""US dollars, strictly positive, at most ``MAX_USD``."""
+PerMonth = Annotated[_Number, Field(ge=0, le=MAX_PER_MONTH)]
+PositivePerMonth = Annotated[_Number, Field(gt=0, le=MAX_PER_MONTH)]
+PerYear = Annotated[_Number, Field(ge=0, le=MAX_PER_YEAR)]
+People = Annotated[int, Field(ge=0, le=MAX_PEOPLE)]
+"""A head count (people or partners)."""
 Month = Annotated[int, Field(ge=1, le=240)]
 """A month of the plan, 1 = the first month simulated."""
 
@@ -59,15 +103,48 @@ def _fraction(d):
     return d
 
 
+def _at_most(limit: float, name: str):
+    def check(d):
+        top = support_max(d)
+        top = d.mean() if math.isinf(top) else top
+        if top > limit:
+            raise ValueError(f"mean or highest value must be <= {limit:,.0f} (got {top:,.6g}, "
+                             f"limit {name})")
+        return d
+    return AfterValidator(check)
+
+
 Duration = Annotated[Distribution, AfterValidator(_nonnegative)]
-"""A duration distribution in days (never negative)."""
+"""A duration distribution in days (never negative; no upper bound: a very long duration is how
+a scenario says "never", and it costs no work)."""
 PositiveDist = Annotated[Distribution, AfterValidator(_positive)]
+SeatsDist = Annotated[PositiveDist, _at_most(MAX_SEATS, "MAX_SEATS")]
+PriceDist = Annotated[PositiveDist, _at_most(MAX_USD, "MAX_USD")]
 FracDist = Annotated[Distribution, AfterValidator(_fraction)]
+
+
+def _kinds(annotation) -> set:
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (list, dict):
+        return {typing.get_origin(annotation)}
+    return set().union(*(_kinds(a) for a in args)) if args else {annotation}
 
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True,
                               allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _booleans_are_not_numbers(cls, value, info: ValidationInfo):
+        if isinstance(value, bool) and info.field_name:
+            kinds = _kinds(cls.model_fields[info.field_name].annotation)
+            numeric = {int, float} & kinds or any(
+                isinstance(k, type) and issubclass(k, BaseModel) and "dist" in k.model_fields
+                for k in kinds)
+            if bool not in kinds and numeric:
+                raise ValueError(bool_message(value))
+        return value
 
 
 # ---------------------------------------------------------------- headcount
@@ -76,19 +153,19 @@ class Model(BaseModel):
 class HiringStep(Model):
     month: Month
     """Plan month in which the change takes effect (start of month)."""
-    add: int
+    add: int = Field(ge=-MAX_PEOPLE, le=MAX_PEOPLE)
     """People added (negative: reductions). AE departures are backfilled separately."""
 
 
 class Role(Model):
-    count: int = Field(ge=0)
+    count: People
     """Headcount at the start of month 1."""
     loaded_cost_per_month_usd: USD
     """Fully loaded monthly cost per person (salary or OTE, benefits, tools), paid every month."""
     ramp_months: float = Field(default=0.0, ge=0, le=24)
     """Months for a new hire to reach full productivity (linear ramp). Bridge Group: AEs just
     under 5 months, SDRs just over 3."""
-    hiring_plan: list[HiringStep] = []
+    hiring_plan: list[HiringStep] = Field(default=[], max_length=240)
     """Step changes of headcount by month."""
 
 
@@ -137,23 +214,23 @@ class Expansion(Model):
 
 
 class Segment(Model):
-    market_size_accounts: int = Field(gt=0)
+    market_size_accounts: int = Field(gt=0, le=MAX_ACCOUNTS)
     """Accounts in the addressable market; leads come only from non-customers, so the
     segment saturates."""
-    installed_customers: int = Field(ge=0)
+    installed_customers: int = Field(ge=0, le=MAX_ACCOUNTS)
     """Customers at the start of month 1 (the installed base)."""
     installed_price_usd: USD
     """Average net price per seat-year the installed base pays today (before term discounts).
     A list-price change reaches these customers only through the renewal uplift."""
-    seats: PositiveDist
+    seats: SeatsDist
     """Seats per new account."""
-    installed_seats: PositiveDist | None = None
+    installed_seats: SeatsDist | None = None
     """Seats per installed-base account; null = the same distribution as new accounts. Set it
     so that a lever on new deals' seats does not rewrite the starting base."""
-    willingness_to_pay_usd: PositiveDist
+    willingness_to_pay_usd: PriceDist
     """A prospect's willingness to pay per seat per year. No primary source; set so that the
     list price sits a little below the median and discounts of 0-30% are needed to close."""
-    installed_willingness_to_pay_usd: PositiveDist | None = None
+    installed_willingness_to_pay_usd: PriceDist | None = None
     """Willingness to pay per seat-year of installed-base accounts (at least what they pay);
     null = the same distribution as prospects."""
     wtp_growth_per_year_frac: float = Field(default=0.03, ge=-0.5, le=1)
@@ -168,7 +245,7 @@ class Segment(Model):
     """How long an opportunity waits for a free AE before it goes cold."""
     onboarding_days: Duration
     """Onboarding project length once a specialist is free. TTV: SMB 1-2 wks, MM 2-4, Ent 4-12."""
-    onboarding_target_days: float = Field(gt=0)
+    onboarding_target_days: float = Field(gt=0, le=MAX_DAYS)
     """Time-to-value target (wait + project); beyond it early churn risk rises."""
     contracts: list[ContractOption] = Field(min_length=1)
     """Mix of terms and billing for new deals; shares sum to 1."""
@@ -178,7 +255,7 @@ class Segment(Model):
     monthly_churn_frac: Frac
     """Base monthly churn probability of month-to-month contracts. Recurly: B2B 3.95% voluntary;
     SaaStr: very small business 3-5%."""
-    churn_concentration: float | None = Field(default=4.0, gt=0)
+    churn_concentration: float | None = Field(default=4.0, gt=0, le=MAX_RATIO)
     """Heterogeneity of churn propensity: each account's churn probability is Beta distributed
     with the base as mean and this concentration (a+b); lower = more spread, so cohort curves
     flatten. null = every account the same."""
@@ -190,7 +267,7 @@ class Segment(Model):
     """ARR lost in a contraction, as a fraction of the account's ARR."""
     cost_to_serve_per_month_usd: USD
     """Direct cost per customer per month (dedicated hosting, support seats)."""
-    accounts_per_csm_target: float = Field(gt=0)
+    accounts_per_csm_target: float = Field(gt=0, le=MAX_RATIO)
     """Target accounts per CSM: SMB 125-200, MM 80-125, large 40-80 (Prescriptive Outcomes)."""
     in_market_per_year_frac: Frac = 0.2
     """Share of the segment's not-yet-customer accounts that enter a buying window in a year.
@@ -240,14 +317,14 @@ class Pricing(Model):
 class PlanStep(Model):
     month: Month
     """Plan month from which the value applies."""
-    value: float = Field(ge=0)
-    """New value from that month on."""
+    value: float = Field(ge=0, le=MAX_USD)
+    """New value from that month on (USD per month, or a partner count up to MAX_PEOPLE)."""
 
 
 class Inbound(Model):
     budget_per_month_usd: USD
     """Paid marketing programme budget per month (media, events, content)."""
-    budget_plan: list[PlanStep] = []
+    budget_plan: list[PlanStep] = Field(default=[], max_length=240)
     """Budget changes by month (USD per month from that month)."""
     segment_mix: dict[str, Frac]
     """Share of the budget spent on each segment (sums to 1). Each segment turns its spend
@@ -274,7 +351,7 @@ class Outbound(Model):
     """Leads a ramped SDR makes a month in a segment whose accounts are all fresh (none
     cooling down from an earlier contact). Fewer in enterprise: benchmarks S3, qualified
     meetings per SDR a month outbound 12-15, enterprise 4-6."""
-    accounts_contacted_per_sdr_per_month: dict[str, PositiveNumber]
+    accounts_contacted_per_sdr_per_month: dict[str, PositivePerMonth]
     """Accounts one ramped SDR works (a cadence of touches) a month in a segment: fewer for
     larger accounts, which take research and several contacts each (assumption; S3 cadence:
     4-12 attempts per lead)."""
@@ -286,9 +363,9 @@ class Outbound(Model):
 
 
 class Partner(Model):
-    active_partners: int = Field(ge=0)
+    active_partners: People
     """Active referral partners at the start."""
-    partner_plan: list[PlanStep] = []
+    partner_plan: list[PlanStep] = Field(default=[], max_length=240)
     """Active partner count by month."""
     referrals_per_partner_per_month: PerMonth
     """Leads referred per active partner per month."""
@@ -306,6 +383,14 @@ class Partner(Model):
     program_cost_per_partner_per_month_usd: USD = 0.0
     """Partner programme cost per active partner (enablement, MDF)."""
 
+    @model_validator(mode="after")
+    def _partner_counts(self) -> Partner:
+        for i, step in enumerate(self.partner_plan):
+            if step.value > MAX_PEOPLE:
+                raise ValueError(f"partner_plan.{i}.value: must be <= {MAX_PEOPLE} partners "
+                                 f"(got {step.value:g})")
+        return self
+
 
 class Channels(Model):
     inbound: Inbound
@@ -321,14 +406,14 @@ class SalesTeam(Model):
     team in one line: ``all: {segments: [smb, mid_market, enterprise], count: 14,
     loaded_cost_per_month_usd: 24000, concurrent_deals_per_ae: 16}``."""
 
-    segments: list[str] = Field(min_length=1)
+    segments: list[str] = Field(min_length=1, max_length=1000)
     """Segments whose opportunities queue for this team (each segment has exactly one team)."""
-    count: int = Field(ge=0, le=10000)
+    count: People
     """AEs at the start of month 1 (fully ramped)."""
     loaded_cost_per_month_usd: USD
     """Fully loaded monthly cost per AE (OTE, benefits, tools). ICONIQ: SaaS AE OTE
     $235-250K, 50/50."""
-    hiring_plan: list[HiringStep] = []
+    hiring_plan: list[HiringStep] = Field(default=[], max_length=240)
     """Step changes of the team's headcount by month; departures are backfilled separately."""
     ramp_months: float = Field(default=5.0, ge=0, le=24)
     """Months for a new AE to reach full productivity (linear). Bridge Group: just under 5."""
@@ -348,7 +433,7 @@ class SalesTeam(Model):
 
 
 class Sales(Model):
-    teams: dict[str, SalesTeam] = Field(min_length=1)
+    teams: dict[str, SalesTeam] = Field(min_length=1, max_length=1000)
     """Sales teams by name; every segment is covered by exactly one team."""
     commission_frac: Frac
     """Sales commission on first-year contract value of new deals (ICONIQ: 10%)."""
@@ -386,7 +471,7 @@ class Costs(Model):
 
 
 class Finance(Model):
-    starting_cash_usd: float
+    starting_cash_usd: float = Field(ge=-MAX_USD, le=MAX_USD)
     """Cash at the start of month 1 (may be negative only for an overdrawn start)."""
     collection_lag_days: Duration
     """Days from invoice to cash. Growfin 2025: median DSO 38.6-51.3 days."""
@@ -405,7 +490,7 @@ class Target(Model):
     """Plan year the target applies to; null = whole horizon."""
     op: Literal[">=", "<="] = ">="
     """Direction of the target."""
-    value: float
+    value: float = Field(ge=-1e15, le=1e15)
     """Target value (USD, or a fraction for nrr/grr)."""
 
 

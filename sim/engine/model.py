@@ -8,6 +8,8 @@ added up) follows this order. Changing it changes the numbers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sim.engine.billing import Billing
 from sim.engine.context import Context
 from sim.engine.customers import Customers
@@ -26,7 +28,10 @@ class Replication:
     SimPy sense; named apart from the scenario's pydantic base class)."""
 
     def __init__(self, scenario: Scenario, seed: int = 0, replication: int = 0,
-                 record_events: bool = False):
+                 record_events: bool = False,
+                 progress: Callable[[int, int], None] | None = None):
+        """``progress(months simulated, horizon)`` is called at each month boundary."""
+        self.progress = progress
         ctx = self.ctx = Context(scenario, seed, replication, record_events)
         self.scenario = scenario
         self.env, self.ledger, self.log = ctx.env, ctx.ledger, ctx.log
@@ -60,7 +65,10 @@ class Replication:
 
     def months(self):
         """SimPy process: one step a month."""
-        for month in range(1, self.scenario.horizon_months + 1):
+        horizon = self.scenario.horizon_months
+        for month in range(1, horizon + 1):
+            if self.progress is not None:
+                self.progress(month - 1, horizon)
             self.month((month - 1) * MONTH_DAYS, month)
             yield self.env.timeout(MONTH_DAYS)
 
