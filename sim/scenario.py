@@ -215,8 +215,8 @@ class Expansion(Model):
 
 class Segment(Model):
     market_size_accounts: int = Field(gt=0, le=MAX_ACCOUNTS)
-    """Accounts in the addressable market; leads come only from non-customers, so the
-    segment saturates."""
+    """Accounts in the addressable market. Its not-yet-customers are the pool SDRs work and
+    the accounts that come into market, so demand shrinks as the segment is won."""
     installed_customers: int = Field(ge=0, le=MAX_ACCOUNTS)
     """Customers at the start of month 1 (the installed base)."""
     installed_price_usd: USD

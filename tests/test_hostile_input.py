@@ -172,7 +172,7 @@ def test_limits_leave_room_for_every_bundled_scenario():
     ("segments: {smb: {installed_customers: 2000000000}}",
      "segments.smb.installed_customers: must be <= 1000000000 (got 2000000000)"),
     ("channels: {inbound: {cost_per_lead_usd: {smb: 1.0e+13}}}",
-     "channels.inbound.cost_per_lead_usd.smb: must be <= 1000000000000 (got 1e+13)"),
+     "channels.inbound.cost_per_lead_usd.smb: must be <= 1000000000000 (got 10000000000000)"),
     ("channels: {outbound: {accounts_contacted_per_sdr_per_month: {enterprise: 0}}}",
      "channels.outbound.accounts_contacted_per_sdr_per_month.enterprise: must be > 0 (got 0)"),
     ("channels: {partner: {partner_plan: [{month: 2, value: 1.0e+9}]}}",
