@@ -97,6 +97,7 @@ def _replicate(scenario: Scenario, seed: int, reps: Sequence[int],
             "monthly": res.monthly.assign(replication=r),
             "by_segment": res.by_segment.assign(replication=r),
             "by_channel": res.by_channel.assign(replication=r),
+            "by_team": res.by_team.assign(replication=r),
             "cohorts": res.cohorts.assign(replication=r),
             "initial": res.initial,
             "kpis": kpis,
@@ -299,6 +300,8 @@ class ExperimentResult:
     kpis: pd.DataFrame
     attainment: pd.DataFrame
     stats: dict = field(default_factory=dict)
+    by_team: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Per sales team, month and replication (see ``SimulationResult.by_team``)."""
 
     @property
     def name(self) -> str:
@@ -325,6 +328,12 @@ class ExperimentResult:
             return pd.DataFrame(columns=["name", "metric", "year", "op", "target", "probability"])
         return metrics.target_probability(self.attainment)
 
+    def segment_economics(self) -> pd.DataFrame:
+        """Per segment over all replications: CAC, payback, win rate, discount, and its
+        team's new ARR per ramped AE-year and quota attainment."""
+        teams = {name: team.segments for name, team in self.scenario.sales.teams.items()}
+        return metrics.segment_economics(self.by_segment, self.by_team, teams)
+
     def annual_pnl(self) -> pd.DataFrame:
         """Mean annual P&L across replications."""
         parts = [metrics.pnl(self.monthly[self.monthly.replication == r].drop(columns="replication"),
@@ -334,7 +343,7 @@ class ExperimentResult:
         return df.groupby(level=0).mean(numeric_only=True).drop(columns="replication")
 
     def write(self, out_dir: str | Path, extra: Mapping[str, pd.DataFrame] | None = None) -> Path:
-        """Write monthly.parquet, by_segment/by_channel parquet, kpis.csv, summary.json and
+        """Write monthly.parquet, by_segment/by_channel/by_team parquet, kpis.csv, summary.json and
         scenario.resolved.yaml (plus ``extra`` parquet files) into ``out_dir`` atomically.
 
         These bytes depend only on the scenario, seed and replications (not the executor);
@@ -346,6 +355,7 @@ class ExperimentResult:
             write_parquet(self.monthly, tmp / "monthly.parquet")
             write_parquet(self.by_segment, tmp / "by_segment.parquet")
             write_parquet(self.by_channel, tmp / "by_channel.parquet")
+            write_parquet(self.by_team, tmp / "by_team.parquet")
             self.kpis.to_csv(tmp / "kpis.csv", index=False)
             summary = {
                 "scenario": self.name,
@@ -410,6 +420,7 @@ def _assemble(sc: Scenario, seed: int, n: int, parts: list[dict], stats: dict) -
         monthly=pd.concat([p["monthly"] for p in parts], ignore_index=True),
         by_segment=pd.concat([p["by_segment"] for p in parts], ignore_index=True),
         by_channel=pd.concat([p["by_channel"] for p in parts], ignore_index=True),
+        by_team=pd.concat([p["by_team"] for p in parts], ignore_index=True),
         cohorts=pd.concat([p["cohorts"] for p in parts], ignore_index=True),
         initial=pd.DataFrame([{**p["initial"], "replication": p["replication"]} for p in parts]),
         kpis=pd.DataFrame([p["kpis"] for p in parts]),
@@ -612,7 +623,7 @@ DEFAULT_LEVERS = (
     "channels.inbound.budget_per_month_usd",
     "channels.partner.active_partners",
     "channels.partner.commission_frac",
-    "headcount.ae.count",
+    "sales.teams.*.count",
     "headcount.sdr.count",
     "headcount.csm.count",
     "headcount.onboarding.count",

@@ -415,8 +415,13 @@ def levers_table(scenario: Scenario) -> pd.DataFrame:
     rows.append(("Paid marketing budget", f"${ch.inbound.budget_per_month_usd:,.0f} per month"))
     rows.append(("Active partners", f"{ch.partner.active_partners}"))
     rows.append(("Partner commission", f"{ch.partner.commission_frac:.0%} of revenue"))
+    for name, team in scenario.sales.teams.items():
+        hires = sum(h.add for h in team.hiring_plan)
+        extra = f" (+{hires} planned)" if hires else ""
+        rows.append((f"AEs, {name} team",
+                     f"{team.count}{extra}, {team.concurrent_deals_per_ae} deals each"))
     hc = scenario.headcount
-    for role in ("ae", "sdr", "csm", "onboarding", "management"):
+    for role in ("sdr", "csm", "onboarding", "management"):
         team = getattr(hc, role, None)
         if team is not None:
             hires = sum(h.add for h in getattr(team, "hiring_plan", None) or [])
@@ -644,6 +649,22 @@ def profit_paths(cmp: CompareResult):
 # ---------------------------------------------------------------- pricing what-if
 
 
+def _ae_count_overrides(scenario, total: int) -> dict[str, int]:
+    """Starting AEs per sales team for a new total, in proportion to today's teams (largest
+    remainders; an empty plan gives the first team everything)."""
+    teams = scenario.sales.teams
+    now = sum(t.count for t in teams.values())
+    if now == 0:
+        counts = {name: (total if i == 0 else 0) for i, name in enumerate(teams)}
+    else:
+        exact = {name: total * t.count / now for name, t in teams.items()}
+        counts = {name: int(v) for name, v in exact.items()}
+        left = total - sum(counts.values())
+        for name in sorted(exact, key=lambda n: exact[n] - counts[n], reverse=True)[:left]:
+            counts[name] += 1
+    return {f"sales.teams.{name}.count": n for name, n in counts.items()}
+
+
 def _pricing_overrides(sc: Scenario, price_change_pct: float, discount_cap_frac: float | None
                        ) -> dict[str, Any]:
     over: dict[str, Any] = {}
@@ -803,7 +824,7 @@ class OffsiteWorkbook:
             "price_change_pct": 0,
             "discount_cap_frac": max(p.discount_cap_frac for p in sc.pricing.segments.values()),
             "marketing_budget_usd": sc.channels.inbound.budget_per_month_usd,
-            "ae_count": sc.headcount.ae.count,
+            "ae_count": sum(team.count for team in sc.sales.teams.values()),
             "csm_count": sc.headcount.csm.count,
             "onboarding_count": sc.headcount.onboarding.count,
             "annual_uplift_frac": sc.pricing.annual_uplift_frac,
@@ -818,7 +839,7 @@ class OffsiteWorkbook:
         over = _pricing_overrides(self.scenario, float(v["price_change_pct"]),
                                   float(v["discount_cap_frac"]))
         over["channels.inbound.budget_per_month_usd"] = float(v["marketing_budget_usd"])
-        over["headcount.ae.count"] = int(v["ae_count"])
+        over.update(_ae_count_overrides(self.scenario, int(v["ae_count"])))
         over["headcount.csm.count"] = int(v["csm_count"])
         over["headcount.onboarding.count"] = int(v["onboarding_count"])
         over["pricing.annual_uplift_frac"] = float(v["annual_uplift_frac"])

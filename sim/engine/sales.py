@@ -1,5 +1,5 @@
-"""Sales: the AE team (staffing, attrition, ramp, capacity), the queue of opportunities for
-an AE, the sales cycle, and the win/price rule ``decide``.
+"""Sales: the AE teams (staffing, attrition, ramp, capacity per team), the queue of each
+team's opportunities, the sales cycle, and the win/price rule ``decide``.
 
 An opportunity is a chain of SimPy events with callbacks rather than a generator process:
 arrival (a Timeout), the AE request on the resource, a patience Timeout if it has to queue,
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import simpy
 
@@ -20,6 +20,9 @@ from sim.engine.context import Context
 from sim.engine.entities import ElasticResource, Prospect
 from sim.engine.plan import headcount
 from sim.units import MONTH_DAYS, YEAR_DAYS, Channel
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sim.scenario import SalesTeam as SalesTeamPlan
 
 DISCOUNT_TOLERANCE = 1e-12  # a discount equal to the cap (up to rounding) is allowed
 CAPACITY_TOLERANCE = 1e-9  # 2.9999999 deal slots from float ramps count as 3
@@ -61,23 +64,29 @@ class AccountExecutive(NamedTuple):
 
 
 class SalesTeam:
-    """The AEs and their queue. Staffing draws come from the ``ae_staffing`` stream."""
+    """One team's AEs and their queue: only the opportunities of the segments it covers wait
+    for its AEs. Staffing draws come from the team's own ``ae_staffing/<team>`` stream, so
+    a change to one team never shifts another team's hires, failures or departures."""
 
-    def __init__(self, ctx: Context, on_won: Callable[[Prospect, float, Decision], None]):
+    def __init__(self, ctx: Context, index: int, name: str, team: SalesTeamPlan,
+                 on_won: Callable[[Prospect, float, Decision], None]):
         self.ctx = ctx
+        self.index, self.name, self.team = index, name, team
         self.on_won = on_won
-        self.rng = ctx.streams.python("ae_staffing")
+        self.rng = ctx.streams.python(f"ae_staffing/{name}")
         self.aes = [AccountExecutive(ALREADY_HIRED_T, 1.0, self._leave_t(0.0))
-                    for _ in range(headcount(ctx.scenario.headcount.ae, 1))]
+                    for _ in range(headcount(team, 1))]
         slots = self.capacity_at(0.0)
         self.resource = ElasticResource(ctx.env, slots)
-        ctx.ledger.ae_capacity.set(0.0, slots)
+        ledger = ctx.ledger
+        ledger.team_capacity[index].set(0.0, slots)
+        ledger.team_productivity[index].set(0.0, self.productivity_at(0.0))
 
     # -- staffing ------------------------------------------------------------------------
 
     def _leave_t(self, t: float) -> float:
         """When an AE hired at t leaves (exponential attrition)."""
-        p = self.ctx.scenario.sales.ae_attrition_per_year_frac
+        p = self.team.attrition_per_year_frac
         if p <= 0:
             return math.inf
         if p >= 1:
@@ -85,31 +94,37 @@ class SalesTeam:
         rate = -math.log(1 - p) / YEAR_DAYS
         return t + self.rng.expovariate(rate)
 
-    def capacity_at(self, t: float) -> int:
-        """Deal slots: ramped productivity of the team x concurrent deals per AE."""
-        s = self.ctx.scenario
-        ramp_days = s.headcount.ae.ramp_months * MONTH_DAYS
+    def productivity_at(self, t: float) -> float:
+        """Ramped AE equivalents: each AE's productivity times the ramped share."""
+        ramp_days = self.team.ramp_months * MONTH_DAYS
         total = 0.0
         for ae in self.aes:
             if ramp_days > 0:
                 total += ae.productivity * min(1.0, max(0.0, (t - ae.hired_t) / ramp_days))
             else:
                 total += ae.productivity
-        return int(total * s.sales.concurrent_deals_per_ae + CAPACITY_TOLERANCE)
+        return total
+
+    def capacity_at(self, t: float) -> int:
+        """Deal slots: ramped productivity of the team x concurrent deals per AE."""
+        return int(self.productivity_at(t) * self.team.concurrent_deals_per_ae
+                   + CAPACITY_TOLERANCE)
 
     def restaff(self, t: float, month: int) -> None:
         """Start of a month: leavers go, the plan's headcount is hired, capacity follows."""
-        s = self.ctx.scenario
+        team = self.team
         self.aes = [ae for ae in self.aes if ae.leaves_t > t]
-        target = headcount(s.headcount.ae, month)
+        target = headcount(team, month)
         while len(self.aes) > target:
             self.aes.pop()  # planned reductions take the most recent hires
         while len(self.aes) < target:
-            fails = self.rng.random() < s.sales.ae_fail_to_ramp_frac
-            productivity = s.sales.failed_ramp_productivity_frac if fails else 1.0
+            fails = self.rng.random() < team.fail_to_ramp_frac
+            productivity = team.failed_ramp_productivity_frac if fails else 1.0
             self.aes.append(AccountExecutive(t, productivity, self._leave_t(t)))
         slots = self.capacity_at(t)
-        self.ctx.ledger.ae_capacity.set(t, slots)
+        ledger = self.ctx.ledger
+        ledger.team_capacity[self.index].set(t, slots)
+        ledger.team_productivity[self.index].set(t, self.productivity_at(t))
         self.resource.set_capacity(slots)
 
     # -- the queue -----------------------------------------------------------------------
@@ -141,7 +156,9 @@ class SalesTeam:
         ledger = ctx.ledger
         start = ctx.env.now
         ledger.wait(ledger.ae_wait, start, start - arrived)
+        ledger.wait(ledger.team_wait[self.index], start, start - arrived)
         ledger.ae_busy.add(start, 1)
+        ledger.team_busy[self.index].add(start, 1)
         ctx.env.timeout(p.cycle_days, value=(p, req, start)).callbacks.append(self._close)
 
     def _close(self, event: simpy.Event) -> None:
@@ -152,6 +169,7 @@ class SalesTeam:
         end = ctx.env.now
         self.resource.release_now(req)
         ledger.ae_busy.add(end, -1)
+        ledger.team_busy[self.index].add(end, -1)
         ledger.spread(start, end, "ae_busy_days", p.seg, p.ch)
         ledger.flow(end, "sales_cycle_days_sum", p.seg, p.ch, end - start)
         self._book(p, end)
@@ -179,3 +197,31 @@ class SalesTeam:
         ledger.flow(t, "sales_commission", p.seg, p.ch, s.sales.commission_frac * (p.seats * net))
         self.on_won(p, t, decision)
 
+
+
+class SalesForce:
+    """The sales teams: routes each opportunity to the team covering its segment."""
+
+    def __init__(self, ctx: Context, on_won: Callable[[Prospect, float, Decision], None]):
+        self.ctx = ctx
+        teams = ctx.scenario.sales.teams
+        self.teams = [SalesTeam(ctx, j, name, team, on_won)
+                      for j, (name, team) in enumerate(teams.items())]
+        by_name = {name: j for j, name in enumerate(teams)}
+        self.team_of_segment = [next(by_name[n] for n, t in teams.items() if seg in t.segments)
+                                for seg in ctx.seg_names]
+        ctx.ledger.ae_capacity.set(0.0, self.capacity)
+
+    @property
+    def capacity(self) -> int:
+        """Deal slots of all teams."""
+        return sum(team.resource.capacity for team in self.teams)
+
+    def restaff(self, t: float, month: int) -> None:
+        for team in self.teams:
+            team.restaff(t, month)
+        self.ctx.ledger.ae_capacity.set(t, self.capacity)
+
+    def arrive(self, event: simpy.Event) -> None:
+        """An opportunity queues for the team of its segment, never for another team's AEs."""
+        self.teams[self.team_of_segment[event.value.seg]].arrive(event)
