@@ -719,7 +719,7 @@ def discount_tradeoff_table(sweep: pd.DataFrame) -> pd.DataFrame:
                      "List price change": f"{r.price_change_pct:+.0f}%",
                      "Win rate": f"{r.win_rate_frac:.1%}",
                      "Average discount": f"{r.avg_discount_frac:.1%}",
-                     "New ARR per deal": fmt_usd(r.new_arr_per_deal),
+                     "New ARR per deal": f"${r.new_arr_per_deal:,.0f}",
                      "Operating profit (mean)": fmt_usd(r.operating_profit_total_mean)})
     return pd.DataFrame(rows)
 
