@@ -12,9 +12,9 @@ import math
 import numpy as np
 import simpy
 
-from sim.ledger import MONTH_DAYS
-from sim.model import effective_headcount, headcount, step_plan
+from sim.engine.plan import effective_headcount, headcount, step_plan
 from sim.scenario import Scenario
+from sim.units import MONTH_DAYS
 
 
 def _draw(d, rng: np.random.Generator) -> float:
