@@ -604,6 +604,9 @@ def sweep(
         won, lost = monthly["deals_won"].sum(), monthly["deals_lost"].sum()
         row["win_rate_frac"] = float(won / (won + lost)) if won + lost else math.nan
         row["new_arr_per_deal"] = float(monthly["new_arr"].sum() / won) if won else math.nan
+        listed = monthly["list_arr_won"].sum()
+        row["avg_discount_frac"] = float(monthly["discount_usd"].sum() / listed) if listed \
+            else math.nan
         rows.append(row)
     table = pd.DataFrame(rows)
     best = {}

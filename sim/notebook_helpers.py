@@ -697,6 +697,9 @@ def pricing_sweep(scenario: Scenario, price_changes_pct: Sequence[float] = (-10,
         won, lost = r.monthly["deals_won"].sum(), r.monthly["deals_lost"].sum()
         row["win_rate_frac"] = float(won / (won + lost)) if won + lost else math.nan
         row["new_arr_per_deal"] = float(r.monthly["new_arr"].sum() / won) if won else math.nan
+        listed = r.monthly["list_arr_won"].sum()
+        row["avg_discount_frac"] = float(r.monthly["discount_usd"].sum() / listed) if listed \
+            else math.nan
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -741,13 +744,37 @@ def pricing_peaks(sweep: pd.DataFrame):
 
 def pricing_grid(sweep: pd.DataFrame):
     t = sweep[["price_change_pct", "discount_cap_frac", "revenue_total_mean",
-               "operating_profit_total_mean", "win_rate_frac", "new_arr_per_deal"]].rename(
+               "operating_profit_total_mean", "win_rate_frac", "avg_discount_frac",
+               "new_arr_per_deal"]].rename(
         columns={"price_change_pct": "List price change (%)",
                  "discount_cap_frac": "Discount cap", "revenue_total_mean": "Revenue (mean)",
                  "operating_profit_total_mean": "Operating profit (mean)",
-                 "win_rate_frac": "Win rate", "new_arr_per_deal": "New ARR per deal"})
+                 "win_rate_frac": "Win rate", "avg_discount_frac": "Average discount",
+                 "new_arr_per_deal": "New ARR per deal"})
     return _styled(t, {"List price change (%)": "{:+.0f}%", "Discount cap": "{:.0%}",
-                       "Win rate": "{:.1%}"}, caption="The whole grid", hide_index=True)
+                       "Win rate": "{:.1%}", "Average discount": "{:.1%}"},
+                   caption="The whole grid", hide_index=True)
+
+
+def discount_tradeoff_table(sweep: pd.DataFrame) -> pd.DataFrame:
+    """The discount cap's trade-off at today's list price (or the change nearest 0): per cap,
+    win rate, average discount off list, new ARR per deal and operating profit."""
+    at = sweep.loc[(sweep["price_change_pct"].abs() == sweep["price_change_pct"].abs().min())]
+    rows = []
+    for r in at.sort_values("discount_cap_frac").itertuples():
+        rows.append({"Discount cap": f"{r.discount_cap_frac:.0%}",
+                     "List price change": f"{r.price_change_pct:+.0f}%",
+                     "Win rate": f"{r.win_rate_frac:.1%}",
+                     "Average discount": f"{r.avg_discount_frac:.1%}",
+                     "New ARR per deal": f"${r.new_arr_per_deal:,.0f}",
+                     "Operating profit (mean)": fmt_usd(r.operating_profit_total_mean)})
+    return pd.DataFrame(rows)
+
+
+def discount_tradeoff(sweep: pd.DataFrame):
+    return style_table(discount_tradeoff_table(sweep),
+                       caption="A tighter cap loses deals and raises the price of those won",
+                       hide_index=True)
 
 
 # ---------------------------------------------------------------- sensitivity

@@ -26,6 +26,7 @@ from pydantic import (
 from sim.distributions import (
     Beta,
     Distribution,
+    Fixed,
     Gamma,
     LogNormal,
     bool_message,
@@ -221,7 +222,8 @@ class Segment(Model):
     """Customers at the start of month 1 (the installed base)."""
     installed_price_usd: USD
     """Average net price per seat-year the installed base pays today (before term discounts).
-    A list-price change reaches these customers only through the renewal uplift."""
+    A list-price change reaches these customers as ``pricing.segments.<seg>
+    .installed_price_policy`` says (grandfathered, or stepped to the new list at renewal)."""
     seats: SeatsDist
     """Seats per new account."""
     installed_seats: SeatsDist | None = None
@@ -295,7 +297,30 @@ class SegmentPrice(Model):
     list_price_usd: USD
     """List price per seat per year."""
     discount_cap_frac: Frac
-    """Largest discount a rep may give. Negotiated discounts 18-42% off list (tier-1 vendors)."""
+    """Largest discount a rep may give off the (term-discounted) list price. A buyer who needs
+    more is lost on price; concessions above it are cut. Negotiated discounts 18-42% off list
+    (tier-1 vendors); approval tiers rep <=10%, manager <=20%, RVP <=35% (S6, low trust)."""
+    rep_discount_frac: FracDist = Field(default_factory=lambda: Fixed(value=0.0))
+    """Discount reps concede on a won deal even where the buyer would pay list (drawn per
+    deal); the deal gets max(this, what the buyer needs), at most the cap. 0 = reps give only
+    what the buyer needs. Effective/list SMB assisted 68-85%, MM 55-75%, Ent 42-62% (S6, low
+    trust); negotiated enterprise 18-42% off list (section 4)."""
+    quarter_end_extra_discount_frac: Frac = 0.0
+    """Extra discount conceded on deals closing in the last ``quarter_end_window_days`` of a
+    plan quarter (still bounded by the cap). Final 2 weeks 10-25 points cheaper; last week of
+    quarter deal size ~12% lower (S6, secondary)."""
+    installed_list_price_usd: _Number | None = Field(default=None, gt=0, le=MAX_USD)
+    """List price per seat-year the installed base signed against; null = ``list_price_usd``.
+    When the list price differs, ``installed_price_policy`` says what installed customers pay
+    at renewal (a list cut is not passed on)."""
+    installed_price_policy: Literal["grandfather", "step_to_list"] = "grandfather"
+    """grandfather: installed customers keep their own price path (the renewal escalator
+    only). step_to_list: at each renewal their price moves toward the new list (the same
+    relative discount) by at most ``installed_price_step_cap_frac``, on top of the escalator;
+    the uplift churn response and over-willingness-to-pay churn apply to the whole step."""
+    installed_price_step_cap_frac: Frac = 0.10
+    """Largest move toward the new list price per renewal (per year for monthly contracts).
+    Assumption; firms realise about half of the increase they ask for (S7)."""
 
 
 class Pricing(Model):
@@ -309,6 +334,9 @@ class Pricing(Model):
     over_wtp_churn_prob_frac: Frac = 0.5
     """Churn probability at renewal when the new price is 20% or more above the account's
     willingness to pay (it shops around); scaled linearly below 20%. Assumption."""
+    quarter_end_window_days: float = Field(default=14.0, ge=0, le=91)
+    """Days before each plan quarter end in which reps concede
+    ``quarter_end_extra_discount_frac`` more (S6: the final 2 fiscal weeks)."""
 
 
 # ---------------------------------------------------------------- channels

@@ -98,6 +98,12 @@ def test_sweep_grid_and_best_points(small):
         rows = t[t["pricing.segments.smb.discount_cap_frac"] == cap].sort_values(
             "pricing.segments.smb.list_price_usd")
         assert rows["win_rate_frac"].iloc[0] > rows["win_rate_frac"].iloc[1]
+    # and at a fixed price the tighter cap wins less often at a smaller average discount
+    for price in (400, 900):
+        rows = t[t["pricing.segments.smb.list_price_usd"] == price].sort_values(
+            "pricing.segments.smb.discount_cap_frac")
+        assert rows["win_rate_frac"].iloc[0] < rows["win_rate_frac"].iloc[1]
+        assert rows["avg_discount_frac"].iloc[0] < rows["avg_discount_frac"].iloc[1]
 
 
 def test_sensitivity_moves_each_lever_both_ways(small):

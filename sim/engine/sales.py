@@ -11,6 +11,7 @@ gone), with the same queueing semantics and tables.
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -19,12 +20,14 @@ import simpy
 from sim.engine.context import Context
 from sim.engine.entities import ElasticResource, Prospect
 from sim.engine.plan import headcount
+from sim.engine.pricing import conceded_discount, in_quarter_end, price_deal
 from sim.units import MONTH_DAYS, YEAR_DAYS, Channel
 
 if TYPE_CHECKING:  # pragma: no cover
     from sim.scenario import SalesTeam as SalesTeamPlan
+    from sim.scenario import SegmentPrice
 
-DISCOUNT_TOLERANCE = 1e-12  # a discount equal to the cap (up to rounding) is allowed
+DISCOUNT_SEED_SALT = 0x5EED_D15C  # a deal's concession stream: its account seed ^ this
 CAPACITY_TOLERANCE = 1e-9  # 2.9999999 deal slots from float ramps count as 3
 ALREADY_HIRED_T = -1e9  # hire time of the starting team: fully ramped from day 0
 PARTNER = Channel.PARTNER  # bound once: Enum attribute reads are slow
@@ -35,7 +38,8 @@ class Decision(NamedTuple):
 
     won: bool
     lost_on_price: bool  # would have bought, but the discount needed exceeds the cap
-    discount_frac: float  # discount off the (term-discounted) list price it needs
+    discount_frac: float  # discount off the (term-discounted) list price: given if won,
+    # needed if lost
     net_price_usd: float  # price per seat per year if won
 
 
@@ -47,14 +51,28 @@ def win_probability(base_win_prob: float, partner_lift_frac: float, ch: int) -> 
 
 
 def decide(win_draw: float, wtp_usd: float, list_price_usd: float, win_prob: float,
-           discount_cap_frac: float) -> Decision:
-    """Win on competition (``win_draw < win_prob``) and on price: the AE discounts down to
-    the prospect's willingness to pay, at most ``discount_cap_frac``."""
-    needed = max(0.0, 1.0 - wtp_usd / list_price_usd) if list_price_usd > 0 else 0.0
+           discount_cap_frac: float, conceded_frac: float = 0.0) -> Decision:
+    """Win on competition (``win_draw < win_prob``) and on price: the deal gets the rep's
+    concession or the discount the prospect needs, whichever is larger, at most
+    ``discount_cap_frac``; a prospect needing more than the cap is lost on price
+    (``sim.engine.pricing``)."""
+    priced = price_deal(wtp_usd, list_price_usd, conceded_frac, discount_cap_frac)
     beats_competition = win_draw < win_prob
-    if not beats_competition or needed > discount_cap_frac + DISCOUNT_TOLERANCE:
-        return Decision(False, beats_competition, needed, math.nan)
-    return Decision(True, False, needed, list_price_usd * (1 - needed))
+    if not beats_competition or not priced.won_on_price:
+        return Decision(False, beats_competition, priced.needed_frac, math.nan)
+    return Decision(True, False, priced.discount_frac, priced.net_price_usd)
+
+
+def rep_concession(account_seed: int, t: float, price: SegmentPrice,
+                   quarter_end_window_days: float) -> float:
+    """The discount the rep concedes on this deal whatever the buyer needs: a draw from the
+    segment's discount behaviour on the deal's own stream (so the same deal gets the same
+    draw in every what-if), plus the quarter-end extra if it closes in the window."""
+    dist = price.rep_discount_frac
+    draw = dist.value if dist.dist == "fixed" else dist.sample(
+        random.Random(account_seed ^ DISCOUNT_SEED_SALT))
+    return conceded_discount(draw, in_quarter_end(t, quarter_end_window_days),
+                             price.quarter_end_extra_discount_frac)
 
 
 class AccountExecutive(NamedTuple):
@@ -182,7 +200,9 @@ class SalesTeam:
         listed = price.list_price_usd * (1 - option.term_discount_frac)
         win_prob = win_probability(seg.base_win_prob_frac, s.channels.partner.win_prob_lift_frac,
                                    p.ch)
-        decision = decide(p.win_draw, p.wtp_usd, listed, win_prob, price.discount_cap_frac)
+        conceded = rep_concession(p.account_seed, t, price, s.pricing.quarter_end_window_days)
+        decision = decide(p.win_draw, p.wtp_usd, listed, win_prob, price.discount_cap_frac,
+                          conceded)
         if not decision.won:
             ledger.flow(t, "deals_lost", p.seg, p.ch, 1)
             if decision.lost_on_price:
