@@ -185,10 +185,6 @@ def fmt_value(name: str, x: Any) -> str:
     return fmt_unit(unit_of(name), x)
 
 
-fmt_kpi = fmt_value
-"""Earlier name of :func:`fmt_value`."""
-
-
 def fmt_range(name: str, low: Any, high: Any, sep: str = " – ") -> str:
     """``low – high`` of a KPI, each in its unit."""
     return f"{fmt_value(name, low)}{sep}{fmt_value(name, high)}"

@@ -29,11 +29,6 @@ def json_safe(x: Any) -> Any:
     return x
 
 
-def record_json(data: Any) -> str:
-    """JSON text of a record (NaN → null), for tools that read executed notebooks."""
-    return json.dumps(json_safe(data))
-
-
 def project_path(path: str | Path, project_root: str | Path = "..") -> Path:
     """An absolute path as is; a relative one under ``project_root`` (itself relative to the
     working folder, which is the notebook's folder under Jupyter and Papermill), else under
