@@ -10,12 +10,10 @@ from pathlib import Path
 import nbformat
 import openpyxl
 import pytest
-import vl_convert as vlc
 
 import sim
-from sim.experiment import pricing_sweep
 from sim.report import build as reports
-from sim.report import charts, fmt, tables, workbook
+from sim.report import workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = ROOT / "scenarios" / "baseline.yaml"
@@ -134,57 +132,3 @@ def test_slugs_and_sheet_names_are_unique():
     used: set[str] = set()
     names = [workbook._sheet_name("a" * 40, used) for _ in range(2)]
     assert len(set(names)) == 2 and all(len(n) <= 31 for n in names)
-
-
-@pytest.fixture(scope="module")
-def small():
-    sc = sim.load_scenario(BASE, {"horizon_months": 12})
-    return sim.compare(sc, [sim.with_overrides(sc, {"pricing.annual_uplift_frac": 0.08})],
-                       replications=2, seed=1, executor="serial")
-
-
-def _svg(chart) -> str:
-    svg = vlc.vegalite_to_svg(chart.to_dict())
-    assert svg.startswith("<svg") and "mark-" in svg
-    return svg
-
-
-def test_every_chart_draws_offline_from_tidy_tables(small):
-    r = small.base
-    bands, trough = tables.cash_tables(r)
-    sens = sim.sensitivity(r.scenario, ["headcount.ae.count"], replications=1,
-                           executor="serial")
-    grid = pricing_sweep(r.scenario, [0, 10], [0.2], replications=1)
-    for chart in (charts.fan_chart(tables.fan_table(r)),
-                  charts.arr_bridge_waterfall(tables.arr_bridge_table(r)),
-                  charts.cash_chart(bands, trough),
-                  charts.utilisation_chart(tables.utilisation_table(r)),
-                  charts.target_attainment_bars(tables.targets_table(r)),
-                  charts.tornado(tables.tornado_table(sens)),
-                  charts.sweep_curves(tables.pricing_curves_table(grid)),
-                  charts.scenario_kpi_bars(tables.compare_kpi_table(small)),
-                  charts.comparison_bars(tables.compare_deltas_table(small)),
-                  charts.scenario_bands(tables.paths_table(small))):
-        _svg(chart)
-    charts.enable_offline_rendering()
-    bundle = charts.fan_chart(tables.fan_table(r))._repr_mimebundle_()
-    assert "image/svg+xml" in (bundle[0] if isinstance(bundle, tuple) else bundle)
-
-
-def test_arr_bridge_steps_close_to_year_end_arr(small):
-    b = tables.arr_bridge_table(small.base)
-    ends = b[b["step"].str.endswith("end ARR")]
-    flows = b[b["kind"] != "total"]
-    assert flows["end"].iloc[-1] == pytest.approx(ends["end"].iloc[-1], rel=1e-9)
-    assert b.loc[0, "end"] == pytest.approx(float(small.base.initial["arr"].mean()))
-
-
-def test_tables_for_finance(small):
-    pnl = tables.annual_pnl_table(small.base)
-    assert list(pnl.columns) == ["Year 1"] and "Operating profit" in pnl.index
-    assert pnl.loc["Operating profit", "Year 1"] == pytest.approx(
-        pnl.loc["Revenue", "Year 1"] - pnl.loc["Total cost (incl. cost of revenue)", "Year 1"])
-    a = tables.assumptions_table(small.base.scenario).set_index("key")["value"]
-    assert a["headcount.ae.hiring_plan.0.month"] == 7
-    assert fmt.fmt_usd(-1_234_567) == "-$1.23M"
-    assert fmt.fmt_value("nrr_last_year", 0.97) == "97.0%"
