@@ -19,13 +19,13 @@ from sim.experiment import (
     CompareResult,
     ExperimentResult,
     compare,
-    pricing_sweep,
+    pricing_sweep,  # noqa: F401 - a notebook cell: nb.pricing_sweep
     run_experiment,
 )
 from sim.report import charts
 from sim.report.fmt import fmt_dollars, fmt_lever, fmt_usd, fmt_value
 from sim.report.fmt import label as kpi_label
-from sim.report.offsite import offsite_workbook
+from sim.report.offsite import offsite_workbook  # noqa: F401 - a notebook cell
 from sim.report.store import load_result, project_path, scenario_for
 from sim.report.tables import (
     ACCOUNT_PLAN_MEASURES,
@@ -55,8 +55,6 @@ from sim.report.tables import (
 )
 from sim.scenario import Scenario
 from sim.scenario_io import scenario_hash, scenario_to_dict
-
-__all__ = ["charts", "offsite_workbook", "pricing_sweep", "scenario_for"]  # used via ``nb.``
 
 MIME_KPIS = "application/vnd.revsim.kpis+json"
 """Mimetype of the machine-readable KPI record a notebook's KPI cell carries next to its HTML."""
