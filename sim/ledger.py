@@ -98,8 +98,8 @@ class Ledger:
         self.ae_capacity = Level(horizon)
         self.onb_busy = Level(horizon)
         self.onb_capacity = Level(horizon)
-        self.ae_wait = np.zeros((horizon, 2))  # sum of waits, count
-        self.onb_wait = np.zeros((horizon, 2))
+        self.ae_wait = np.zeros((horizon, 3))  # sum of waits, starts, starts that waited
+        self.onb_wait = np.zeros((horizon, 3))
         # cohort (0 = installed base, else month won) x month x measure
         self.cohort = np.zeros((horizon + 1, horizon, 6))
         self.monthly_costs: dict[str, np.ndarray] = {}
@@ -110,13 +110,14 @@ class Ledger:
     # -- flows ---------------------------------------------------------------------------
 
     def flow(self, t: float, column: str, seg: int, ch: int, amount: float) -> None:
-        if t < self.t_end:
+        if 0 <= t < self.t_end:  # before day 0 (the pipeline warm-up) nothing is booked
             idx = int(t / MONTH_DAYS) * self._stride_m + seg * self._n_ch + ch
             self._flows[column][idx] += amount
 
     def spread(self, t0: float, t1: float, column: str, seg: int, ch: int) -> None:
         """Add the days of [t0, t1) to ``column``, split across months (busy time)."""
         t1 = min(t1, self.t_end)
+        t0 = max(t0, 0.0)
         arr = self._flows[column]
         off = seg * self._n_ch + ch
         while t0 < t1:
@@ -132,17 +133,20 @@ class Ledger:
 
     def cohort_flow(self, t: float, cohort: int, measure: int, amount: float) -> None:
         """measure: 0 new_arr, 1 expansion, 2 contraction, 3 churned_arr, 4 churned, 5 new."""
-        if t < self.t_end:
+        if 0 <= t < self.t_end:
             self.cohort[cohort, int(t / MONTH_DAYS), measure] += amount
 
     def level(self, column: str, seg: int, ch: int) -> Level:
         return self.levels[column][seg][ch]
 
     def wait(self, which: np.ndarray, t: float, days: float) -> None:
-        if t < self.t_end:
+        """A start of service at t after waiting ``days``: total wait, starts, starts that
+        waited."""
+        if 0 <= t < self.t_end:
             m = int(t / MONTH_DAYS)
             which[m, 0] += days
             which[m, 1] += 1
+            which[m, 2] += days > 0
 
     def finish(self) -> None:
         """Integrate every level to the horizon."""
@@ -262,7 +266,8 @@ def build_tables(ledger: Ledger, params: dict, initial: dict) -> dict:
     m["operating_profit"] = m["revenue"] - m["total_cost"]
     m["cash_balance"] = initial["cash_balance"] + np.cumsum(m["cash_collected"] - m["total_cost"])
     m["deferred_revenue"] = initial["deferred_revenue"] + np.cumsum(m["billings"] - m["revenue"])
-    m["accounts_receivable"] = np.cumsum(m["billings"] - m["cash_collected"])
+    m["accounts_receivable"] = initial.get("accounts_receivable", 0.0) + np.cumsum(
+        m["billings"] - m["cash_collected"])
     for col in ("leads", "opportunities", "deals_won", "deals_lost", "deals_lost_price",
                 "leads_lost_waiting", "list_arr_won", "discount_usd", "sales_cycle_days_sum",
                 "new_unit_arr", "new_unit_deals"):
@@ -273,6 +278,13 @@ def build_tables(ledger: Ledger, params: dict, initial: dict) -> dict:
     m["onboarding_utilization"] = safe_div(L.onb_busy.integral, L.onb_capacity.integral)
     m["onboarding_wait_days"] = safe_div(L.onb_wait[:, 0], L.onb_wait[:, 1])
     m["onboardings_started"] = L.onb_wait[:, 1]
+    # queues: starts of service, their total wait and how many waited at all, so mean waits,
+    # probabilities of waiting and Little's law can be read from the table
+    m["ae_starts"] = L.ae_wait[:, 1]
+    m["ae_wait_days_total"] = L.ae_wait[:, 0]
+    m["ae_starts_waited"] = L.ae_wait[:, 2]
+    m["onboarding_wait_days_total"] = L.onb_wait[:, 0]
+    m["onboardings_waited"] = L.onb_wait[:, 2]
     for role in ("ae", "sdr", "csm", "onboarding", "management"):
         m[f"headcount_{role}"] = stats[role]
     m["ae_capacity_slots"] = stats["ae_capacity"]

@@ -17,6 +17,13 @@ import simpy
 
 from sim.events import EventLog
 from sim.ledger import CHANNELS, MONTH_DAYS, YEAR_DAYS, Ledger
+from sim.retention_math import (
+    SegmentRetention,
+    churn_law,
+    geometric_renewals,
+    monthly_invoice_ages,
+    renewal_churn_prob,
+)
 from sim.scenario import Role, Scenario
 from sim.streams import Streams
 
@@ -122,7 +129,10 @@ class Model:
 
     def __post_init__(self) -> None:
         s = self.scenario
-        self.env = simpy.Environment()
+        warm = (s.opening.pipeline_warm_up_months if s.opening.pipeline == "steady_state"
+                else 0)
+        # the warm-up of the pipeline runs before day 0 (negative times book nothing)
+        self.env = simpy.Environment(initial_time=-warm * MONTH_DAYS)
         self.seg_names = list(s.segments)
         self.segs = [s.segments[n] for n in self.seg_names]
         self.prices = [s.pricing.segments[n] for n in self.seg_names]
@@ -141,7 +151,31 @@ class Model:
             (c, k): {attr: st.numpy(f"prospects/{CHANNELS[c]}/{n}/{attr}") for attr in PROSPECT_DRAWS}
             for c in range(3) for k, n in enumerate(self.seg_names)
         }
+        # the pipeline warm-up before day 0 draws from streams of its own, so the plan's
+        # opportunities get the same draws with or without it
+        self.rng_arrivals_warm = {
+            (c, k): st.numpy(f"warmup/arrivals/{CHANNELS[c]}/{n}")
+            for c in range(3) for k, n in enumerate(self.seg_names)
+        }
+        self.rng_prospect_warm = {
+            (c, k): {attr: st.numpy(f"warmup/prospects/{CHANNELS[c]}/{n}/{attr}")
+                     for attr in PROSPECT_DRAWS}
+            for c in range(3) for k, n in enumerate(self.seg_names)
+        }
         self.rng_base = st.python("installed_base")
+        self.rng_opening_ar = st.python("opening_receivables")
+        # churn law of each segment's contract options (sim.retention_math)
+        self.laws = [
+            [churn_law(seg.monthly_logo_retention_12m_frac if opt.term_months == 1
+                       else seg.logo_retention_12m_frac, seg.churn_concentration,
+                       opt.term_months) for opt in seg.contracts]
+            for seg in self.segs
+        ]
+        self.retention = [
+            SegmentRetention(tuple(laws), tuple(o.share_frac for o in seg.contracts))
+            for laws, seg in zip(self.laws, self.segs, strict=True)
+        ]
+        self.warm_up_months = warm
         self.rng_ae = st.python("ae_staffing")
         self.rng_finance = st.numpy("finance")
         self.rng_cash = st.python("collections")
@@ -218,9 +252,10 @@ class Model:
     # ------------------------------------------------------------------ month planner
 
     def planner(self):
-        """Each month: staffing, CS coverage, costs, and the month's leads in bulk."""
+        """Each month: staffing, CS coverage, costs, and the month's leads in bulk. With a
+        steady-state opening pipeline, month 1's lead flow first runs for the warm-up months
+        before day 0 (see ``_month_leads``)."""
         s = self.scenario
-        L = self.ledger
         H = self.H
         costs = {k: np.zeros(H) for k in (
             "marketing_programs", "partner_program", "ae", "sdr", "csm", "onboarding",
@@ -228,11 +263,15 @@ class Model:
         heads = {k: np.zeros(H) for k in ("ae", "sdr", "csm", "onboarding", "management",
                                           "partners", "cs_factor", "ae_capacity")}
         n_seg = len(self.segs)
-        lead_w = np.zeros((H, n_seg, 3))
-        L.monthly_costs = costs
-        L.monthly_stats = heads
-        L.by_seg_weights["leads"] = lead_w
+        self.lead_w = np.zeros((H, n_seg, 3))
+        self.ledger.monthly_costs = costs
+        self.ledger.monthly_stats = heads
+        self.ledger.by_seg_weights["leads"] = self.lead_w
         hc = s.headcount
+        for w in range(self.warm_up_months):
+            self._month_leads(1, -(self.warm_up_months - w) * MONTH_DAYS, warm=w + 1)
+            yield self.env.timeout(MONTH_DAYS)
+        self._book_opening_receivables()
         for m in range(1, H + 1):
             t = (m - 1) * MONTH_DAYS
             i = m - 1
@@ -262,45 +301,65 @@ class Model:
             costs["partner_program"][i] = partners * s.channels.partner.program_cost_per_partner_per_month_usd
             costs["fixed_opex"][i] = s.costs.fixed_opex_per_month_usd * (
                 1 + s.costs.fixed_opex_growth_per_year_frac) ** (i // 12)
-            # leads by channel and segment
-            inbound = s.channels.inbound
-            total = [
-                inbound.leads_scale_k * budget ** inbound.response_exponent_b if budget > 0 else 0.0,
-                effective_headcount(hc.sdr, m) * s.channels.outbound.leads_per_sdr_per_month,
-                partners * s.channels.partner.referrals_per_partner_per_month,
-            ]
-            chans = (s.channels.inbound, s.channels.outbound, s.channels.partner)
-            arrivals: list[Prospect] = []
-            for c in range(3):
-                for k, name in enumerate(self.seg_names):
-                    seg = self.segs[k]
-                    sat = max(0.0, 1.0 - self.customers[k] / seg.market_size_accounts)
-                    mean = total[c] * chans[c].segment_mix.get(name, 0.0) * sat
-                    # one stream per month, channel and segment: a changed mean in one cell
-                    # (saturation moves with the customer count) never shifts another cell
-                    g = self.streams.numpy(f"leads/{CHANNELS[c]}/{name}/{m}")
-                    leads = int(g.poisson(mean))
-                    q = chans[c].qualify_prob_frac.get(name, 0.0)
-                    opps = int(g.binomial(leads, q)) if leads else 0
-                    lead_w[i, k, c] = leads
-                    L.flow(t, "leads", k, c, leads)
-                    L.flow(t, "opportunities", k, c, opps)
-                    if self.log is not None and leads:
-                        self.log.add(t, -1, "leads", name, CHANNELS[c], float(leads), f"{opps} qualified")
-                    if opps:
-                        times = np.sort(self.rng_arrivals[(c, k)].uniform(t, t + MONTH_DAYS, opps))
-                        arrivals.extend(self._draw_prospects(k, c, times))
-            arrivals.sort(key=lambda p: p.t)
-            for p in arrivals:  # each opportunity arrives at its own time
-                self.env.timeout(p.t - t, value=p).callbacks.append(self._arrive)
+            self._month_leads(m, t)
             if self.stakeholders is not None:
                 self.stakeholders.monthly(t, m)
             yield self.env.timeout(MONTH_DAYS)
 
-    def _draw_prospects(self, k: int, c: int, times: np.ndarray) -> list[Prospect]:
+    def _month_leads(self, m: int, t: float, warm: int = 0) -> None:
+        """Leads and opportunities of plan month ``m`` arriving in [t, t + month). ``warm`` > 0:
+        the warm-up month of that number before day 0, with month ``m``'s inputs, its own
+        streams and nothing booked (its opportunities only occupy AEs)."""
+        s = self.scenario
+        L = self.ledger
+        hc = s.headcount
+        budget = step_plan(s.channels.inbound.budget_per_month_usd,
+                           s.channels.inbound.budget_plan, m)
+        partners = step_plan(s.channels.partner.active_partners,
+                             s.channels.partner.partner_plan, m)
+        inbound = s.channels.inbound
+        total = [
+            inbound.leads_scale_k * budget ** inbound.response_exponent_b if budget > 0 else 0.0,
+            effective_headcount(hc.sdr, m) * s.channels.outbound.leads_per_sdr_per_month,
+            partners * s.channels.partner.referrals_per_partner_per_month,
+        ]
+        chans = (s.channels.inbound, s.channels.outbound, s.channels.partner)
+        arrivals: list[Prospect] = []
+        for c in range(3):
+            for k, name in enumerate(self.seg_names):
+                seg = self.segs[k]
+                sat = max(0.0, 1.0 - self.customers[k] / seg.market_size_accounts)
+                mean = total[c] * chans[c].segment_mix.get(name, 0.0) * sat
+                # one stream per month, channel and segment: a changed mean in one cell
+                # (saturation moves with the customer count) never shifts another cell
+                if warm:
+                    g = self.streams.numpy(f"warmup/leads/{CHANNELS[c]}/{name}/{warm}")
+                else:
+                    g = self.streams.numpy(f"leads/{CHANNELS[c]}/{name}/{m}")
+                leads = int(g.poisson(mean))
+                q = chans[c].qualify_prob_frac.get(name, 0.0)
+                opps = int(g.binomial(leads, q)) if leads else 0
+                if not warm:
+                    self.lead_w[m - 1, k, c] = leads
+                    L.flow(t, "leads", k, c, leads)
+                    L.flow(t, "opportunities", k, c, opps)
+                    if self.log is not None and leads:
+                        self.log.add(t, -1, "leads", name, CHANNELS[c], float(leads),
+                                     f"{opps} qualified")
+                if opps:
+                    rng = (self.rng_arrivals_warm if warm else self.rng_arrivals)[(c, k)]
+                    times = np.sort(rng.uniform(t, t + MONTH_DAYS, opps))
+                    arrivals.extend(self._draw_prospects(k, c, times, warm=bool(warm)))
+        arrivals.sort(key=lambda p: p.t)
+        now = self.env.now
+        for p in arrivals:  # each opportunity arrives at its own time
+            self.env.timeout(p.t - now, value=p).callbacks.append(self._arrive)
+
+    def _draw_prospects(self, k: int, c: int, times: np.ndarray,
+                        warm: bool = False) -> list[Prospect]:
         """Draw the attributes of a batch of opportunities in bulk, one stream each."""
         seg = self.segs[k]
-        g = self.rng_prospect[(c, k)]
+        g = (self.rng_prospect_warm if warm else self.rng_prospect)[(c, k)]
         n = len(times)
         shares = np.cumsum([o.share_frac for o in seg.contracts])
         contract = np.minimum(np.searchsorted(shares, g["contract"].random(n), side="right"),
@@ -348,7 +407,7 @@ class Model:
         req.cancel()
         p = req.prospect
         self.ledger.flow(self.env.now, "leads_lost_waiting", p.seg, p.ch, 1)
-        if self.log is not None:
+        if self.log is not None and self.env.now >= 0:
             self.log.add(self.env.now, -1, "lost_waiting", self.seg_names[p.seg],
                          CHANNELS[p.ch], 0.0, "")
 
@@ -382,6 +441,14 @@ class Model:
             base = min(1.0, base * (1 + s.channels.partner.win_prob_lift_frac))
         needed = max(0.0, 1.0 - p.wtp / listed) if listed > 0 else 0.0
         name, ch = self.seg_names[p.seg], CHANNELS[p.ch]
+        if t < 0:  # closed during the warm-up: part of the installed base, books nothing
+            if p.win_u < base and needed <= price.discount_cap_frac + 1e-12:
+                # its onboarding still occupies a specialist, its first invoice may be open
+                self.env.process(self._onboard(None, p.onboarding, p.seg, p.ch))
+                if opt.billing == "annual":
+                    self._opening_receivable(p.seg, INSTALLED, -t,
+                                             p.seats * listed * (1 - needed))
+            return
         if p.win_u >= base or needed > price.discount_cap_frac + 1e-12:
             L.flow(t, "deals_lost", p.seg, p.ch, 1)
             if p.win_u < base:
@@ -396,27 +463,22 @@ class Model:
         L.flow(t, "list_arr_won", p.seg, p.ch, p.seats * price.list_price_usd)
         L.flow(t, "discount_usd", p.seg, p.ch, p.seats * (price.list_price_usd - net))
         L.flow(t, "sales_commission", p.seg, p.ch, s.sales.commission_frac * arr)
-        acc = self._new_account(p.seg, p.ch, t, p.seats, net, p.wtp, opt,
-                                random.Random(p.account_seed), elapsed_days=0.0)
+        acc = self._new_account(p.seg, p.ch, t, p.seats, net, p.wtp, p.contract,
+                                random.Random(p.account_seed))
         if self.log is not None:
             self.log.add(t, acc.id, "deal_won", name, ch, arr,
                          f"discount {needed:.3f}, term {opt.term_months}")
-        self.env.process(self._onboard(acc, p.onboarding))
+        self.env.process(self._onboard(acc, p.onboarding, p.seg, p.ch))
         self.env.process(self._account_life(acc))
 
     # ------------------------------------------------------------------ accounts
 
-    def _churn_p(self, seg_i: int, term_months: int, rng: random.Random) -> float:
-        seg = self.segs[seg_i]
-        mu = seg.monthly_churn_frac if term_months == 1 else 1 - seg.renewal_prob_frac
-        kappa = seg.churn_concentration
-        if kappa is None or mu <= 0 or mu >= 1:
-            return mu
-        # The account's own churn probability: Beta with mean mu and concentration kappa.
-        return rng.betavariate(mu * kappa, (1 - mu) * kappa)
-
-    def _new_account(self, k, c, t, seats, price, wtp, opt, rng, elapsed_days):
+    def _new_account(self, k, c, t, seats, price, wtp, j, rng, tenure_days=0.0, renewals=0):
+        """An account on contract option ``j`` of segment ``k``. Installed accounts come with
+        their tenure (days since their first contract) and the renewals they have survived:
+        their churn propensity is the posterior Beta(a, b + renewals) of the survivors."""
         L = self.ledger
+        opt = self.segs[k].contracts[j]
         a = Account()
         a.id = self.next_id
         self.next_id += 1
@@ -427,13 +489,17 @@ class Model:
         a.term_months = opt.term_months
         a.annual_billing = opt.billing == "annual"
         term_days = opt.term_months * MONTH_DAYS
+        elapsed_days = tenure_days - renewals * term_days  # into the current term
         a.start_t = t - elapsed_days
         a.term_end = a.start_t + term_days
         a.rng = rng  # renewal, churn and contraction draws
         a.grow = random.Random(rng.getrandbits(64))  # expansion draws, a stream of its own
-        a.churn_p = self._churn_p(k, opt.term_months, rng)
+        a.churn_p = self.laws[k][j].sample(rng, renewals)
         a.ttv_days = 0.0 if c == INSTALLED else None
-        a.last_uplift_t = a.start_t
+        # price anniversaries: each renewal of a 12+ month term; yearly from the first
+        # contract for month-to-month contracts
+        a.last_uplift_t = (a.start_t if opt.term_months >= 12 else
+                           t - tenure_days + math.floor(tenure_days / YEAR_DAYS + 1e-9) * YEAR_DAYS)
         a.active = True
         a.stake = None
         a.pw_end = -1.0
@@ -445,6 +511,12 @@ class Model:
                 self._invoice(a, t, a.arr)
             else:
                 L.initial_deferred += a.arr * (a.next_bill - t) / YEAR_DAYS
+                issued = t - (a.next_bill - YEAR_DAYS)
+                # a first invoice (new booking) younger than the warm-up comes from the
+                # warm-up's won deals instead, at the plan's deal flow
+                if not (renewals == 0 and years_elapsed == 0
+                        and issued < self.warm_up_months * MONTH_DAYS):
+                    self._opening_receivable(k, c, issued, a.arr)
         else:
             a.next_bill = math.inf
             L.level("monthly_billed_arr", k, c).add(t, a.arr)
@@ -571,7 +643,8 @@ class Model:
         return self.scenario.pricing.over_wtp_churn_prob_frac * min(1.0, excess / 0.2)
 
     def _reprice(self, a: Account, t: float, seg, health: float, uplift: float) -> None:
-        """At a renewal (or a monthly contract's anniversary): contraction, then uplift."""
+        """A renewing account at its renewal (or a monthly contract's anniversary):
+        contraction, then the uplift on what is left (``retention_math.renewal_outcome``)."""
         contracts = a.rng.random() < min(1.0, seg.contraction_prob_frac * health)
         cut = a.arr * seg.contraction_frac.sample(a.rng)  # drawn either way: keeps the stream aligned
         if contracts:
@@ -583,14 +656,22 @@ class Model:
             self._change_arr(a, t, a.arr * uplift, "expansion")
         a.last_uplift_t = t
 
+    def _renewal_q(self, a: Account, t: float, seg, health: float, uplift: float,
+                   priced: bool = True) -> float:
+        """Churn probability at this renewal: the uplift's response and the over-WTP churn
+        only at a priced renewal (a term end, or a monthly contract's anniversary)."""
+        s = self.scenario
+        price = self._price_churn(a, t, seg, uplift) if priced else 0.0
+        rf = self.stakeholders.renewal_factor(a, t) if a.stake is not None else 1.0
+        return renewal_churn_prob(a.churn_p, health, uplift, s.pricing.uplift_churn_elasticity,
+                                  price, rf)
+
     def _renew(self, a: Account, t: float, seg, s: Scenario) -> bool:
-        """Term end of a 12+ month contract: churn, or contraction/uplift and a new term."""
+        """Term end of a 12+ month contract: churn (at the old price), or contraction/uplift
+        and a new term."""
         health = self._health(a, t)
         uplift = s.pricing.annual_uplift_frac
-        q = a.churn_p * health * (1 + s.pricing.uplift_churn_elasticity * uplift)
-        q = min(1.0, max(q, self._price_churn(a, t, seg, uplift)))
-        if a.stake is not None:  # champion gone with no backup: renewal odds x factor
-            q = 1.0 - (1.0 - q) * self.stakeholders.renewal_factor(a, t)
+        q = self._renewal_q(a, t, seg, health, uplift)
         renewed = a.rng.random() >= q
         if a.stake is not None:
             self.stakeholders.renewal(a, renewed)
@@ -609,33 +690,29 @@ class Model:
     def _renew_monthly(self, a: Account, t: float, seg, s: Scenario) -> bool:
         """Monthly contracts renew every month with churn probability q (a monthly hazard).
 
-        Consecutive monthly renewals are drawn as one geometric block (up to 3 months, never
-        past the yearly price anniversary): the same distribution as one draw a month while q
-        holds, at a fraction of the events. Health is re-read at each block.
+        The yearly anniversary is a renewal of its own: churn is decided first with the
+        uplift's response (at the old price), then a renewing account contracts and takes the
+        uplift. Between anniversaries, consecutive renewals are drawn as one geometric block
+        (up to 3 months, never past the next anniversary) with no uplift response: the same
+        distribution as one draw a month while q holds, at a fraction of the events. Health is
+        re-read at each block.
         """
         if a.churn_at <= t + 1e-6:
             self._churn(a, t)
             return False
         health = self._health(a, t)
-        uplift = 0.0
         if t - a.last_uplift_t >= YEAR_DAYS - 1e-6:
             uplift = s.pricing.annual_uplift_frac
-            if a.rng.random() < self._price_churn(a, t, seg, uplift):
+            if a.rng.random() < self._renewal_q(a, t, seg, health, uplift):
                 self._churn(a, t)
                 return False
             self._reprice(a, t, seg, health, uplift)
-        q = min(1.0, a.churn_p * health * (1 + s.pricing.uplift_churn_elasticity * uplift))
-        if a.stake is not None:
-            q = 1.0 - (1.0 - q) * self.stakeholders.renewal_factor(a, t)
+            a.term_end = t + MONTH_DAYS
+            return True
+        q = self._renewal_q(a, t, seg, health, 0.0, priced=False)
         to_anniversary = max(1, round((a.last_uplift_t + YEAR_DAYS - t) / MONTH_DAYS))
         block = min(3, to_anniversary)
-        u = a.rng.random()
-        if q >= 1.0:
-            k = 1
-        elif q < 1e-12:
-            k = block + 1
-        else:  # inverse CDF of the geometric distribution: renewals until the first churn
-            k = int(math.log1p(-u) / math.log1p(-q)) + 1
+        k = geometric_renewals(q, a.rng.random(), block)
         if k == 1:
             self._churn(a, t)
             return False
@@ -659,7 +736,9 @@ class Model:
 
     # ------------------------------------------------------------------ onboarding
 
-    def _onboard(self, a: Account, duration: float):
+    def _onboard(self, a: Account | None, duration: float, seg: int, ch: int):
+        """An onboarding project; ``a`` None: a deal won in the warm-up before day 0, whose
+        account is already in the installed base, so only its specialist time counts."""
         env, L = self.env, self.ledger
         t0 = env.now
         req = self.onb.request()
@@ -671,7 +750,9 @@ class Model:
         self.onb.release(req)
         end = env.now
         L.onb_busy.add(end, -1)
-        L.spread(start, end, "onboarding_busy_days", a.seg, a.ch)
+        L.spread(start, end, "onboarding_busy_days", seg, ch)
+        if a is None:
+            return
         a.ttv_days = end - t0
         if self.log is not None:
             self.log.add(end, a.id, "onboarded", self.seg_names[a.seg], CHANNELS[a.ch],
@@ -680,13 +761,27 @@ class Model:
     # ------------------------------------------------------------------ installed base
 
     def _installed_base(self) -> None:
+        """The customers at day 0, seasoned: each has a tenure and has survived its renewals.
+
+        Without ``installed_age_months`` the base is the steady state of a business that has
+        sold at a steady rate for ``opening.business_age_months``: the contract option is
+        drawn by new-deal share x expected survivors per new account, then (renewals
+        survived, age) exactly from the survivors' law, then the churn propensity from the
+        posterior Beta(a, b + renewals) (``sim.retention_math``).
+        """
         rng = self.rng_base
+        age_n = self.scenario.opening.business_age_months
         for k, seg in enumerate(self.segs):
+            laws = self.laws[k]
+            if seg.installed_age_months is None:
+                shares = self.retention[k].installed_shares(age_n)
+            else:
+                shares = [o.share_frac for o in seg.contracts]
             for _ in range(seg.installed_customers):
                 u = rng.random()
                 acc, j = 0.0, len(seg.contracts) - 1
-                for jj, opt in enumerate(seg.contracts):
-                    acc += opt.share_frac
+                for jj, share in enumerate(shares):
+                    acc += share
                     if u < acc:
                         j = jj
                         break
@@ -701,20 +796,69 @@ class Model:
                         break
                 else:
                     wtp = net
-                elapsed = rng.random() * opt.term_months * MONTH_DAYS
-                a = self._new_account(k, INSTALLED, 0.0, seats, net, wtp, opt,
-                                      random.Random(rng.getrandbits(63)), elapsed_days=elapsed)
+                if seg.installed_age_months is None:
+                    age, n = laws[j].sample_tenure(rng, age_n)
+                else:
+                    age = seg.installed_age_months.sample(rng)
+                    n = math.floor(age / opt.term_months + 1e-9)
+                a = self._new_account(k, INSTALLED, 0.0, seats, net, wtp, j,
+                                      random.Random(rng.getrandbits(63)),
+                                      tenure_days=age * MONTH_DAYS, renewals=n)
                 self.env.process(self._account_life(a))
+        self._monthly_opening_receivables()
+
+    def _opening_receivable(self, k: int, c: int, elapsed_days: float, amount: float) -> None:
+        """An annual invoice issued ``elapsed_days`` before day 0: unpaid at day 0 when its
+        collection lag runs past it (kept for ``_book_opening_receivables``)."""
+        if self.scenario.opening.receivables == "none":
+            return
+        lag = self.scenario.finance.collection_lag_days.sample(self.rng_opening_ar)
+        if lag > elapsed_days:
+            self._open_ar.append((lag - elapsed_days, k, c, amount))
+
+    def _monthly_opening_receivables(self) -> None:
+        """Monthly invoices of the installed base before day 0 (mid-month, today's monthly
+        billed ARR / 12 each) still unpaid at day 0."""
+        if self.scenario.opening.receivables == "none":
+            return
+        lag_dist = self.scenario.finance.collection_lag_days
+        for k in range(len(self.segs)):
+            billed = self.ledger.level("monthly_billed_arr", k, INSTALLED).value
+            if billed <= 0:
+                continue
+            for age in monthly_invoice_ages():
+                lag = lag_dist.sample(self.rng_opening_ar)
+                if lag > age:
+                    self._open_ar.append((lag - age, k, INSTALLED, billed / 12))
+
+    def _book_opening_receivables(self) -> None:
+        """Book the collections of the opening receivables (scaled to
+        ``opening.receivables_usd`` when given) and keep their total for the tables."""
+        items = self._open_ar
+        total = sum(x[3] for x in items)
+        given = self.scenario.opening.receivables_usd
+        if given is not None and self.scenario.opening.receivables != "none":
+            if total > 0:
+                items = [(t, k, c, amt * given / total) for t, k, c, amt in items]
+            elif given > 0:
+                mean_lag = self.scenario.finance.collection_lag_days.mean()
+                items = [(mean_lag, 0, INSTALLED, given)]
+            total = given
+        for t, k, c, amount in items:
+            self.ledger.flow(t, "cash_collected", k, c, amount)
+        self.initial["accounts_receivable"] = float(total)
 
     # ------------------------------------------------------------------ run
 
     def run(self) -> None:
+        self._open_ar: list[tuple[float, int, int, float]] = []
         self._installed_base()
         self.initial = {
             "arr": float(sum(lev.value for row in self.ledger.levels["arr"] for lev in row)),
             "customers": float(sum(self.customers)),
             "cash_balance": float(self.scenario.finance.starting_cash_usd),
             "deferred_revenue": float(self.ledger.initial_deferred),
+            "accounts_receivable": 0.0,  # set at day 0, after the warm-up
         }
         self.env.process(self.planner())
         self.env.run(until=self.H * MONTH_DAYS)
