@@ -846,6 +846,9 @@ class Model:
             total = given
         for t, k, c, amount in items:
             self.ledger.flow(t, "cash_collected", k, c, amount)
+            if self.log is not None and t < self.ledger.t_end:
+                self.log.add(t, -1, "cash_received", self.seg_names[k], CHANNELS[c], amount,
+                             "opening receivable")
         self.initial["accounts_receivable"] = float(total)
 
     # ------------------------------------------------------------------ run
