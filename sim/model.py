@@ -18,11 +18,10 @@ import simpy
 from sim.events import EventLog
 from sim.ledger import CHANNELS, MONTH_DAYS, YEAR_DAYS, Ledger
 from sim.retention_math import (
-    SegmentRetention,
-    churn_law,
     geometric_renewals,
     monthly_invoice_ages,
     renewal_churn_prob,
+    segment_laws,
 )
 from sim.scenario import Role, Scenario
 from sim.streams import Streams
@@ -165,16 +164,8 @@ class Model:
         self.rng_base = st.python("installed_base")
         self.rng_opening_ar = st.python("opening_receivables")
         # churn law of each segment's contract options (sim.retention_math)
-        self.laws = [
-            [churn_law(seg.monthly_logo_retention_12m_frac if opt.term_months == 1
-                       else seg.logo_retention_12m_frac, seg.churn_concentration,
-                       opt.term_months) for opt in seg.contracts]
-            for seg in self.segs
-        ]
-        self.retention = [
-            SegmentRetention(tuple(laws), tuple(o.share_frac for o in seg.contracts))
-            for laws, seg in zip(self.laws, self.segs, strict=True)
-        ]
+        self.retention = [segment_laws(seg) for seg in self.segs]
+        self.laws = [r.laws for r in self.retention]
         self.warm_up_months = warm
         self.rng_ae = st.python("ae_staffing")
         self.rng_finance = st.numpy("finance")

@@ -332,6 +332,27 @@ def break_even_table(result: ExperimentResult) -> pd.DataFrame:
     return out.rename(columns=BREAK_EVEN_COLUMNS)
 
 
+def implied_retention_table(result_or_scenario: ExperimentResult | Scenario) -> pd.DataFrame:
+    """Per segment, from the scenario's churn inputs alone: the share of a new cohort still
+    customers after 6-60 months and the expected lifetime (truncated at ten years)."""
+    from sim.retention_math import CURVE_MONTHS, LIFETIME_CAP_MONTHS, implied_retention
+
+    sc = getattr(result_or_scenario, "scenario", result_or_scenario)
+    t = implied_retention(sc)
+    names = {f"retained_{m}m_frac": f"Retained after {m} months" for m in CURVE_MONTHS}
+    names["expected_lifetime_months"] = (
+        f"Expected lifetime (months, capped at {LIFETIME_CAP_MONTHS})")
+    return t.rename(columns=names)
+
+
+def implied_retention(result_or_scenario: ExperimentResult | Scenario):
+    t = implied_retention_table(result_or_scenario)
+    formats = {c: "{:.1%}" for c in t.columns if c.startswith("Retained")}
+    formats.update({c: "{:,.0f}" for c in t.columns if c.startswith("Expected")})
+    return _styled(t, formats, caption="Retention of a new cohort implied by the churn inputs "
+                                       "(neutral health)")
+
+
 FUNNEL_COLUMNS = {"leads": "Leads", "opportunities": "Opportunities",
                   "lead_to_opp_frac": "Lead → opportunity", "deals_won": "Deals won",
                   "win_rate_frac": "Win rate", "avg_discount_frac": "Average discount",

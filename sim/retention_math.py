@@ -300,3 +300,38 @@ def expected_opening_receivables(annual_arr_by_elapsed: list[tuple[float, float]
     annual = sum(a * float(lag_sf(e)) for a, e in annual_arr_by_elapsed)
     monthly = monthly_billed_arr / 12 * sum(float(lag_sf(e)) for e in monthly_invoice_ages())
     return annual + monthly
+
+
+# --------------------------------------------------------------------------- scenario view
+
+CURVE_MONTHS = (6, 12, 24, 36, 60)
+"""Months since acquisition at which the report shows the implied retention curve."""
+
+
+def segment_laws(segment) -> SegmentRetention:
+    """The churn laws of a scenario segment's contract options and their new-deal shares."""
+    laws = tuple(
+        churn_law(segment.monthly_logo_retention_12m_frac if o.term_months == 1
+                  else segment.logo_retention_12m_frac, segment.churn_concentration,
+                  o.term_months)
+        for o in segment.contracts)
+    return SegmentRetention(laws, tuple(o.share_frac for o in segment.contracts))
+
+
+def implied_retention(scenario, months=CURVE_MONTHS,
+                      cap_months: float = LIFETIME_CAP_MONTHS):
+    """Per segment: the share of a new cohort still customers after each of ``months``
+    (mixed over the segment's contract options by new-deal share, at neutral health) and its
+    expected lifetime truncated at ``cap_months``."""
+    import pandas as pd
+
+    rows = []
+    for name, seg in scenario.segments.items():
+        mix = segment_laws(seg)
+        row = {"segment": name}
+        for t, s in zip(months, mix.survival_months(np.asarray(months, dtype=float)),
+                        strict=True):
+            row[f"retained_{t}m_frac"] = float(s)
+        row["expected_lifetime_months"] = mix.expected_lifetime_months(cap_months)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("segment")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -218,3 +219,28 @@ def test_opening_receivables_expectation_matches_simulation():
     se = np.std(totals) / math.sqrt(len(totals))
     assert abs(np.mean(totals) - want) < 4 * se, (np.mean(totals), want)
     assert ages[0] == pytest.approx(MONTH_DAYS / 2)
+
+
+# --------------------------------------------------------------------------- scenario view
+
+
+def test_baseline_implied_lifetimes_follow_the_benchmarks():
+    """The baseline's churn inputs imply lifetimes ordered SMB < mid-market < enterprise
+    (docs/saas-benchmarks.md S9: churn falls as ACV rises), and the report's curve is each
+    segment's contract laws mixed by new-deal share."""
+    import sim
+    from sim.notebook_helpers import implied_retention_table
+    from sim.retention_math import implied_retention, segment_laws
+
+    sc = sim.load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "baseline.yaml")
+    t = implied_retention(sc)
+    life = t["expected_lifetime_months"]
+    assert life["smb"] < life["mid_market"] < life["enterprise"], life
+    for name, seg in sc.segments.items():
+        mix = segment_laws(seg)
+        want = sum(o.share_frac * law.survival_months(12)
+                   for o, law in zip(seg.contracts, mix.laws, strict=True))
+        assert t.loc[name, "retained_12m_frac"] == pytest.approx(want)
+        assert (np.diff(t.loc[name].filter(like="retained").to_numpy()) <= 1e-12).all()
+    shown = implied_retention_table(sc)
+    assert shown.loc["smb", "Retained after 12 months"] == t.loc["smb", "retained_12m_frac"]
