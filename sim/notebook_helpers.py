@@ -320,7 +320,7 @@ BREAK_EVEN_COLUMNS = {"cac": "CAC", "revenue_per_customer_month": "Revenue per c
                       "serve_cost_per_customer_month": "Serve cost per customer-month",
                       "cs_cost_per_customer_month": "CS cost per customer-month",
                       "months_to_recover": "Months to recover CAC",
-                      "expected_lifetime_months": "Expected lifetime (months)"}
+                      "expected_lifetime_months": "Lifetime at the plan's churn rate (months)"}
 
 
 def break_even_table(result: ExperimentResult) -> pd.DataFrame:
@@ -496,7 +496,8 @@ def unit_economics(result: ExperimentResult, dim: str = "segment"):
 
 def break_even(result: ExperimentResult):
     t = break_even_table(result)
-    formats = {"Months to recover CAC": "{:,.1f}", "Expected lifetime (months)": "{:,.0f}",
+    formats = {"Months to recover CAC": "{:,.1f}",
+               "Lifetime at the plan's churn rate (months)": "{:,.0f}",
                "Share of replications that recover": "{:.0%}",
                "Revenue per customer-month": fmt_dollars,
                "Serve cost per customer-month": fmt_dollars,
