@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := constraints.txt
+LOCK_VENV := build/lock-venv
 REPS ?= 20
 
 # The baseline first, then every what-if (no duplicates).
@@ -19,20 +21,34 @@ TEST_ENV := JUPYTER_CONFIG_DIR=$(JUPYTER_TEST)/config JUPYTER_DATA_DIR=$(JUPYTER
 # debugpy (pulled in by ipykernel) warns about frozen modules on every kernel start.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: all test report lab bench validate clean distclean
+.PHONY: all test report lab bench validate lock clean distclean
 
 all: test
 
-# Reinstall only when pyproject.toml changes. rfc3987-syntax (an optional jsonschema format
-# checker pulled in by jupyter-events) costs ~1.5 s on every papermill/altair import;
-# jsonschema works without it, which the last line checks.
-$(STAMP): pyproject.toml
+# Reinstall only when pyproject.toml or the lock changes. Every version comes from $(LOCK)
+# (pip, and setuptools, which builds the editable install without a download). rfc3987-syntax
+# (an optional jsonschema format checker pulled in by jupyter-events) costs ~1.5 s on every
+# papermill/altair import; jsonschema works without it, which the last line checks.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[dev]'
+	$(BIN)/python -m pip install -c $(LOCK) pip setuptools
+	$(BIN)/python -m pip install -c $(LOCK) --no-build-isolation -e '.[dev]'
 	$(BIN)/python -m pip uninstall -y rfc3987-syntax
 	$(BIN)/python -c "import jsonschema, jupyter_events"
 	touch $@
+
+# Refresh the lock: the newest versions pyproject.toml allows, resolved in a throwaway venv
+# with this machine's $(PYTHON) (CI's). Then `make test` reinstalls from it; commit it if green.
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --upgrade pip setuptools
+	$(LOCK_VENV)/bin/python -m pip install -e '.[dev]'
+	{ echo "# Pinned versions: \`make\` installs with -c $(LOCK). Refresh: \`make lock && make test\`, commit if green."; \
+	  echo "# Resolved with $$($(LOCK_VENV)/bin/python -c 'import platform as p; print("Python", p.python_version(), "on", p.system(), p.machine())')."; \
+	  $(LOCK_VENV)/bin/python -m pip freeze --all --exclude-editable; } > $(LOCK).tmp
+	mv $(LOCK).tmp $(LOCK)
+	rm -rf $(LOCK_VENV)
 
 $(VENV): $(STAMP)
 

@@ -12,9 +12,9 @@ import math
 import numpy as np
 import simpy
 
-from sim.ledger import MONTH_DAYS
-from sim.model import effective_headcount, headcount, step_plan
+from sim.engine.plan import effective_headcount, headcount, step_plan
 from sim.scenario import Scenario
+from sim.units import MONTH_DAYS
 
 
 def _draw(d, rng: np.random.Generator) -> float:
@@ -49,7 +49,7 @@ def run_naive(scenario: Scenario, seed: int = 0) -> dict:
         seg = segs[k]
         while True:
             yield env.timeout(MONTH_DAYS)  # a monthly check of every customer
-            p = seg.monthly_churn_frac
+            p = 1 - seg.monthly_logo_retention_12m_frac ** (1 / 12)  # homogeneous equivalent
             if rng.random() < p:
                 customers[k] -= 1
                 stats["churned"] += 1

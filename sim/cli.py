@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from sim.escape import rich_text, terminal_text
 from sim.fmt import fmt_usd
-from sim.scenario_io import ScenarioError, load_scenario, parse_overrides, scenario_hash
+from sim.scenario_io import ScenarioError, digits, load_scenario, parse_overrides, scenario_hash
 
 if TYPE_CHECKING:
     from sim.scenario import Scenario
@@ -43,8 +44,23 @@ class Executor(StrEnum):
 
 # ---------------------------------------------------------------- options shared by commands
 
-RepsOpt = Annotated[int, typer.Option("--reps", min=1, help="Replications per scenario.")]
-SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Seed of the random streams.")]
+MAX_REPS = 1_000_000
+"""Most replications per scenario a command accepts (the work estimate usually stops far
+earlier; see ``sim.workload``)."""
+MAX_SEED = 2**63 - 1
+"""Largest seed (seeds are stored as 64-bit integers in the outputs)."""
+MAX_MONTHS = 120
+"""Longest horizon, the same bound as ``horizon_months`` in scenario files."""
+
+RepsOpt = Annotated[int, typer.Option("--reps", help="Replications per scenario "
+                                      f"(1 to {MAX_REPS:,}).")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the random streams "
+                                      "(0 to 2**63 - 1).")]
+AllowLargeOpt = Annotated[
+    bool,
+    typer.Option("--allow-large", help="Run even when the estimated work exceeds the limits "
+                 "(see sim/workload.py)."),
+]
 ExecutorOpt = Annotated[
     Executor | None,
     typer.Option("--executor", help="Where replications run (default: process, or dask "
@@ -73,8 +89,43 @@ class _Fail(Exception):
 
 def _fail(lines: list[str]) -> typer.Exit:
     for line in lines:
-        typer.echo(line, err=True)
+        typer.echo(terminal_text(line), err=True)
     return typer.Exit(EXIT_INVALID)
+
+
+def _claim(out: Path | None, kind: str = "dir"):
+    """Check and lock an ``--out`` destination before any work; a context manager that does
+    nothing when there is no ``--out``. A refusal is one line and exit 2 (exit 1 when another
+    revsim holds it)."""
+    import contextlib
+
+    from sim.atomic import OutputError, claim
+
+    if out is None:
+        return contextlib.nullcontext()
+    try:
+        return claim(out, kind)
+    except OutputError as exc:
+        typer.echo(terminal_text(str(exc)), err=True)
+        raise typer.Exit(exc.code) from None
+
+
+def _write(out: Path, write) -> None:
+    """Run ``write()``; a destination that fails while writing (disk full, permission changed,
+    a folder changed mid-run) is one line and exit 1, and ``out`` keeps what it held."""
+    from sim.atomic import OutputError
+
+    try:
+        write()
+    except OutputError as exc:
+        typer.echo(terminal_text(str(exc)), err=True)
+        raise typer.Exit(exc.code) from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        typer.echo(terminal_text(f"--out {out}: could not write ({reason}); nothing was written "
+                                 f"there, an earlier result is unchanged"), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(terminal_text(f"wrote {out}"), err=True)
 
 
 def _executor(executor: Executor | None, scheduler: str | None) -> str:
@@ -110,15 +161,41 @@ def _load_all(paths: list[str], sets: list[str] | None = None) -> list[Scenario]
     return scenarios
 
 
+def _check_flags(reps: int, seed: int, months: int | None = None) -> None:
+    """Out-of-range numeric flags, one line each (``--months`` of run, compare, sweep and
+    sensitivity is checked with the scenario, as ``horizon_months``)."""
+    problems = []
+    for flag, value, low, high in (("--reps", reps, 1, MAX_REPS), ("--seed", seed, 0, MAX_SEED),
+                                   ("--months", months, 1, MAX_MONTHS)):
+        if value is not None and not low <= value <= high:
+            shown = f"{value}" if abs(value) < 10**15 else f"a number of {digits(value)} digits"
+            problems.append(f"{flag}: must be between {low:,} and {high:,} (got {shown})")
+    if problems:
+        raise _Fail(problems)
+
+
+def _check_work(scenarios: list[tuple[Scenario, float]], reps: int, allow_large: bool) -> None:
+    """Refuse a run whose estimated work exceeds the limits, unless ``--allow-large``."""
+    from sim.workload import check
+
+    problem = None if allow_large else check(scenarios, reps)
+    if problem:
+        raise _Fail([problem])
+
+
 def _progress() -> bool:
-    return sys.stderr.isatty()
+    """Commands always show progress: a bar on a terminal, plain stderr lines elsewhere."""
+    return True
 
 
 def _console():
+    """Rich console for tables. Every text printed through it is a ``rich_text`` (scenario
+    names, keys, values): rich never reads markup in it and no control character passes."""
     from rich.console import Console
 
     # Off a terminal (a pipe, a file, a CI log) tables keep their natural width, unwrapped.
-    return Console(width=None if sys.stdout.isatty() else 10_000, highlight=False)
+    return Console(width=None if sys.stdout.isatty() else 10_000, highlight=False,
+                   markup=False, emoji=False)
 
 
 # ---------------------------------------------------------------- number formatting
@@ -156,14 +233,15 @@ def _label(row: Any) -> str:
 def _kpi_table(summary, title: str):
     from rich.table import Table
 
+    title = rich_text(title)
     table = Table(title=title, title_justify="left", min_width=len(title))
     table.add_column("KPI")
     table.add_column("P50", justify="right")
     table.add_column("P10 – P90", justify="right")
     for _, row in summary.iterrows():
         kpi = str(row["kpi"])
-        table.add_row(_label(row), _fmt(kpi, row["p50"]),
-                      f"{_fmt(kpi, row['p10'])} – {_fmt(kpi, row['p90'])}")
+        table.add_row(rich_text(_label(row)), rich_text(_fmt(kpi, row["p50"])),
+                      rich_text(f"{_fmt(kpi, row['p10'])} – {_fmt(kpi, row['p90'])}"))
     return table
 
 
@@ -178,9 +256,9 @@ def _frame_table(df, title: str, headers: dict[str, str] | None = None,
     from rich.table import Table
 
     headers, kinds = headers or {}, kinds or {}
-    table = Table(title=title, title_justify="left")
+    table = Table(title=rich_text(title), title_justify="left")
     for col in df.columns:
-        head = headers.get(col, str(col))
+        head = rich_text(headers.get(col, str(col)))
         table.add_column(head, justify="right" if is_numeric_dtype(df[col]) else "left",
                          overflow="fold")
     for _, row in df.iterrows():
@@ -197,7 +275,7 @@ def _frame_table(df, title: str, headers: dict[str, str] | None = None,
                 cells.append(f"{value:,.6g}")
             else:
                 cells.append(str(value))
-        table.add_row(*cells)
+        table.add_row(*map(rich_text, cells))
     return table
 
 
@@ -233,9 +311,9 @@ def validate(
         except ScenarioError as exc:
             failed = True
             for line in exc.lines:
-                typer.echo(line, err=True)
+                typer.echo(terminal_text(line), err=True)
             continue
-        typer.echo(f"ok  {path}  (hash {scenario_hash(scenario)})")
+        typer.echo(terminal_text(f"ok  {path}  (hash {scenario_hash(scenario)})"))
     if failed:
         raise typer.Exit(EXIT_INVALID)
 
@@ -247,15 +325,14 @@ def schema(
     ] = None,
 ) -> None:
     """Write the JSON Schema of scenario files (for editor autocompletion)."""
-    from sim.atomic import atomic_write_text
     from sim.scenario_io import json_schema
 
     text = json.dumps(json_schema(), indent=2) + "\n"
     if out is None:
         typer.echo(text, nl=False)
-    else:
-        atomic_write_text(out, text)
-        typer.echo(f"wrote {out}", err=True)
+        return
+    with _claim(out, "schema") as dest:
+        _write(out, lambda: dest.write_text(text))
 
 
 @app.command()
@@ -269,10 +346,12 @@ def run(
     sets: SetOpt = None,
     executor: ExecutorOpt = None,
     scheduler: SchedulerOpt = None,
+    allow_large: AllowLargeOpt = False,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Write monthly.parquet, summary.json and "
-                     "scenario.resolved.yaml here (atomically)."),
+        typer.Option("--out", help="Write monthly.parquet, summary.json, run.json and "
+                     "scenario.resolved.yaml here (atomically; replaces only a folder revsim "
+                     "wrote)."),
     ] = None,
     events: Annotated[
         bool,
@@ -282,25 +361,27 @@ def run(
 ) -> None:
     """Run replications of one scenario and print its headline KPIs (P50, P10 – P90)."""
     try:
+        _check_flags(reps, seed)
         ex = _executor(executor, scheduler)
         if events and out is None:
             raise _Fail(["--events: needs --out DIR"])
         sc = _load(scenario, sets, {"horizon_months": months} if months is not None else None)
+        _check_work([(sc, 1)], reps, allow_large)
     except ScenarioError as exc:
         raise _fail(exc.lines) from None
     except _Fail as exc:
         raise _fail(exc.lines) from None
-    from sim.experiment import run_experiment
+    with _claim(out):
+        from sim.experiment import run_experiment
 
-    result = run_experiment(sc, replications=reps, seed=seed, executor=ex, scheduler=scheduler,
-                            progress=_progress())
-    title = (f"{sc.name}  (hash {scenario_hash(sc)}, {reps} replications, seed {seed}, "
-             f"{sc.horizon_months} months)")
-    _console().print(_kpi_table(result.kpi_summary, title))
-    if out is not None:
-        extra = {"events.parquet": _events(sc, seed)} if events else None
-        result.write(out, extra=extra)
-        typer.echo(f"wrote {out}", err=True)
+        result = run_experiment(sc, replications=reps, seed=seed, executor=ex,
+                                scheduler=scheduler, progress=_progress())
+        title = (f"{sc.name}  (hash {scenario_hash(sc)}, {reps} replications, seed {seed}, "
+                 f"{sc.horizon_months} months)")
+        _console().print(_kpi_table(result.kpi_summary, title))
+        if out is not None:
+            extra = {"events.parquet": _events(sc, seed)} if events else None
+            _write(out, lambda: result.write(out, extra=extra))
 
 
 def _events(sc: Scenario, seed: int):
@@ -320,16 +401,24 @@ def compare(
     months: MonthsOpt = None,
     executor: ExecutorOpt = None,
     scheduler: SchedulerOpt = None,
+    allow_large: AllowLargeOpt = False,
     out: Annotated[Path | None, typer.Option("--out", help="Write deltas here.")] = None,
 ) -> None:
     """Run scenarios on the same seeds (common random numbers); deltas against the base."""
     try:
+        _check_flags(reps, seed)
         ex = _executor(executor, scheduler)
         base_sc, *other_sc = _load_all([base, *others], _with_months(sets, months))
+        _check_work([(s, 1) for s in (base_sc, *other_sc)], reps, allow_large)
     except _Fail as exc:
         raise _fail(exc.lines) from None
     except ScenarioError as exc:
         raise _fail(exc.lines) from None
+    with _claim(out):
+        _compare(base_sc, other_sc, reps, seed, ex, scheduler, out)
+
+
+def _compare(base_sc, other_sc, reps, seed, ex, scheduler, out) -> None:
     from sim.experiment import compare as run_compare
 
     result = run_compare(base_sc, other_sc, replications=reps, seed=seed, executor=ex,
@@ -339,20 +428,20 @@ def compare(
     kinds = result.deltas["kpi"].tolist()
     from rich.table import Table
 
-    table = Table(title=f"Against {base_sc.name}  ({reps} replications, seed {seed}, "
-                  "same random streams)", title_justify="left")
+    table = Table(title=rich_text(f"Against {base_sc.name}  ({reps} replications, seed {seed}, "
+                                  "same random streams)"), title_justify="left")
     for col in ("Scenario", "KPI", "Base mean", "Scenario mean", "Mean delta", "95% interval",
                 "P(better)"):
         table.add_column(col, justify="left" if col in ("Scenario", "KPI") else "right")
     for kind, (_, row) in zip(kinds, df.iterrows(), strict=True):
-        table.add_row(str(row["scenario"]), str(row["kpi"]), _fmt(kind, row["base_mean"]),
-                      _fmt(kind, row["other_mean"]), _fmt(kind, row["mean_delta"]),
-                      f"{_fmt(kind, row['ci_low'])} to {_fmt(kind, row['ci_high'])}",
-                      _fmt("prob_frac", row["prob_better"]))
+        table.add_row(*map(rich_text, (
+            str(row["scenario"]), str(row["kpi"]), _fmt(kind, row["base_mean"]),
+            _fmt(kind, row["other_mean"]), _fmt(kind, row["mean_delta"]),
+            f"{_fmt(kind, row['ci_low'])} to {_fmt(kind, row['ci_high'])}",
+            _fmt("prob_frac", row["prob_better"]))))
     _console().print(table)
     if out is not None:
-        result.write(out)
-        typer.echo(f"wrote {out}", err=True)
+        _write(out, lambda: result.write(out))
 
 
 def _short_key(key: str) -> str:
@@ -385,6 +474,25 @@ def _parse_grid(items: list[str]) -> dict[str, list[float]]:
     return grid
 
 
+MAX_GRID_ESTIMATED = 2_000
+"""Grids up to this many points are estimated point by point; larger ones from the base."""
+
+
+def _grid_points(sc: Scenario, points: dict[str, list[float]]) -> list[tuple[Scenario, float]]:
+    """The scenarios of a grid for the work estimate (each point, or the base times the count)."""
+    import itertools
+
+    from sim.scenario_io import with_overrides
+
+    combos = list(itertools.islice(itertools.product(*points.values()), MAX_GRID_ESTIMATED + 1))
+    if len(combos) > MAX_GRID_ESTIMATED:
+        return [(sc, float(math.prod(len(v) for v in points.values())))]
+    try:
+        return [(with_overrides(sc, dict(zip(points, c, strict=True))), 1) for c in combos]
+    except ScenarioError:  # a combination is invalid: the sweep itself will say which
+        return [(sc, float(len(combos)))]
+
+
 @app.command()
 def sweep(
     scenario: Annotated[str, typer.Argument(help="Scenario file.")],
@@ -398,10 +506,12 @@ def sweep(
     months: MonthsOpt = None,
     executor: ExecutorOpt = None,
     scheduler: SchedulerOpt = None,
+    allow_large: AllowLargeOpt = False,
     out: Annotated[Path | None, typer.Option("--out", help="Write the table as CSV here.")] = None,
 ) -> None:
     """Run a grid over one to three keys; print the table and the best points."""
     try:
+        _check_flags(reps, seed)
         ex = _executor(executor, scheduler)
         points = _parse_grid(grid)
         sets = _with_months(sets, months)
@@ -415,17 +525,25 @@ def sweep(
                     problems.extend(exc.lines)
         if problems:
             raise _Fail(list(dict.fromkeys(problems)))
+        _check_work(_grid_points(sc, points), reps, allow_large)
     except _Fail as exc:
         raise _fail(exc.lines) from None
     except ScenarioError as exc:
         raise _fail(exc.lines) from None
     from sim.experiment import sweep as run_sweep
 
-    try:
-        result = run_sweep(sc, points, replications=reps, seed=seed, executor=ex,
-                           scheduler=scheduler, progress=_progress())
-    except ScenarioError as exc:  # a combination of grid values is not a valid scenario
-        raise _fail(exc.lines) from None
+    with _claim(out, "sweep") as dest:
+        try:
+            result = run_sweep(sc, points, replications=reps, seed=seed, executor=ex,
+                               scheduler=scheduler, progress=_progress())
+        except ScenarioError as exc:  # a combination of grid values is not a valid scenario
+            raise _fail(exc.lines) from None
+        _sweep_print(sc, points, result, reps, seed)
+        if out is not None:
+            _write(out, lambda: dest.write_text(result.table.to_csv(index=False)))
+
+
+def _sweep_print(sc, points, result, reps, seed) -> None:
     table = result.table
     kpi_cols = [c for c in table.columns if c.endswith("_mean")]
     kpi_cols += [c for c in ("win_rate_frac", "new_arr_per_deal") if c in table.columns]
@@ -439,13 +557,8 @@ def sweep(
     for kpi, point in result.best.items():
         where = ", ".join(f"{k}={v:g}" for k, v in point.items() if k in points)
         value = next((v for k, v in point.items() if k not in points), None)
-        console.print(f"Best for {_LABELS.get(kpi, kpi).lower()}: {where}  "
-                      f"(mean {_fmt(kpi, value)})")
-    if out is not None:
-        from sim.atomic import atomic_write_text
-
-        atomic_write_text(out, result.table.to_csv(index=False))
-        typer.echo(f"wrote {out}", err=True)
+        console.print(rich_text(f"Best for {_LABELS.get(kpi, kpi).lower()}: {where}  "
+                                f"(mean {_fmt(kpi, value)})"))
 
 
 @app.command()
@@ -465,9 +578,11 @@ def sensitivity(
     months: MonthsOpt = None,
     executor: ExecutorOpt = None,
     scheduler: SchedulerOpt = None,
+    allow_large: AllowLargeOpt = False,
 ) -> None:
     """One lever at a time, ± a step: a tornado table for operating profit and ending ARR."""
     try:
+        _check_flags(reps, seed)
         ex = _executor(executor, scheduler)
         sc = _load(scenario, _with_months(sets, months))
     except _Fail as exc:
@@ -475,7 +590,14 @@ def sensitivity(
     except ScenarioError as exc:
         raise _fail(exc.lines) from None
     names = [s.strip() for s in levers.split(",") if s.strip()] if levers else None
+    from sim.experiment import DEFAULT_LEVERS
     from sim.experiment import sensitivity as run_sensitivity
+
+    try:  # the base and two variants per lever, each up to (1 + step) times the base's work
+        n_runs = 1 + 2 * len(names or DEFAULT_LEVERS)
+        _check_work([(sc, n_runs * (1 + step))], reps, allow_large)
+    except _Fail as exc:
+        raise _fail(exc.lines) from None
 
     try:
         df = run_sensitivity(sc, levers=names, step=step, replications=reps, seed=seed,
@@ -504,11 +626,20 @@ def report(
     months: Annotated[
         int | None, typer.Option("--months", help="Override horizon_months of every scenario.")
     ] = None,
+    allow_large: AllowLargeOpt = False,
     out: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("reports"),
 ) -> None:
     """Execute the report notebooks for the scenarios: HTML, Excel and an index page."""
     try:
+        _check_flags(reps, seed, months)
         ex = _executor(executor, scheduler)
+        loaded = []  # scenarios that fail to load are reported by the report itself
+        for p in scenarios:
+            try:
+                loaded.append((_load(p, None, {"horizon_months": months} if months else None), 1))
+            except ScenarioError:
+                pass
+        _check_work(loaded, reps, allow_large)
     except _Fail as exc:
         raise _fail(exc.lines) from None
     try:
@@ -523,9 +654,25 @@ def report(
     raise typer.Exit(int(code))
 
 
+@app.command()
+def recover(
+    out: Annotated[Path, typer.Argument(help="The --out folder of a run that was killed.")],
+) -> None:
+    """Put back the earlier result a killed run left next to OUT (as a hidden .OUT.old-*
+    folder) when OUT is missing, and remove the hidden leftovers of killed runs."""
+    with _claim(out) as dest:  # claiming restores and cleans (sim.atomic.recover)
+        restored = dest.restored
+    typer.echo(f"restored {out} from {restored}" if restored else f"{out}: nothing to recover",
+               err=True)
+
+
 def main() -> None:
-    """Console-script entry point (``revsim``)."""
-    app()
+    """Console-script entry point (``revsim``): every failure ends in one line on stderr —
+    exit 2 for bad input, 1 for the environment (disk, permission, memory, lost cluster) or a
+    bug, 130 for Ctrl-C; ``REVSIM_DEBUG=1`` shows the traceback instead."""
+    from sim.errors import guard
+
+    guard(app)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,22 @@ import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
+def bool_message(value: bool) -> str:
+    """The error for a boolean where a number belongs (YAML 1.1 reads yes/on as true)."""
+    word = str(value).lower()
+    return f"expected a number, not {word} (YAML reads yes/no/on/off as true/false)"
+
+
 class _Dist(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _booleans_are_not_numbers(cls, data):
+        for key, value in data.items() if isinstance(data, dict) else ():
+            if isinstance(value, bool):
+                raise ValueError(f"{key}: {bool_message(value)}")
+        return data
 
     def sample(self, rng: random.Random) -> float:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -23,6 +23,8 @@ import pandas as pd
 
 from sim import metrics
 from sim.atomic import atomic_dir
+from sim.errors import output_errors
+from sim.escape import csv_frame
 from sim.runner import simulate
 from sim.scenario import Scenario
 from sim.scenario_io import scenario_hash, scenario_to_dict, scenario_to_yaml, with_overrides
@@ -51,13 +53,40 @@ BAND_MEASURES = ("revenue", "operating_profit", "arr", "cash_balance", "customer
 # ---------------------------------------------------------------- worker
 
 
-def _replicate(scenario: Scenario, seed: int, reps: Sequence[int]) -> list[dict]:
+_MONTHS_QUEUE = None
+"""In a process-pool worker: the queue that carries simulated months to the parent's display."""
+
+
+def _init_worker(queue) -> None:
+    """A pool worker: month ticks go to the parent's queue; Ctrl-C is left to the parent."""
+    global _MONTHS_QUEUE
+    _MONTHS_QUEUE = queue
+    _ignore_sigint()
+
+
+def _month_hook(on_months: Callable[[int], None]) -> Callable[[int, int], None]:
+    """``simulate``'s progress hook → ``on_months(months newly simulated)``."""
+    last = [0]
+
+    def hook(done: int, total: int) -> None:
+        if done > last[0]:
+            on_months(done - last[0])
+            last[0] = done
+
+    return hook
+
+
+def _replicate(scenario: Scenario, seed: int, reps: Sequence[int],
+               on_months: Callable[[int], None] | None = None) -> list[dict]:
     """Run replications in a worker and keep only their tables and KPIs (no event logs)."""
     targets = [t.model_dump() for t in scenario.targets]
     rate = scenario.finance.discount_rate_per_year_frac
+    if on_months is None and _MONTHS_QUEUE is not None:
+        on_months = _MONTHS_QUEUE.put
     out = []
     for r in reps:
-        res = simulate(scenario, seed=seed, replication=r)
+        res = simulate(scenario, seed=seed, replication=r,
+                       progress=_month_hook(on_months) if on_months else None)
         yearly = metrics.saas_metrics(res.monthly, res.cohorts, res.initial)
         kpis = metrics.headline_kpis(res.monthly, res.cohorts, res.initial, rate, yearly=yearly)
         kpis["replication"] = r
@@ -87,49 +116,58 @@ def _execute(
     executor: str,
     scheduler: str | None,
     workers: int | None,
-    on_done: Callable[[int], None] | None,
+    on_done: Callable[[Any, int], None] | None,
+    on_months: Callable[[int], None] | None = None,
 ) -> dict[Any, list[dict]]:
-    """Run (key, scenario, seed, reps) jobs; return results per key sorted by replication."""
+    """Run (key, scenario, seed, reps) jobs; return results per key sorted by replication.
+    ``on_done(key, replications)`` follows finished chunks; ``on_months(n)`` follows simulated
+    months inside replications (serial and process executors)."""
     results: dict[Any, list[dict]] = {key: [] for key, *_ in jobs}
 
     def collect(key, chunk):
         results[key].extend(chunk)
         if on_done:
-            on_done(len(chunk))
+            on_done(key, len(chunk))
 
     if executor == "serial":
         for key, sc, seed, reps in jobs:
-            collect(key, _replicate(sc, seed, reps))
+            collect(key, _replicate(sc, seed, reps, on_months))
     elif executor == "process":
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        import multiprocessing
+        import queue as queue_mod
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
         n = workers or os.cpu_count() or 1
-        with ProcessPoolExecutor(max_workers=n) as pool:
-            futures = {pool.submit(_replicate, sc, seed, reps): key for key, sc, seed, reps in jobs}
-            for fut in as_completed(futures):
-                collect(futures[fut], fut.result())
-    elif executor == "dask":
-        from dask.distributed import Client, LocalCluster, as_completed
+        months = multiprocessing.get_context().Queue() if on_months else None
 
-        cluster = None
-        if scheduler:
-            client = Client(scheduler)
-        else:
-            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1,
-                                   threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address=None)
-            client = Client(cluster)
-        try:
-            futures = [client.submit(_replicate, sc, seed, reps, pure=False)
-                       for _, sc, seed, reps in jobs]
-            keys = {f.key: k for f, (k, *_) in zip(futures, jobs, strict=True)}
-            for fut in as_completed(futures):
-                collect(keys[fut.key], fut.result())
-                fut.release()
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+        def drain() -> None:
+            while months is not None:
+                try:
+                    on_months(months.get_nowait())
+                except queue_mod.Empty:
+                    return
+
+        with ProcessPoolExecutor(max_workers=n, initializer=_init_worker,
+                                 initargs=(months,)) as pool:
+            futures = {pool.submit(_replicate, sc, seed, reps): key for key, sc, seed, reps in jobs}
+            pending = set(futures)
+            try:
+                while pending:
+                    done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                    drain()
+                    for fut in done:
+                        collect(futures[fut], fut.result())
+            except BaseException:  # Ctrl-C or a failed chunk: stop the others now
+                _stop(pool)
+                raise
+        drain()
+        if months is not None:
+            months.close()
+    elif executor == "dask":
+        from sim.cluster import run_on_dask
+
+        run_on_dask([(key, _replicate, (sc, seed, reps)) for key, sc, seed, reps in jobs],
+                    scheduler, workers, collect)
     else:
         raise ValueError(f"executor must be serial, process or dask (got {executor!r})")
     for key in results:
@@ -137,21 +175,59 @@ def _execute(
     return results
 
 
+def _ignore_sigint() -> None:
+    """Pool workers leave Ctrl-C to the parent, which stops them (no traceback per worker)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop(pool) -> None:
+    """Cancel queued chunks and end the running ones at once."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())  # gone after shutdown
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        proc.terminate()
+
+
+PROGRESS_STEP_PERCENT = 10
+"""Off a terminal, progress is one plain line on stderr per this many percent."""
+
+
 class _Progress:
-    """A rich progress bar for work that takes more than a moment; silent otherwise."""
+    """Progress in simulated months (replications x horizon): a rich bar on a terminal, a
+    plain line per ``PROGRESS_STEP_PERCENT`` on stderr otherwise, nothing when disabled."""
 
     def __init__(self, total: int, label: str, enabled: bool):
+        import sys
+
         self.bar = None
-        if enabled:
+        label = "".join(ch if ch.isprintable() else "?" for ch in label)  # names are data
+        self.total, self.label, self.done, self.shown = max(1, total), label, 0, 0
+        self.enabled = enabled
+        self.lines = enabled and not sys.stderr.isatty()
+        if enabled and not self.lines:
             from rich.progress import Progress
 
+            from sim.escape import markup_text
+
             self.bar = Progress(transient=True)
-            self.task = self.bar.add_task(label, total=total)
+            self.task = self.bar.add_task(markup_text(label), total=total)
             self.bar.start()
 
     def advance(self, n: int) -> None:
+        self.done += n
         if self.bar is not None:
             self.bar.advance(self.task, n)
+        elif self.lines:
+            step = PROGRESS_STEP_PERCENT
+            percent = min(100, self.done * 100 // self.total) // step * step
+            if percent > self.shown:
+                self.shown = percent
+                import sys
+
+                print(f"{self.label}: {percent}% ({min(self.done, self.total):,} of "
+                      f"{self.total:,} months simulated)", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -171,9 +247,13 @@ def _run_all(
     n_workers = workers or os.cpu_count() or 1
     jobs = [(i, sc, seed, reps) for i, sc in enumerate(scenarios)
             for reps in _chunks(replications, n_workers)]
-    bar = _Progress(replications * len(scenarios), label, progress)
+    horizon = {i: sc.horizon_months for i, sc in enumerate(scenarios)}
+    bar = _Progress(replications * sum(horizon.values()), label, progress)
+    live = executor in ("serial", "process")  # months tick inside replications
     try:
-        return _execute(jobs, executor, scheduler, workers, bar.advance), executor
+        return _execute(jobs, executor, scheduler, workers,
+                        None if live else lambda key, n: bar.advance(n * horizon[key]),
+                        bar.advance if live and progress else None), executor
     finally:
         bar.close()
 
@@ -247,13 +327,17 @@ class ExperimentResult:
 
     def write(self, out_dir: str | Path, extra: Mapping[str, pd.DataFrame] | None = None) -> Path:
         """Write monthly.parquet, by_segment/by_channel parquet, kpis.csv, summary.json and
-        scenario.resolved.yaml (plus ``extra`` parquet files) into ``out_dir`` atomically."""
-        with atomic_dir(out_dir) as tmp:
+        scenario.resolved.yaml (plus ``extra`` parquet files) into ``out_dir`` atomically.
+
+        These bytes depend only on the scenario, seed and replications (not the executor);
+        how the run went (executor, wall time, versions, host, command) goes to run.json.
+        ``out_dir`` must be absent, empty or an earlier revsim result (see sim.atomic)."""
+        with output_errors(out_dir), atomic_dir(out_dir) as tmp:
             for name, frame in (extra or {}).items():
-                frame.to_parquet(tmp / name, index=False)
-            self.monthly.to_parquet(tmp / "monthly.parquet", index=False)
-            self.by_segment.to_parquet(tmp / "by_segment.parquet", index=False)
-            self.by_channel.to_parquet(tmp / "by_channel.parquet", index=False)
+                write_parquet(frame, tmp / name)
+            write_parquet(self.monthly, tmp / "monthly.parquet")
+            write_parquet(self.by_segment, tmp / "by_segment.parquet")
+            write_parquet(self.by_channel, tmp / "by_channel.parquet")
             self.kpis.to_csv(tmp / "kpis.csv", index=False)
             summary = {
                 "scenario": self.name,
@@ -262,11 +346,39 @@ class ExperimentResult:
                 "replications": self.replications,
                 "kpis": _records(self.kpi_summary),
                 "targets": _records(self.target_summary),
-                "stats": self.stats,
+                "simpy_events": self.stats.get("simpy_events"),
             }
             (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=_json))
             (tmp / "scenario.resolved.yaml").write_text(scenario_to_yaml(self.scenario, self.seed))
+            write_run_facts(tmp / "run.json", self.stats)
         return Path(out_dir)
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Parquet whose bytes depend only on the table (and the library versions): no index, no
+    statistics that vary, one row group, fixed compression."""
+    frame.to_parquet(path, index=False, engine="pyarrow", compression="snappy",
+                     row_group_size=max(1, len(frame)))
+
+
+def write_run_facts(path: Path, stats: Mapping[str, Any]) -> None:
+    """run.json: how this result was made (varies between runs; summary.json does not)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from sim.atomic import command_line
+
+    versions = {"python": platform.python_version()}
+    for pkg in ("revsim", "numpy", "pandas", "pyarrow", "simpy", "dask"):
+        try:
+            versions[pkg] = version(pkg)
+        except PackageNotFoundError:
+            versions[pkg] = None
+    facts = {"command": command_line(), "executor": stats.get("executor"),
+             "wall_seconds": stats.get("wall_seconds"), "host": platform.node(),
+             "platform": platform.platform(), "versions": versions,
+             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    path.write_text(json.dumps(facts, indent=2, default=_json) + "\n")
 
 
 def _json(x):
@@ -380,14 +492,16 @@ class CompareResult:
         return pd.concat(parts, axis=1)
 
     def write(self, out_dir: str | Path) -> Path:
-        with atomic_dir(out_dir) as tmp:
-            self.deltas.to_csv(tmp / "deltas.csv", index=False)
-            self.kpi_table().to_csv(tmp / "kpis_p50.csv")
+        with output_errors(out_dir), atomic_dir(out_dir) as tmp:
+            # scenario names are text a spreadsheet must not evaluate (OWASP CSV injection)
+            csv_frame(self.deltas).to_csv(tmp / "deltas.csv", index=False)
+            csv_frame(self.kpi_table()).to_csv(tmp / "kpis_p50.csv")
             summary = {"base": self.base.name, "seed": self.base.seed,
                        "replications": self.base.replications,
                        "scenarios": {r.name: r.hash for r in self.results},
                        "deltas": _records(self.deltas)}
             (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=_json))
+            write_run_facts(tmp / "run.json", self.base.stats)
         return Path(out_dir)
 
 

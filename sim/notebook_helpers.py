@@ -7,10 +7,8 @@ the others return something a notebook displays: a chart, a formatted table, a w
 
 from __future__ import annotations
 
-import html
 import json
 import math
-import pickle
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sim import charts, metrics
+from sim.escape import html_text, style_table
 from sim.experiment import (
     COMPARE_KPIS,
     KPI_LABELS,
@@ -31,7 +30,13 @@ from sim.experiment import (
 )
 from sim.fmt import as_float, fmt_dollars, fmt_usd
 from sim.scenario import Scenario
-from sim.scenario_io import load_scenario, scenario_hash, scenario_to_dict, with_overrides
+from sim.scenario_io import (
+    load_scenario,
+    scenario_from_dict,
+    scenario_hash,
+    scenario_to_dict,
+    with_overrides,
+)
 
 MIME_KPIS = "application/vnd.revsim.kpis+json"
 """Mimetype of the machine-readable KPI record a notebook's KPI cell carries next to its HTML."""
@@ -94,12 +99,10 @@ def _json_safe(x: Any) -> Any:
 
 
 def _styled(df: pd.DataFrame, formats: Mapping[str, Any] | None = None, default=fmt_usd,
-            caption: str | None = None):
-    """A pandas Styler with per-column formatters (default: USD) and a caption."""
-    fm = {c: (formats or {}).get(c, default) for c in df.columns}
-    sty = df.style.format(fm, na_rep="—")
-    if caption:
-        sty = sty.set_caption(caption)
+            caption: str | None = None, hide_index: bool = False):
+    """A pandas Styler with per-column formatters (default: USD) and a caption; all text in
+    it (caption, labels, cells) is HTML-escaped by :func:`sim.escape.style_table`."""
+    sty = style_table(df, formats, default, caption, hide_index)
     return sty.set_table_styles([
         {"selector": "caption", "props": "caption-side: top; font-weight: bold; "
                                          "text-align: left; padding: 4px 0;"},
@@ -142,22 +145,44 @@ def scenario_for(path: str | Path, project_root: str | Path = "..",
     return load_scenario(project_path(path, project_root), overrides)
 
 
-def save_result(result: ExperimentResult, path: str | Path) -> Path:
-    """Pickle an experiment result for a notebook to load (written by the report builder)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as fh:
-        pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    return path
+RESULT_TABLES = ("monthly", "by_segment", "by_channel", "cohorts", "initial", "kpis",
+                 "attainment")
+"""The tables of an :class:`ExperimentResult`, one Parquet file each in a saved result."""
+RESULT_FORMAT = "revsim-result/1"
 
 
-def load_result(path: str | Path) -> ExperimentResult:
-    """Load a result written by :func:`save_result` (only open files you or revsim wrote)."""
-    with Path(path).open("rb") as fh:
-        result = pickle.load(fh)
-    if not isinstance(result, ExperimentResult):
-        raise TypeError(f"{path}: not a revsim experiment result")
-    return result
+def save_result(result: ExperimentResult, folder: str | Path) -> Path:
+    """Save an experiment result as data for a notebook to load: ``result.json`` (the resolved
+    scenario, seed, replications, statistics) and one Parquet file per table. No pickles:
+    loading it back (:func:`load_result`) validates data and never runs code."""
+    from sim.experiment import write_parquet
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in RESULT_TABLES:
+        write_parquet(getattr(result, name), folder / f"{name}.parquet")
+    meta = {"format": RESULT_FORMAT, "seed": result.seed, "replications": result.replications,
+            "stats": _json_safe(result.stats), "scenario": scenario_to_dict(result.scenario)}
+    (folder / "result.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    return folder
+
+
+def load_result(folder: str | Path) -> ExperimentResult:
+    """Rebuild a result written by :func:`save_result` from JSON and Parquet only (the
+    scenario is validated again; nothing in the folder is executed)."""
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / "result.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{folder}: not a saved revsim result ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != RESULT_FORMAT:
+        raise ValueError(f"{folder}: not a saved revsim result (format "
+                         f"{meta.get('format') if isinstance(meta, dict) else None!r})")
+    tables = {name: pd.read_parquet(folder / f"{name}.parquet", engine="pyarrow")
+              for name in RESULT_TABLES}
+    return ExperimentResult(scenario=scenario_from_dict(meta["scenario"], str(folder)),
+                            seed=int(meta["seed"]), replications=int(meta["replications"]),
+                            stats=dict(meta.get("stats") or {}), **tables)
 
 
 def experiment(scenario: str | Path, project_root: str | Path = "..", results_file: str = "",
@@ -335,10 +360,11 @@ def break_even_table(result: ExperimentResult) -> pd.DataFrame:
 def implied_retention_table(result_or_scenario: ExperimentResult | Scenario) -> pd.DataFrame:
     """Per segment, from the scenario's churn inputs alone: the share of a new cohort still
     customers after 6-60 months and the expected lifetime (truncated at ten years)."""
-    from sim.retention_math import CURVE_MONTHS, LIFETIME_CAP_MONTHS, implied_retention
+    from sim.engine.retention_math import CURVE_MONTHS, LIFETIME_CAP_MONTHS, implied_retention
 
     sc = getattr(result_or_scenario, "scenario", result_or_scenario)
-    t = implied_retention(sc)
+    t = pd.DataFrame.from_dict(implied_retention(sc), orient="index")
+    t.index.name = "segment"
     names = {f"retained_{m}m_frac": f"Retained after {m} months" for m in CURVE_MONTHS}
     names["expected_lifetime_months"] = (
         f"Expected lifetime (months, capped at {LIFETIME_CAP_MONTHS})")
@@ -431,12 +457,13 @@ def summary(result: ExperimentResult) -> _Html:
     """Scenario name, description, run identity (seed, replications, hash) and headline KPIs."""
     sc = result.scenario
     kp = headline_table(result)
-    rows = "".join(f"<tr><th>{html.escape(r.label)}</th><td>{html.escape(r.text)}</td></tr>"
+    rows = "".join(f"<tr><th>{html_text(r.label)}</th><td>{html_text(r.text)}</td></tr>"
                    for r in kp.itertuples())
     body = (
-        f"<h3>{html.escape(sc.name)}</h3><p>{html.escape(sc.description or '')}</p>"
+        f"<h3>{html_text(sc.name)}</h3><p>{html_text(sc.description or '')}</p>"
         f"<p><small>{result.replications} replications · seed {result.seed} · "
-        f"{sc.horizon_months} months · scenario hash <code>{result.hash}</code></small></p>"
+        f"{sc.horizon_months} months · scenario hash <code>{html_text(result.hash)}</code>"
+        "</small></p>"
         "<table><thead><tr><th>Headline KPI</th><th>P50 (P10 – P90)</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>"
     )
@@ -455,15 +482,15 @@ def kpis(result: ExperimentResult):
         "P50": [fmt_kpi(k, v) for k, v in zip(s["kpi"], s["p50"], strict=True)],
         "P90": [fmt_kpi(k, v) for k, v in zip(s["kpi"], s["p90"], strict=True)],
     })
-    body = disp.to_html(index=False, border=0, classes="revsim-kpis")
+    body = disp.to_html(index=False, border=0, classes="revsim-kpis", escape=True)
     return _Html(body, disp.to_string(index=False), {MIME_KPIS: kpi_record(result)})
 
 
 def assumptions(result_or_scenario: ExperimentResult | Scenario):
     """Key levers of the scenario (the full resolved list is in the Excel workbook)."""
     sc = getattr(result_or_scenario, "scenario", result_or_scenario)
-    return levers_table(sc).style.hide(axis="index").set_caption(
-        f"Levers of {sc.name} (hash {scenario_hash(sc)})")
+    return style_table(levers_table(sc), caption=f"Levers of {sc.name} (hash {scenario_hash(sc)})",
+                       hide_index=True)
 
 
 def revenue_profit_fan(result: ExperimentResult):
@@ -477,9 +504,9 @@ def arr_bridge(result: ExperimentResult):
 def annual_pnl(result: ExperimentResult):
     t = annual_pnl_table(result)
     pct = [i for i in t.index if "margin" in i.lower()]
-    sty = t.style.format(fmt_dollars)
-    sty = sty.format("{:.1%}", subset=pd.IndexSlice[pct, :])
-    return sty.set_caption("Annual P&L, mean across replications (USD)")
+    sty = style_table(t, default=fmt_dollars,
+                      caption="Annual P&L, mean across replications (USD)")
+    return sty.format("{:.1%}", subset=pd.IndexSlice[pct, :], escape="html")
 
 
 def cash(result: ExperimentResult):
@@ -531,8 +558,8 @@ def targets_detail(result: ExperimentResult):
              "Actual P90": fmt_kpi(r.metric, r.p90)} for r in t.itertuples()]
     df = pd.DataFrame(rows, columns=["Target", "Probability", "Actual P10", "Actual P50",
                                      "Actual P90"])
-    return df.style.hide(axis="index").format({"Probability": "{:.0%}"}).set_caption(
-        "Target attainment across replications")
+    return style_table(df, {"Probability": "{:.0%}"}, hide_index=True,
+                       caption="Target attainment across replications")
 
 
 # ---------------------------------------------------------------- comparison
@@ -540,11 +567,12 @@ def targets_detail(result: ExperimentResult):
 
 def compare_summary(cmp: CompareResult) -> _Html:
     items = "".join(
-        f"<li><b>{html.escape(r.name)}</b>{' (base)' if i == 0 else ''}: "
-        f"{html.escape(r.scenario.description or '')} <small>hash <code>{r.hash}</code></small>"
+        f"<li><b>{html_text(r.name)}</b>{' (base)' if i == 0 else ''}: "
+        f"{html_text(r.scenario.description or '')} "
+        f"<small>hash <code>{html_text(r.hash)}</code></small>"
         "</li>" for i, r in enumerate(cmp.results))
     b = cmp.base
-    body = (f"<p>{len(cmp.others)} scenario(s) against <b>{html.escape(b.name)}</b>, "
+    body = (f"<p>{len(cmp.others)} scenario(s) against <b>{html_text(b.name)}</b>, "
             f"{b.replications} replications each on the same random streams (seed {b.seed}), "
             f"{b.scenario.horizon_months} months.</p><ul>{items}</ul>")
     return _Html(body, f"{len(cmp.results)} scenarios, base {b.name}, seed {b.seed}")
@@ -554,7 +582,7 @@ def compare_levers(cmp: CompareResult):
     """The main levers side by side, one column per scenario."""
     parts = [levers_table(r.scenario).set_index("Lever")["Value"].rename(r.name)
              for r in cmp.results]
-    return pd.concat(parts, axis=1).style.set_caption("Levers by scenario")
+    return style_table(pd.concat(parts, axis=1), caption="Levers by scenario")
 
 
 def compare_kpi_table(cmp: CompareResult,
@@ -602,8 +630,8 @@ def deltas_detail(cmp: CompareResult):
                "other_mean": "Scenario (mean)", "mean_delta": "Difference",
                "ci_low": "95% CI low", "ci_high": "95% CI high",
                "prob_better": "P(beats base)"})
-    return _styled(t, {"Scenario": str, "KPI": str, "P(beats base)": "{:.0%}"}).hide(
-        axis="index").set_caption("Difference from the base, paired by replication")
+    return _styled(t, {"Scenario": str, "KPI": str, "P(beats base)": "{:.0%}"}, hide_index=True,
+                   caption="Difference from the base, paired by replication")
 
 
 def pnl_differences_table(cmp: CompareResult) -> pd.DataFrame:
@@ -621,9 +649,8 @@ def pnl_differences(cmp: CompareResult):
     t = pnl_differences_table(cmp)
     if t.empty:
         return _Html("<p>Only the base scenario: nothing to compare.</p>", "No differences.")
-    return _styled(t, {"scenario": str, "year": "Year {:.0f}"},
-                   default=fmt_dollars).hide(axis="index").set_caption(
-        f"Annual P&L minus {cmp.base.name} (means, USD)")
+    return _styled(t, {"scenario": str, "year": "Year {:.0f}"}, default=fmt_dollars,
+                   caption=f"Annual P&L minus {cmp.base.name} (means, USD)", hide_index=True)
 
 
 def paths_table(cmp: CompareResult,
@@ -710,8 +737,8 @@ def pricing_peaks_table(sweep: pd.DataFrame) -> pd.DataFrame:
 
 
 def pricing_peaks(sweep: pd.DataFrame):
-    return pricing_peaks_table(sweep).style.hide(axis="index").set_caption(
-        "Where each measure peaks")
+    return style_table(pricing_peaks_table(sweep), caption="Where each measure peaks",
+                       hide_index=True)
 
 
 def pricing_grid(sweep: pd.DataFrame):
@@ -722,7 +749,7 @@ def pricing_grid(sweep: pd.DataFrame):
                  "operating_profit_total_mean": "Operating profit (mean)",
                  "win_rate_frac": "Win rate", "new_arr_per_deal": "New ARR per deal"})
     return _styled(t, {"List price change (%)": "{:+.0f}%", "Discount cap": "{:.0%}",
-                       "Win rate": "{:.1%}"}).hide(axis="index").set_caption("The whole grid")
+                       "Win rate": "{:.1%}"}, caption="The whole grid", hide_index=True)
 
 
 # ---------------------------------------------------------------- sensitivity
@@ -769,8 +796,8 @@ def sensitivity_detail(table: pd.DataFrame):
                                      "low": "KPI at low", "base": "KPI at base",
                                      "high": "KPI at high", "swing": "Swing"})
     return _styled(t, {c: str for c in ("KPI", "Lever", "Base value", "Low value",
-                                        "High value")}).hide(axis="index").set_caption(
-        "Mean KPI with each lever moved one step down and up")
+                                        "High value")}, hide_index=True,
+                   caption="Mean KPI with each lever moved one step down and up")
 
 
 # ---------------------------------------------------------------- offsite workbook
@@ -866,7 +893,7 @@ class OffsiteWorkbook:
         with out:
             out.clear_output(wait=True)
             display(self.chart())
-            display(self.delta_table().style.hide(axis="index"))
+            display(style_table(self.delta_table(), hide_index=True))
         status.value = f"<small>Re-ran in {self.last_seconds:.1f} s</small>"
 
     def widget(self):
@@ -971,11 +998,11 @@ def account_plan_summary(scenario: Scenario, summary: pd.DataFrame) -> _Html:
     """Headline of the programme: who is in it, what it costs, what it returns."""
     t = account_plan_table(summary)
     rows = "".join(
-        f"<tr><th>{html.escape(r.label)}</th><td>{_ap_fmt(r.measure, r.mean)}</td>"
+        f"<tr><th>{html_text(r.label)}</th><td>{_ap_fmt(r.measure, r.mean)}</td>"
         f"<td>{_ap_fmt(r.measure, r.ci_low)} – {_ap_fmt(r.measure, r.ci_high)}</td></tr>"
         for r in t.itertuples())
     ap = scenario.account_plan
-    body = (f"<h3>{html.escape(scenario.name)}</h3><p>{html.escape(scenario.description)}</p>"
+    body = (f"<h3>{html_text(scenario.name)}</h3><p>{html_text(scenario.description)}</p>"
             f"<p>Top {ap.programme_top_n} accounts by ARR, "
             f"{fmt_usd(ap.programme_cost_per_account_per_month_usd)} per account per month; "
             f"compared with the same plan without the programme on the same random streams."
@@ -990,8 +1017,9 @@ def account_plan_assumptions(scenario: Scenario):
     data = scenario_to_dict(scenario)["account_plan"]
     rows = [(f"account_plan.{k}", json.dumps(v) if isinstance(v, dict | list) else v)
             for k, v in data.items()]
-    return pd.DataFrame(rows, columns=["key", "value"]).style.hide(axis="index").set_caption(
-        f"Account-plan assumptions of {scenario.name} (hash {scenario_hash(scenario)})")
+    return style_table(pd.DataFrame(rows, columns=["key", "value"]), hide_index=True,
+                       caption=f"Account-plan assumptions of {scenario.name} "
+                               f"(hash {scenario_hash(scenario)})")
 
 
 def account_plan_chart_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -1015,4 +1043,4 @@ def account_plan_detail(per_rep: pd.DataFrame):
     fm = {c: "{:.1%}" for c in t.columns if "Renewal" in c or "NRR" in c}
     fm.update({"replication": "{:d}", ACCOUNT_PLAN_LABELS["programme_accounts"]: "{:.0f}",
                ACCOUNT_PLAN_LABELS["return_on_cost"]: "{:.2f}"})
-    return _styled(t, fm).hide(axis="index").set_caption("Per replication")
+    return _styled(t, fm, caption="Per replication", hide_index=True)

@@ -2,7 +2,8 @@
 an index page — all in a temporary folder renamed into place at the end.
 
 Each scenario is simulated once, in-process (one ``compare`` over the whole set, so every
-scenario shares the same random streams); the results are saved under ``data/`` and the
+scenario shares the same random streams); the results are saved under ``data/<slug>/`` as
+Parquet tables and JSON (never pickles: opening a shared report runs no code) and the
 notebooks load them (parameter ``results_file``), so no simulation runs twice. The executed
 notebooks record their parameters (Papermill) and can be re-run from their folder.
 """
@@ -10,10 +11,10 @@ notebooks record their parameters (Papermill) and can be re-run from their folde
 from __future__ import annotations
 
 import contextlib
-import html
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -26,13 +27,21 @@ from pathlib import Path
 import pandas as pd
 
 from sim import notebook_helpers as nbh
-from sim.atomic import atomic_dir
+from sim.atomic import Claim, OutputError, claim
+from sim.bundled import NOTEBOOKS
+from sim.errors import RevsimError
+from sim.escape import (
+    excel_frame,
+    excel_text,
+    html_text,
+    neutralise_formulas,
+    svg_html,
+    terminal_text,
+)
 from sim.experiment import ExperimentResult, compare, run_experiment
 from sim.scenario import Scenario
 from sim.scenario_io import ScenarioError, load_scenario, scenario_hash
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-"""The report notebooks shipped with the project."""
 WORKBOOK = "revsim_report.xlsx"
 EXIT_OK, EXIT_SCENARIO_FAILED, EXIT_INVALID = 0, 1, 2
 INDEX_KPIS = ("revenue_total", "operating_profit_total", "ending_arr", "net_new_arr_total",
@@ -40,8 +49,9 @@ INDEX_KPIS = ("revenue_total", "operating_profit_total", "ending_arr", "net_new_
 
 # nbconvert's lab template loads require.js, MathJax and Mermaid from CDNs; the report must
 # open offline, so those blocks are emptied. Charts are written as inline <svg> elements (the
-# stock template wraps them in <img> data URIs or escapes them); they are our own vl-convert
-# output from notebooks this process just executed, so they are trusted.
+# stock template wraps them in <img> data URIs or escapes them), but only after
+# sim.escape.svg_html has checked that the SVG cannot run code (vl-convert escapes every text
+# it draws; anything else falls back to an <img>, where browsers never run scripts).
 _TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
@@ -49,7 +59,7 @@ _TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 {%- block data_svg scoped -%}
 <div class="jp-RenderedSVG jp-OutputArea-output {{ extra_class }}" data-mime-type="image/svg+xml">
-{{ output.data['image/svg+xml'] }}
+{{ output.data['image/svg+xml'] | revsim_svg }}
 </div>
 {%- endblock data_svg -%}
 {%- block extra_css -%}
@@ -93,14 +103,39 @@ def write_kernelspec(folder: str | Path) -> Path:
     return spec
 
 
+_JUPYTER_PREFIX = "revsim-jupyter-"
+
+
+def clean_stale_jupyter_folders(tmp: str | Path | None = None) -> list[Path]:
+    """Remove the private Jupyter folders (``revsim-jupyter-PID-*`` in the temp folder) of
+    report builds that were killed: their PID is no longer running."""
+    removed = []
+    for p in Path(tmp or tempfile.gettempdir()).glob(f"{_JUPYTER_PREFIX}*-*"):
+        pid = p.name[len(_JUPYTER_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or p.is_symlink() or not p.is_dir() or p.stat().st_uid != os.getuid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # still running
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+        removed.append(p)
+    return removed
+
+
 @contextlib.contextmanager
 def hermetic_jupyter(folder: str | Path | None = None) -> Iterator[dict[str, str]]:
     """Run notebooks with this interpreter's kernel and no user Jupyter/IPython config:
     ``JUPYTER_PATH`` points at a fresh ``python3`` kernel spec, and the config, data, runtime
     and IPython folders are private. The environment is restored on exit."""
     with contextlib.ExitStack() as stack:
-        root = Path(folder) if folder else Path(
-            stack.enter_context(tempfile.TemporaryDirectory(prefix="revsim-jupyter-")))
+        if folder is None:
+            clean_stale_jupyter_folders()
+        root = Path(folder) if folder else Path(stack.enter_context(tempfile.TemporaryDirectory(
+            prefix=f"{_JUPYTER_PREFIX}{os.getpid()}-")))
         share = root / "share"
         write_kernelspec(share)
         env = {"JUPYTER_PATH": str(share), "JUPYTER_CONFIG_DIR": str(root / "config"),
@@ -125,6 +160,23 @@ def hermetic_jupyter(folder: str | Path | None = None) -> Iterator[dict[str, str
 # ---------------------------------------------------------------- notebooks
 
 
+def _quiet_kernel_manager():
+    """jupyter_client interrupts (SIGINT) a kernel before asking it to shut down; a kernel
+    that is still answering a message then logs ``KeyboardInterrupt caught in kernel`` at
+    ERROR level after every successful notebook. Once the notebook has finished the shutdown
+    request alone stops the kernel (and jupyter_client still kills one that does not stop), so
+    this manager skips that interrupt; interrupts during execution (a cell time-out) stay."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietShutdownKernelManager(AsyncKernelManager):
+        async def _async_interrupt_kernel(self) -> None:
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
+
+    return QuietShutdownKernelManager
+
+
 def execute_notebook(name: str, output: Path, parameters: dict, cwd: Path,
                      timeout: int = 900) -> None:
     """Execute ``notebooks/<name>.ipynb`` with Papermill into ``output``."""
@@ -133,7 +185,8 @@ def execute_notebook(name: str, output: Path, parameters: dict, cwd: Path,
     pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(output), parameters=parameters,
                         cwd=str(cwd), kernel_name="python3", progress_bar=False,
                         log_output=False, request_save_on_cell_execute=False,
-                        execution_timeout=timeout)
+                        execution_timeout=timeout,
+                        kernel_manager_class=_quiet_kernel_manager())
 
 
 def export_html(notebook: Path, output: Path, title: str) -> None:
@@ -146,6 +199,7 @@ def export_html(notebook: Path, output: Path, title: str) -> None:
                             exclude_input_prompt=True, exclude_output_prompt=True,
                             extra_loaders=[DictLoader({"revsim.html.j2": _TEMPLATE})],
                             template_file="revsim.html.j2")
+    exporter.register_filter("revsim_svg", svg_html)
     nb = nbformat.read(notebook, as_version=4)
     nb.metadata["title"] = title
     nb.metadata.pop("widgets", None)
@@ -204,6 +258,8 @@ def _simulate(entries: list[_Entry], replications: int, seed: int, executor: str
         for e, r in zip(valid, cmp.results, strict=True):
             e.result = r
         return
+    except RevsimError:  # the cluster or the machine failed: no scenario would do better
+        raise
     except Exception:  # noqa: BLE001 - fall back to one scenario at a time
         pass
     for e in valid:
@@ -243,26 +299,26 @@ def write_workbook(path: Path, entries: Sequence[_Entry], seed: int, replication
             + [(f"Scenario {e.slug}", "FAILED: " + e.error if e.error else
                 f"hash {scenario_hash(e.scenario)}") for e in entries],
             columns=["Item", "Value"])
-        about.to_excel(xl, sheet_name="About", index=False)
+        excel_frame(about).to_excel(xl, sheet_name="About", index=False)
         for e in done:
             r = e.result
             name = _sheet_name(e.slug, used)
             pnl = nbh.annual_pnl_table(r)
-            pnl.to_excel(xl, sheet_name=name, startrow=1)
+            excel_frame(pnl).to_excel(xl, sheet_name=name, startrow=1)
             ws = xl.sheets[name]
-            ws.cell(row=1, column=1, value=f"{r.name}: annual P&L, mean of {r.replications} "
-                                           f"replications (USD)").font = bold
+            ws.cell(row=1, column=1, value=excel_text(
+                f"{r.name}: annual P&L, mean of {r.replications} replications (USD)")).font = bold
             row = len(pnl) + 4
             kp = r.kpi_summary[["label", "p10", "p50", "p90", "mean"]].rename(
                 columns={"label": "KPI", "p10": "P10", "p50": "P50", "p90": "P90",
                          "mean": "Mean"})
             ws.cell(row=row, column=1, value="KPI summary across replications").font = bold
-            kp.to_excel(xl, sheet_name=name, startrow=row, index=False)
+            excel_frame(kp).to_excel(xl, sheet_name=name, startrow=row, index=False)
             tg = nbh.targets_table(r)
             if not tg.empty:
                 trow = row + len(kp) + 3
                 ws.cell(row=trow, column=1, value="Targets: probability of hitting").font = bold
-                tg.to_excel(xl, sheet_name=name, startrow=trow, index=False)
+                excel_frame(tg).to_excel(xl, sheet_name=name, startrow=trow, index=False)
             for i, label in enumerate(pnl.index, start=3):
                 fmt = "0.0%" if "margin" in str(label).lower() else "#,##0"
                 for j in range(2, len(pnl.columns) + 2):
@@ -278,23 +334,24 @@ def write_workbook(path: Path, entries: Sequence[_Entry], seed: int, replication
                 [e.result.kpi_summary.set_index("label")["p50"].rename(e.result.name)
                  for e in done], axis=1)
             table.index.name = "KPI (P50)"
-            table.to_excel(xl, sheet_name="Comparison", startrow=1)
+            excel_frame(table).to_excel(xl, sheet_name="Comparison", startrow=1)
             ws = xl.sheets["Comparison"]
-            ws.cell(row=1, column=1, value=f"P50 of each KPI; base: {done[0].result.name}"
-                    ).font = bold
+            ws.cell(row=1, column=1, value=excel_text(
+                f"P50 of each KPI; base: {done[0].result.name}")).font = bold
             if len(done) > 1 and entries[0].result is not None:
                 deltas = nbh.deltas_table(done[0].result, [e.result for e in done[1:]])
                 start = len(table) + 4
                 ws.cell(row=start, column=1, value="Paired differences vs the base "
                         "(95% CI, probability of beating the base)").font = bold
-                deltas.drop(columns=["kpi"]).to_excel(xl, sheet_name="Comparison",
+                excel_frame(deltas.drop(columns=["kpi"])).to_excel(xl, sheet_name="Comparison",
                                                       startrow=start, index=False)
                 diffs = nbh.pnl_differences_table(
                     nbh.CompareResult(done[0].result, [e.result for e in done[1:]], deltas))
                 start2 = start + len(deltas) + 3
                 ws.cell(row=start2, column=1,
                         value="Annual P&L minus the base (means, USD)").font = bold
-                diffs.to_excel(xl, sheet_name="Comparison", startrow=start2, index=False)
+                excel_frame(diffs).to_excel(xl, sheet_name="Comparison", startrow=start2,
+                                            index=False)
             ws.column_dimensions["A"].width = 34
             for j in range(2, 12):
                 ws.column_dimensions[get_column_letter(j)].width = 18
@@ -305,11 +362,13 @@ def write_workbook(path: Path, entries: Sequence[_Entry], seed: int, replication
                 assumptions = col.to_frame() if assumptions is None else assumptions.join(
                     col, how="outer", sort=False)
             assumptions.index.name = "key"
-            assumptions.to_excel(xl, sheet_name="Assumptions")
+            excel_frame(assumptions).to_excel(xl, sheet_name="Assumptions")
             ws = xl.sheets["Assumptions"]
             ws.column_dimensions["A"].width = 60
             for j in range(2, len(done) + 2):
                 ws.column_dimensions[get_column_letter(j)].width = 22
+        # scenario text is data: no cell may become a formula (OWASP CSV injection)
+        neutralise_formulas(xl.book)
 
 
 # ---------------------------------------------------------------- index
@@ -332,7 +391,7 @@ def write_index(path: Path, entries: Sequence[_Entry], compare_entry: dict, seed
                 replications: int, months: int | None, wall_seconds: float) -> None:
     """index.html: every scenario with its description, headline KPIs, links, seed, hash;
     failures with their error. All scenario text is HTML-escaped."""
-    esc = html.escape
+    esc = html_text
     cards = []
     for e in entries:
         title = esc(e.scenario.name if e.scenario else e.path.stem)
@@ -406,15 +465,29 @@ def build_report(paths: Sequence[str | Path], replications: int = 20, seed: int 
         print("revsim report: no scenario files given", file=sys.stderr)
         return EXIT_INVALID
     entries = [_Entry(p, s) for p, s in zip(paths, _slugs(paths), strict=True)]
+    try:
+        dest = claim(out_dir)  # checked and locked before any work
+    except OutputError as exc:
+        print(exc, file=sys.stderr)
+        return exc.code
+    with dest:
+        return _build(entries, dest, out_dir, replications, seed, executor, months, scheduler,
+                      t0)
+
+
+def _build(entries: list[_Entry], dest: Claim, out_dir: str | Path, replications: int,
+           seed: int, executor: str, months: int | None, scheduler: str | None,
+           t0: float) -> int:
     _load(entries, months)
     if not any(e.ok for e in entries):
         for e in entries:
-            print(e.error, file=sys.stderr)
-        print(f"revsim report: no valid scenario; {out_dir} left unchanged", file=sys.stderr)
+            print(terminal_text(e.error), file=sys.stderr)
+        print(terminal_text(f"revsim report: no valid scenario; {out_dir} left unchanged"),
+              file=sys.stderr)
         return EXIT_INVALID
     compare_entry: dict = {}
     try:
-        with hermetic_jupyter(), atomic_dir(out_dir) as tmp:
+        with hermetic_jupyter(), dest.folder() as tmp:
             _simulate(entries, replications, seed, executor, scheduler)
             for sub in ("data", "notebooks", "html"):
                 (tmp / sub).mkdir()
@@ -422,9 +495,9 @@ def build_report(paths: Sequence[str | Path], replications: int = 20, seed: int 
             for e in entries:
                 if e.result is None:
                     continue
-                nbh.save_result(e.result, tmp / "data" / f"{e.slug}.pkl")
+                nbh.save_result(e.result, tmp / "data" / e.slug)
                 params = {"scenario": str(e.path.resolve()), "project_root": "..",
-                          "results_file": f"../data/{e.slug}.pkl",
+                          "results_file": f"../data/{e.slug}",
                           "replications": replications, "seed": seed, "months": months,
                           "executor": "serial"}
                 jobs.append(("scenario_report", e.slug, params, e, e.result.name))
@@ -433,7 +506,7 @@ def build_report(paths: Sequence[str | Path], replications: int = 20, seed: int 
             if base.result is not None:
                 params = {"scenarios": [str(e.path.resolve()) for e in done],
                           "project_root": "..",
-                          "results_files": [f"../data/{e.slug}.pkl" for e in done],
+                          "results_files": [f"../data/{e.slug}" for e in done],
                           "replications": replications, "seed": seed, "months": months,
                           "executor": "serial"}
                 compare_entry["base"] = base.result.name
@@ -444,21 +517,33 @@ def build_report(paths: Sequence[str | Path], replications: int = 20, seed: int 
             _run_notebooks(jobs, tmp)
             for e in entries:
                 if e.error:
-                    print(e.error, file=sys.stderr)
+                    print(terminal_text(e.error), file=sys.stderr)
             if compare_entry.get("error"):
-                print(f"comparison: {compare_entry['error']}", file=sys.stderr)
+                print(terminal_text(f"comparison: {compare_entry['error']}"), file=sys.stderr)
             write_workbook(tmp / WORKBOOK, entries, seed, replications)
             wall = time.perf_counter() - t0
             write_index(tmp / "index.html", entries, compare_entry, seed, replications, months,
                         wall)
+    except OutputError as exc:
+        print(terminal_text(str(exc)), file=sys.stderr)
+        return exc.code
+    except OSError as exc:
+        print(terminal_text(f"revsim report: could not write {out_dir} ({exc.strerror or exc}); "
+                            f"nothing was written there, an earlier report is unchanged"),
+              file=sys.stderr)
+        return EXIT_SCENARIO_FAILED
+    except RevsimError as exc:  # a lost cluster, a full disk: one line, its own exit code
+        print(terminal_text(f"revsim report: build failed, {out_dir} left unchanged: "
+                            f"{_one_line(exc)}"), file=sys.stderr)
+        return exc.exit_code
     except Exception as exc:
-        print(f"revsim report: build failed, {out_dir} left unchanged: "
-              f"{_one_line(f'{type(exc).__name__}: {exc}')}", file=sys.stderr)
+        print(terminal_text(f"revsim report: build failed, {out_dir} left unchanged: "
+                            f"{_one_line(f'{type(exc).__name__}: {exc}')}"), file=sys.stderr)
         return EXIT_SCENARIO_FAILED
     failed = sum(1 for e in entries if e.error) + bool(compare_entry.get("error"))
     wall = time.perf_counter() - t0
-    print(f"report: {Path(out_dir) / 'index.html'} ({len(entries)} scenario(s), {failed} "
-          f"failed) in {wall:.0f} s")
+    print(terminal_text(f"report: {Path(out_dir) / 'index.html'} ({len(entries)} scenario(s), "
+                        f"{failed} failed) in {wall:.0f} s"))
     return EXIT_SCENARIO_FAILED if failed else EXIT_OK
 
 

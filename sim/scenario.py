@@ -8,29 +8,73 @@ it and change only what they need. Loading, inheritance and overrides live in
 
 from __future__ import annotations
 
+import math
+import typing
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from sim.distributions import Beta, Distribution, Gamma, LogNormal, support_max, support_min
+from sim.distributions import (
+    Beta,
+    Distribution,
+    Gamma,
+    LogNormal,
+    bool_message,
+    support_max,
+    support_min,
+)
+
+# ---------------------------------------------------------------- ranges
+# Every money, count and rate field has an upper bound far above any real plan, so that a
+# typo (or a hostile file) cannot overflow the arithmetic, silently give $0, or ask the
+# random generators for more draws than fit in memory. The work of a valid scenario is then
+# bounded by ``sim.workload`` before a run. No default or bundled value is near a bound.
+
+MAX_USD = 1e12
+"""Largest amount of any money field (USD; per person, seat, account or month as named)."""
+MAX_PEOPLE = 1_000_000
+"""Largest headcount of a role, hiring step or partner count."""
+MAX_ACCOUNTS = 1_000_000_000
+"""Largest market size (accounts); the installed base is at most the market."""
+MAX_PER_MONTH = 100_000.0
+"""Largest per-person rate per month (leads per SDR, referrals per partner)."""
+MAX_PER_YEAR = 1_000.0
+"""Largest per-account rate per year (upsells, cross-sells, advocates, references)."""
+MAX_SEATS = 1_000_000.0
+"""Largest mean of a seats-per-account distribution."""
+MAX_DAYS = 36_500.0
+"""Longest time-to-value target (days, 100 years)."""
+MAX_RATIO = 1_000_000.0
+"""Largest value of an open-ended ratio (accounts per CSM, churn concentration)."""
 
 
 def _not_bool(value):
-    # YAML's `true` would otherwise pass as 1.0 in a number field
+    # YAML 1.1 reads yes/no/on/off/true/false as booleans; never let them pass as 1 or 0
     if isinstance(value, bool):
-        raise ValueError(f"expected a number (got {str(value).lower()})")
+        raise ValueError(bool_message(value))
     return value
 
 
 _Number = Annotated[float, BeforeValidator(_not_bool)]
 
 # Unit aliases: the name of the alias is the unit.
-USD = Annotated[_Number, Field(ge=0)]
-"""US dollars, never negative."""
+USD = Annotated[_Number, Field(ge=0, le=MAX_USD)]
+"""US dollars, never negative, at most ``MAX_USD``."""
 Frac = Annotated[_Number, Field(ge=0, le=1)]
 """A fraction or probability in [0, 1]."""
-PerMonth = Annotated[_Number, Field(ge=0)]
-PerYear = Annotated[_Number, Field(ge=0)]
+PerMonth = Annotated[_Number, Field(ge=0, le=MAX_PER_MONTH)]
+PerYear = Annotated[_Number, Field(ge=0, le=MAX_PER_YEAR)]
+People = Annotated[int, Field(ge=0, le=MAX_PEOPLE)]
+"""A head count (people or partners)."""
 Month = Annotated[int, Field(ge=1, le=240)]
 """A month of the plan, 1 = the first month simulated."""
 
@@ -56,16 +100,52 @@ def _fraction(d):
     return d
 
 
+def _at_most(limit: float, name: str):
+    def check(d):
+        top = support_max(d)
+        top = d.mean() if math.isinf(top) else top
+        if top > limit:
+            raise ValueError(f"mean or highest value must be <= {limit:,.0f} (got {top:,.6g}, "
+                             f"limit {name})")
+        return d
+    return AfterValidator(check)
+
+
 Duration = Annotated[Distribution, AfterValidator(_nonnegative)]
-"""A duration distribution in days (never negative)."""
+"""A duration distribution in days (never negative; no upper bound: a very long duration is how
+a scenario says "never", and it costs no work)."""
 PositiveDist = Annotated[Distribution, AfterValidator(_positive)]
+SeatsDist = Annotated[PositiveDist, _at_most(MAX_SEATS, "MAX_SEATS")]
+PriceDist = Annotated[PositiveDist, _at_most(MAX_USD, "MAX_USD")]
+MAX_AGE_MONTHS = 1200.0
+"""Ages of installed accounts: at most a hundred years."""
 NonNegativeDist = Annotated[Distribution, AfterValidator(_nonnegative)]
+AgeDist = Annotated[NonNegativeDist, _at_most(MAX_AGE_MONTHS, "MAX_AGE_MONTHS")]
 FracDist = Annotated[Distribution, AfterValidator(_fraction)]
+
+
+def _kinds(annotation) -> set:
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (list, dict):
+        return {typing.get_origin(annotation)}
+    return set().union(*(_kinds(a) for a in args)) if args else {annotation}
 
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True,
                               allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _booleans_are_not_numbers(cls, value, info: ValidationInfo):
+        if isinstance(value, bool) and info.field_name:
+            kinds = _kinds(cls.model_fields[info.field_name].annotation)
+            numeric = {int, float} & kinds or any(
+                isinstance(k, type) and issubclass(k, BaseModel) and "dist" in k.model_fields
+                for k in kinds)
+            if bool not in kinds and numeric:
+                raise ValueError(bool_message(value))
+        return value
 
 
 # ---------------------------------------------------------------- headcount
@@ -74,19 +154,19 @@ class Model(BaseModel):
 class HiringStep(Model):
     month: Month
     """Plan month in which the change takes effect (start of month)."""
-    add: int
+    add: int = Field(ge=-MAX_PEOPLE, le=MAX_PEOPLE)
     """People added (negative: reductions). AE departures are backfilled separately."""
 
 
 class Role(Model):
-    count: int = Field(ge=0)
+    count: People
     """Headcount at the start of month 1."""
     loaded_cost_per_month_usd: USD
     """Fully loaded monthly cost per person (salary or OTE, benefits, tools), paid every month."""
     ramp_months: float = Field(default=0.0, ge=0, le=24)
     """Months for a new hire to reach full productivity (linear ramp). Bridge Group: AEs just
     under 5 months, SDRs just over 3."""
-    hiring_plan: list[HiringStep] = []
+    hiring_plan: list[HiringStep] = Field(default=[], max_length=240)
     """Step changes of headcount by month."""
 
 
@@ -151,23 +231,23 @@ class Segment(Model):
                     raise ValueError(f"{old} was replaced by {new}")
         return data
 
-    market_size_accounts: int = Field(gt=0)
+    market_size_accounts: int = Field(gt=0, le=MAX_ACCOUNTS)
     """Accounts in the addressable market; leads come only from non-customers, so the
     segment saturates."""
-    installed_customers: int = Field(ge=0)
+    installed_customers: int = Field(ge=0, le=MAX_ACCOUNTS)
     """Customers at the start of month 1 (the installed base)."""
     installed_price_usd: USD
     """Average net price per seat-year the installed base pays today (before term discounts).
     A list-price change reaches these customers only through the renewal uplift."""
-    seats: PositiveDist
+    seats: SeatsDist
     """Seats per new account."""
-    installed_seats: PositiveDist | None = None
+    installed_seats: SeatsDist | None = None
     """Seats per installed-base account; null = the same distribution as new accounts. Set it
     so that a lever on new deals' seats does not rewrite the starting base."""
-    willingness_to_pay_usd: PositiveDist
+    willingness_to_pay_usd: PriceDist
     """A prospect's willingness to pay per seat per year. No primary source; set so that the
     list price sits a little below the median and discounts of 0-30% are needed to close."""
-    installed_willingness_to_pay_usd: PositiveDist | None = None
+    installed_willingness_to_pay_usd: PriceDist | None = None
     """Willingness to pay per seat-year of installed-base accounts (at least what they pay);
     null = the same distribution as prospects."""
     wtp_growth_per_year_frac: float = Field(default=0.03, ge=-0.5, le=1)
@@ -182,7 +262,7 @@ class Segment(Model):
     """How long an opportunity waits for a free AE before it goes cold."""
     onboarding_days: Duration
     """Onboarding project length once a specialist is free. TTV: SMB 1-2 wks, MM 2-4, Ent 4-12."""
-    onboarding_target_days: float = Field(gt=0)
+    onboarding_target_days: float = Field(gt=0, le=MAX_DAYS)
     """Time-to-value target (wait + project); beyond it early churn risk rises."""
     contracts: list[ContractOption] = Field(min_length=1)
     """Mix of terms and billing for new deals; shares sum to 1."""
@@ -197,12 +277,12 @@ class Segment(Model):
     renewals: S(12) = B(a, b + 12) / B(a, b) (shifted-beta-geometric) with a + b =
     ``churn_concentration``. docs/saas-benchmarks.md S9: monthly logo churn 4.2% below $10K
     ACV (about 60% a year), ChartMogul 75% yearly at low ARPA."""
-    churn_concentration: float | None = Field(default=4.0, gt=0)
+    churn_concentration: float | None = Field(default=4.0, gt=0, le=MAX_RATIO)
     """Heterogeneity of churn propensity, a + b of the Beta of each account's churn probability
     per renewal; lower = more spread, so the hazard of a cohort falls faster with tenure
     (docs/saas-benchmarks.md S9, Fader & Hardie: yearly retention 63% -> 85% over four
     renewals). null = every account the same."""
-    installed_age_months: NonNegativeDist | None = None
+    installed_age_months: AgeDist | None = None
     """Months since each installed account's first contract (a distribution; a number = every
     account that age). Its churn propensity is drawn given the renewals it has survived.
     null = the steady state of a business selling at a steady rate for
@@ -215,7 +295,7 @@ class Segment(Model):
     """ARR lost in a contraction, as a fraction of the account's ARR."""
     cost_to_serve_per_month_usd: USD
     """Direct cost per customer per month (dedicated hosting, support seats)."""
-    accounts_per_csm_target: float = Field(gt=0)
+    accounts_per_csm_target: float = Field(gt=0, le=MAX_RATIO)
     """Target accounts per CSM: SMB 125-200, MM 80-125, large 40-80 (Prescriptive Outcomes)."""
 
     @model_validator(mode="after")
@@ -260,16 +340,16 @@ class Pricing(Model):
 class PlanStep(Model):
     month: Month
     """Plan month from which the value applies."""
-    value: float = Field(ge=0)
-    """New value from that month on."""
+    value: float = Field(ge=0, le=MAX_USD)
+    """New value from that month on (USD per month, or a partner count up to MAX_PEOPLE)."""
 
 
 class Inbound(Model):
     budget_per_month_usd: USD
     """Paid marketing programme budget per month (media, events, content)."""
-    budget_plan: list[PlanStep] = []
+    budget_plan: list[PlanStep] = Field(default=[], max_length=240)
     """Budget changes by month (USD per month from that month)."""
-    leads_scale_k: float = Field(gt=0)
+    leads_scale_k: float = Field(gt=0, le=1000)
     """k in leads = k * budget^b (monthly). Calibrated to ~$250-350 per lead at baseline
     (mid-market SaaS CPL $80-350)."""
     response_exponent_b: float = Field(gt=0, le=1)
@@ -290,9 +370,9 @@ class Outbound(Model):
 
 
 class Partner(Model):
-    active_partners: int = Field(ge=0)
+    active_partners: People
     """Active referral partners at the start."""
-    partner_plan: list[PlanStep] = []
+    partner_plan: list[PlanStep] = Field(default=[], max_length=240)
     """Active partner count by month."""
     referrals_per_partner_per_month: PerMonth
     """Leads referred per active partner per month."""
@@ -309,6 +389,14 @@ class Partner(Model):
     """Months after the sale during which commission is paid (HubSpot: 12 or 36)."""
     program_cost_per_partner_per_month_usd: USD = 0.0
     """Partner programme cost per active partner (enablement, MDF)."""
+
+    @model_validator(mode="after")
+    def _partner_counts(self) -> Partner:
+        for i, step in enumerate(self.partner_plan):
+            if step.value > MAX_PEOPLE:
+                raise ValueError(f"partner_plan.{i}.value: must be <= {MAX_PEOPLE} partners "
+                                 f"(got {step.value:g})")
+        return self
 
 
 class Channels(Model):
@@ -365,7 +453,7 @@ class Costs(Model):
 
 
 class Finance(Model):
-    starting_cash_usd: float
+    starting_cash_usd: float = Field(ge=-MAX_USD, le=MAX_USD)
     """Cash at the start of month 1 (may be negative only for an overdrawn start)."""
     collection_lag_days: Duration
     """Days from invoice to cash. Growfin 2025: median DSO 38.6-51.3 days."""
@@ -397,6 +485,12 @@ class Opening(Model):
     """Open receivables at day 0 as known from the books; collected on the steady-state
     schedule scaled to this total. null = the steady-state amount."""
 
+    @model_validator(mode="after")
+    def _receivables_given_or_none(self) -> Opening:
+        if self.receivables == "none" and self.receivables_usd is not None:
+            raise ValueError("receivables_usd: give an amount or receivables: none, not both")
+        return self
+
 
 class Target(Model):
     name: str
@@ -409,7 +503,7 @@ class Target(Model):
     """Plan year the target applies to; null = whole horizon."""
     op: Literal[">=", "<="] = ">="
     """Direction of the target."""
-    value: float
+    value: float = Field(ge=-1e15, le=1e15)
     """Target value (USD, or a fraction for nrr/grr)."""
 
 

@@ -10,6 +10,7 @@ import copy
 import difflib
 import hashlib
 import json
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -37,9 +38,93 @@ def display_path(path: Path | str) -> str:
 
 # ---------------------------------------------------------------- YAML
 
+MAX_FILE_BYTES = 1_000_000
+"""Largest scenario file read (bytes); the bundled baseline is about 10 KB."""
+MAX_NESTING_DEPTH = 32
+"""Deepest nesting of mappings and lists in one file, aliases expanded (a scenario needs 6)."""
+MAX_ALIASES = 500
+"""Most ``*alias`` references in one YAML document."""
+MAX_EXPANDED_NODES = 200_000
+"""Most values in one YAML document once every alias is expanded (the baseline has under 1,000).
+Counted on the composed node graph without building the expanded tree, so an alias bomb
+("billion laughs") is refused in milliseconds."""
+MAX_EXTENDS_DEPTH = 16
+"""Longest ``extends`` chain (files), the starting file included."""
+
+
+class _YamlLimit(Exception):
+    """A YAML size limit was exceeded; ``mark`` is where, when known."""
+
+    def __init__(self, message: str, mark=None):
+        super().__init__(message)
+        self.message = message
+        self.mark = mark
+
+
+def _check_graph(root: yaml.Node) -> None:
+    """Expanded size and depth of a composed node graph, memoised per node (aliases share
+    nodes, so this is linear in the file, not in its expansion); refuses cycles."""
+    sizes: dict[int, tuple[int, int]] = {}
+    active: set[int] = set()
+
+    def visit(node: yaml.Node) -> tuple[int, int]:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise _YamlLimit("an alias refers to itself (recursive structure)", node.start_mark)
+        if isinstance(node, yaml.ScalarNode):
+            return 1, 0
+        active.add(key)
+        children = (node.value if isinstance(node, yaml.SequenceNode)
+                    else [n for pair in node.value for n in pair])
+        size, depth = 1, 0
+        for child in children:
+            s, d = visit(child)
+            size, depth = size + s, max(depth, d)
+            if size > MAX_EXPANDED_NODES:
+                raise _YamlLimit(f"more than {MAX_EXPANDED_NODES:,} values once aliases are "
+                                 "expanded (limit MAX_EXPANDED_NODES)", child.start_mark)
+        depth += 1
+        if depth > MAX_NESTING_DEPTH:
+            raise _YamlLimit(f"nested deeper than {MAX_NESTING_DEPTH} levels once aliases are "
+                             "expanded (limit MAX_NESTING_DEPTH)", node.start_mark)
+        active.discard(key)
+        sizes[key] = (size, depth)
+        return size, depth
+
+    visit(root)
+
 
 class _StrictLoader(yaml.SafeLoader):
-    """Safe loader that also rejects duplicate keys."""
+    """Safe loader that also rejects duplicate keys and enforces the size limits above while
+    composing, before any value is constructed."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise _YamlLimit(f"more than {MAX_ALIASES} aliases (limit MAX_ALIASES)",
+                                 self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            if self._depth > MAX_NESTING_DEPTH:
+                raise _YamlLimit(f"nested deeper than {MAX_NESTING_DEPTH} levels "
+                                 "(limit MAX_NESTING_DEPTH)", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def get_single_node(self):
+        node = super().get_single_node()
+        if node is not None:
+            _check_graph(node)
+        return node
 
     def construct_object(self, node, deep=False):
         # PyYAML's standard-tag constructors raise plain Python errors on bad values
@@ -73,15 +158,29 @@ _StrictLoader.add_constructor(
 )
 
 
+def _where(mark) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(yaml)"
+
+
 def _read_yaml(path: Path, shown: str) -> dict:
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise ScenarioError([f"{shown}: (file): larger than {MAX_FILE_BYTES:,} bytes "
+                                 "(limit MAX_FILE_BYTES)"])
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ScenarioError([f"{shown}: (file): file not found"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([f"{shown}: (file): cannot read ({exc.__class__.__name__})"]) from None
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader is a SafeLoader
+    except _YamlLimit as exc:
+        raise ScenarioError([f"{shown}: {_where(exc.mark)}: {exc.message}"]) from None
+    except RecursionError:  # a safety net; the depth limit stops far earlier
+        raise ScenarioError([f"{shown}: (yaml): nested too deeply (limit MAX_NESTING_DEPTH)"]
+                            ) from None
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(yaml)"
@@ -139,6 +238,9 @@ def _resolve(path: Path, chain: list[Path],
     resolved = path.resolve()
     if resolved in chain:
         raise ScenarioError([f"{shown_chain[0]}: extends: cycle {' -> '.join(shown_chain)}"])
+    if len(shown_chain) > MAX_EXTENDS_DEPTH:
+        raise ScenarioError([f"{shown_chain[0]}: extends: chain longer than {MAX_EXTENDS_DEPTH} "
+                             "files (limit MAX_EXTENDS_DEPTH)"])
     raw = _read_yaml(path, shown)
     parent = raw.pop("extends", None)
     origins: dict[tuple, str] = {}
@@ -174,7 +276,7 @@ def parse_overrides(items: Iterable[str] | Mapping[str, Any] | None) -> dict[str
         key = key.strip()
         try:
             value = yaml.load(text, Loader=_StrictLoader) if text.strip() else ""  # noqa: S506
-        except yaml.YAMLError:
+        except (yaml.YAMLError, _YamlLimit):
             raise ScenarioError([f"--set {key}: (override): value {text!r} is not valid"]) from None
         out[key] = value
     return out
@@ -247,7 +349,16 @@ def _clean_loc(loc: tuple) -> tuple:
     return tuple(p for p in loc if not (isinstance(p, str) and (p in _TAGS or "[" in p)))
 
 
+def digits(value: int) -> int:
+    """Decimal digits of an integer of any size (``str`` refuses more than 4,300)."""
+    n = abs(value)
+    d = math.floor(math.log10(n)) + 1 if n else 1
+    return d - 1 if d > 1 and 10 ** (d - 1) > n else d + 1 if 10**d <= n else d
+
+
 def _fmt(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**15:
+        return f"a number of {digits(value)} digits"
     if isinstance(value, float) and value.is_integer():
         return str(int(value)) if abs(value) < 1e15 else repr(value)
     if isinstance(value, str):
@@ -284,6 +395,8 @@ def _reason(err: dict, loc: tuple) -> str:
         if key.endswith("_usd") and bound == 0:
             return f"money must not be negative (got {_fmt(got)})"
         return f"must be {op} {_fmt(bound)} (got {_fmt(got)})"
+    if kind == "float_type" and isinstance(got, int) and abs(got) >= 10**15:
+        return f"number too large (got {_fmt(got)})"
     if kind in ("float_parsing", "float_type", "int_parsing", "int_type", "bool_parsing",
                 "bool_type", "string_type"):
         want = {"float": "a number", "int": "a whole number", "bool": "true or false",

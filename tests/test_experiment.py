@@ -135,7 +135,7 @@ def _complete(out: Path) -> bool:
     """A whole result: every file there and readable."""
     names = {p.name for p in out.iterdir()}
     if names != {"monthly.parquet", "by_segment.parquet", "by_channel.parquet", "kpis.csv",
-                 "summary.json", "scenario.resolved.yaml"}:
+                 "summary.json", "scenario.resolved.yaml", "run.json", ".revsim-output"}:
         return False
     json.loads((out / "summary.json").read_text())
     pd.read_parquet(out / "monthly.parquet")

@@ -67,7 +67,7 @@ def test_executed_notebooks_record_parameters(built):
     nb = nbformat.read(out / "notebooks/evil_price.ipynb", as_version=4)
     p = nb.metadata.papermill.parameters
     assert p["seed"] == 0 and p["replications"] == 2 and p["months"] == 6
-    assert p["results_file"] == "../data/evil_price.pkl"
+    assert p["results_file"] == "../data/evil_price"
     cmp_nb = nbformat.read(out / "notebooks/compare_scenarios.ipynb", as_version=4)
     assert len(cmp_nb.metadata.papermill.parameters["results_files"]) == 2
 

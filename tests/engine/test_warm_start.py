@@ -8,14 +8,22 @@ binomial proportion), never a hand-picked band.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
-from engine_helpers import MONTH_DAYS, check_events, check_identities, from_baseline, one_segment
+from engine_helpers import (
+    MONTH_DAYS,
+    ROOT,
+    check_events,
+    check_identities,
+    from_baseline,
+    one_segment,
+)
 
 import sim
+from sim.engine.retention_math import churn_law
 from sim.metrics import saas_metrics
-from sim.retention_math import churn_law
 
 # --------------------------------------------------------------------------- stationarity
 
@@ -256,3 +264,30 @@ def test_uplift_response_applies_only_to_the_anniversary_renewal():
     got = cust[2] / cust[0]
     want = (1 - c) ** 2
     assert abs(got - want) < 4 * math.sqrt(want * (1 - want) / cust[0]), (got, want)
+
+
+def test_opening_and_retired_churn_fields_are_named_in_one_line(tmp_path):
+    """Bad input names the key: receivables given and switched off at once; the retired
+    churn fields say what replaced them."""
+    import shutil
+    import subprocess
+    import sys
+
+    revsim = shutil.which("revsim", path=str(Path(sys.executable).parent))
+    assert revsim, "the revsim console script is not installed in this environment"
+    base = tmp_path / "base.yaml"
+    base.write_text((ROOT / "scenarios" / "baseline.yaml").read_text())
+    cases = {
+        "both.yaml": ("opening: {receivables: none, receivables_usd: 5}\n",
+                      "opening.receivables_usd: give an amount or receivables: none"),
+        "old.yaml": ("segments: {smb: {monthly_churn_frac: 0.02}}\n",
+                     "monthly_churn_frac was replaced by monthly_logo_retention_12m_frac"),
+    }
+    for name, (body, want) in cases.items():
+        path = tmp_path / name
+        path.write_text("extends: base.yaml\n" + body)
+        out = subprocess.run([revsim, "validate", str(path)], capture_output=True, text=True,
+                             timeout=120)
+        assert out.returncode == 2, out
+        lines = (out.stdout + out.stderr).strip().splitlines()
+        assert len(lines) == 1 and want in lines[0], lines

@@ -51,9 +51,10 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import betaln
 
+from sim.units import MONTH_DAYS
+
 LIFETIME_CAP_MONTHS = 120
 """Expected lifetimes are truncated at ten years (the LTV cap of ``sim.metrics``)."""
-MONTH_DAYS = 365.25 / 12
 RECEIVABLES_LOOKBACK_MONTHS = 24
 """Monthly invoices older than this are taken as collected before day 0."""
 
@@ -227,19 +228,6 @@ class SegmentRetention:
 # --------------------------------------------------------------------------- renewals
 
 
-def renewal_churn_prob(theta: float, health: float, uplift_frac: float = 0.0,
-                       uplift_churn_elasticity: float = 0.0, price_churn_prob: float = 0.0,
-                       renewal_factor: float = 1.0) -> float:
-    """Churn probability at one renewal: θ × health × (1 + e·u) — the uplift response only at
-    the renewal where the price rises by u — at least the over-willingness-to-pay churn, then
-    the stakeholder renewal factor on the renewal odds."""
-    q = theta * health * (1.0 + uplift_churn_elasticity * uplift_frac)
-    q = min(1.0, max(q, price_churn_prob))
-    if renewal_factor != 1.0:
-        q = 1.0 - (1.0 - q) * renewal_factor
-    return min(1.0, max(0.0, q))
-
-
 @dataclass(frozen=True)
 class RenewalOutcome:
     """What one renewal books. Churn is decided first, at the old price; only a renewing
@@ -263,17 +251,6 @@ def renewal_outcome(arr: float, churn_prob: float, u_churn: float, contracts: bo
     left = arr - cut
     up = left * uplift_frac if uplift_frac > 0 else 0.0
     return RenewalOutcome(True, 0.0, cut, up, left + up)
-
-
-def geometric_renewals(q: float, u: float, block: int) -> int:
-    """Monthly renewals drawn as one block: the 1-based index of the first of ``block``
-    renewals at which the account churns (each with probability q), or ``block + 1`` when it
-    survives them all (inverse CDF of the geometric distribution, one uniform ``u``)."""
-    if q >= 1.0:
-        return 1
-    if q < 1e-12:
-        return block + 1
-    return min(block + 1, int(math.log1p(-u) / math.log1p(-q)) + 1)
 
 
 # --------------------------------------------------------------------------- receivables
@@ -319,19 +296,16 @@ def segment_laws(segment) -> SegmentRetention:
 
 
 def implied_retention(scenario, months=CURVE_MONTHS,
-                      cap_months: float = LIFETIME_CAP_MONTHS):
+                      cap_months: float = LIFETIME_CAP_MONTHS) -> dict[str, dict[str, float]]:
     """Per segment: the share of a new cohort still customers after each of ``months``
-    (mixed over the segment's contract options by new-deal share, at neutral health) and its
-    expected lifetime truncated at ``cap_months``."""
-    import pandas as pd
-
-    rows = []
+    (``retained_<t>m_frac``; mixed over the segment's contract options by new-deal share, at
+    neutral health) and its expected lifetime truncated at ``cap_months``
+    (``expected_lifetime_months``)."""
+    out = {}
     for name, seg in scenario.segments.items():
         mix = segment_laws(seg)
-        row = {"segment": name}
-        for t, s in zip(months, mix.survival_months(np.asarray(months, dtype=float)),
-                        strict=True):
-            row[f"retained_{t}m_frac"] = float(s)
+        row = {f"retained_{t}m_frac": float(s) for t, s in zip(
+            months, mix.survival_months(np.asarray(months, dtype=float)), strict=True)}
         row["expected_lifetime_months"] = mix.expected_lifetime_months(cap_months)
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("segment")
+        out[name] = row
+    return out

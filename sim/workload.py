@@ -1,0 +1,113 @@
+"""How much work a run will be, estimated from the scenario alone before anything is simulated.
+
+A closed-form, deliberately generous estimate (no saturation, no price losses): expected leads,
+opportunities and customers per replication, and the SimPy events they cause. The CLI refuses
+runs beyond ``MAX_EVENTS_PER_RUN`` or ``MAX_EVENTS_PER_REPLICATION`` unless ``--allow-large``
+is given, so a typo such as a budget of 1e12 fails in milliseconds instead of running for an
+hour and filling memory. Calibrated on the bundled scenarios (36 months): about 24,000 leads,
+4,150 opportunities, 1,770 accounts and 35,900 SimPy events per replication (29,900 without
+the 12-month pipeline warm-up before day 0), which this estimate puts at about 57,000 events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim.scenario import Role, Scenario
+
+MAX_EVENTS_PER_REPLICATION = 20_000_000
+"""Most estimated SimPy events in one replication (about 700 times the baseline); one
+replication runs in one process, so this bounds its memory."""
+MAX_EVENTS_PER_RUN = 100_000_000
+"""Most estimated SimPy events over every replication of every scenario of one command (about
+150 times ``revsim run baseline.yaml`` at its default 20 replications)."""
+
+EVENTS_PER_OPPORTUNITY = 5.0
+"""Arrival, AE request and grant or give-up, sales cycle, decision."""
+EVENTS_PER_ACCOUNT_MONTH = 0.5
+"""Renewals, expansions, invoices and churn checks of a live account, per month."""
+EVENTS_PER_MONTH = 20.0
+"""The month planner and staffing changes."""
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Expected volumes of one replication of one scenario (upper-leaning estimates)."""
+
+    leads: float
+    opportunities: float
+    customers: float
+    """Accounts that exist at some point: the installed base plus expected new customers."""
+    events: float
+    """SimPy events (the unit of the limits)."""
+
+
+def _headcount(role: Role, month: int) -> float:
+    return max(0.0, role.count + sum(h.add for h in role.hiring_plan if h.month <= month))
+
+
+def _step(start: float, steps, month: int) -> float:
+    value = start
+    for s in sorted(steps, key=lambda s: s.month):
+        if s.month <= month:
+            value = s.value
+    return value
+
+
+def estimate(scenario: Scenario) -> Workload:
+    """Expected leads, opportunities, customers and SimPy events of one replication."""
+    s = scenario
+    ch = s.channels
+    H = s.horizon_months
+    leads = opps = first_month_opps = 0.0
+    new_customers = {name: 0.0 for name in s.segments}
+    for m in range(1, H + 1):
+        budget = _step(ch.inbound.budget_per_month_usd, ch.inbound.budget_plan, m)
+        partners = _step(ch.partner.active_partners, ch.partner.partner_plan, m)
+        totals = (
+            (ch.inbound, ch.inbound.leads_scale_k * budget ** ch.inbound.response_exponent_b
+             if budget > 0 else 0.0),
+            (ch.outbound, _headcount(s.headcount.sdr, m) * ch.outbound.leads_per_sdr_per_month),
+            (ch.partner, partners * ch.partner.referrals_per_partner_per_month),
+        )
+        for channel, total in totals:
+            leads += total
+            for name, seg in s.segments.items():
+                o = total * channel.segment_mix.get(name, 0.0) * channel.qualify_prob_frac.get(
+                    name, 0.0)
+                opps += o
+                if m == 1:
+                    first_month_opps += o
+                new_customers[name] += o * seg.base_win_prob_frac
+    installed = sum(seg.installed_customers for seg in s.segments.values())
+    new = sum(new_customers.values())
+    account_months = installed * H + new * H / 2
+    # the pipeline warm-up runs month 1's opportunity flow before day 0
+    warm = s.opening.pipeline_warm_up_months if s.opening.pipeline == "steady_state" else 0
+    events = (EVENTS_PER_OPPORTUNITY * (opps + warm * first_month_opps)
+              + EVENTS_PER_ACCOUNT_MONTH * account_months + EVENTS_PER_MONTH * (H + warm)
+              + installed)
+    return Workload(leads=leads, opportunities=opps, customers=installed + new, events=events)
+
+
+def check(scenarios: list[tuple[Scenario, float]], replications: int) -> str | None:
+    """``None`` if the run is within the limits, else one line saying why it is refused.
+
+    ``scenarios`` pairs each scenario with how many times it runs per replication (1, or a
+    multiplier standing for grid points or levers that are estimated together)."""
+    if not scenarios:
+        return None
+    loads = [(sc, n, estimate(sc)) for sc, n in scenarios]
+    worst_sc, _, worst = max(loads, key=lambda x: x[2].events)
+    total = replications * sum(n * w.events for _, n, w in loads)
+    detail = (f"{worst_sc.name}: about {worst.leads:,.0f} leads, {worst.opportunities:,.0f} "
+              f"opportunities, {worst.customers:,.0f} customers per replication")
+    if worst.events > MAX_EVENTS_PER_REPLICATION:
+        return (f"{detail}: estimated {worst.events:.3g} simulation events per replication "
+                f"exceed the limit of {MAX_EVENTS_PER_REPLICATION:.3g} "
+                "(MAX_EVENTS_PER_REPLICATION); check the volumes or pass --allow-large")
+    if total > MAX_EVENTS_PER_RUN:
+        return (f"{detail}: estimated {total:.3g} simulation events in all exceed the limit of "
+                f"{MAX_EVENTS_PER_RUN:.3g} (MAX_EVENTS_PER_RUN); lower --reps or pass "
+                "--allow-large")
+    return None
