@@ -672,7 +672,14 @@ def main() -> None:
     bug, 130 for Ctrl-C; ``REVSIM_DEBUG=1`` shows the traceback instead."""
     from sim.errors import guard
 
-    guard(app)
+    def entry() -> None:
+        # not standalone: a usage error (a flag that is not a number, an unknown command)
+        # reaches the guard and is one line, instead of click's boxed usage message
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            raise SystemExit(code)
+
+    guard(entry)
 
 
 if __name__ == "__main__":

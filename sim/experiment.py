@@ -192,6 +192,9 @@ def _stop(pool) -> None:
 
 PROGRESS_STEP_PERCENT = 10
 """Off a terminal, progress is one plain line on stderr per this many percent."""
+PROGRESS_QUIET_SECONDS = 3.0
+"""Off a terminal, plain progress lines start only once a run has taken this long, so short
+runs (and their one-line errors) stay quiet. ``REVSIM_PROGRESS=always`` / ``never`` override."""
 
 
 class _Progress:
@@ -204,8 +207,13 @@ class _Progress:
         self.bar = None
         label = "".join(ch if ch.isprintable() else "?" for ch in label)  # names are data
         self.total, self.label, self.done, self.shown = max(1, total), label, 0, 0
+        mode = os.environ.get("REVSIM_PROGRESS", "auto")
+        enabled = enabled and mode != "never"
         self.enabled = enabled
         self.lines = enabled and not sys.stderr.isatty()
+        # a wall clock for the display only; the model never reads it
+        self.quiet_until = (time.monotonic() + PROGRESS_QUIET_SECONDS
+                            if mode != "always" else -math.inf)
         if enabled and not self.lines:
             from rich.progress import Progress
 
@@ -222,7 +230,7 @@ class _Progress:
         elif self.lines:
             step = PROGRESS_STEP_PERCENT
             percent = min(100, self.done * 100 // self.total) // step * step
-            if percent > self.shown:
+            if percent > self.shown and time.monotonic() >= self.quiet_until:
                 self.shown = percent
                 import sys
 

@@ -295,7 +295,7 @@ def test_progress_hook_is_called_every_month_and_changes_nothing():
 def test_progress_lines_off_a_terminal(here, executor):
     proc = subprocess.run([REVSIM, "run", "baseline.yaml", "--reps", "2", "--months", "5",
                            "--executor", executor], capture_output=True, text=True,
-                          timeout=300, env=ENV, cwd=here)
+                          timeout=300, env={**ENV, "REVSIM_PROGRESS": "always"}, cwd=here)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.splitlines()
     assert lines[-1] == "baseline: 100% (10 of 10 months simulated)"
@@ -305,11 +305,18 @@ def test_progress_lines_off_a_terminal(here, executor):
     assert "\x1b" not in proc.stderr
 
 
+def test_short_runs_print_no_progress_lines(here):
+    proc = subprocess.run([REVSIM, "run", "baseline.yaml", "--reps", "1", "--months", "2",
+                           "--executor", "serial"], capture_output=True, text=True,
+                          timeout=300, env=ENV, cwd=here)
+    assert proc.returncode == 0 and "months simulated" not in proc.stderr, proc.stderr
+
+
 def test_progress_names_are_printed_as_data(here):
     (here / "odd.yaml").write_text('extends: baseline.yaml\nname: "[/bold] \\e[31mred"\n')
     proc = subprocess.run([REVSIM, "run", "odd.yaml", "--reps", "1", "--months", "1",
                            "--executor", "serial"], capture_output=True, text=True,
-                          timeout=300, env=ENV, cwd=here)
+                          timeout=300, env={**ENV, "REVSIM_PROGRESS": "always"}, cwd=here)
     progress = [ln for ln in proc.stderr.splitlines() if "months simulated" in ln]
     assert progress == ["[/bold] ?[31mred: 100% (1 of 1 months simulated)"]
 
