@@ -48,10 +48,31 @@ import random
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import brentq
-from scipy.special import betaln
 
 from sim.units import MONTH_DAYS
+
+
+def betaln(a: float, b) -> np.ndarray | float:
+    """log B(a, b) = lgamma(a) + lgamma(b) - lgamma(a + b), elementwise over ``b`` (plain
+    ``math.lgamma``: the engine imports no scipy, so a Ctrl-C never lands in its import)."""
+    if np.ndim(b):
+        return np.array([betaln(a, x) for x in np.asarray(b, dtype=float).ravel()]).reshape(
+            np.shape(b))
+    return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+
+
+def _bisect(f, lo: float, hi: float, tol: float = 1e-14) -> float:
+    """Root of a monotone f with f(lo) > 0 > f(hi), by bisection to ``tol``."""
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if f(mid) > 0:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= tol * max(1.0, abs(mid)):
+            break
+    return 0.5 * (lo + hi)
+
 
 LIFETIME_CAP_MONTHS = 120
 """Expected lifetimes are truncated at ten years (the LTV cap of ``sim.metrics``)."""
@@ -85,7 +106,7 @@ class ChurnLaw:
         """log S(n): log share of a new cohort left after ``n`` renewals."""
         n = np.asarray(n, dtype=float)
         if self.heterogeneous:
-            out = betaln(self.alpha, self.beta + n) - betaln(self.alpha, self.beta)
+            out = np.asarray(betaln(self.alpha, self.beta + n) - betaln(self.alpha, self.beta))
         elif self.theta >= 1.0:
             out = np.where(n > 0, -np.inf, 0.0)
         else:
@@ -192,7 +213,7 @@ def churn_law(retention_12m_frac: float, concentration: float | None,
     elif gap(hi) >= 0:
         alpha = hi
     else:
-        alpha = brentq(gap, lo, hi, xtol=1e-14, rtol=1e-12)
+        alpha = _bisect(gap, lo, hi)
     return ChurnLaw(T, theta=alpha / k, alpha=alpha, beta=k - alpha)
 
 
