@@ -71,7 +71,7 @@ def run_naive(scenario: Scenario, seed: int = 0) -> dict:
         seg = segs[k]
         while True:
             yield env.timeout(MONTH_DAYS)  # a monthly check of every customer
-            p = seg.monthly_churn_frac
+            p = 1 - seg.monthly_logo_retention_12m_frac ** (1 / 12)  # homogeneous equivalent
             if rng.random() < p:
                 customers[k] -= 1
                 stats["churned"] += 1

@@ -600,7 +600,7 @@ DEFAULT_LEVERS = (
     "headcount.sdr.count",
     "headcount.csm.count",
     "headcount.onboarding.count",
-    "segments.*.renewal_prob_frac",
+    "segments.*.logo_retention_12m_frac",
     "segments.*.base_win_prob_frac",
     "costs.fixed_opex_per_month_usd",
 )

@@ -625,6 +625,14 @@ def funnel(monthly: pd.DataFrame) -> pd.DataFrame:
         .groupby(year)
         .mean()
     )
+    # waits per start: total wait over starts of the year (a mean of monthly means would
+    # give a quiet month the weight of a busy one); tables without the counts keep the mean
+    for wait, total, starts in (("ae_wait_days", "ae_wait_days_total", "ae_starts"),
+                                ("onboarding_wait_days", "onboarding_wait_days_total",
+                                 "onboardings_started")):
+        if total in df.columns and starts in df.columns:
+            sums_w = df[[total, starts]].groupby(year).sum()
+            means[wait] = _sdiv(sums_w[total], sums_w[starts])
     closed = sums["deals_won"] + sums["deals_lost"]
     out = pd.DataFrame(
         {

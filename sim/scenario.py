@@ -121,6 +121,10 @@ a scenario says "never", and it costs no work)."""
 PositiveDist = Annotated[Distribution, AfterValidator(_positive)]
 SeatsDist = Annotated[PositiveDist, _at_most(MAX_SEATS, "MAX_SEATS")]
 PriceDist = Annotated[PositiveDist, _at_most(MAX_USD, "MAX_USD")]
+MAX_AGE_MONTHS = 1200.0
+"""Ages of installed accounts: at most a hundred years."""
+NonNegativeDist = Annotated[Distribution, AfterValidator(_nonnegative)]
+AgeDist = Annotated[NonNegativeDist, _at_most(MAX_AGE_MONTHS, "MAX_AGE_MONTHS")]
 FracDist = Annotated[Distribution, AfterValidator(_fraction)]
 
 
@@ -214,7 +218,23 @@ class Expansion(Model):
     """ARR added per cross-sell as a fraction of current ARR."""
 
 
+_RETIRED_SEGMENT_FIELDS = {
+    "renewal_prob_frac": "logo_retention_12m_frac (12-month logo retention of a new cohort)",
+    "monthly_churn_frac": "monthly_logo_retention_12m_frac (share of new month-to-month "
+                          "customers kept after 12 renewals)",
+}
+
+
 class Segment(Model):
+    @model_validator(mode="before")
+    @classmethod
+    def _retired(cls, data):
+        if isinstance(data, dict):
+            for old, new in _RETIRED_SEGMENT_FIELDS.items():
+                if old in data:
+                    raise ValueError(f"{old} was replaced by {new}")
+        return data
+
     market_size_accounts: int = Field(gt=0, le=MAX_ACCOUNTS)
     """Accounts in the addressable market. Its not-yet-customers are the pool SDRs work and
     the accounts that come into market, so demand shrinks as the segment is won."""
@@ -251,16 +271,27 @@ class Segment(Model):
     """Time-to-value target (wait + project); beyond it early churn risk rises."""
     contracts: list[ContractOption] = Field(min_length=1)
     """Mix of terms and billing for new deals; shares sum to 1."""
-    renewal_prob_frac: Frac
-    """Base probability that an average customer renews at the end of a 12+ month term. SaaS
-    Capital: GRR 90-93% by ACV band."""
-    monthly_churn_frac: Frac
-    """Base monthly churn probability of month-to-month contracts. Recurly: B2B 3.95% voluntary;
-    SaaStr: very small business 3-5%."""
+    logo_retention_12m_frac: Frac
+    """Share of a new cohort on 12+ month terms still customers 12 months later, read as a
+    yearly rate: a T-month term keeps r^(T/12) of a new cohort at its first renewal (one
+    decision per term). Each account's churn probability per renewal is Beta(a, b) with
+    a + b = ``churn_concentration`` and mean 1 - r^(T/12). SaaS Capital GRR 90-93% by ACV;
+    ChartMogul logo retention 75% (low ARPA) to 92% (high ARPA); docs/saas-benchmarks.md S9."""
+    monthly_logo_retention_12m_frac: Frac
+    """Share of a new cohort of month-to-month customers still customers after 12 monthly
+    renewals: S(12) = B(a, b + 12) / B(a, b) (shifted-beta-geometric) with a + b =
+    ``churn_concentration``. docs/saas-benchmarks.md S9: monthly logo churn 4.2% below $10K
+    ACV (about 60% a year), ChartMogul 75% yearly at low ARPA."""
     churn_concentration: float | None = Field(default=4.0, gt=0, le=MAX_RATIO)
-    """Heterogeneity of churn propensity: each account's churn probability is Beta distributed
-    with the base as mean and this concentration (a+b); lower = more spread, so cohort curves
-    flatten. null = every account the same."""
+    """Heterogeneity of churn propensity, a + b of the Beta of each account's churn probability
+    per renewal; lower = more spread, so the hazard of a cohort falls faster with tenure
+    (docs/saas-benchmarks.md S9, Fader & Hardie: yearly retention 63% -> 85% over four
+    renewals). null = every account the same."""
+    installed_age_months: AgeDist | None = None
+    """Months since each installed account's first contract (a distribution; a number = every
+    account that age). Its churn propensity is drawn given the renewals it has survived.
+    null = the steady state of a business selling at a steady rate for
+    ``opening.business_age_months``."""
     expansion: Expansion
     """Upsell and cross-sell of healthy accounts."""
     contraction_prob_frac: Frac
@@ -507,6 +538,37 @@ class Finance(Model):
     """Discount rate for NPV of operating profit."""
 
 
+class Opening(Model):
+    """The state of the running business at day 0 (the start of month 1)."""
+
+    business_age_months: float = Field(default=60.0, ge=1, le=600)
+    """Months the business has been selling. The installed base is read as the survivors of
+    a steady flow of new customers over this time: their ages, contract mix and churn
+    propensities follow (assumption: a five-year-old company)."""
+    pipeline: Literal["steady_state", "empty"] = "steady_state"
+    """``steady_state``: month 1's opportunity flow runs ``pipeline_warm_up_months`` before
+    day 0 on AE capacity of month 1, so the deals in flight and the AEs' occupancy at day 0 are
+    those of a running business (the warm-up books nothing; its deals closed before day 0 are
+    part of the installed base). ``empty``: no open opportunity at day 0. docs/saas-benchmarks.md
+    S8: start-of-quarter pipeline coverage 3-5x."""
+    pipeline_warm_up_months: int = Field(default=12, ge=1, le=36)
+    """Months of warm-up: longer than the longest sales cycle plus patience (assumption)."""
+    receivables: Literal["steady_state", "none"] = "steady_state"
+    """``steady_state``: invoices of the installed base issued before day 0 (annual invoices
+    at the start of each contract year, monthly ones mid-month) whose collection lag runs past
+    day 0 are open receivables, collected in the plan. ``none``: receivables start at 0.
+    docs/saas-benchmarks.md section 8 (DSO 38.6-51.3 days)."""
+    receivables_usd: USD | None = None
+    """Open receivables at day 0 as known from the books; collected on the steady-state
+    schedule scaled to this total. null = the steady-state amount."""
+
+    @model_validator(mode="after")
+    def _receivables_given_or_none(self) -> Opening:
+        if self.receivables == "none" and self.receivables_usd is not None:
+            raise ValueError("receivables_usd: give an amount or receivables: none, not both")
+        return self
+
+
 class Target(Model):
     name: str
     """Label shown in reports."""
@@ -592,6 +654,8 @@ class Scenario(Model):
     """Plan targets (OKRs) whose attainment probability is reported."""
     account_plan: AccountPlan = AccountPlan()
     """Trust Enablement stakeholder model and account-plan programme."""
+    opening: Opening = Opening()
+    """The running business at day 0: pipeline in flight, receivables, the base's tenure."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:

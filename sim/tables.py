@@ -143,7 +143,8 @@ def monthly_table(ledger: Ledger, plan: MonthlyPlan, cells: dict[str, np.ndarray
     m["operating_profit"] = m["revenue"] - m["total_cost"]
     m["cash_balance"] = initial["cash_balance"] + np.cumsum(m["cash_collected"] - m["total_cost"])
     m["deferred_revenue"] = initial["deferred_revenue"] + np.cumsum(m["billings"] - m["revenue"])
-    m["accounts_receivable"] = np.cumsum(m["billings"] - m["cash_collected"])
+    m["accounts_receivable"] = initial.get("accounts_receivable", 0.0) + np.cumsum(
+        m["billings"] - m["cash_collected"])
     m.update({col: cells[col].sum(axis=(1, 2)) for col in MONTHLY_FUNNEL})
     m["account_plan_cost"] = cells["programme_cost"].sum(axis=(1, 2))
     m["ae_utilization"] = safe_div(ledger.ae_busy.integral, ledger.ae_capacity.integral)
@@ -151,6 +152,13 @@ def monthly_table(ledger: Ledger, plan: MonthlyPlan, cells: dict[str, np.ndarray
     m["onboarding_utilization"] = safe_div(ledger.onb_busy.integral, ledger.onb_capacity.integral)
     m["onboarding_wait_days"] = safe_div(ledger.onb_wait[:, 0], ledger.onb_wait[:, 1])
     m["onboardings_started"] = ledger.onb_wait[:, 1]
+    # queues: starts of service, their total wait and how many waited at all, so mean waits,
+    # probabilities of waiting and Little's law can be read from the table
+    m["ae_starts"] = ledger.ae_wait[:, 1]
+    m["ae_wait_days_total"] = ledger.ae_wait[:, 0]
+    m["ae_starts_waited"] = ledger.ae_wait[:, 2]
+    m["onboarding_wait_days_total"] = ledger.onb_wait[:, 0]
+    m["onboardings_waited"] = ledger.onb_wait[:, 2]
     for role in ROLES:
         m[f"headcount_{role}"] = np.asarray(plan.headcount[role], dtype=float)
     m["ae_capacity_slots"] = np.asarray(ledger.ae_capacity_slots, dtype=float)

@@ -6,8 +6,8 @@ opportunities and customers per replication, and the SimPy events they cause. Th
 runs beyond ``MAX_EVENTS_PER_RUN`` or ``MAX_EVENTS_PER_REPLICATION`` unless ``--allow-large``
 is given, so a typo such as a budget of 1e12 fails in milliseconds instead of running for an
 hour and filling memory. Calibrated on the bundled scenarios (36 months): about 24,000 leads,
-4,150 opportunities, 1,770 accounts and 29,500 SimPy events per replication, which this
-estimate puts at about 50,000 events.
+4,150 opportunities, 1,770 accounts and 35,900 SimPy events per replication (29,900 without
+the 12-month pipeline warm-up before day 0), which this estimate puts at about 57,000 events.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def estimate(scenario: Scenario) -> Workload:
     s = scenario
     ch = s.channels
     H = s.horizon_months
-    leads = opps = 0.0
+    leads = opps = first_month_opps = 0.0
     new_customers = {name: 0.0 for name in s.segments}
     for m in range(1, H + 1):
         budget = _step(ch.inbound.budget_per_month_usd, ch.inbound.budget_plan, m)
@@ -87,12 +87,17 @@ def estimate(scenario: Scenario) -> Workload:
             o = min(o, market.in_market_per_month(seg.market_size_accounts,
                                                   seg.in_market_per_year_frac))
             opps += o
+            if m == 1:
+                first_month_opps += o
             new_customers[name] += o * seg.base_win_prob_frac
     installed = sum(seg.installed_customers for seg in s.segments.values())
     new = sum(new_customers.values())
     account_months = installed * H + new * H / 2
-    events = (EVENTS_PER_OPPORTUNITY * opps + EVENTS_PER_ACCOUNT_MONTH * account_months
-              + EVENTS_PER_MONTH * H + installed)
+    # the pipeline warm-up runs month 1's opportunity flow before day 0
+    warm = s.opening.pipeline_warm_up_months if s.opening.pipeline == "steady_state" else 0
+    events = (EVENTS_PER_OPPORTUNITY * (opps + warm * first_month_opps)
+              + EVENTS_PER_ACCOUNT_MONTH * account_months + EVENTS_PER_MONTH * (H + warm)
+              + installed)
     return Workload(leads=leads, opportunities=opps, customers=installed + new, events=events)
 
 

@@ -106,12 +106,18 @@ def one_segment(
     list_price: float = 1000.0,
     seats: Any = 1.0,
     market: int = 10**9,
+    installed_age_months: Any = None,
+    opening: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Scenario:
     """One segment ``core`` fed by Poisson opportunities at ``opps_per_month`` (one SDR whose
     leads all qualify, on a market so large that neither the contact pool nor the in-market
     cap binds: both take less than 1e-6 of the flow), one pooled sales team, with every
-    health, price and expansion effect neutralised."""
+    health, price and expansion effect neutralised.
+
+    ``monthly_churn`` is the churn probability per monthly renewal and ``renewal_prob`` the
+    renewal probability at each term end of a 12+ month contract (with no heterogeneity these
+    are exact: the scenario's 12-month retention is set to (1 - c)^12, resp. r^(12/T))."""
     d = copy.deepcopy(scenario_to_dict(baseline()))
     seg = copy.deepcopy(d["segments"]["smb"])
     seg.update(
@@ -119,6 +125,9 @@ def one_segment(
         installed_customers=installed,
         seats=seats,
         willingness_to_pay_usd=list_price * 1000.0,
+        installed_price_usd=list_price,
+        installed_seats=seats,
+        installed_willingness_to_pay_usd=list_price * 1000.0,
         wtp_growth_per_year_frac=0.0,
         base_win_prob_frac=win_prob,
         sales_cycle_days=sales_cycle_days,
@@ -126,9 +135,10 @@ def one_segment(
         onboarding_days=0.0,
         onboarding_target_days=30.0,
         contracts=[{"term_months": term_months, "billing": billing, "share_frac": 1.0}],
-        renewal_prob_frac=renewal_prob,
-        monthly_churn_frac=monthly_churn,
+        logo_retention_12m_frac=renewal_prob ** (12 / max(12, term_months)),
+        monthly_logo_retention_12m_frac=(1.0 - monthly_churn) ** 12,
         churn_concentration=churn_concentration,
+        installed_age_months=installed_age_months,
         expansion={
             "upsell_rate_per_year": 0.0,
             "upsell_seats_frac": 0.0,
@@ -173,6 +183,7 @@ def one_segment(
     d["customer_success"].update(coverage_churn_elasticity=0.0, min_factor=1.0, max_factor=1.0)
     d["account_plan"].update(enabled=False, segments=[])
     d["targets"] = []
+    d["opening"] = {**d.get("opening", {}), **(opening or {})}
     for key, value in (extra or {}).items():
         node = d
         *parents, last = key.split(".")

@@ -135,8 +135,8 @@ def valid_overrides(draw) -> tuple[dict, bool]:
         ov[f"pricing.segments.{seg}.list_price_usd"] = draw(
             st.floats(0.5 * price, 1.6 * price))
         ov[f"pricing.segments.{seg}.discount_cap_frac"] = draw(st.floats(0.0, 0.6))
-        ov[f"segments.{seg}.monthly_churn_frac"] = draw(st.floats(0.0, 0.25))
-        ov[f"segments.{seg}.renewal_prob_frac"] = draw(st.floats(0.4, 1.0))
+        ov[f"segments.{seg}.monthly_logo_retention_12m_frac"] = draw(st.floats(0.03, 1.0))
+        ov[f"segments.{seg}.logo_retention_12m_frac"] = draw(st.floats(0.4, 1.0))
         ov[f"segments.{seg}.churn_concentration"] = draw(
             st.one_of(st.none(), st.floats(0.3, 20.0)))
     ov["pricing.annual_uplift_frac"] = draw(st.floats(0.0, 0.2))

@@ -27,8 +27,8 @@ REPS = 4
 # the in-market flow stay constant and the closed forms hold exactly in expectation
 FROZEN = {
     **{f"segments.{s}.base_win_prob_frac": 0.0 for s in SEGMENTS},
-    **{f"segments.{s}.monthly_churn_frac": 0.0 for s in SEGMENTS},
-    **{f"segments.{s}.renewal_prob_frac": 1.0 for s in SEGMENTS},
+    **{f"segments.{s}.monthly_logo_retention_12m_frac": 1.0 for s in SEGMENTS},
+    **{f"segments.{s}.logo_retention_12m_frac": 1.0 for s in SEGMENTS},
     "account_plan.enabled": False,
 }
 

@@ -373,8 +373,8 @@ BAD_INPUTS = [
     ("probability above 1", "extends: baseline.yaml\npricing:\n  segments:\n"
      "    smb: {discount_cap_frac: 1.5}\n",
      ["bad.yaml: pricing.segments.smb.discount_cap_frac: must be <= 1 (got 1.5)"]),
-    ("probability below 0", "extends: baseline.yaml\nsegments: {smb: {renewal_prob_frac: -0.1}}\n",
-     ["bad.yaml: segments.smb.renewal_prob_frac: must be >= 0 (got -0.1)"]),
+    ("probability below 0", "extends: baseline.yaml\nsegments: {smb: {logo_retention_12m_frac: -0.1}}\n",
+     ["bad.yaml: segments.smb.logo_retention_12m_frac: must be >= 0 (got -0.1)"]),
     ("unknown contract term", "extends: baseline.yaml\nsegments:\n  smb:\n    contracts:\n"
      "      - {term_months: 5, billing: monthly, share_frac: 1}\n",
      ["bad.yaml: segments.smb.contracts.0.term_months: must be one of 1, 12, 24 or 36 (got 5)"]),
@@ -484,8 +484,8 @@ def test_badly_tagged_values_give_one_clean_line(here, value):
 PROBABILITY_KEYS = [
     "pricing.segments.smb.discount_cap_frac",
     "pricing.annual_uplift_frac",
-    "segments.enterprise.renewal_prob_frac",
-    "segments.mid_market.monthly_churn_frac",
+    "segments.enterprise.logo_retention_12m_frac",
+    "segments.mid_market.monthly_logo_retention_12m_frac",
     "channels.partner.commission_frac",
     "channels.inbound.qualify_prob_frac.smb",
     "sales.commission_frac",

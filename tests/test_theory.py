@@ -18,7 +18,8 @@ import pytest
 from engine_helpers import MONTH_DAYS, one_segment
 
 import sim
-from sim.engine.model import Replication as Model
+from sim.engine.retention_math import churn_law
+from sim.metrics import funnel
 
 # --------------------------------------------------------------------------- Erlang C
 
@@ -36,62 +37,56 @@ def test_erlang_c_formula_worked_example():
     assert erlang_c(1, 0.7) == pytest.approx(0.7)
 
 
-def _ae_waits(scenario, seed: int, replication: int) -> list[tuple[float, float]]:
-    """(arrival day, wait in days) of every opportunity that got an AE, read by wrapping the
-    ledger's wait recorder of one model run (waits are not in the event log)."""
-    model = Model(scenario, seed=seed, replication=replication)
-    ledger = model.ledger
-    record = ledger.wait
-    waits: list[tuple[float, float]] = []
-
-    def wait(which, t, days):
-        if which is ledger.ae_wait:
-            waits.append((t - days, days))
-        record(which, t, days)
-
-    ledger.wait = wait
-    model.run()
-    return waits
+def _queue_table(scenario, seed: int, replication: int):
+    """Monthly AE queue counts of one run: starts of service, total wait, starts that waited."""
+    m = sim.simulate(scenario, seed=seed, replication=replication).monthly
+    return m.set_index("month")
 
 
 def test_ae_queue_matches_erlang_c():
     """AE queue as M/M/c: Poisson opportunities (rate lam per day), exponential sales cycle
     (mean 1/mu), c = 10 AEs x 1 deal, no attrition or ramp, infinite patience; rho = 0.75.
-    P(wait > 0) = C(c, a) and E[wait] = C(c, a) / (c mu - lam). The first 6 months (about
-    three relaxation times, 1/(c mu (1 - sqrt(rho))^2) ~ 55 days) are discarded, and so are
-    arrivals in the last 2 months, whose long waits would be cut off by the horizon."""
+    P(wait > 0) = C(c, a) and E[wait] = C(c, a) / (c mu - lam), read from the monthly table
+    (starts that waited / starts, total wait / starts). The pipeline warm-up starts the queue
+    in steady state; the first 3 months are still discarded (about 1.5 relaxation times,
+    1/(c mu (1 - sqrt(rho))^2) ~ 55 days) to be safe. Little's law on the servers: busy AEs
+    = start rate x mean cycle."""
     c, mean_cycle, lam = 10, 10.0, 0.75
-    horizon, warm_up, tail = 48, 6, 2
+    horizon, skip = 36, 3
     sc = one_segment(horizon=horizon, opps_per_month=lam * MONTH_DAYS, win_prob=0.0,
                      sales_cycle_days={"dist": "exponential", "mean": mean_cycle},
                      patience_days=1e7, ae_count=c, deals_per_ae=1)
-    p_wait, mean_wait = [], []
-    for rep in range(20):
-        w = np.array(_ae_waits(sc, seed=11, replication=rep))
-        keep = (w[:, 0] >= warm_up * MONTH_DAYS) & (w[:, 0] < (horizon - tail) * MONTH_DAYS)
-        assert w[:, 1].min() >= 0, "negative wait"
-        p_wait.append(np.mean(w[keep, 1] > 1e-12))
-        mean_wait.append(w[keep, 1].mean())
+    p_wait, mean_wait, busy = [], [], []
+    for rep in range(16):
+        m = _queue_table(sc, seed=11, replication=rep).loc[skip + 1:]
+        assert (m["ae_wait_days_total"] >= 0).all(), "negative wait"
+        assert (m["ae_starts_waited"] <= m["ae_starts"]).all()
+        p_wait.append(m["ae_starts_waited"].sum() / m["ae_starts"].sum())
+        mean_wait.append(m["ae_wait_days_total"].sum() / m["ae_starts"].sum())
+        busy.append((m["ae_utilization"] * m["ae_capacity_slots"]).mean()
+                    - m["ae_starts"].mean() / MONTH_DAYS * mean_cycle)
 
     mu = 1 / mean_cycle
     pc = erlang_c(c, lam / mu)
     wq = pc / (c * mu - lam)
-    for got, want, what in ((p_wait, pc, "P(wait > 0)"), (mean_wait, wq, "mean wait")):
+    for got, want, what in ((p_wait, pc, "P(wait > 0)"), (mean_wait, wq, "mean wait"),
+                            (busy, 0.0, "busy AEs - start rate x cycle")):
         est = np.mean(got)
         se = np.std(got, ddof=1) / math.sqrt(len(got))
-        assert abs(est - want) < 4 * se, f"{what}: {est:.4f} vs Erlang C {want:.4f} (se {se:.4f})"
+        assert abs(est - want) < 4 * se, f"{what}: {est:.4f} vs {want:.4f} (se {se:.4f})"
 
 
 def test_public_ae_wait_days_is_the_mean_wait_of_the_month():
     sc = one_segment(horizon=12, opps_per_month=0.64 * MONTH_DAYS, win_prob=0.0,
                      sales_cycle_days={"dist": "exponential", "mean": 10.0},
                      ae_count=8, deals_per_ae=1)
-    w = np.array(_ae_waits(sc, seed=3, replication=0))
-    started = w[:, 0] + w[:, 1]
-    month = (started // MONTH_DAYS).astype(int) + 1
-    got = sim.simulate(sc, seed=3).monthly.set_index("month")["ae_wait_days"]
-    for m in range(1, 13):
-        assert got[m] == pytest.approx(w[month == m, 1].mean(), abs=1e-9)
+    m = _queue_table(sc, seed=3, replication=0)
+    assert m["ae_starts"].sum() > 200
+    np.testing.assert_allclose(m["ae_wait_days"], m["ae_wait_days_total"] / m["ae_starts"],
+                               rtol=1e-12)
+    yearly = funnel(m.reset_index())
+    assert yearly.loc[1, "ae_wait_days"] == pytest.approx(
+        m["ae_wait_days_total"].sum() / m["ae_starts"].sum())
 
 
 # --------------------------------------------------------------------------- churning base
@@ -150,10 +145,12 @@ def test_constant_base_recognises_arr_over_12_every_month(term, billing):
 
 
 def _installed_hazards(concentration, n: int = 5000, reps: int = 2, horizon: int = 18):
-    """Monthly churn hazard of the installed cohort (month-to-month, mean churn 0.1) and the
-    number at risk each month, pooled over replications."""
+    """Monthly churn hazard of an installed cohort that is new at day 0 (every account half a
+    month old: no renewal survived, first renewal in month 1; month-to-month, mean churn 0.1)
+    and the number at risk each month, pooled over replications."""
     sc = one_segment(horizon=horizon, opps_per_month=0.0, installed=n, term_months=1,
-                     monthly_churn=0.1, churn_concentration=concentration)
+                     monthly_churn=0.1, churn_concentration=concentration,
+                     installed_age_months=0.5)
     alive = np.zeros(horizon + 1)
     for r in range(reps):
         res = sim.simulate(sc, seed=5, replication=r)
@@ -170,13 +167,18 @@ def test_homogeneous_churn_keeps_the_retention_curve_flat():
 
 
 def test_heterogeneous_churn_follows_shifted_beta_geometric():
-    """Churn propensity Beta(a, b) with mean 0.1 and a + b = 1: the cohort's hazard in month t
-    is a / (a + b + t - 1) (Fader & Hardie 2007, shifted-beta-geometric), so it flattens
-    from 10% towards zero while the homogeneous curve stays at 10%."""
-    a, b = 0.1, 0.9
+    """12-month retention (1 - 0.1)^12 with concentration a + b = 1: the scenario's Beta(a, b)
+    solves B(a, b + 12) / B(a, b) = 0.9^12, and the cohort's hazard in month t is
+    a / (a + b + t - 1) (Fader & Hardie 2007, shifted-beta-geometric), so it falls with tenure
+    while the homogeneous curve stays at 10%."""
+    law = churn_law(0.9**12, 1.0, 1)
+    a, b = law.alpha, law.beta
+    assert a + b == pytest.approx(1.0)
     h, at_risk = _installed_hazards(a + b)
     t = np.arange(1, len(h) + 1)
     want = a / (a + b + t - 1)
     se = np.sqrt(want * (1 - want) / at_risk)
     assert np.all(np.abs(h - want) < 4 * se), np.c_[h, want, se]
+    # 12 months of survivors: the hazard product matches the given 12-month retention
+    assert np.prod(1 - want[:12]) == pytest.approx(0.9**12)
     assert h[12:].mean() < 0.25 * h[:3].mean()

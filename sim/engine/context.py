@@ -11,17 +11,18 @@ import simpy
 from sim.engine.events import EventLog
 from sim.engine.ledger import Ledger
 from sim.streams import Streams
-from sim.units import CHANNELS
+from sim.units import CHANNELS, MONTH_DAYS
 
 if TYPE_CHECKING:  # pragma: no cover
     from sim.scenario import Scenario, Segment, SegmentPrice
 
 
 class CountingEnvironment(simpy.Environment):
-    """A SimPy environment that counts the events it schedules (the engine's work measure)."""
+    """A SimPy environment that counts the events it schedules (the engine's work measure).
+    It starts before day 0 when the pipeline is warmed up (``Scenario.opening``)."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, initial_time: float = 0.0) -> None:
+        super().__init__(initial_time)
         self.events_scheduled = 0
 
     def schedule(self, event, priority=1, delay=0) -> None:
@@ -44,10 +45,14 @@ class Context:
     seg_names: list[str] = field(init=False)
     segments: list[Segment] = field(init=False)
     prices: list[SegmentPrice] = field(init=False)
+    warm_up_months: int = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.scenario
-        self.env = CountingEnvironment()
+        opening = s.opening
+        warm_up = opening.pipeline_warm_up_months if opening.pipeline == "steady_state" else 0
+        self.warm_up_months = warm_up
+        self.env = CountingEnvironment(-warm_up * MONTH_DAYS)
         self.streams = Streams(self.seed, self.replication)
         self.seg_names = list(s.segments)
         self.segments = [s.segments[name] for name in self.seg_names]
@@ -57,6 +62,7 @@ class Context:
 
     def note(self, t: float, account: int, kind: str, seg: int, ch: int, amount: float = 0.0,
              note: str = "") -> None:
-        """Add an event to the log, if there is one (segment and channel by index)."""
-        if self.log is not None:
+        """Add an event to the log, if there is one (segment and channel by index); nothing
+        before day 0 (the pipeline warm-up) is logged."""
+        if self.log is not None and t >= 0:
             self.log.add(t, account, kind, self.seg_names[seg], CHANNELS[ch], amount, note)

@@ -17,7 +17,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from sim.engine.retention import Retention
     from sim.engine.sales import Decision
     from sim.engine.stakeholders import StakeholderModel
-    from sim.scenario import ContractOption
 
 MAX_EXPANSION_HEALTH_BOOST = 2.0  # a healthy account expands at most twice the base rate
 WTP_REDRAWS = 50  # installed accounts: redraws of a willingness to pay that covers the price
@@ -66,10 +65,16 @@ class Customers:
     # -- creation --------------------------------------------------------------------------
 
     def new_account(self, k: int, c: int, t: float, seats: float, price: float, wtp: float,
-                    option: ContractOption, rng: random.Random, elapsed_days: float) -> Account:
-        """Create and book an account signed ``elapsed_days`` before t (installed base)."""
+                    option_i: int, rng: random.Random, tenure_days: float = 0.0,
+                    renewals: int = 0) -> Account:
+        """Create and book an account on contract option ``option_i``. An installed account
+        comes with its tenure (days since its first contract) and the renewals it has
+        survived; its churn propensity is the survivors' posterior."""
         ctx, ledger = self.ctx, self.ctx.ledger
         installed = c == INSTALLED_BASE
+        option = ctx.segments[k].contracts[option_i]
+        term_days = option.term_months * MONTH_DAYS
+        elapsed_days = tenure_days - renewals * term_days  # into the current term
         a = Account()
         a.id = self.created
         self.created += 1
@@ -79,18 +84,24 @@ class Customers:
         a.arr = seats * price
         a.term_months = option.term_months
         a.annual_billing = option.billing == "annual"
-        a.start_t = t - elapsed_days
-        a.term_end = a.start_t + option.term_months * MONTH_DAYS
+        a.start_t = t - elapsed_days  # start of the current term
+        a.term_end = a.start_t + term_days
         a.rng = rng
         a.expansion_rng = random.Random(rng.getrandbits(64))
-        a.churn_propensity = self.retention.propensity(k, option.term_months, rng)
+        a.churn_propensity = self.retention.propensity(k, option_i, rng, renewals)
         a.ttv_days = 0.0 if installed else None
-        a.last_uplift_t = a.start_t
+        # price anniversaries: each renewal of a 12+ month term; for month-to-month contracts
+        # every year from the first contract
+        if option.term_months >= 12:
+            a.last_uplift_t = a.start_t
+        else:
+            years = math.floor(tenure_days / YEAR_DAYS + 1e-9)  # whole years as a customer
+            a.last_uplift_t = t - tenure_days + years * YEAR_DAYS
         a.active = True
         a.stake = None
         a.partner_window_end = NO_WINDOW
         a.churn_at = math.inf
-        self.billing.open(a, t, elapsed_days, installed)
+        self.billing.open(a, t, elapsed_days, installed, first_term=renewals == 0)
         a.next_expansion = self.next_expansion(a, t)
         ledger.level("arr", k, c).add(t, a.arr)
         ledger.level("customers", k, c).add(t, 1)
@@ -112,23 +123,47 @@ class Customers:
         """A won deal becomes an account; its onboarding and its life start."""
         ctx = self.ctx
         option = ctx.segments[p.seg].contracts[p.contract_index]
-        a = self.new_account(p.seg, p.ch, t, p.seats, decision.net_price_usd, p.wtp_usd, option,
-                             random.Random(p.account_seed), elapsed_days=0.0)
+        a = self.new_account(p.seg, p.ch, t, p.seats, decision.net_price_usd, p.wtp_usd,
+                             p.contract_index, random.Random(p.account_seed))
         if ctx.log is not None:
             ctx.note(t, a.id, "deal_won", p.seg, p.ch, p.seats * decision.net_price_usd,
                      f"discount {decision.discount_frac:.3f}, term {option.term_months}")
         ctx.env.process(self.onboarding.onboard(a, p.onboarding_days))
         ctx.env.process(self.life(a))
 
+    def sign_before_start(self, p: Prospect, t: float, decision: Decision) -> None:
+        """A deal won in the pipeline warm-up before day 0: its account is already part of
+        the installed base, so nothing is booked; its onboarding still occupies a specialist
+        and its first annual invoice may still be open at day 0."""
+        ctx = self.ctx
+        option = ctx.segments[p.seg].contracts[p.contract_index]
+        ctx.env.process(self.onboarding.onboard_before_start(p.seg, p.ch, p.onboarding_days))
+        if option.billing == "annual":
+            self.billing.opening_receivable(p.seg, INSTALLED_BASE, -t,
+                                            p.seats * decision.net_price_usd)
+
     def installed_base(self) -> None:
-        """The customers at the start, each part-way through its term."""
+        """The customers at day 0, seasoned: each has a tenure and has survived its renewals.
+
+        Without ``installed_age_months`` the base is the steady state of a business that has
+        sold at a steady rate for ``opening.business_age_months``: the contract option is
+        drawn by new-deal share x expected survivors per new account, then (renewals
+        survived, age) exactly from the survivors' law, then the churn propensity from the
+        posterior Beta(a, b + renewals) (``sim.engine.retention_math``).
+        """
         rng = self.rng_installed
+        business_age = self.ctx.scenario.opening.business_age_months
         for k, seg in enumerate(self.ctx.segments):
+            mix = self.retention.laws[k]
+            if seg.installed_age_months is None:
+                shares = mix.installed_shares(business_age)
+            else:
+                shares = [o.share_frac for o in seg.contracts]
             for _ in range(seg.installed_customers):
                 u = rng.random()
                 acc, j = 0.0, len(seg.contracts) - 1
-                for jj, opt in enumerate(seg.contracts):
-                    acc += opt.share_frac
+                for jj, share in enumerate(shares):
+                    acc += share
                     if u < acc:
                         j = jj
                         break
@@ -143,10 +178,16 @@ class Customers:
                         break
                 else:
                     wtp = net
-                elapsed = rng.random() * option.term_months * MONTH_DAYS
-                a = self.new_account(k, INSTALLED_BASE, 0.0, seats, net, wtp, option,
-                                     random.Random(rng.getrandbits(63)), elapsed_days=elapsed)
+                if seg.installed_age_months is None:
+                    age, renewals = mix.laws[j].sample_tenure(rng, business_age)
+                else:
+                    age = seg.installed_age_months.sample(rng)
+                    renewals = math.floor(age / option.term_months + 1e-9)
+                a = self.new_account(k, INSTALLED_BASE, 0.0, seats, net, wtp, j,
+                                     random.Random(rng.getrandbits(63)),
+                                     tenure_days=age * MONTH_DAYS, renewals=renewals)
                 self.ctx.env.process(self.life(a))
+        self.billing.monthly_opening_receivables()
 
     # -- expansion --------------------------------------------------------------------------
 

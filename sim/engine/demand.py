@@ -58,7 +58,8 @@ def segment_demand(ctx: Context, plan: MonthlyPlan, month: int, k: int, open_acc
 
 class Demand:
     """Draws each month's leads and opportunities from the ``leads/``, ``arrivals/`` and
-    ``prospects/`` streams."""
+    ``prospects/`` streams; the pipeline warm-up before day 0 from the same names under
+    ``warmup/``, so the plan's own draws do not depend on it."""
 
     def __init__(self, ctx: Context, plan: MonthlyPlan):
         self.ctx, self.plan = ctx, plan
@@ -71,38 +72,58 @@ class Demand:
                      for attr in PROSPECT_DRAWS}
             for c, k, name in cells
         }
+        # the contact pools are shared by the warm-up and the plan: the warm-up months step
+        # them too, so day 0 finds each pool in the steady state of month 1's effort (a pool
+        # starts there and a constant effort on the constant pre-day-0 market keeps it there)
         cooldown = ctx.scenario.channels.outbound.cooldown_months
         self.pools = [market.ContactPool(cooldown) for _ in ctx.seg_names]
+        self.rng_arrivals_warm = {(c, k): streams.numpy(f"warmup/arrivals/{CHANNELS[c]}/{name}")
+                                  for c, k, name in cells}
+        self.rng_prospect_warm = {
+            (c, k): {attr: streams.numpy(f"warmup/prospects/{CHANNELS[c]}/{name}/{attr}")
+                     for attr in PROSPECT_DRAWS}
+            for c, k, name in cells
+        }
 
-    def month(self, t: float, month: int, customers_by_seg: list[int]) -> list[Prospect]:
-        """Book the month's leads and opportunities; the opportunities in arrival order."""
+    def month(self, t: float, month: int, customers_by_seg: list[int],
+              warm_up: int = 0) -> list[Prospect]:
+        """Book the month's leads and opportunities; the opportunities in arrival order.
+        ``warm_up`` > 0: the warm-up month of that number before day 0 (starting at t < 0),
+        with plan month ``month``'s inputs, its own streams and nothing booked."""
         ctx = self.ctx
         ledger = ctx.ledger
         arrivals: list[Prospect] = []
         for k, name in enumerate(ctx.seg_names):
             open_accounts = max(0.0, ctx.segments[k].market_size_accounts - customers_by_seg[k])
+            # warm-up months run the same market (spend response, contact pool, in-market
+            # cap) on plan month ``month``'s inputs; only the draws come from warmup/ streams
             leads, qualify = segment_demand(ctx, self.plan, month, k, open_accounts,
                                             self.pools[k])
             for c in LEAD_CHANNELS:
                 # one stream per month, channel and segment: a changed mean in one cell never
                 # shifts another cell
-                g = ctx.streams.numpy(f"leads/{CHANNELS[c]}/{name}/{month}")
+                if warm_up:
+                    g = ctx.streams.numpy(f"warmup/leads/{CHANNELS[c]}/{name}/{warm_up}")
+                else:
+                    g = ctx.streams.numpy(f"leads/{CHANNELS[c]}/{name}/{month}")
                 n_leads = int(g.poisson(leads[c]))
                 opps = int(g.binomial(n_leads, qualify[c])) if n_leads else 0
-                ledger.flow(t, "leads", k, c, n_leads)
+                ledger.flow(t, "leads", k, c, n_leads)  # the ledger books nothing before day 0
                 ledger.flow(t, "opportunities", k, c, opps)
                 if n_leads:
                     ctx.note(t, -1, "leads", k, c, float(n_leads), f"{opps} qualified")
                 if opps:
-                    times = np.sort(self.rng_arrivals[(c, k)].uniform(t, t + MONTH_DAYS, opps))
-                    arrivals.extend(self.draw_prospects(k, c, times))
+                    rng = (self.rng_arrivals_warm if warm_up else self.rng_arrivals)[(c, k)]
+                    times = np.sort(rng.uniform(t, t + MONTH_DAYS, opps))
+                    arrivals.extend(self.draw_prospects(k, c, times, bool(warm_up)))
         arrivals.sort(key=lambda p: p.arrival_t)
         return arrivals
 
-    def draw_prospects(self, k: int, c: int, times: np.ndarray) -> list[Prospect]:
+    def draw_prospects(self, k: int, c: int, times: np.ndarray,
+                       warm_up: bool = False) -> list[Prospect]:
         """Draw the attributes of a batch of opportunities in bulk, one stream each."""
         seg = self.ctx.segments[k]
-        g = self.rng_prospect[(c, k)]
+        g = (self.rng_prospect_warm if warm_up else self.rng_prospect)[(c, k)]
         n = len(times)
         shares = np.cumsum([o.share_frac for o in seg.contracts])
         contract = np.minimum(np.searchsorted(shares, g["contract"].random(n), side="right"),

@@ -93,13 +93,14 @@ class Ledger:
         self.ae_capacity = Level(horizon)
         self.onb_busy = Level(horizon)
         self.onb_capacity = Level(horizon)
-        self.ae_wait = np.zeros((horizon, 2))  # sum of waits, count
-        # per sales team: deals in progress, deal slots, ramped AE equivalents, waits
+        self.ae_wait = np.zeros((horizon, 3))  # sum of waits, starts, starts that waited
+        # per sales team: deals in progress, deal slots, ramped AE equivalents, waits (the
+        # same three columns as ae_wait)
         self.team_busy = [Level(horizon) for _ in self.teams]
         self.team_capacity = [Level(horizon) for _ in self.teams]
         self.team_productivity = [Level(horizon) for _ in self.teams]
-        self.team_wait = [np.zeros((horizon, 2)) for _ in self.teams]
-        self.onb_wait = np.zeros((horizon, 2))
+        self.team_wait = [np.zeros((horizon, 3)) for _ in self.teams]
+        self.onb_wait = np.zeros((horizon, 3))
         # cohort (0 = installed base, else month won) x month x CohortMeasure
         self.cohort = np.zeros((horizon + 1, horizon, len(CohortMeasure)))
         # read at the start of each month (after restaffing)
@@ -119,13 +120,14 @@ class Ledger:
     # -- flows ---------------------------------------------------------------------------
 
     def flow(self, t: float, column: str, seg: int, ch: int, amount: float) -> None:
-        if t < self.t_end:
+        if 0 <= t < self.t_end:  # before day 0 (the pipeline warm-up) nothing is booked
             idx = int(t / MONTH_DAYS) * self._stride_m + seg * self._n_ch + ch
             self._flows[column][idx] += amount
 
     def spread(self, t0: float, t1: float, column: str, seg: int, ch: int) -> None:
         """Add the days of [t0, t1) to ``column``, split across months (busy time)."""
         t1 = min(t1, self.t_end)
+        t0 = max(t0, 0.0)
         arr = self._flows[column]
         off = seg * self._n_ch + ch
         while t0 < t1:
@@ -141,17 +143,20 @@ class Ledger:
 
     def cohort_flow(self, t: float, cohort: int, measure: CohortMeasure, amount: float) -> None:
         """Add to a cohort's measure in the month of t (cohort 0 = installed base)."""
-        if t < self.t_end:
+        if 0 <= t < self.t_end:
             self.cohort[cohort, int(t / MONTH_DAYS), measure] += amount
 
     def level(self, column: str, seg: int, ch: int) -> Level:
         return self.levels[column][seg][ch]
 
     def wait(self, which: np.ndarray, t: float, days: float) -> None:
-        if t < self.t_end:
+        """A start of service at t after waiting ``days``: total wait, starts, starts that
+        waited."""
+        if 0 <= t < self.t_end:
             m = int(t / MONTH_DAYS)
             which[m, 0] += days
             which[m, 1] += 1
+            which[m, 2] += days > 0
 
     def finish(self) -> None:
         """Integrate every level to the horizon."""

@@ -42,7 +42,8 @@ class Replication:
         self.onboarding = OnboardingTeam(ctx)
         self.customers = Customers(ctx, self.billing, self.retention, self.onboarding,
                                    self.stakeholders)
-        self.sales = SalesForce(ctx, on_won=self.customers.sign)
+        self.sales = SalesForce(ctx, on_won=self.customers.sign,
+                                on_won_before_start=self.customers.sign_before_start)
         self.demand = Demand(ctx, self.plan)
         self.initial: dict[str, float] = {}
         self.sim_events = 0
@@ -63,8 +64,22 @@ class Replication:
         if self.stakeholders is not None:
             self.stakeholders.monthly(t, month, self.customers.expand)
 
+    def warm_up(self, t: float, number: int) -> None:
+        """A month of the pipeline warm-up before day 0: month 1's lead flow on month 1's
+        AE capacity, booking nothing, so that the opportunities in flight and the AEs'
+        occupancy at day 0 are those of a running business."""
+        for prospect in self.demand.month(t, 1, self.customers.by_segment, warm_up=number):
+            self.env.timeout(prospect.arrival_t - t, value=prospect).callbacks.append(
+                self.sales.arrive)
+
     def months(self):
-        """SimPy process: one step a month."""
+        """SimPy process: the warm-up months (if any), the receivables open at day 0, then
+        one step a month."""
+        warm = self.ctx.warm_up_months
+        for number in range(1, warm + 1):
+            self.warm_up((number - 1 - warm) * MONTH_DAYS, number)
+            yield self.env.timeout(MONTH_DAYS)
+        self.initial["accounts_receivable"] = self.billing.book_opening_receivables()
         horizon = self.scenario.horizon_months
         for month in range(1, horizon + 1):
             if self.progress is not None:
@@ -79,6 +94,7 @@ class Replication:
             "customers": float(sum(self.customers.by_segment)),
             "cash_balance": float(self.scenario.finance.starting_cash_usd),
             "deferred_revenue": float(self.ledger.initial_deferred),
+            "accounts_receivable": 0.0,  # set at day 0, after the warm-up
         }
         self.env.process(self.months())
         self.env.run(until=self.ledger.t_end)

@@ -33,18 +33,29 @@ class OnboardingTeam:
 
     def onboard(self, a: Account, duration_days: float):
         """SimPy process: wait for a specialist, onboard, record the time to value."""
+        signed = self.ctx.env.now
+        yield from self._project(a.seg, a.ch, duration_days)
+        end = self.ctx.env.now
+        a.ttv_days = end - signed
+        if self.ctx.log is not None:
+            self.ctx.note(end, a.id, "onboarded", a.seg, a.ch, 0.0, f"ttv {a.ttv_days:.1f} d")
+
+    def onboard_before_start(self, seg: int, ch: int, duration_days: float):
+        """SimPy process: the onboarding of a deal won in the pipeline warm-up (its account is
+        in the installed base): it only occupies a specialist."""
+        yield from self._project(seg, ch, duration_days)
+
+    def _project(self, seg: int, ch: int, duration_days: float):
+        """Wait for a specialist, then work the project; waits and busy days from day 0."""
         env, ledger = self.ctx.env, self.ctx.ledger
-        signed = env.now
+        asked = env.now
         req = self.resource.request()
         yield req
         start = env.now
-        ledger.wait(ledger.onb_wait, start, start - signed)
+        ledger.wait(ledger.onb_wait, start, start - asked)
         ledger.onb_busy.add(start, 1)
         yield env.timeout(duration_days)
         self.resource.release(req)
         end = env.now
         ledger.onb_busy.add(end, -1)
-        ledger.spread(start, end, "onboarding_busy_days", a.seg, a.ch)
-        a.ttv_days = end - signed
-        if self.ctx.log is not None:
-            self.ctx.note(end, a.id, "onboarded", a.seg, a.ch, 0.0, f"ttv {a.ttv_days:.1f} d")
+        ledger.spread(start, end, "onboarding_busy_days", seg, ch)

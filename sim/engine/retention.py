@@ -18,6 +18,7 @@ from sim.engine.customers import book_arr_change
 from sim.engine.entities import Account
 from sim.engine.plan import effective_headcount
 from sim.engine.pricing import GRANDFATHER, installed_price_step
+from sim.engine.retention_math import renewal_outcome, segment_laws
 from sim.units import MONTH_DAYS, YEAR_DAYS, ArrChange, Channel
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -91,14 +92,6 @@ def renewals_before_churn(u: float, q: float, block: int) -> int:
     return int(math.log1p(-u) / math.log1p(-q)) + 1
 
 
-def churn_propensity(mean: float, concentration: float | None, rng: random.Random) -> float:
-    """An account's own churn probability: Beta with the segment's mean and concentration
-    (heterogeneous accounts), or the mean itself."""
-    if concentration is None or mean <= 0 or mean >= 1:
-        return mean
-    return rng.betavariate(mean * concentration, (1 - mean) * concentration)
-
-
 # -- the part -------------------------------------------------------------------------------
 
 class Retention:
@@ -108,6 +101,9 @@ class Retention:
         self.ctx, self.billing, self.stakeholders = ctx, billing, stakeholders
         self.cs_factor = 1.0
         self.list_gap: dict[int, float] = {}  # installed accounts: new list / their list
+        # each segment's churn law per contract option, from its 12-month logo retention
+        # and heterogeneity (sim.engine.retention_math)
+        self.laws = [segment_laws(seg) for seg in ctx.segments]
 
     def update_coverage(self, month: int, customers_by_seg: list[int]) -> None:
         """Start of a month: required CSMs for today's customers against the team."""
@@ -119,10 +115,11 @@ class Retention:
                                          cs.coverage_churn_elasticity, cs.min_factor,
                                          cs.max_factor)
 
-    def propensity(self, seg_i: int, term_months: int, rng: random.Random) -> float:
-        seg = self.ctx.segments[seg_i]
-        mean = seg.monthly_churn_frac if term_months == 1 else 1 - seg.renewal_prob_frac
-        return churn_propensity(mean, seg.churn_concentration, rng)
+    def propensity(self, seg_i: int, option_i: int, rng: random.Random,
+                   renewals_survived: int = 0) -> float:
+        """An account's churn probability per renewal: Beta(a, b + renewals survived) of its
+        contract option's law (the posterior of a survivor; the prior for a new account)."""
+        return self.laws[seg_i].laws[option_i].sample(rng, renewals_survived)
 
     def health(self, a: Account, t: float) -> float:
         s = self.ctx.scenario
@@ -159,17 +156,18 @@ class Retention:
 
     def _reprice(self, a: Account, t: float, seg: Segment, health_factor: float,
                  uplift: float) -> None:
-        """At a renewal (or a monthly contract's anniversary): contraction, then uplift."""
+        """A renewing account at its renewal (or a monthly contract's anniversary), after the
+        churn decision: contraction, then the uplift on what is left (``renewal_outcome``)."""
         contracts = a.rng.random() < min(1.0, seg.contraction_prob_frac * health_factor)
         # drawn either way: keeps the stream aligned
         cut = a.arr * seg.contraction_frac.sample(a.rng)
-        if contracts:
-            if cut > 0:
-                a.seats = max(1.0, a.seats * (1 - cut / a.arr))
-                book_arr_change(self.ctx, a, t, -cut, ARR_CONTRACTION)
-        if uplift > 0:
+        out = renewal_outcome(a.arr, 0.0, 1.0, contracts, cut, uplift)
+        if out.contraction_arr > 0:
+            a.seats = max(1.0, a.seats * (1 - out.contraction_arr / a.arr))
+            book_arr_change(self.ctx, a, t, -out.contraction_arr, ARR_CONTRACTION)
+        if out.expansion_arr > 0:
             a.price *= 1 + uplift
-            book_arr_change(self.ctx, a, t, a.arr * uplift, ARR_EXPANSION)
+            book_arr_change(self.ctx, a, t, out.expansion_arr, ARR_EXPANSION)
         a.last_uplift_t = t
 
     def renew(self, a: Account, t: float) -> bool:
@@ -199,23 +197,34 @@ class Retention:
     def renew_monthly(self, a: Account, t: float) -> bool:
         """Monthly contracts renew every month with churn probability q (a monthly hazard).
 
-        Consecutive monthly renewals are drawn as one geometric block (up to
-        ``MONTHLY_RENEWAL_BLOCK_MONTHS``, never past the yearly price anniversary): the same
-        distribution as one draw a month while q holds, at a fraction of the events. Health
-        is re-read at each block. False: the account churns now.
+        The yearly price anniversary is a renewal of its own: churn is decided first, with the
+        uplift's churn response and the over-WTP churn, at the old price; only a renewing
+        account then contracts and takes the uplift. Between anniversaries, consecutive
+        renewals are drawn as one geometric block (up to ``MONTHLY_RENEWAL_BLOCK_MONTHS``,
+        never past the next anniversary) with no uplift response: the same distribution as
+        one draw a month while q holds, at a fraction of the events. Health is re-read at each
+        block. False: the account churns now.
         """
         if a.churn_at <= t + TIME_TOLERANCE_DAYS:
             return False
         s = self.ctx.scenario
         seg = self.ctx.segments[a.seg]
         health_factor = self.health(a, t)
-        uplift = 0.0
         if t - a.last_uplift_t >= YEAR_DAYS - TIME_TOLERANCE_DAYS:
+            # the anniversary's price rise (escalator, or the installed step) is known
+            # first; churn is decided on it at the old price, and only a renewing account is
+            # repriced. Its churn response acts on this renewal only, not on the block after.
             uplift = self.price_increase(a)
-            if a.rng.random() < self._price_churn(a, t, seg, uplift):
+            q = renewal_churn_probability(a.churn_propensity, health_factor, uplift,
+                                          s.pricing.uplift_churn_elasticity,
+                                          price_churn=self._price_churn(a, t, seg, uplift),
+                                          renewal_factor=self._renewal_factor(a, t))
+            if a.rng.random() < q:
                 return False
             self._reprice(a, t, seg, health_factor, uplift)
-        q = renewal_churn_probability(a.churn_propensity, health_factor, uplift,
+            a.term_end = t + MONTH_DAYS
+            return True
+        q = renewal_churn_probability(a.churn_propensity, health_factor, 0.0,
                                       s.pricing.uplift_churn_elasticity,
                                       renewal_factor=self._renewal_factor(a, t))
         to_anniversary = max(1, round((a.last_uplift_t + YEAR_DAYS - t) / MONTH_DAYS))

@@ -87,10 +87,12 @@ class SalesTeam:
     a change to one team never shifts another team's hires, failures or departures."""
 
     def __init__(self, ctx: Context, index: int, name: str, team: SalesTeamPlan,
-                 on_won: Callable[[Prospect, float, Decision], None]):
+                 on_won: Callable[[Prospect, float, Decision], None],
+                 on_won_before_start: Callable[[Prospect, float, Decision], None] | None = None):
         self.ctx = ctx
         self.index, self.name, self.team = index, name, team
         self.on_won = on_won
+        self.on_won_before_start = on_won_before_start  # pipeline warm-up: nothing booked
         self.rng = ctx.streams.python(f"ae_staffing/{name}")
         self.aes = [AccountExecutive(ALREADY_HIRED_T, 1.0, self._leave_t(0.0))
                     for _ in range(headcount(team, 1))]
@@ -203,6 +205,10 @@ class SalesTeam:
         conceded = rep_concession(p.account_seed, t, price, s.pricing.quarter_end_window_days)
         decision = decide(p.win_draw, p.wtp_usd, listed, win_prob, price.discount_cap_frac,
                           conceded)
+        if t < 0:  # closed in the pipeline warm-up before day 0
+            if decision.won and self.on_won_before_start is not None:
+                self.on_won_before_start(p, t, decision)
+            return
         if not decision.won:
             ledger.flow(t, "deals_lost", p.seg, p.ch, 1)
             if decision.lost_on_price:
@@ -222,10 +228,13 @@ class SalesTeam:
 class SalesForce:
     """The sales teams: routes each opportunity to the team covering its segment."""
 
-    def __init__(self, ctx: Context, on_won: Callable[[Prospect, float, Decision], None]):
+    def __init__(self, ctx: Context, on_won: Callable[[Prospect, float, Decision], None],
+                 on_won_before_start: Callable[[Prospect, float, Decision], None] | None = None):
         self.ctx = ctx
         teams = ctx.scenario.sales.teams
-        self.teams = [SalesTeam(ctx, j, name, team, on_won)
+        # every team gets both callbacks: a warm-up opportunity queues for the team of its
+        # segment like any other, and a warm-up win is handed to on_won_before_start
+        self.teams = [SalesTeam(ctx, j, name, team, on_won, on_won_before_start)
                       for j, (name, team) in enumerate(teams.items())]
         by_name = {name: j for j, name in enumerate(teams)}
         self.team_of_segment = [next(by_name[n] for n, t in teams.items() if seg in t.segments)

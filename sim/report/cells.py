@@ -42,6 +42,7 @@ from sim.report.tables import (
     fan_table,
     funnel_table,
     headline_table,
+    implied_retention_table,
     kpi_record,
     levers_table,
     paths_table,
@@ -182,12 +183,21 @@ def unit_economics(result: ExperimentResult, dim: str = "segment"):
 
 def break_even(result: ExperimentResult):
     t = break_even_table(result)
-    formats = {"Months to recover CAC": "{:,.1f}", "Expected lifetime (months)": "{:,.0f}",
+    formats = {"Months to recover CAC": "{:,.1f}",
+               "Lifetime at the plan's churn rate (months)": "{:,.0f}",
                "Share of replications that recover": "{:.0%}",
                "Revenue per customer-month": fmt_dollars,
                "Serve cost per customer-month": fmt_dollars,
                "CS cost per customer-month": fmt_dollars}
     return _styled(t, formats, caption="Customer break-even: months to repay acquisition cost")
+
+
+def implied_retention(result_or_scenario: ExperimentResult | Scenario):
+    t = implied_retention_table(result_or_scenario)
+    formats = {c: "{:.1%}" for c in t.columns if c.startswith("Retained")}
+    formats.update({c: "{:,.0f}" for c in t.columns if c.startswith("Expected")})
+    return _styled(t, formats, caption="Retention of a new cohort implied by the churn inputs "
+                                       "(neutral health)")
 
 
 def funnel(result: ExperimentResult):

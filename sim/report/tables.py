@@ -190,7 +190,7 @@ BREAK_EVEN_COLUMNS = {"cac": "CAC", "revenue_per_customer_month": "Revenue per c
                       "serve_cost_per_customer_month": "Serve cost per customer-month",
                       "cs_cost_per_customer_month": "CS cost per customer-month",
                       "months_to_recover": "Months to recover CAC",
-                      "expected_lifetime_months": "Expected lifetime (months)"}
+                      "expected_lifetime_months": "Lifetime at the plan's churn rate (months)"}
 
 
 def break_even_table(result: ExperimentResult) -> pd.DataFrame:
@@ -200,6 +200,20 @@ def break_even_table(result: ExperimentResult) -> pd.DataFrame:
     out["Share of replications that recover"] = df["recovers"].astype(float).groupby(
         level=0, sort=False).mean()
     return out.rename(columns=BREAK_EVEN_COLUMNS)
+
+
+def implied_retention_table(result_or_scenario: ExperimentResult | Scenario) -> pd.DataFrame:
+    """Per segment, from the scenario's churn inputs alone: the share of a new cohort still
+    customers after 6-60 months and the expected lifetime (truncated at ten years)."""
+    from sim.engine.retention_math import CURVE_MONTHS, LIFETIME_CAP_MONTHS, implied_retention
+
+    sc = getattr(result_or_scenario, "scenario", result_or_scenario)
+    t = pd.DataFrame.from_dict(implied_retention(sc), orient="index")
+    t.index.name = "segment"
+    names = {f"retained_{m}m_frac": f"Retained after {m} months" for m in CURVE_MONTHS}
+    names["expected_lifetime_months"] = (
+        f"Expected lifetime (months, capped at {LIFETIME_CAP_MONTHS})")
+    return t.rename(columns=names)
 
 
 FUNNEL_COLUMNS = {"leads": "Leads", "opportunities": "Opportunities",

@@ -1,0 +1,8 @@
+"""Engine tests share the builders of ``tests/engine_helpers.py``."""
+
+import sys
+from pathlib import Path
+
+TESTS = str(Path(__file__).resolve().parents[1])
+if TESTS not in sys.path:
+    sys.path.insert(0, TESTS)
