@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from sim import metrics
+from sim import stats as mc
 from sim.atomic import atomic_dir
 from sim.errors import output_errors
 from sim.escape import csv_frame
@@ -42,6 +43,12 @@ KPI_LABELS = {
     "cac_payback_months": "CAC payback (months)",
     "gross_margin_frac": "Gross margin",
     "ending_customers": "Ending customers",
+    "ltv_to_cac_last_year": "LTV/CAC, last full year",
+    "burn_multiple_last_year": "Burn multiple, last full year",
+    "rule_of_40_last_year": "Rule of 40, last full year (points)",
+    "magic_number_last_year": "Magic number, last full year",
+    "first_profitable_month": "First profitable month",
+    "break_even_month": "Cumulative break-even month",
 }
 COMPARE_KPIS = ("operating_profit_total", "npv_operating_profit", "revenue_total", "ending_arr",
                 "cash_trough")
@@ -89,6 +96,7 @@ def _replicate(scenario: Scenario, seed: int, reps: Sequence[int],
                        progress=_month_hook(on_months) if on_months else None)
         yearly = metrics.saas_metrics(res.monthly, res.cohorts, res.initial)
         kpis = metrics.headline_kpis(res.monthly, res.cohorts, res.initial, rate, yearly=yearly)
+        kpis.update(metrics.cfo_kpis(res.monthly, yearly))
         kpis["replication"] = r
         att = metrics.target_attainment(res.monthly, res.cohorts, res.initial, targets,
                                         yearly=yearly) if targets else pd.DataFrame()
@@ -106,9 +114,9 @@ def _replicate(scenario: Scenario, seed: int, reps: Sequence[int],
     return out
 
 
-def _chunks(n: int, workers: int) -> list[list[int]]:
-    size = max(1, math.ceil(n / (workers * 4)))
-    return [list(range(i, min(n, i + size))) for i in range(0, n, size)]
+def _chunks(n: int, workers: int, first: int = 0) -> list[list[int]]:
+    size = max(1, math.ceil((n - first) / (workers * 4)))
+    return [list(range(i, min(n, i + size))) for i in range(first, n, size)]
 
 
 def _execute(
@@ -236,19 +244,19 @@ class _Progress:
 
 def _run_all(
     scenarios: Sequence[Scenario], replications: int, seed: int, executor: str,
-    scheduler: str | None, workers: int | None, progress: bool, label: str,
+    scheduler: str | None, workers: int | None, progress: bool, label: str, first: int = 0,
 ) -> tuple[dict[int, list[dict]], str]:
-    """Replications 0..n-1 of every scenario on the same seed, chunked over the workers;
-    results per scenario index, and the executor actually used."""
+    """Replications first..n-1 (default 0..n-1) of every scenario on the same seed, chunked
+    over the workers; results per scenario index, and the executor actually used."""
     if replications < 1:
         raise ValueError("replications must be >= 1")
-    if executor == "process" and replications * len(scenarios) < 2:
+    if executor == "process" and (replications - first) * len(scenarios) < 2:
         executor = "serial"  # a pool costs more than it saves for one replication
     n_workers = workers or os.cpu_count() or 1
     jobs = [(i, sc, seed, reps) for i, sc in enumerate(scenarios)
-            for reps in _chunks(replications, n_workers)]
+            for reps in _chunks(replications, n_workers, first)]
     horizon = {i: sc.horizon_months for i, sc in enumerate(scenarios)}
-    bar = _Progress(replications * sum(horizon.values()), label, progress)
+    bar = _Progress((replications - first) * sum(horizon.values()), label, progress)
     live = executor in ("serial", "process")  # months tick inside replications
     try:
         return _execute(jobs, executor, scheduler, workers,
@@ -262,18 +270,18 @@ def _run_all(
 
 
 def _summary(values: pd.DataFrame) -> pd.DataFrame:
+    """Per KPI: P10, P50, P90, mean with its 95% t interval, and n, the replications where
+    the KPI has a value (a break-even month that never comes has none)."""
     rows = []
     for kpi in values.columns:
         if kpi == "replication":
             continue
         v = pd.to_numeric(values[kpi], errors="coerce").to_numpy(dtype=float)
-        v = v[~np.isnan(v)]
-        if len(v) == 0:
-            rows.append((kpi, KPI_LABELS.get(kpi, kpi), *(math.nan,) * 4))
-            continue
-        p10, p50, p90 = np.quantile(v, [0.1, 0.5, 0.9])
-        rows.append((kpi, KPI_LABELS.get(kpi, kpi), p10, p50, p90, float(v.mean())))
-    return pd.DataFrame(rows, columns=["kpi", "label", "p10", "p50", "p90", "mean"])
+        q, ci = mc.quantiles(v), mc.mean_ci(v)
+        rows.append((kpi, KPI_LABELS.get(kpi, kpi), q["p10"], q["p50"], q["p90"], q["mean"],
+                     ci["ci_low"], ci["ci_high"], ci["n"]))
+    return pd.DataFrame(rows, columns=["kpi", "label", "p10", "p50", "p90", "mean",
+                                       "mean_ci_low", "mean_ci_high", "n"])
 
 
 @dataclass
@@ -312,10 +320,19 @@ class ExperimentResult:
 
     @property
     def target_summary(self) -> pd.DataFrame:
-        """Probability of hitting each scenario target, with the spread of the actual value."""
+        """Probability of hitting each scenario target with its 95% binomial (Wilson)
+        interval, and the spread of the actual value."""
         if self.attainment.empty:
-            return pd.DataFrame(columns=["name", "metric", "year", "op", "target", "probability"])
-        return metrics.target_probability(self.attainment)
+            return pd.DataFrame(columns=["name", "metric", "year", "op", "target", "probability",
+                                         "probability_low", "probability_high"])
+        out = metrics.target_probability(self.attainment)
+        hits = self.attainment.groupby(["name", "metric", "year", "op", "target"], dropna=False,
+                                       sort=False)["hit"].sum().to_numpy()
+        cis = [mc.proportion_ci(int(k), int(n)) for k, n in
+               zip(hits, out["replications"], strict=True)]
+        out["probability_low"] = [c["ci_low"] for c in cis]
+        out["probability_high"] = [c["ci_high"] for c in cis]
+        return out
 
     def annual_pnl(self) -> pd.DataFrame:
         """Mean annual P&L across replications."""
@@ -430,37 +447,27 @@ def run_experiment(
 # ---------------------------------------------------------------- comparison
 
 
-_T975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26,
-         10: 2.23, 12: 2.18, 15: 2.13, 20: 2.09, 25: 2.06, 30: 2.04, 40: 2.02, 60: 2.00,
-         120: 1.98}
-
-
 def t975(df: int) -> float:
-    """Two-sided 95% Student-t quantile (table, conservative between entries)."""
-    if df <= 0:
-        return math.nan
-    keys = sorted(k for k in _T975 if k <= df)
-    return _T975[keys[-1]] if df <= 120 else 1.96
+    """Two-sided 95% Student-t quantile (exact, from scipy; NaN when df <= 0)."""
+    return mc.t_quantile(df, 0.95)
 
 
 def mean_ci(values) -> dict[str, float]:
     """Mean with a 95% t interval (NaN where undefined), ignoring missing values."""
-    v = np.asarray(values, float)
-    v = v[~np.isnan(v)]
-    n = len(v)
-    mean = float(v.mean()) if n else math.nan
-    sd = float(v.std(ddof=1)) if n > 1 else math.nan
-    half = t975(n - 1) * sd / math.sqrt(n) if n > 1 else math.nan
-    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "sd": sd}
+    ci = mc.mean_ci(values)
+    return {k: ci[k] for k in ("mean", "ci_low", "ci_high", "sd")}
 
 
 def paired_delta(base: np.ndarray, other: np.ndarray) -> dict[str, float]:
-    """Mean per-replication difference with a 95% t interval and P(other > base)."""
+    """Mean per-replication difference with a 95% t interval, and P(other > base) with its
+    95% binomial (Wilson) interval."""
     d = np.asarray(other, float) - np.asarray(base, float)
     d = d[~np.isnan(d)]
     ci = mean_ci(d)
+    p = mc.proportion_ci(int((d > 0).sum()), len(d))
     return {"mean_delta": ci["mean"], "ci_low": ci["ci_low"], "ci_high": ci["ci_high"],
-            "prob_better": float((d > 0).mean()) if len(d) else math.nan, "sd_delta": ci["sd"]}
+            "prob_better": p["p"], "sd_delta": ci["sd"],
+            "prob_better_low": p["ci_low"], "prob_better_high": p["ci_high"]}
 
 
 @dataclass
@@ -539,6 +546,85 @@ def compare(
     results = [_assemble(sc, seed, replications, res[i], stats) for i, sc in enumerate(scenarios)]
     return CompareResult(base=results[0], others=results[1:],
                          deltas=paired_deltas(results[0], results[1:]))
+
+
+DECISION_KPI = "npv_operating_profit"
+"""The decision metric of comparisons and the verdict: mean NPV of operating profit."""
+
+
+@dataclass
+class Precision:
+    """How precise a comparison came out: the widest half-width of the decision metric's 95%
+    interval on a paired difference, against the target."""
+
+    kpi: str
+    target_half_width: float
+    half_width: float
+    replications: int
+    reached: bool
+
+    def message(self) -> str:
+        state = "reached" if self.reached else "NOT reached"
+        return (f"precision {state}: 95% interval half-width of the {KPI_LABELS.get(self.kpi, self.kpi)}"
+                f" difference {self.half_width:,.0f} (target {self.target_half_width:,.0f}) after"
+                f" {self.replications} replications")
+
+
+def _widest_half_width(results: list[list[dict]], kpi: str) -> float:
+    """Largest half-width of the paired difference's interval of ``kpi``, plan by plan."""
+    base = np.array([d["kpis"][kpi] for d in results[0]], float)
+    widths = [mc.mean_ci(np.array([d["kpis"][kpi] for d in other], float) - base)["half_width"]
+              for other in results[1:]]
+    widths = [w for w in widths if not math.isnan(w)]
+    return max(widths) if widths else math.nan
+
+
+def compare_to_precision(
+    base: Scenario,
+    others: Sequence[Scenario],
+    half_width: float,
+    kpi: str = DECISION_KPI,
+    initial: int = 10,
+    max_replications: int = 200,
+    seed: int = 0,
+    executor: str = "process",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: bool = False,
+) -> tuple[CompareResult, Precision]:
+    """``compare`` with an adaptive number of replications: start with ``initial``, estimate
+    from the paired differences' spread how many make every plan's 95% interval of ``kpi``
+    no wider than ±``half_width``, run the missing ones (replication r is always stream
+    (seed, r), so the result equals ``compare`` at the final count), stop at
+    ``max_replications`` with ``Precision.reached`` False."""
+    if not others:
+        raise ValueError("precision needs at least one plan to compare with the base")
+    if half_width <= 0:
+        raise ValueError("the precision target must be a positive half-width")
+    scenarios = [base, *others]
+    t0 = time.perf_counter()
+    n, done = min(max(2, initial), max_replications), 0
+    parts: dict[int, list[dict]] = {i: [] for i in range(len(scenarios))}
+    used = executor
+    while True:
+        res, used = _run_all(scenarios, n, seed, executor, scheduler, workers, progress,
+                             "compare", first=done)
+        for i in parts:
+            parts[i].extend(res[i])
+        done = n
+        widest = _widest_half_width([parts[i] for i in sorted(parts)], kpi)
+        if not widest > half_width or n >= max_replications:
+            break
+        sd = max(np.std(np.array([d["kpis"][kpi] for d in parts[i]], float)
+                        - np.array([d["kpis"][kpi] for d in parts[0]], float), ddof=1)
+                 for i in parts if i)
+        n = min(max_replications, max(n + 1, mc.replications_for(half_width, sd)))
+    stats = {"executor": used, "wall_seconds": time.perf_counter() - t0}
+    results = [_assemble(sc, seed, n, parts[i], stats) for i, sc in enumerate(scenarios)]
+    result = CompareResult(base=results[0], others=results[1:],
+                           deltas=paired_deltas(results[0], results[1:]))
+    return result, Precision(kpi, float(half_width), float(widest), n,
+                             bool(widest <= half_width))
 
 
 # ---------------------------------------------------------------- sweep

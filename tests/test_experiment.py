@@ -64,9 +64,15 @@ def test_paired_delta_interval_and_probability():
     d = paired_delta(base, other)
     assert d["mean_delta"] == pytest.approx(1.0)
     sd = np.std([1, 2, -1, 2], ddof=1)
-    assert d["ci_high"] - d["mean_delta"] == pytest.approx(3.18 * sd / 2)
+    # published two-sided 95% Student-t quantiles (NIST/SEMATECH e-Handbook, table 1.3.6.7.2)
+    assert d["ci_high"] - d["mean_delta"] == pytest.approx(3.182 * sd / 2, rel=1e-3)
     assert d["prob_better"] == pytest.approx(0.75)
-    assert t975(1000) == 1.96 and t975(9) == 2.26
+    # Wilson score interval of 3/4 by hand: (p + z²/2n ± z√(p(1-p)/n + z²/4n²)) / (1 + z²/n)
+    assert d["prob_better_low"] == pytest.approx(0.3006, abs=1e-3)
+    assert d["prob_better_high"] == pytest.approx(0.9544, abs=1e-3)
+    assert t975(9) == pytest.approx(2.262, abs=1e-3)
+    assert t975(11) == pytest.approx(2.201, abs=1e-3)  # the old table said 2.23 here
+    assert t975(1000) == pytest.approx(1.962, abs=1e-3)
 
 
 def test_compare_reports_deltas_for_each_scenario(small):
