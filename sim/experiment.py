@@ -50,6 +50,29 @@ KPI_LABELS = {
     "first_profitable_month": "First profitable month",
     "break_even_month": "Cumulative break-even month",
 }
+DECISION_KPI = "npv_operating_profit"
+"""The decision metric of comparisons and the verdict: mean NPV of operating profit."""
+
+
+STATISTICS = {
+    "p10": "10th percentile across replications (P10)",
+    "p50": "median across replications (P50)",
+    "p90": "90th percentile across replications (P90)",
+    "mean": "mean across replications",
+    "mean_ci_low": "95% Student-t interval of the mean, lower end",
+    "mean_ci_high": "95% Student-t interval of the mean, upper end",
+    "n": "replications in which the KPI has a value (a month never reached has none)",
+    "probability": "share of replications (Monte Carlo estimate)",
+    "probability_low": "95% Wilson interval of the probability, lower end",
+    "probability_high": "95% Wilson interval of the probability, upper end",
+    "mean_delta": "mean of the paired per-replication differences (plan - base)",
+    "ci_low": "95% Student-t interval of the mean difference, lower end",
+    "ci_high": "95% Student-t interval of the mean difference, upper end",
+    "prob_better": "share of paired replications where the plan is higher than the base",
+    "prob_better_low": "95% Wilson interval of prob_better, lower end",
+    "prob_better_high": "95% Wilson interval of prob_better, upper end",
+}
+"""What each statistic in summary.json means: every number says which statistic it is."""
 COMPARE_KPIS = ("operating_profit_total", "npv_operating_profit", "revenue_total", "ending_arr",
                 "cash_trough")
 BAND_MEASURES = ("revenue", "operating_profit", "arr", "cash_balance", "customers", "gross_profit",
@@ -361,6 +384,7 @@ class ExperimentResult:
                 "scenario_hash": self.hash,
                 "seed": self.seed,
                 "replications": self.replications,
+                "statistics": STATISTICS,
                 "kpis": _records(self.kpi_summary),
                 "targets": _records(self.target_summary),
                 "simpy_events": self.stats.get("simpy_events"),
@@ -506,6 +530,7 @@ class CompareResult:
             summary = {"base": self.base.name, "seed": self.base.seed,
                        "replications": self.base.replications,
                        "scenarios": {r.name: r.hash for r in self.results},
+                       "statistics": STATISTICS, "decision_kpi": DECISION_KPI,
                        "deltas": _records(self.deltas)}
             (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=_json))
             write_run_facts(tmp / "run.json", self.base.stats)
@@ -546,10 +571,6 @@ def compare(
     results = [_assemble(sc, seed, replications, res[i], stats) for i, sc in enumerate(scenarios)]
     return CompareResult(base=results[0], others=results[1:],
                          deltas=paired_deltas(results[0], results[1:]))
-
-
-DECISION_KPI = "npv_operating_profit"
-"""The decision metric of comparisons and the verdict: mean NPV of operating profit."""
 
 
 @dataclass

@@ -209,3 +209,32 @@ def test_adaptive_replications_stop_at_the_precision_and_equal_a_fixed_run():
                                      seed=1, executor="serial")
     assert capped.replications == 4 and not capped.reached
     assert "NOT reached" in capped.message()
+
+
+# ---------------------------------------------------------------- machine-readable outputs
+
+
+def test_summary_and_kpis_csv_carry_every_cfo_metric_with_quantiles(tmp_path):
+    import json
+
+    sc = sim.load_scenario(SCENARIOS / "baseline.yaml", overrides={"horizon_months": 24})
+    res = sim.run_experiment(sc, replications=3, seed=2, executor="serial")
+    res.write(tmp_path / "run")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    kpis = {k["kpi"]: k for k in summary["kpis"]}
+    csv = pd.read_csv(tmp_path / "run" / "kpis.csv")
+    for name in ("ltv_to_cac_last_year", "burn_multiple_last_year", "rule_of_40_last_year",
+                 "magic_number_last_year", "first_profitable_month", "break_even_month",
+                 "cac_payback_months"):
+        assert name in csv.columns
+        assert {"p10", "p50", "p90", "mean", "mean_ci_low", "mean_ci_high", "n"} <= set(
+            kpis[name])
+        assert kpis[name]["label"] != name  # a human label
+    # the values are those of the yearly metrics of each replication
+    one = sim.simulate(sc, seed=2, replication=0)
+    from sim import metrics
+
+    yearly = metrics.saas_metrics(one.monthly, one.cohorts, one.initial)
+    assert csv.loc[0, "ltv_to_cac_last_year"] == pytest.approx(yearly.loc[2, "ltv_to_cac"])
+    assert csv.loc[0, "rule_of_40_last_year"] == pytest.approx(yearly.loc[2, "rule_of_40"])
+    assert "p50" in summary["statistics"] and "probability_low" in summary["statistics"]
