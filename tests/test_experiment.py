@@ -174,3 +174,23 @@ def test_a_killed_revsim_run_never_damages_an_earlier_result(tmp_path):
             outcomes.add("new")
             before = now
     assert "earlier" in outcomes  # at least one kill landed before the rename
+
+
+def test_sensitivity_steps_in_natural_units_with_segment_values_and_intervals(small):
+    levers = ["segments.*.renewal_prob_frac", "headcount.sdr.count"]
+    t = sim.sensitivity(small, levers, step=0.1, replications=3, seed=0, executor="serial",
+                        kpis=("operating_profit_total",))
+    renewal = t[t.lever == "segments.*.renewal_prob_frac"].iloc[0]
+    p = small.segments["smb"].renewal_prob_frac
+    # a renewal probability moves its churn by ±10%: 0.88 → 0.868 / 0.892, not ±0.088
+    assert renewal["low_value"] == pytest.approx(1 - (1 - p) * 1.1)
+    assert renewal["high_value"] == pytest.approx(1 - (1 - p) * 0.9)
+    assert renewal["step_unit"].startswith("churn")
+    assert all(name in renewal["base_values"] for name in small.segments)
+    sdr = t[t.lever == "headcount.sdr.count"].iloc[0]
+    assert sdr["step_unit"].startswith("whole units")
+    n = small.headcount.sdr.count
+    assert sdr["high_change_frac"] == pytest.approx((sdr["high_value"] - n) / n)
+    for _, row in t.iterrows():
+        assert row["swing_ci_low"] <= row["high"] - row["low"] <= row["swing_ci_high"]
+        assert row["high_delta_ci_low"] <= row["high"] - row["base"] <= row["high_delta_ci_high"]
