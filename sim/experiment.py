@@ -523,14 +523,25 @@ class CompareResult:
         return pd.concat(parts, axis=1)
 
     def write(self, out_dir: str | Path) -> Path:
+        """deltas.csv, kpis_p50.csv, verdict.csv, profit_bridge.csv (driver means and 95%
+        intervals per plan), summary.json (with the verdict's sentences) and run.json."""
+        from sim.bridge import bridges
+        from sim.verdict import verdict
+
+        frame, sentences = verdict(self)
+        bridge = pd.concat([b[1].assign(scenario=name) for name, b in bridges(self).items()],
+                           ignore_index=True) if self.others else pd.DataFrame()
         with output_errors(out_dir), atomic_dir(out_dir) as tmp:
             # scenario names are text a spreadsheet must not evaluate (OWASP CSV injection)
             csv_frame(self.deltas).to_csv(tmp / "deltas.csv", index=False)
             csv_frame(self.kpi_table()).to_csv(tmp / "kpis_p50.csv")
+            csv_frame(frame).to_csv(tmp / "verdict.csv", index=False)
+            csv_frame(bridge).to_csv(tmp / "profit_bridge.csv", index=False)
             summary = {"base": self.base.name, "seed": self.base.seed,
                        "replications": self.base.replications,
                        "scenarios": {r.name: r.hash for r in self.results},
                        "statistics": STATISTICS, "decision_kpi": DECISION_KPI,
+                       "verdict": sentences,
                        "deltas": _records(self.deltas)}
             (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=_json))
             write_run_facts(tmp / "run.json", self.base.stats)

@@ -169,11 +169,18 @@ def test_verdict_numbers_equal_revsim_compare(tmp_path):
                           timeout=300, env={**os.environ, "COLUMNS": "160"})
     assert proc.returncode == 0, proc.stderr
     deltas = pd.read_csv(out / "deltas.csv").set_index(["scenario", "kpi"])
+    written = pd.read_csv(out / "verdict.csv")
+    bridge_csv = pd.read_csv(out / "profit_bridge.csv")
+    assert set(bridge_csv["scenario"]) == {"price_increase", "partner_push"}
+    summary = __import__("json").loads((out / "summary.json").read_text())
+    assert summary["verdict"][0].startswith("Ranked by the mean NPV of operating profit")
     over = {"horizon_months": 12}
     base = sim.load_scenario(SCENARIOS / "baseline.yaml", overrides=over)
     others = [sim.load_scenario(SCENARIOS / f, overrides=over)
               for f in ("price_increase.yaml", "partner_push.yaml")]
     frame, _ = verdict(sim.compare(base, others, replications=3, seed=5, executor="serial"))
+    assert written["scenario"].tolist() == frame["scenario"].tolist()
+    np.testing.assert_allclose(written["decision_mean"], frame["decision_mean"], rtol=1e-12)
     for _, row in frame[~frame["is_base"]].iterrows():
         for kpi, tag in (("npv_operating_profit", "decision"),
                          ("operating_profit_total", "profit")):
