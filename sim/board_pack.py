@@ -249,6 +249,14 @@ def _assumptions_section(cmp, frame: pd.DataFrame) -> str:
             + "</section>")
 
 
+def verdict_html(cmp) -> str:
+    """The verdict block (table and sentences) for the top of a report's index page."""
+    frame, sentences = verdict(cmp)
+    return _verdict_section(cmp, frame, sentences).replace(
+        "<section>", '<div class="card verdict" id="verdict">', 1).replace(
+        "</section>", "</div>")
+
+
 def board_pack_html(cmp) -> str:
     """The board pack as one HTML document (verdict first)."""
     frame, sentences = verdict(cmp)
