@@ -548,6 +548,15 @@ class CompareResult:
         return Path(out_dir)
 
 
+def compare_of(results: Sequence[ExperimentResult]) -> CompareResult:
+    """A comparison of results already run on the same seed (replication r of each is stream
+    (seed, r), so they pair), the first as the base."""
+    base, *others = results
+    if any(o.seed != base.seed or o.replications != base.replications for o in others):
+        raise ValueError("results to compare need the same seed and replications")
+    return CompareResult(base=base, others=others, deltas=paired_deltas(base, others))
+
+
 def paired_deltas(base: ExperimentResult, others: Iterable[ExperimentResult],
                   kpis: Sequence[str] = COMPARE_KPIS) -> pd.DataFrame:
     """Per-replication differences of each KPI against ``base``: mean, 95% CI, P(better)."""
