@@ -12,6 +12,7 @@ import math
 import numpy as np
 import simpy
 
+from sim import market
 from sim.engine.plan import effective_headcount, headcount, step_plan
 from sim.scenario import Scenario
 from sim.units import MONTH_DAYS
@@ -32,6 +33,27 @@ def _draw(d, rng: np.random.Generator) -> float:
     return rng.beta(d.a, d.b)
 
 
+def _leads(s: Scenario, name: str, c: int, budget: float, sdrs: float, partners: float) -> float:
+    """Expected leads of a channel and segment: the response curve, the steady-state contact
+    pool, the partners' referrals (no in-market cap, no saturation)."""
+    inbound, outbound, partner = s.channels.inbound, s.channels.outbound, s.channels.partner
+    if c == 0:
+        spend = budget * inbound.segment_mix.get(name, 0.0)
+        return market.inbound_leads(spend, inbound.cost_per_lead_usd.get(name, 1.0),
+                                    inbound.reference_spend_per_month_usd.get(name, 1.0),
+                                    inbound.response_exponent_b.get(name, 1.0))
+    if c == 1:
+        effort = sdrs * outbound.segment_mix.get(name, 0.0)
+        if effort <= 0:
+            return 0.0
+        seg = s.segments[name]
+        return effort * market.steady_state_leads_per_sdr(
+            effort, outbound.accounts_contacted_per_sdr_per_month[name],
+            outbound.fresh_leads_per_sdr_per_month[name],
+            seg.market_size_accounts - seg.installed_customers, outbound.cooldown_months)
+    return partners * partner.referrals_per_partner_per_month * partner.segment_mix.get(name, 0.0)
+
+
 def run_naive(scenario: Scenario, seed: int = 0) -> dict:
     """Run the naive model; returns counts to check the workload matches the engine."""
     env = simpy.Environment()
@@ -40,8 +62,8 @@ def run_naive(scenario: Scenario, seed: int = 0) -> dict:
     segs = list(s.segments.values())
     names = list(s.segments)
     H = s.horizon_months
-    ae = simpy.Resource(env, capacity=max(1, headcount(s.headcount.ae, 1)
-                                          * s.sales.concurrent_deals_per_ae))
+    ae = simpy.Resource(env, capacity=max(1, sum(headcount(t, 1) * t.concurrent_deals_per_ae
+                                                 for t in s.sales.teams.values())))
     stats = {"leads": 0, "opportunities": 0, "won": 0, "customers": 0, "churned": 0}
     customers = [0] * len(segs)
 
@@ -83,16 +105,12 @@ def run_naive(scenario: Scenario, seed: int = 0) -> dict:
         for m in range(1, H + 1):
             budget = step_plan(s.channels.inbound.budget_per_month_usd,
                                s.channels.inbound.budget_plan, m)
-            totals = [
-                s.channels.inbound.leads_scale_k * budget ** s.channels.inbound.response_exponent_b,
-                effective_headcount(s.headcount.sdr, m) * s.channels.outbound.leads_per_sdr_per_month,
-                step_plan(s.channels.partner.active_partners, s.channels.partner.partner_plan, m)
-                * s.channels.partner.referrals_per_partner_per_month,
-            ]
-            chans = (s.channels.inbound, s.channels.outbound, s.channels.partner)
+            sdrs = effective_headcount(s.headcount.sdr, m)
+            partners = step_plan(s.channels.partner.active_partners,
+                                 s.channels.partner.partner_plan, m)
             for c in range(3):
                 for k, name in enumerate(names):
-                    n = rng.poisson(totals[c] * chans[c].segment_mix.get(name, 0.0))
+                    n = rng.poisson(_leads(s, name, c, budget, sdrs, partners))
                     for _ in range(n):  # one process per lead
                         env.process(lead(k, c, rng.uniform(0, MONTH_DAYS)))
             yield env.timeout(MONTH_DAYS)

@@ -288,6 +288,7 @@ _LABELS = {
     "net_new_arr_total": "Net new ARR",
     "win_rate_frac": "Win rate",
     "new_arr_per_deal": "New ARR per deal",
+    "avg_discount_frac": "Average discount",
 }
 """Short names of the KPIs in sweep and sensitivity tables."""
 
@@ -546,7 +547,8 @@ def sweep(
 def _sweep_print(sc, points, result, reps, seed) -> None:
     table = result.table
     kpi_cols = [c for c in table.columns if c.endswith("_mean")]
-    kpi_cols += [c for c in ("win_rate_frac", "new_arr_per_deal") if c in table.columns]
+    kpi_cols += [c for c in ("win_rate_frac", "new_arr_per_deal", "avg_discount_frac")
+                 if c in table.columns]
     cols = [*points, *kpi_cols]
     headers = {k: _short_key(k) for k in points}
     headers.update({c: _LABELS.get(c.removesuffix("_mean"), c) for c in kpi_cols})
@@ -672,7 +674,14 @@ def main() -> None:
     bug, 130 for Ctrl-C; ``REVSIM_DEBUG=1`` shows the traceback instead."""
     from sim.errors import guard
 
-    guard(app)
+    def entry() -> None:
+        # not standalone: a usage error (a flag that is not a number, an unknown command)
+        # reaches the guard and is one line, instead of click's boxed usage message
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            raise SystemExit(code)
+
+    guard(entry)
 
 
 if __name__ == "__main__":

@@ -99,8 +99,13 @@ def describe(exc: BaseException) -> tuple[int, list[str]]:
         return exc.exit_code, [f"revsim: {one_line(exc)}"]
     if isinstance(exc, ScenarioError):  # raised where no command caught it (e.g. in a worker)
         return EXIT_INVALID, [one_line(line) for line in exc.lines] or [one_line(exc)]
-    if isinstance(exc, KeyboardInterrupt):
+    if isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "Abort":
         return EXIT_INTERRUPTED, ["revsim: interrupted"]
+    if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # click's usage errors
+        ctx = getattr(exc, "ctx", None)
+        where = ctx.command_path if ctx is not None else "revsim"
+        return EXIT_INVALID, [f"{one_line(where)}: {one_line(exc.format_message())} "
+                              f"(see {one_line(where)} --help)"]
     if isinstance(exc, MemoryError):
         return EXIT_ENVIRONMENT, ["revsim: out of memory; try fewer --reps, a shorter horizon "
                                   "or fewer workers"]

@@ -128,6 +128,7 @@ def _replicate(scenario: Scenario, seed: int, reps: Sequence[int],
             "monthly": res.monthly.assign(replication=r),
             "by_segment": res.by_segment.assign(replication=r),
             "by_channel": res.by_channel.assign(replication=r),
+            "by_team": res.by_team.assign(replication=r),
             "cohorts": res.cohorts.assign(replication=r),
             "initial": res.initial,
             "kpis": kpis,
@@ -223,6 +224,9 @@ def _stop(pool) -> None:
 
 PROGRESS_STEP_PERCENT = 10
 """Off a terminal, progress is one plain line on stderr per this many percent."""
+PROGRESS_QUIET_SECONDS = 3.0
+"""Off a terminal, plain progress lines start only once a run has taken this long, so short
+runs (and their one-line errors) stay quiet. ``REVSIM_PROGRESS=always`` / ``never`` override."""
 
 
 class _Progress:
@@ -235,8 +239,13 @@ class _Progress:
         self.bar = None
         label = "".join(ch if ch.isprintable() else "?" for ch in label)  # names are data
         self.total, self.label, self.done, self.shown = max(1, total), label, 0, 0
+        mode = os.environ.get("REVSIM_PROGRESS", "auto")
+        enabled = enabled and mode != "never"
         self.enabled = enabled
         self.lines = enabled and not sys.stderr.isatty()
+        # a wall clock for the display only; the model never reads it
+        self.quiet_until = (time.monotonic() + PROGRESS_QUIET_SECONDS
+                            if mode != "always" else -math.inf)
         if enabled and not self.lines:
             from rich.progress import Progress
 
@@ -253,7 +262,7 @@ class _Progress:
         elif self.lines:
             step = PROGRESS_STEP_PERCENT
             percent = min(100, self.done * 100 // self.total) // step * step
-            if percent > self.shown:
+            if percent > self.shown and time.monotonic() >= self.quiet_until:
                 self.shown = percent
                 import sys
 
@@ -322,6 +331,8 @@ class ExperimentResult:
     kpis: pd.DataFrame
     attainment: pd.DataFrame
     stats: dict = field(default_factory=dict)
+    by_team: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Per sales team, month and replication (see ``SimulationResult.by_team``)."""
 
     @property
     def name(self) -> str:
@@ -357,6 +368,12 @@ class ExperimentResult:
         out["probability_high"] = [c["ci_high"] for c in cis]
         return out
 
+    def segment_economics(self) -> pd.DataFrame:
+        """Per segment over all replications: CAC, payback, win rate, discount, and its
+        team's new ARR per ramped AE-year and quota attainment."""
+        teams = {name: team.segments for name, team in self.scenario.sales.teams.items()}
+        return metrics.segment_economics(self.by_segment, self.by_team, teams)
+
     def annual_pnl(self) -> pd.DataFrame:
         """Mean annual P&L across replications."""
         parts = [metrics.pnl(self.monthly[self.monthly.replication == r].drop(columns="replication"),
@@ -366,7 +383,7 @@ class ExperimentResult:
         return df.groupby(level=0).mean(numeric_only=True).drop(columns="replication")
 
     def write(self, out_dir: str | Path, extra: Mapping[str, pd.DataFrame] | None = None) -> Path:
-        """Write monthly.parquet, by_segment/by_channel parquet, kpis.csv, summary.json and
+        """Write monthly.parquet, by_segment/by_channel/by_team parquet, kpis.csv, summary.json and
         scenario.resolved.yaml (plus ``extra`` parquet files) into ``out_dir`` atomically.
 
         These bytes depend only on the scenario, seed and replications (not the executor);
@@ -378,6 +395,7 @@ class ExperimentResult:
             write_parquet(self.monthly, tmp / "monthly.parquet")
             write_parquet(self.by_segment, tmp / "by_segment.parquet")
             write_parquet(self.by_channel, tmp / "by_channel.parquet")
+            write_parquet(self.by_team, tmp / "by_team.parquet")
             self.kpis.to_csv(tmp / "kpis.csv", index=False)
             summary = {
                 "scenario": self.name,
@@ -443,6 +461,7 @@ def _assemble(sc: Scenario, seed: int, n: int, parts: list[dict], stats: dict) -
         monthly=pd.concat([p["monthly"] for p in parts], ignore_index=True),
         by_segment=pd.concat([p["by_segment"] for p in parts], ignore_index=True),
         by_channel=pd.concat([p["by_channel"] for p in parts], ignore_index=True),
+        by_team=pd.concat([p["by_team"] for p in parts], ignore_index=True),
         cohorts=pd.concat([p["cohorts"] for p in parts], ignore_index=True),
         initial=pd.DataFrame([{**p["initial"], "replication": p["replication"]} for p in parts]),
         kpis=pd.DataFrame([p["kpis"] for p in parts]),
@@ -712,6 +731,9 @@ def sweep(
         won, lost = monthly["deals_won"].sum(), monthly["deals_lost"].sum()
         row["win_rate_frac"] = float(won / (won + lost)) if won + lost else math.nan
         row["new_arr_per_deal"] = float(monthly["new_arr"].sum() / won) if won else math.nan
+        listed = monthly["list_arr_won"].sum()
+        row["avg_discount_frac"] = float(monthly["discount_usd"].sum() / listed) if listed \
+            else math.nan
         rows.append(row)
     table = pd.DataFrame(rows)
     best = {}
@@ -731,7 +753,7 @@ DEFAULT_LEVERS = (
     "channels.inbound.budget_per_month_usd",
     "channels.partner.active_partners",
     "channels.partner.commission_frac",
-    "headcount.ae.count",
+    "sales.teams.*.count",
     "headcount.sdr.count",
     "headcount.csm.count",
     "headcount.onboarding.count",

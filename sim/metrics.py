@@ -464,6 +464,41 @@ def unit_economics(
     return pd.DataFrame(rows).set_index(dim)
 
 
+def segment_economics(
+    by_segment: pd.DataFrame,
+    by_team: pd.DataFrame,
+    team_segments: Mapping[str, Sequence[str]],
+) -> pd.DataFrame:
+    """Per segment over the horizon (pooled over whatever replications the tables hold):
+    CAC and CAC payback (after partner commission), win rate of deals decided, average
+    discount off list of deals won, and its sales team's new ARR per ramped AE-year and
+    quota attainment. ``team_segments`` maps each team to the segments it covers."""
+    cols = ["new_customers", "new_arr", "deals_won", "deals_lost", "list_arr_won",
+            "discount_usd", "leads_lost_waiting", "opportunities"]
+    econ = unit_economics(by_segment, "segment")
+    sums = by_segment.groupby("segment", sort=True)[cols].sum()
+    teams = by_team.groupby("team", sort=True)[["new_arr", "ramped_ae", "quota_usd"]].sum()
+    rows = []
+    for name, s in sums.iterrows():
+        team = next((t for t, segs in team_segments.items() if name in segs), None)
+        t = teams.loc[team] if team in teams.index else None
+        rows.append({
+            "segment": name,
+            "team": team,
+            "new_customers": s["new_customers"],
+            "cac": econ.loc[name, "cac_after_partner_commission"],
+            "cac_payback_months": econ.loc[name, "cac_payback_months"],
+            "win_rate_frac": _div_pos(s["deals_won"], s["deals_won"] + s["deals_lost"]),
+            "discount_frac": _div_pos(s["discount_usd"], s["list_arr_won"]),
+            "lost_waiting_frac": _div_pos(s["leads_lost_waiting"], s["opportunities"]),
+            "new_arr_per_ramped_ae_year": (_div_pos(t["new_arr"], t["ramped_ae"] / MONTHS_PER_YEAR)
+                                           if t is not None else NAN),
+            "quota_attainment_frac": (_div_pos(t["new_arr"], t["quota_usd"])
+                                      if t is not None else NAN),
+        })
+    return pd.DataFrame(rows).set_index("segment")
+
+
 def customer_break_even(by_segment: pd.DataFrame) -> pd.DataFrame:
     """Per segment: months for one customer's margin after serve and CS costs to repay its CAC."""
     cols = [

@@ -415,8 +415,13 @@ def levers_table(scenario: Scenario) -> pd.DataFrame:
     rows.append(("Paid marketing budget", f"${ch.inbound.budget_per_month_usd:,.0f} per month"))
     rows.append(("Active partners", f"{ch.partner.active_partners}"))
     rows.append(("Partner commission", f"{ch.partner.commission_frac:.0%} of revenue"))
+    for name, team in scenario.sales.teams.items():
+        hires = sum(h.add for h in team.hiring_plan)
+        extra = f" (+{hires} planned)" if hires else ""
+        rows.append((f"AEs, {name} team",
+                     f"{team.count}{extra}, {team.concurrent_deals_per_ae} deals each"))
     hc = scenario.headcount
-    for role in ("ae", "sdr", "csm", "onboarding", "management"):
+    for role in ("sdr", "csm", "onboarding", "management"):
         team = getattr(hc, role, None)
         if team is not None:
             hires = sum(h.add for h in getattr(team, "hiring_plan", None) or [])
@@ -644,6 +649,22 @@ def profit_paths(cmp: CompareResult):
 # ---------------------------------------------------------------- pricing what-if
 
 
+def _ae_count_overrides(scenario, total: int) -> dict[str, int]:
+    """Starting AEs per sales team for a new total, in proportion to today's teams (largest
+    remainders; an empty plan gives the first team everything)."""
+    teams = scenario.sales.teams
+    now = sum(t.count for t in teams.values())
+    if now == 0:
+        counts = {name: (total if i == 0 else 0) for i, name in enumerate(teams)}
+    else:
+        exact = {name: total * t.count / now for name, t in teams.items()}
+        counts = {name: int(v) for name, v in exact.items()}
+        left = total - sum(counts.values())
+        for name in sorted(exact, key=lambda n: exact[n] - counts[n], reverse=True)[:left]:
+            counts[name] += 1
+    return {f"sales.teams.{name}.count": n for name, n in counts.items()}
+
+
 def _pricing_overrides(sc: Scenario, price_change_pct: float, discount_cap_frac: float | None
                        ) -> dict[str, Any]:
     over: dict[str, Any] = {}
@@ -676,6 +697,9 @@ def pricing_sweep(scenario: Scenario, price_changes_pct: Sequence[float] = (-10,
         won, lost = r.monthly["deals_won"].sum(), r.monthly["deals_lost"].sum()
         row["win_rate_frac"] = float(won / (won + lost)) if won + lost else math.nan
         row["new_arr_per_deal"] = float(r.monthly["new_arr"].sum() / won) if won else math.nan
+        listed = r.monthly["list_arr_won"].sum()
+        row["avg_discount_frac"] = float(r.monthly["discount_usd"].sum() / listed) if listed \
+            else math.nan
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -720,13 +744,37 @@ def pricing_peaks(sweep: pd.DataFrame):
 
 def pricing_grid(sweep: pd.DataFrame):
     t = sweep[["price_change_pct", "discount_cap_frac", "revenue_total_mean",
-               "operating_profit_total_mean", "win_rate_frac", "new_arr_per_deal"]].rename(
+               "operating_profit_total_mean", "win_rate_frac", "avg_discount_frac",
+               "new_arr_per_deal"]].rename(
         columns={"price_change_pct": "List price change (%)",
                  "discount_cap_frac": "Discount cap", "revenue_total_mean": "Revenue (mean)",
                  "operating_profit_total_mean": "Operating profit (mean)",
-                 "win_rate_frac": "Win rate", "new_arr_per_deal": "New ARR per deal"})
+                 "win_rate_frac": "Win rate", "avg_discount_frac": "Average discount",
+                 "new_arr_per_deal": "New ARR per deal"})
     return _styled(t, {"List price change (%)": "{:+.0f}%", "Discount cap": "{:.0%}",
-                       "Win rate": "{:.1%}"}, caption="The whole grid", hide_index=True)
+                       "Win rate": "{:.1%}", "Average discount": "{:.1%}"},
+                   caption="The whole grid", hide_index=True)
+
+
+def discount_tradeoff_table(sweep: pd.DataFrame) -> pd.DataFrame:
+    """The discount cap's trade-off at today's list price (or the change nearest 0): per cap,
+    win rate, average discount off list, new ARR per deal and operating profit."""
+    at = sweep.loc[(sweep["price_change_pct"].abs() == sweep["price_change_pct"].abs().min())]
+    rows = []
+    for r in at.sort_values("discount_cap_frac").itertuples():
+        rows.append({"Discount cap": f"{r.discount_cap_frac:.0%}",
+                     "List price change": f"{r.price_change_pct:+.0f}%",
+                     "Win rate": f"{r.win_rate_frac:.1%}",
+                     "Average discount": f"{r.avg_discount_frac:.1%}",
+                     "New ARR per deal": f"${r.new_arr_per_deal:,.0f}",
+                     "Operating profit (mean)": fmt_usd(r.operating_profit_total_mean)})
+    return pd.DataFrame(rows)
+
+
+def discount_tradeoff(sweep: pd.DataFrame):
+    return style_table(discount_tradeoff_table(sweep),
+                       caption="A tighter cap loses deals and raises the price of those won",
+                       hide_index=True)
 
 
 # ---------------------------------------------------------------- sensitivity
@@ -803,7 +851,7 @@ class OffsiteWorkbook:
             "price_change_pct": 0,
             "discount_cap_frac": max(p.discount_cap_frac for p in sc.pricing.segments.values()),
             "marketing_budget_usd": sc.channels.inbound.budget_per_month_usd,
-            "ae_count": sc.headcount.ae.count,
+            "ae_count": sum(team.count for team in sc.sales.teams.values()),
             "csm_count": sc.headcount.csm.count,
             "onboarding_count": sc.headcount.onboarding.count,
             "annual_uplift_frac": sc.pricing.annual_uplift_frac,
@@ -818,7 +866,7 @@ class OffsiteWorkbook:
         over = _pricing_overrides(self.scenario, float(v["price_change_pct"]),
                                   float(v["discount_cap_frac"]))
         over["channels.inbound.budget_per_month_usd"] = float(v["marketing_budget_usd"])
-        over["headcount.ae.count"] = int(v["ae_count"])
+        over.update(_ae_count_overrides(self.scenario, int(v["ae_count"])))
         over["headcount.csm.count"] = int(v["csm_count"])
         over["headcount.onboarding.count"] = int(v["onboarding_count"])
         over["pricing.annual_uplift_frac"] = float(v["annual_uplift_frac"])

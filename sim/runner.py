@@ -30,6 +30,8 @@ class SimulationResult:
     stats: dict = field(default_factory=dict)
     accounts: pd.DataFrame | None = None
     """Per-account stakeholder outcomes when the account-plan model is on."""
+    by_team: pd.DataFrame | None = None
+    """Per sales team and month: utilisation, waits, leads lost waiting, quota attainment."""
 
 
 def simulate(
@@ -50,6 +52,7 @@ def simulate(
         monthly=tables["monthly"],
         by_segment=tables["by_segment"],
         by_channel=tables["by_channel"],
+        by_team=tables["by_team"],
         cohorts=tables["cohorts"],
         initial=model.initial,
         events=log,

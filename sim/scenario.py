@@ -26,6 +26,7 @@ from pydantic import (
 from sim.distributions import (
     Beta,
     Distribution,
+    Fixed,
     Gamma,
     LogNormal,
     bool_message,
@@ -71,7 +72,10 @@ USD = Annotated[_Number, Field(ge=0, le=MAX_USD)]
 """US dollars, never negative, at most ``MAX_USD``."""
 Frac = Annotated[_Number, Field(ge=0, le=1)]
 """A fraction or probability in [0, 1]."""
+PositiveUSD = Annotated[_Number, Field(gt=0, le=MAX_USD)]
+"""US dollars, strictly positive, at most ``MAX_USD``."""
 PerMonth = Annotated[_Number, Field(ge=0, le=MAX_PER_MONTH)]
+PositivePerMonth = Annotated[_Number, Field(gt=0, le=MAX_PER_MONTH)]
 PerYear = Annotated[_Number, Field(ge=0, le=MAX_PER_YEAR)]
 People = Annotated[int, Field(ge=0, le=MAX_PEOPLE)]
 """A head count (people or partners)."""
@@ -167,10 +171,10 @@ class Role(Model):
 
 
 class Headcount(Model):
-    ae: Role
-    """Account executives: work opportunities (the sales capacity)."""
     sdr: Role
-    """Sales development reps: create outbound leads."""
+    """Sales development reps: create outbound leads in the segments
+    ``channels.outbound.segment_mix`` assigns them to. (Account executives are staffed per
+    sales team in ``sales.teams``.)"""
     csm: Role
     """Customer success managers: coverage of the installed base drives retention."""
     onboarding: Role
@@ -212,13 +216,14 @@ class Expansion(Model):
 
 class Segment(Model):
     market_size_accounts: int = Field(gt=0, le=MAX_ACCOUNTS)
-    """Accounts in the addressable market; leads come only from non-customers, so the
-    segment saturates."""
+    """Accounts in the addressable market. Its not-yet-customers are the pool SDRs work and
+    the accounts that come into market, so demand shrinks as the segment is won."""
     installed_customers: int = Field(ge=0, le=MAX_ACCOUNTS)
     """Customers at the start of month 1 (the installed base)."""
     installed_price_usd: USD
     """Average net price per seat-year the installed base pays today (before term discounts).
-    A list-price change reaches these customers only through the renewal uplift."""
+    A list-price change reaches these customers as ``pricing.segments.<seg>
+    .installed_price_policy`` says (grandfathered, or stepped to the new list at renewal)."""
     seats: SeatsDist
     """Seats per new account."""
     installed_seats: SeatsDist | None = None
@@ -266,6 +271,11 @@ class Segment(Model):
     """Direct cost per customer per month (dedicated hosting, support seats)."""
     accounts_per_csm_target: float = Field(gt=0, le=MAX_RATIO)
     """Target accounts per CSM: SMB 125-200, MM 80-125, large 40-80 (Prescriptive Outcomes)."""
+    in_market_per_year_frac: Frac = 0.2
+    """Share of the segment's not-yet-customer accounts that enter a buying window in a year.
+    A lead qualifies into an opportunity only if its account is in market, so opportunities
+    (and deals) a month are bounded by this share / 12 of the open market, whatever the
+    spend. Ehrenberg-Bass "95:5": ~20% a year, ~5% a quarter (benchmarks S4)."""
 
     @model_validator(mode="after")
     def _shares(self) -> Segment:
@@ -287,7 +297,30 @@ class SegmentPrice(Model):
     list_price_usd: USD
     """List price per seat per year."""
     discount_cap_frac: Frac
-    """Largest discount a rep may give. Negotiated discounts 18-42% off list (tier-1 vendors)."""
+    """Largest discount a rep may give off the (term-discounted) list price. A buyer who needs
+    more is lost on price; concessions above it are cut. Negotiated discounts 18-42% off list
+    (tier-1 vendors); approval tiers rep <=10%, manager <=20%, RVP <=35% (S6, low trust)."""
+    rep_discount_frac: FracDist = Field(default_factory=lambda: Fixed(value=0.0))
+    """Discount reps concede on a won deal even where the buyer would pay list (drawn per
+    deal); the deal gets max(this, what the buyer needs), at most the cap. 0 = reps give only
+    what the buyer needs. Effective/list SMB assisted 68-85%, MM 55-75%, Ent 42-62% (S6, low
+    trust); negotiated enterprise 18-42% off list (section 4)."""
+    quarter_end_extra_discount_frac: Frac = 0.0
+    """Extra discount conceded on deals closing in the last ``quarter_end_window_days`` of a
+    plan quarter (still bounded by the cap). Final 2 weeks 10-25 points cheaper; last week of
+    quarter deal size ~12% lower (S6, secondary)."""
+    installed_list_price_usd: _Number | None = Field(default=None, gt=0, le=MAX_USD)
+    """List price per seat-year the installed base signed against; null = ``list_price_usd``.
+    When the list price differs, ``installed_price_policy`` says what installed customers pay
+    at renewal (a list cut is not passed on)."""
+    installed_price_policy: Literal["grandfather", "step_to_list"] = "grandfather"
+    """grandfather: installed customers keep their own price path (the renewal escalator
+    only). step_to_list: at each renewal their price moves toward the new list (the same
+    relative discount) by at most ``installed_price_step_cap_frac``, on top of the escalator;
+    the uplift churn response and over-willingness-to-pay churn apply to the whole step."""
+    installed_price_step_cap_frac: Frac = 0.10
+    """Largest move toward the new list price per renewal (per year for monthly contracts).
+    Assumption; firms realise about half of the increase they ask for (S7)."""
 
 
 class Pricing(Model):
@@ -301,6 +334,9 @@ class Pricing(Model):
     over_wtp_churn_prob_frac: Frac = 0.5
     """Churn probability at renewal when the new price is 20% or more above the account's
     willingness to pay (it shops around); scaled linearly below 20%. Assumption."""
+    quarter_end_window_days: float = Field(default=14.0, ge=0, le=91)
+    """Days before each plan quarter end in which reps concede
+    ``quarter_end_extra_discount_frac`` more (S6: the final 2 fiscal weeks)."""
 
 
 # ---------------------------------------------------------------- channels
@@ -318,24 +354,40 @@ class Inbound(Model):
     """Paid marketing programme budget per month (media, events, content)."""
     budget_plan: list[PlanStep] = Field(default=[], max_length=240)
     """Budget changes by month (USD per month from that month)."""
-    leads_scale_k: float = Field(gt=0, le=1000)
-    """k in leads = k * budget^b (monthly). Calibrated to ~$250-350 per lead at baseline
-    (mid-market SaaS CPL $80-350)."""
-    response_exponent_b: float = Field(gt=0, le=1)
-    """b in leads = k * budget^b: diminishing returns of spend (b < 1)."""
     segment_mix: dict[str, Frac]
-    """Share of leads by segment (sums to 1)."""
+    """Share of the budget spent on each segment (sums to 1). Each segment turns its spend
+    into leads on its own response curve, so moving spend changes the lead count too."""
+    cost_per_lead_usd: dict[str, PositiveUSD]
+    """Average cost of a lead in each segment at ``reference_spend_per_month_usd``. Rises with
+    the segment's deal size (benchmarks S1: cost per MQL ~3% of ACV, rule of thumb; paid
+    mid-market leads $80-350 in section 3)."""
+    reference_spend_per_month_usd: dict[str, PositiveUSD]
+    """Monthly spend on a segment at which ``cost_per_lead_usd`` holds."""
+    response_exponent_b: dict[str, Annotated[_Number, Field(gt=0, le=1)]]
+    """b in leads = (s_ref / cpl) * (s / s_ref)^b per segment: doubling a segment's spend
+    multiplies its leads by 2^b, so its average cost per lead rises (assumption)."""
     qualify_prob_frac: dict[str, Frac]
-    """Lead-to-opportunity probability by segment. Implisit: 13%; FPS funnels ~10-20%."""
+    """Chance that a lead qualifies into an opportunity when its account is in market and no
+    other channel reached it first (see ``segments.*.in_market_per_year_frac``). Implisit:
+    13%; FPS funnels ~10-20%."""
 
 
 class Outbound(Model):
-    leads_per_sdr_per_month: PerMonth
-    """Leads worked per ramped SDR per month. Bridge Group: 13 qualified opps per SDR."""
     segment_mix: dict[str, Frac]
-    """Share of leads by segment (sums to 1)."""
+    """Share of SDR effort assigned to each segment (sums to 1)."""
+    fresh_leads_per_sdr_per_month: dict[str, PerMonth]
+    """Leads a ramped SDR makes a month in a segment whose accounts are all fresh (none
+    cooling down from an earlier contact). Fewer in enterprise: benchmarks S3, qualified
+    meetings per SDR a month outbound 12-15, enterprise 4-6."""
+    accounts_contacted_per_sdr_per_month: dict[str, PositivePerMonth]
+    """Accounts one ramped SDR works (a cadence of touches) a month in a segment: fewer for
+    larger accounts, which take research and several contacts each (assumption; S3 cadence:
+    4-12 attempts per lead)."""
+    cooldown_months: int = Field(default=6, ge=0, le=36)
+    """Months an account worked by an SDR is left alone before it may be contacted again
+    (assumption). With a finite pool, more SDRs reach fewer fresh accounts each."""
     qualify_prob_frac: dict[str, Frac]
-    """Lead-to-opportunity probability by segment."""
+    """Lead-to-opportunity probability by segment when the account is in market."""
 
 
 class Partner(Model):
@@ -377,15 +429,40 @@ class Channels(Model):
 # ---------------------------------------------------------------- sales, onboarding, CS
 
 
-class Sales(Model):
+class SalesTeam(Model):
+    """Account executives who work the opportunities of the segments they cover. A pooled
+    team in one line: ``all: {segments: [smb, mid_market, enterprise], count: 14,
+    loaded_cost_per_month_usd: 24000, concurrent_deals_per_ae: 16}``."""
+
+    segments: list[str] = Field(min_length=1, max_length=1000)
+    """Segments whose opportunities queue for this team (each segment has exactly one team)."""
+    count: People
+    """AEs at the start of month 1 (fully ramped)."""
+    loaded_cost_per_month_usd: USD
+    """Fully loaded monthly cost per AE (OTE, benefits, tools). ICONIQ: SaaS AE OTE
+    $235-250K, 50/50."""
+    hiring_plan: list[HiringStep] = Field(default=[], max_length=240)
+    """Step changes of the team's headcount by month; departures are backfilled separately."""
+    ramp_months: float = Field(default=5.0, ge=0, le=24)
+    """Months for a new AE to reach full productivity (linear). Bridge Group: just under 5."""
     concurrent_deals_per_ae: int = Field(ge=1, le=200)
-    """Opportunities one fully ramped AE works at once (Kellogg: ~9 current-quarter)."""
-    ae_attrition_per_year_frac: Frac
-    """Share of AEs leaving per year; backfilled by new (ramping) hires. Bridge Group ~1 in 3."""
-    ae_fail_to_ramp_frac: Frac
-    """Share of new AEs who never reach full productivity (25-30% field reps)."""
+    """Opportunities one ramped AE works at once: far fewer for enterprise deals than SMB
+    (benchmarks S5: open opps per rep SMB 22-35, MM 12-22, Ent 4-9; Kellogg: 9
+    current-quarter, 21 all-quarter)."""
+    attrition_per_year_frac: Frac = 0.30
+    """Share of the team leaving per year; backfilled by ramping hires. Bridge Group ~1 in 3."""
+    fail_to_ramp_frac: Frac = 0.25
+    """Share of new AEs who never reach full productivity (25-30% field reps, lower inside)."""
     failed_ramp_productivity_frac: Frac = 0.5
-    """Productivity of an AE who never fully ramps."""
+    """Productivity of an AE who never fully ramps (assumption)."""
+    quota_new_arr_per_year_usd: USD = 750000.0
+    """New ARR a ramped AE is expected to close a year; attainment is reported per team.
+    BenchSights: median $750K (mean $955K); enterprise ~$800K (benchmarks S5)."""
+
+
+class Sales(Model):
+    teams: dict[str, SalesTeam] = Field(min_length=1, max_length=1000)
+    """Sales teams by name; every segment is covered by exactly one team."""
     commission_frac: Frac
     """Sales commission on first-year contract value of new deals (ICONIQ: 10%)."""
     expansion_commission_frac: Frac = 0.08
@@ -537,9 +614,23 @@ class Scenario(Model):
                 f"pricing.segments: must name exactly the segments {sorted(names)} "
                 f"(got {sorted(self.pricing.segments)})"
             )
+        curves = {
+            "inbound": ("cost_per_lead_usd", "reference_spend_per_month_usd",
+                        "response_exponent_b"),
+            "outbound": ("fresh_leads_per_sdr_per_month", "accounts_contacted_per_sdr_per_month"),
+            "partner": (),
+        }
         for ch_name in ("inbound", "outbound", "partner"):
             ch = getattr(self.channels, ch_name)
-            for field in ("segment_mix", "qualify_prob_frac"):
+            for field in curves[ch_name]:
+                missing = [n for n, share in ch.segment_mix.items()
+                           if share > 0 and n not in getattr(ch, field)]
+                if missing:
+                    problems.append(
+                        f"channels.{ch_name}.{field}: no value for segment {missing[0]!r}, "
+                        "which gets a share in segment_mix"
+                    )
+            for field in ("segment_mix", "qualify_prob_frac", *curves[ch_name]):
                 keys = set(getattr(ch, field))
                 unknown = keys - names
                 if unknown:
@@ -552,6 +643,24 @@ class Scenario(Model):
                 problems.append(
                     f"channels.{ch_name}.segment_mix: must sum to 1 (got {total:g})"
                 )
+        covered: dict[str, str] = {}
+        for team_name, team in self.sales.teams.items():
+            for seg in team.segments:
+                if seg not in names:
+                    problems.append(
+                        f"sales.teams.{team_name}.segments: unknown segment {seg!r} "
+                        f"(segments are {sorted(names)})"
+                    )
+                elif seg in covered:
+                    problems.append(
+                        f"sales.teams.{covered[seg]}.segments: segment {seg!r} is also "
+                        f"covered by team {team_name!r} (each segment has one team)"
+                    )
+                else:
+                    covered[seg] = team_name
+        uncovered = sorted(names - set(covered))
+        if uncovered:
+            problems.append(f"sales.teams: no team covers segment {uncovered[0]!r}")
         for seg in self.account_plan.segments:
             if seg not in names:
                 problems.append(

@@ -210,13 +210,20 @@ def _read_yaml(path: Path, shown: str) -> dict:
 
 
 def deep_merge(base: Mapping, over: Mapping) -> dict:
-    """Mappings merge recursively; any other value (lists included) replaces the base."""
+    """Mappings merge recursively; any other value (lists included) replaces the base.
+
+    Two mappings replace rather than merge: a distribution of another kind (a new ``dist``),
+    and a ``teams`` mapping that names a team the base does not have (so a pooled sales team
+    is one line in a child of a scenario with segment teams; naming only existing teams
+    changes just those)."""
     out = copy.deepcopy(dict(base))
     for key, value in over.items():
         old = out.get(key)
         new_kind = isinstance(value, Mapping) and "dist" in value and isinstance(old, Mapping) \
             and value["dist"] != old.get("dist")
-        if isinstance(value, Mapping) and isinstance(old, Mapping) and not new_kind:
+        new_teams = key == "teams" and isinstance(value, Mapping) and isinstance(old, Mapping) \
+            and not set(value) <= set(old)
+        if isinstance(value, Mapping) and isinstance(old, Mapping) and not (new_kind or new_teams):
             out[key] = deep_merge(old, value)
         else:
             out[key] = copy.deepcopy(value)

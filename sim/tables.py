@@ -1,5 +1,5 @@
-"""Ledger → tables: the monthly, by-segment, by-channel and cohort tables of one replication,
-the event log and the account-plan outcomes, as pandas frames."""
+"""Ledger → tables: the monthly, by-segment, by-channel, by-team and cohort tables of one
+replication, the event log and the account-plan outcomes, as pandas frames."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sim.engine.events import EventLog
 from sim.engine.ledger import Ledger
 from sim.engine.plan import ROLES, MonthlyPlan
 from sim.scenario import Scenario
-from sim.units import CHANNELS, MONTH_DAYS, YEAR_DAYS, Channel
+from sim.units import CHANNELS, LEAD_CHANNELS, MONTH_DAYS, YEAR_DAYS, Channel
 from sim.units import CohortMeasure as CM
 
 
@@ -37,13 +37,14 @@ def safe_div(a, b):
 
 def build_tables(ledger: Ledger, scenario: Scenario, plan: MonthlyPlan,
                  initial: dict) -> dict[str, pd.DataFrame]:
-    """Monthly, by-segment, by-channel and cohort tables from the accumulators; the planned
-    cost lines come from ``plan``, the cost of serving from the scenario."""
+    """Monthly, by-segment, by-channel, by-team and cohort tables from the accumulators; the
+    planned cost lines come from ``plan``, the cost of serving from the scenario."""
     cells = cell_measures(ledger, scenario, plan)
     return {
         "monthly": monthly_table(ledger, plan, cells, initial),
         "by_segment": long_table(cells, 2, "segment", ledger.segments),
         "by_channel": long_table(cells, 1, "channel", CHANNELS),
+        "by_team": team_table(ledger, scenario, plan, cells),
         "cohorts": cohort_table(ledger, initial),
     }
 
@@ -51,8 +52,9 @@ def build_tables(ledger: Ledger, scenario: Scenario, plan: MonthlyPlan,
 def cell_measures(ledger: Ledger, scenario: Scenario, plan: MonthlyPlan) -> dict[str, np.ndarray]:
     """Every measure per (month, segment, channel): flows, month-end levels, revenue and
     billings from the integrated levels, cost of serving, and the plan's shared costs
-    allocated to cells (marketing by leads, AEs by busy days, CSMs by required coverage,
-    onboarding by busy days)."""
+    allocated to cells (inbound marketing by each segment's share of spend, partner programme
+    by referrals, SDRs by each segment's share of effort, each sales team's AEs over its own
+    segments by busy days, CSMs by required coverage, onboarding by busy days)."""
     horizon = ledger.horizon
     segments = [scenario.segments[name] for name in ledger.segments]
     shape = ledger.shape
@@ -69,13 +71,29 @@ def cell_measures(ledger: Ledger, scenario: Scenario, plan: MonthlyPlan) -> dict
 
     leads = f["leads"]
     marketing = np.zeros(shape)
+    # inbound spend and SDR effort are assigned to segments: each segment pays its own share
+    inbound, outbound = scenario.channels.inbound, scenario.channels.outbound
+    spend_w = np.asarray([[inbound.segment_mix.get(n, 0.0) for n in ledger.segments]])
+    effort_w = np.asarray([[outbound.segment_mix.get(n, 0.0) for n in ledger.segments]])
     marketing[:, :, Channel.INBOUND] = allocate(costs["marketing_programs"],
-                                                leads[:, :, Channel.INBOUND])
+                                                np.repeat(spend_w, horizon, axis=0))
     marketing[:, :, Channel.PARTNER] = allocate(costs["partner_program"],
                                                 leads[:, :, Channel.PARTNER])
     sales = np.zeros(shape)
-    sales[:, :, Channel.OUTBOUND] += allocate(costs["sdr"], leads[:, :, Channel.OUTBOUND])
-    sales += allocate(costs["ae"], f["ae_busy_days"].reshape(horizon, -1)).reshape(shape)
+    sales[:, :, Channel.OUTBOUND] += allocate(costs["sdr"], np.repeat(effort_w, horizon, axis=0))
+    # each team's AEs are paid by the segments and channels it worked, by busy days; a month
+    # with no busy day splits evenly over the team's segments and lead channels
+    busy = f["ae_busy_days"]
+    lead_channels = list(LEAD_CHANNELS)
+    months = range(horizon)
+    for name, team in scenario.sales.teams.items():
+        segs = [ledger.segments.index(n) for n in team.segments]
+        w = np.zeros(shape)
+        w[np.ix_(months, segs, lead_channels)] = busy[np.ix_(months, segs, lead_channels)]
+        idle = np.flatnonzero(w.sum(axis=(1, 2)) == 0)
+        w[np.ix_(idle, segs, lead_channels)] = 1.0
+        team_cost = np.asarray(plan.team_costs_usd[name], dtype=float)
+        sales += allocate(team_cost, w.reshape(horizon, -1)).reshape(shape)
     sales += f["sales_commission"]
     csm_target = np.asarray([seg.accounts_per_csm_target for seg in segments])
     required_csms = customer_months / csm_target[None, :, None]
@@ -105,8 +123,9 @@ MONTHLY_FUNNEL = (
 CELL_COLUMNS = (
     "customers", "new_customers", "churned_customers", "arr", "new_arr", "expansion_arr",
     "contraction_arr", "churned_arr", "revenue", "billings", "cogs", "gross_profit", "leads",
-    "opportunities", "deals_won", "marketing_cost", "sales_cost", "customer_success_cost",
-    "partner_cost", "customer_months",
+    "opportunities", "deals_won", "deals_lost", "leads_lost_waiting", "list_arr_won",
+    "discount_usd", "marketing_cost", "sales_cost", "customer_success_cost", "partner_cost",
+    "customer_months",
 )
 
 
@@ -175,6 +194,42 @@ def cohort_table(ledger: Ledger, initial: dict) -> pd.DataFrame:
         "cohort_month", "month", "customers", "arr", "new_arr", "expansion_arr",
         "contraction_arr", "churned_arr", "churned_customers"])
 
+
+
+def team_table(L: Ledger, scenario: Scenario, plan: MonthlyPlan,
+               flows: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Per sales team and month: headcount, ramped AEs, cost, deal slots, utilisation, mean
+    wait for an AE, opportunities, leads lost waiting, deals and new ARR won, and quota
+    attainment (new ARR / the quota of the month's ramped AE-months)."""
+    months = np.arange(1, L.horizon + 1)
+    parts = []
+    for j, (name, team) in enumerate(scenario.sales.teams.items()):
+        segs = [L.segments.index(n) for n in team.segments]
+
+        def total(col, segs=segs):
+            return flows[col][:, segs, :].sum(axis=(1, 2))
+
+        ramped = np.asarray(L.team_productivity[j].integral) / MONTH_DAYS
+        quota = ramped * team.quota_new_arr_per_year_usd / 12
+        wait = L.team_wait[j]
+        parts.append(pd.DataFrame({
+            "month": months,
+            "team": name,
+            "headcount_ae": np.asarray(plan.team_headcount[name], dtype=float),
+            "ramped_ae": ramped,
+            "ae_cost": np.asarray(plan.team_costs_usd[name], dtype=float),
+            "capacity_slots": np.asarray(L.team_capacity[j].integral) / MONTH_DAYS,
+            "ae_utilization": safe_div(L.team_busy[j].integral, L.team_capacity[j].integral),
+            "ae_wait_days": safe_div(wait[:, 0], wait[:, 1]),
+            "opportunities": total("opportunities"),
+            "opportunities_started": wait[:, 1],
+            "leads_lost_waiting": total("leads_lost_waiting"),
+            "deals_won": total("deals_won"),
+            "new_arr": total("new_arr"),
+            "quota_usd": quota,
+            "quota_attainment": safe_div(total("new_arr"), quota),
+        }))
+    return pd.concat(parts, ignore_index=True).sort_values(["month", "team"], ignore_index=True)
 
 def events_table(log: EventLog, horizon_days: float) -> pd.DataFrame:
     """The event log as a frame with a 1-based month column, events before the horizon only."""

@@ -1,6 +1,7 @@
 """How much work a run will be, estimated from the scenario alone before anything is simulated.
 
-A closed-form, deliberately generous estimate (no saturation, no price losses): expected leads,
+A closed-form, deliberately generous estimate (no contact cool-down, opportunities capped only by
+the whole market's in-market accounts, no price losses): expected leads,
 opportunities and customers per replication, and the SimPy events they cause. The CLI refuses
 runs beyond ``MAX_EVENTS_PER_RUN`` or ``MAX_EVENTS_PER_REPLICATION`` unless ``--allow-large``
 is given, so a typo such as a budget of 1e12 fails in milliseconds instead of running for an
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sim import market
 from sim.scenario import Role, Scenario
 
 MAX_EVENTS_PER_REPLICATION = 20_000_000
@@ -64,19 +66,28 @@ def estimate(scenario: Scenario) -> Workload:
     for m in range(1, H + 1):
         budget = _step(ch.inbound.budget_per_month_usd, ch.inbound.budget_plan, m)
         partners = _step(ch.partner.active_partners, ch.partner.partner_plan, m)
-        totals = (
-            (ch.inbound, ch.inbound.leads_scale_k * budget ** ch.inbound.response_exponent_b
-             if budget > 0 else 0.0),
-            (ch.outbound, _headcount(s.headcount.sdr, m) * ch.outbound.leads_per_sdr_per_month),
-            (ch.partner, partners * ch.partner.referrals_per_partner_per_month),
-        )
-        for channel, total in totals:
-            leads += total
-            for name, seg in s.segments.items():
-                o = total * channel.segment_mix.get(name, 0.0) * channel.qualify_prob_frac.get(
-                    name, 0.0)
-                opps += o
-                new_customers[name] += o * seg.base_win_prob_frac
+        sdrs = _headcount(s.headcount.sdr, m)
+        for name, seg in s.segments.items():
+            spend = budget * ch.inbound.segment_mix.get(name, 0.0)
+            inbound = market.inbound_leads(
+                spend, ch.inbound.cost_per_lead_usd.get(name, 1.0),
+                ch.inbound.reference_spend_per_month_usd.get(name, 1.0),
+                ch.inbound.response_exponent_b.get(name, 1.0)) if spend > 0 else 0.0
+            # every SDR attempt reaching a fresh account: no pool, no cool-down
+            outbound = (sdrs * ch.outbound.segment_mix.get(name, 0.0)
+                        * ch.outbound.fresh_leads_per_sdr_per_month.get(name, 0.0))
+            partner = (partners * ch.partner.referrals_per_partner_per_month
+                       * ch.partner.segment_mix.get(name, 0.0))
+            o = 0.0
+            for channel, n in ((ch.inbound, inbound), (ch.outbound, outbound),
+                               (ch.partner, partner)):
+                leads += n
+                o += n * channel.qualify_prob_frac.get(name, 0.0)
+            # opportunities never exceed the in-market accounts of the whole market
+            o = min(o, market.in_market_per_month(seg.market_size_accounts,
+                                                  seg.in_market_per_year_frac))
+            opps += o
+            new_customers[name] += o * seg.base_win_prob_frac
     installed = sum(seg.installed_customers for seg in s.segments.values())
     new = sum(new_customers.values())
     account_months = installed * H + new * H / 2

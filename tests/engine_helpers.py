@@ -66,14 +66,21 @@ def scaled_down(
     for name, seg in b.segments.items():
         ov[f"segments.{name}.market_size_accounts"] = max(1, round(seg.market_size_accounts * factor))
         ov[f"segments.{name}.installed_customers"] = round(seg.installed_customers * factor)
-    ov["channels.inbound.leads_scale_k"] = b.channels.inbound.leads_scale_k * factor
-    ov["channels.outbound.leads_per_sdr_per_month"] = (
-        b.channels.outbound.leads_per_sdr_per_month * factor
-    )
+    inbound, outbound = b.channels.inbound, b.channels.outbound
+    ov["channels.inbound.cost_per_lead_usd"] = {
+        n: v / factor for n, v in inbound.cost_per_lead_usd.items()}
+    # the outbound pool shrinks with the market: fewer contacts and leads per SDR alike
+    ov["channels.outbound.fresh_leads_per_sdr_per_month"] = {
+        n: v * factor for n, v in outbound.fresh_leads_per_sdr_per_month.items()}
+    ov["channels.outbound.accounts_contacted_per_sdr_per_month"] = {
+        n: v * factor for n, v in outbound.accounts_contacted_per_sdr_per_month.items()}
     ov["channels.partner.referrals_per_partner_per_month"] = (
         b.channels.partner.referrals_per_partner_per_month * factor
     )
-    for role in ("ae", "csm", "onboarding"):
+    for name, team in b.sales.teams.items():
+        ov[f"sales.teams.{name}.count"] = max(1, round(team.count * factor))
+        ov[f"sales.teams.{name}.hiring_plan"] = []
+    for role in ("csm", "onboarding"):
         count = getattr(b.headcount, role).count
         ov[f"headcount.{role}.count"] = max(1, round(count * factor))
         ov[f"headcount.{role}.hiring_plan"] = []
@@ -102,7 +109,9 @@ def one_segment(
     extra: dict[str, Any] | None = None,
 ) -> Scenario:
     """One segment ``core`` fed by Poisson opportunities at ``opps_per_month`` (one SDR whose
-    leads all qualify), with every health, price and expansion effect neutralised."""
+    leads all qualify, on a market so large that neither the contact pool nor the in-market
+    cap binds: both take less than 1e-6 of the flow), one pooled sales team, with every
+    health, price and expansion effect neutralised."""
     d = copy.deepcopy(scenario_to_dict(baseline()))
     seg = copy.deepcopy(d["segments"]["smb"])
     seg.update(
@@ -128,6 +137,7 @@ def one_segment(
         },
         contraction_prob_frac=0.0,
         contraction_frac=0.0,
+        in_market_per_year_frac=1.0,
     )
     d["name"] = "one_segment"
     d["horizon_months"] = horizon
@@ -137,11 +147,13 @@ def one_segment(
     ch = d["channels"]
     ch["inbound"].update(
         budget_per_month_usd=0.0, budget_plan=[], segment_mix={"core": 1.0},
-        qualify_prob_frac={"core": 1.0},
+        cost_per_lead_usd={"core": 1.0}, reference_spend_per_month_usd={"core": 1.0},
+        response_exponent_b={"core": 1.0}, qualify_prob_frac={"core": 1.0},
     )
     ch["outbound"].update(
-        leads_per_sdr_per_month=opps_per_month, segment_mix={"core": 1.0},
-        qualify_prob_frac={"core": 1.0},
+        fresh_leads_per_sdr_per_month={"core": opps_per_month},
+        accounts_contacted_per_sdr_per_month={"core": max(1.0, opps_per_month)},
+        cooldown_months=0, segment_mix={"core": 1.0}, qualify_prob_frac={"core": 1.0},
     )
     ch["partner"].update(
         active_partners=0, partner_plan=[], segment_mix={"core": 1.0},
@@ -151,12 +163,12 @@ def one_segment(
     for role in hc.values():
         role.update(ramp_months=0.0, hiring_plan=[])
     hc["sdr"]["count"] = 1
-    hc["ae"]["count"] = ae_count
     hc["onboarding"]["count"] = 10
-    d["sales"].update(
-        concurrent_deals_per_ae=deals_per_ae, ae_attrition_per_year_frac=0.0,
-        ae_fail_to_ramp_frac=0.0,
-    )
+    d["sales"]["teams"] = {"all": {
+        "segments": ["core"], "count": ae_count, "loaded_cost_per_month_usd": 24000.0,
+        "ramp_months": 0.0, "concurrent_deals_per_ae": deals_per_ae,
+        "attrition_per_year_frac": 0.0, "fail_to_ramp_frac": 0.0,
+    }}
     d["onboarding"].update(concurrent_projects_per_specialist=100, late_churn_uplift_frac=0.0)
     d["customer_success"].update(coverage_churn_elasticity=0.0, min_factor=1.0, max_factor=1.0)
     d["account_plan"].update(enabled=False, segments=[])

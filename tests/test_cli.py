@@ -285,3 +285,17 @@ def test_cli_import_does_not_load_pandas():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, timeout=60)
     assert proc.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["run", "scenarios/baseline.yaml", "--reps", "abc"], "revsim run: Invalid value for '--reps'"),
+    (["nosuch"], "revsim: No such command 'nosuch'"),
+    (["run"], "revsim run: Missing argument"),
+    (["run", "scenarios/baseline.yaml", "--bogus", "1"], "revsim run: No such option: --bogus"),
+])
+def test_usage_errors_are_one_line_exit_2(args, expected):
+    proc = run_script(*args)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(expected), proc.stderr
+    assert "Traceback" not in proc.stderr and "╭" not in proc.stderr

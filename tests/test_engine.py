@@ -117,6 +117,14 @@ def test_a_cost_only_lever_leaves_every_other_draw_untouched():
 
 
 @st.composite
+def _mix(draw) -> list[float]:
+    """Three shares summing to 1 (exactly, in floating point)."""
+    a = draw(st.integers(0, 10))
+    b = draw(st.integers(0, 10 - a))
+    return [a / 10, b / 10, (10 - a - b) / 10]
+
+
+@st.composite
 def valid_overrides(draw) -> tuple[dict, bool]:
     """Random but valid levers on a scaled-down baseline; also says whether any headcount
     can fall (AE attrition), in which case utilisation may exceed 1 for a while."""
@@ -134,13 +142,16 @@ def valid_overrides(draw) -> tuple[dict, bool]:
     ov["pricing.annual_uplift_frac"] = draw(st.floats(0.0, 0.2))
     ov["channels.inbound.budget_per_month_usd"] = draw(st.floats(0.0, 500_000.0))
     ov["channels.partner.active_partners"] = draw(st.integers(0, 80))
-    for role, top in (("ae", 20), ("sdr", 10), ("csm", 15), ("onboarding", 8),
-                      ("management", 10)):
+    for role, top in (("sdr", 10), ("csm", 15), ("onboarding", 8), ("management", 10)):
         ov[f"headcount.{role}.count"] = draw(st.integers(0, top))
-    hires = draw(st.lists(st.tuples(st.integers(2, 12), st.integers(1, 4)), max_size=2))
-    ov["headcount.ae.hiring_plan"] = [{"month": m, "add": n} for m, n in hires]
     attrition = draw(st.sampled_from([0.0, 0.0, 0.35]))
-    ov["sales.ae_attrition_per_year_frac"] = attrition
+    for team in SEGMENTS:
+        ov[f"sales.teams.{team}.count"] = draw(st.integers(0, 8))
+        hires = draw(st.lists(st.tuples(st.integers(2, 12), st.integers(1, 3)), max_size=2))
+        ov[f"sales.teams.{team}.hiring_plan"] = [{"month": m, "add": n} for m, n in hires]
+        ov[f"sales.teams.{team}.attrition_per_year_frac"] = attrition
+    ov["channels.inbound.segment_mix"] = dict(zip(SEGMENTS, draw(_mix()), strict=True))
+    ov["channels.outbound.segment_mix"] = dict(zip(SEGMENTS, draw(_mix()), strict=True))
     ov["horizon_months"] = draw(st.integers(6, 12))
     return ov, attrition == 0.0
 
@@ -158,11 +169,17 @@ def test_identities_hold_for_generated_scenarios(drawn, seed):
 
 
 def test_utilisation_stays_below_one_under_extreme_demand():
-    """Four times the scaled leads with one AE and one onboarding specialist: the queues fill, the
-    resources are busy all the time, and never more than busy."""
-    sc = scaled_down({"channels.inbound.leads_scale_k": baseline().channels.inbound.leads_scale_k,
-                      "headcount.ae.count": 1, "headcount.onboarding.count": 1,
-                      "sales.ae_attrition_per_year_frac": 0.0}, horizon=6, factor=0.25)
+    """Four times the scaled inbound leads, one AE with two deal slots per team and one
+    onboarding specialist: the queues fill, the resources are busy all the time, and never
+    more than busy."""
+    b = baseline()
+    over = {"channels.inbound.cost_per_lead_usd": dict(b.channels.inbound.cost_per_lead_usd),
+            "headcount.onboarding.count": 1}
+    for team in b.sales.teams:
+        over[f"sales.teams.{team}.count"] = 1
+        over[f"sales.teams.{team}.attrition_per_year_frac"] = 0.0
+        over[f"sales.teams.{team}.concurrent_deals_per_ae"] = 2
+    sc = scaled_down(over, horizon=6, factor=0.25)
     m = sim.simulate(sc, seed=0).monthly
     u = m["ae_utilization"].to_numpy()
     assert np.all(u <= 1 + 1e-9) and u[1:].min() > 0.95

@@ -37,6 +37,7 @@ def test_same_seed_gives_identical_tables_on_every_executor(small):
         pd.testing.assert_frame_equal(runs[ex].monthly, ref.monthly)
         pd.testing.assert_frame_equal(runs[ex].by_segment, ref.by_segment)
         pd.testing.assert_frame_equal(runs[ex].kpis, ref.kpis)
+        pd.testing.assert_frame_equal(runs[ex].by_team, ref.by_team)
     # replication r of an experiment is exactly simulate(seed, r)
     one = sim.simulate(small, seed=7, replication=2).monthly
     got = ref.monthly[ref.monthly.replication == 2].drop(columns="replication")
@@ -103,15 +104,22 @@ def test_sweep_grid_and_best_points(small):
         rows = t[t["pricing.segments.smb.discount_cap_frac"] == cap].sort_values(
             "pricing.segments.smb.list_price_usd")
         assert rows["win_rate_frac"].iloc[0] > rows["win_rate_frac"].iloc[1]
+    # and at a fixed price the tighter cap wins less often at a smaller average discount
+    for price in (400, 900):
+        rows = t[t["pricing.segments.smb.list_price_usd"] == price].sort_values(
+            "pricing.segments.smb.discount_cap_frac")
+        assert rows["win_rate_frac"].iloc[0] < rows["win_rate_frac"].iloc[1]
+        assert rows["avg_discount_frac"].iloc[0] < rows["avg_discount_frac"].iloc[1]
 
 
 def test_sensitivity_moves_each_lever_both_ways(small):
-    levers = ["headcount.ae.count", "pricing.segments.*.list_price_usd",
+    levers = ["sales.teams.mid_market.count", "pricing.segments.*.list_price_usd",
               "pricing.annual_uplift_frac"]
     t = sim.sensitivity(small, levers, step=0.2, replications=2, seed=0, executor="serial")
     assert set(t["lever"]) == set(levers)
-    ae = t[(t.lever == "headcount.ae.count") & (t.kpi == "operating_profit_total")].iloc[0]
-    assert (ae.low_value, ae.base_value, ae.high_value) == (11, 14, 17)
+    ae = t[(t.lever == "sales.teams.mid_market.count")
+           & (t.kpi == "operating_profit_total")].iloc[0]
+    assert (ae.low_value, ae.base_value, ae.high_value) == (5, 6, 7)
     for kpi, g in t.groupby("kpi"):
         assert list(g["swing"]) == sorted(g["swing"], reverse=True), kpi
     with pytest.raises(ValueError, match="no such numeric key"):
@@ -140,8 +148,9 @@ def test_write_is_atomic_and_an_interrupted_write_keeps_the_earlier_result(small
 def _complete(out: Path) -> bool:
     """A whole result: every file there and readable."""
     names = {p.name for p in out.iterdir()}
-    if names != {"monthly.parquet", "by_segment.parquet", "by_channel.parquet", "kpis.csv",
-                 "summary.json", "scenario.resolved.yaml", "run.json", ".revsim-output"}:
+    if names != {"monthly.parquet", "by_segment.parquet", "by_channel.parquet",
+                 "by_team.parquet", "kpis.csv", "summary.json", "scenario.resolved.yaml",
+                 "run.json", ".revsim-output"}:
         return False
     json.loads((out / "summary.json").read_text())
     pd.read_parquet(out / "monthly.parquet")

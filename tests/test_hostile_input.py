@@ -143,8 +143,9 @@ def test_limits_leave_room_for_every_bundled_scenario():
 
 
 @pytest.mark.parametrize(("line", "expected"), [
-    ("headcount: {ae: {count: yes}}",
-     "headcount.ae.count: expected a number, not true (YAML reads yes/no/on/off as true/false)"),
+    ("sales: {teams: {smb: {count: yes}}}",
+     "sales.teams.smb.count: expected a number, not true (YAML reads yes/no/on/off as "
+     "true/false)"),
     ("headcount: {sdr: {count: on}}",
      "headcount.sdr.count: expected a number, not true (YAML reads yes/no/on/off as true/false)"),
     ("horizon_months: off",
@@ -155,8 +156,8 @@ def test_limits_leave_room_for_every_bundled_scenario():
     ("segments: {smb: {onboarding_target_days: true}}",
      "segments.smb.onboarding_target_days: expected a number, not true (YAML reads "
      "yes/no/on/off as true/false)"),
-    ("headcount: {ae: {count: " + "1" + "0" * 400 + "}}",
-     "headcount.ae.count: must be <= 1000000 (got a number of 401 digits)"),
+    ("sales: {teams: {smb: {count: " + "1" + "0" * 400 + "}}}",
+     "sales.teams.smb.count: must be <= 1000000 (got a number of 401 digits)"),
     ("channels: {inbound: {budget_per_month_usd: " + "1" + "0" * 400 + "}}",
      "channels.inbound.budget_per_month_usd: number too large (got a number of 401 digits)"),
     ("channels: {inbound: {budget_per_month_usd: 1.0e+308}}",
@@ -170,8 +171,10 @@ def test_limits_leave_room_for_every_bundled_scenario():
      "limit MAX_SEATS)"),
     ("segments: {smb: {installed_customers: 2000000000}}",
      "segments.smb.installed_customers: must be <= 1000000000 (got 2000000000)"),
-    ("channels: {inbound: {leads_scale_k: 1.0e+12}}",
-     "channels.inbound.leads_scale_k: must be <= 1000 (got 1000000000000)"),
+    ("channels: {inbound: {cost_per_lead_usd: {smb: 1.0e+13}}}",
+     "channels.inbound.cost_per_lead_usd.smb: must be <= 1000000000000 (got 10000000000000)"),
+    ("channels: {outbound: {accounts_contacted_per_sdr_per_month: {enterprise: 0}}}",
+     "channels.outbound.accounts_contacted_per_sdr_per_month.enterprise: must be > 0 (got 0)"),
     ("channels: {partner: {partner_plan: [{month: 2, value: 1.0e+9}]}}",
      "channels.partner.partner_plan.0.value: must be <= 1000000 partners (got 1e+09)"),
 ])
@@ -181,9 +184,9 @@ def test_numbers_out_of_range_are_one_line(here, line, expected):
 
 
 def test_whole_numbers_written_with_a_point_are_accepted(here):
-    (here / "ok.yaml").write_text("extends: baseline.yaml\nheadcount: {ae: {count: 14.0}}\n")
+    (here / "ok.yaml").write_text("extends: baseline.yaml\nheadcount: {sdr: {count: 5.0}}\n")
     assert load_scenario("ok.yaml").headcount == load_scenario("baseline.yaml").headcount
-    assert load_scenario("ok.yaml").headcount.ae.count == 14
+    assert load_scenario("ok.yaml").headcount.sdr.count == 5
 
 
 def test_booleans_stay_booleans_where_a_boolean_belongs(here):
@@ -192,12 +195,12 @@ def test_booleans_stay_booleans_where_a_boolean_belongs(here):
 
 
 def test_cli_prints_huge_integer_as_one_line(here):
-    (here / "bad.yaml").write_text("extends: baseline.yaml\nheadcount: {ae: {count: "
+    (here / "bad.yaml").write_text("extends: baseline.yaml\nheadcount: {sdr: {count: "
                                    + "9" * 4000 + "}}\n")
     proc = subprocess.run([REVSIM, "validate", "bad.yaml"], capture_output=True, text=True,
                           timeout=60, env=ENV, cwd=here)
     assert proc.returncode == 2
-    assert proc.stderr == ("bad.yaml: headcount.ae.count: must be <= 1000000 "
+    assert proc.stderr == ("bad.yaml: headcount.sdr.count: must be <= 1000000 "
                            "(got a number of 4000 digits)\n")
 
 
@@ -219,13 +222,15 @@ def test_estimate_follows_the_simulation():
     assert res.stats["simpy_events"] <= est.events <= 3 * res.stats["simpy_events"]
 
 
-HUGE_BUDGET = "extends: baseline.yaml\nchannels: {inbound: {budget_per_month_usd: 1.0e+12}}\n"
+# a huge budget on a huge market: the in-market share no longer bounds the opportunities
+HUGE_BUDGET = ("extends: baseline.yaml\nchannels: {inbound: {budget_per_month_usd: 1.0e+12}}\n"
+               "segments: {smb: {market_size_accounts: 1000000000}}\n")
 
 
 @pytest.mark.parametrize("args", [
     ["run", "big.yaml"],
     ["compare", "baseline.yaml", "big.yaml"],
-    ["sweep", "baseline.yaml", "--grid", "channels.inbound.budget_per_month_usd=1e5,1e12"],
+    ["sweep", "big.yaml", "--grid", "channels.inbound.budget_per_month_usd=1e5,1e12"],
     ["sensitivity", "big.yaml"],
     ["report", "big.yaml", "--out", "rep"],
 ], ids=lambda a: a[0])
@@ -295,7 +300,7 @@ def test_progress_hook_is_called_every_month_and_changes_nothing():
 def test_progress_lines_off_a_terminal(here, executor):
     proc = subprocess.run([REVSIM, "run", "baseline.yaml", "--reps", "2", "--months", "5",
                            "--executor", executor], capture_output=True, text=True,
-                          timeout=300, env=ENV, cwd=here)
+                          timeout=300, env={**ENV, "REVSIM_PROGRESS": "always"}, cwd=here)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.splitlines()
     assert lines[-1] == "baseline: 100% (10 of 10 months simulated)"
@@ -305,11 +310,18 @@ def test_progress_lines_off_a_terminal(here, executor):
     assert "\x1b" not in proc.stderr
 
 
+def test_short_runs_print_no_progress_lines(here):
+    proc = subprocess.run([REVSIM, "run", "baseline.yaml", "--reps", "1", "--months", "2",
+                           "--executor", "serial"], capture_output=True, text=True,
+                          timeout=300, env=ENV, cwd=here)
+    assert proc.returncode == 0 and "months simulated" not in proc.stderr, proc.stderr
+
+
 def test_progress_names_are_printed_as_data(here):
     (here / "odd.yaml").write_text('extends: baseline.yaml\nname: "[/bold] \\e[31mred"\n')
     proc = subprocess.run([REVSIM, "run", "odd.yaml", "--reps", "1", "--months", "1",
                            "--executor", "serial"], capture_output=True, text=True,
-                          timeout=300, env=ENV, cwd=here)
+                          timeout=300, env={**ENV, "REVSIM_PROGRESS": "always"}, cwd=here)
     progress = [ln for ln in proc.stderr.splitlines() if "months simulated" in ln]
     assert progress == ["[/bold] ?[31mred: 100% (1 of 1 months simulated)"]
 

@@ -23,9 +23,9 @@ BASELINE = ROOT / "scenarios" / "baseline.yaml"
 REVSIM = shutil.which("revsim", path=str(Path(sys.executable).parent))
 SMALL = ["--months", "6", "--reps", "2", "--executor", "serial"]
 RESULT = {".revsim-output", "monthly.parquet", "by_segment.parquet", "by_channel.parquet",
-          "kpis.csv", "summary.json", "scenario.resolved.yaml", "run.json"}
+          "by_team.parquet", "kpis.csv", "summary.json", "scenario.resolved.yaml", "run.json"}
 REPRODUCIBLE = ("summary.json", "monthly.parquet", "by_segment.parquet", "by_channel.parquet",
-                "kpis.csv", "scenario.resolved.yaml")
+                "by_team.parquet", "kpis.csv", "scenario.resolved.yaml")
 
 
 def env(**extra: str) -> dict[str, str]:

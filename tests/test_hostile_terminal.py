@@ -36,7 +36,7 @@ def test_compare_and_sweep_print_names_literally(tmp_path):
     assert b"\x1b" not in proc.stdout
     out = proc.stdout.decode()
     assert MARKUP_NAME in out and terminal_text(ESCAPE_NAME) in out
-    proc = revsim("sweep", base, "--grid", "headcount.ae.count=10,12", *FAST, cwd=tmp_path)
+    proc = revsim("sweep", base, "--grid", "sales.teams.smb.count=2,3", *FAST, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr.decode()
     assert MARKUP_NAME in proc.stdout.decode()
 

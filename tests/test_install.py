@@ -130,3 +130,13 @@ def test_lock_pins_every_dependency():
         assert name in pins, f"{req.name} is not in constraints.txt: run `make lock`"
         assert req.specifier.contains(pins[name], prereleases=True), \
             f"constraints.txt pins {req.name}=={pins[name]}, pyproject.toml wants {text}"
+
+
+def test_every_subpackage_is_in_the_wheel_list():
+    """A package left out of pyproject's list imports from a checkout but not from a wheel."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "sim").rglob("__init__.py")}
+    assert found <= listed, found - listed

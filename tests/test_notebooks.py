@@ -98,7 +98,10 @@ def test_offsite_workbook_reruns_the_what_if_on_a_lever_change():
     assert float(wb.result.kpis["operating_profit_total"].mean()) != base_profit
     over = wb.overrides(price_change_pct=10)
     assert over["pricing.segments.smb.list_price_usd"] == pytest.approx(660)
-    assert over["headcount.ae.count"] == wb.scenario.headcount.ae.count
+    assert {k: v for k, v in over.items() if k.startswith("sales.teams.")} == {
+        f"sales.teams.{name}.count": team.count for name, team in wb.scenario.sales.teams.items()}
+    grown = wb.overrides(ae_count=17)  # 14 -> 17 AEs, split like today's teams
+    assert sum(v for k, v in grown.items() if k.startswith("sales.teams.")) == 17
     with pytest.raises(ValueError, match="unknown lever"):
         wb.overrides(bogus=1)
     wb._widgets["sliders"]["annual_uplift_frac"].value = 0.08  # a slider re-runs the what-if

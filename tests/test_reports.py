@@ -151,7 +151,7 @@ def _svg(chart) -> str:
 def test_every_chart_draws_offline_from_tidy_tables(small):
     r = small.base
     bands, trough = nbh.cash_tables(r)
-    sens = sim.sensitivity(r.scenario, ["headcount.ae.count"], replications=1,
+    sens = sim.sensitivity(r.scenario, ["sales.teams.mid_market.count"], replications=1,
                            executor="serial")
     grid = nbh.pricing_sweep(r.scenario, [0, 10], [0.2], replications=1)
     for chart in (charts.fan_chart(nbh.fan_table(r)),
@@ -184,5 +184,5 @@ def test_tables_for_finance(small):
     assert pnl.loc["Operating profit", "Year 1"] == pytest.approx(
         pnl.loc["Revenue", "Year 1"] - pnl.loc["Total cost (incl. cost of revenue)", "Year 1"])
     a = nbh.assumptions_table(small.base.scenario).set_index("key")["value"]
-    assert a["headcount.ae.hiring_plan.0.month"] == 7
+    assert a["sales.teams.mid_market.hiring_plan.0.month"] == 7
     assert nbh.fmt_usd(-1_234_567) == "-$1.23M" and nbh.fmt_kpi("nrr_last_year", 0.97) == "97.0%"

@@ -125,10 +125,11 @@ description: The middle of the chain.
 pricing:
   segments:
     smb: {list_price_usd: 700}
-headcount:
-  ae:
-    hiring_plan:
-      - {month: 3, add: 1}
+sales:
+  teams:
+    smb:
+      hiring_plan:
+        - {month: 3, add: 1}
 """)
     write(here, "leaf.yaml", """
 extends: mid.yaml
@@ -145,7 +146,7 @@ segments:
     assert smb.discount_cap_frac == 0.1  # from the leaf
     assert leaf.pricing.segments["enterprise"] == baseline.pricing.segments["enterprise"]
     # the list is replaced whole, not merged item by item with the baseline's two steps
-    assert [(h.month, h.add) for h in leaf.headcount.ae.hiring_plan] == [(3, 1)]
+    assert [(h.month, h.add) for h in leaf.sales.teams["smb"].hiring_plan] == [(3, 1)]
     # a partial distribution mapping keeps the parent's other parameters
     cycle = leaf.segments["smb"].sales_cycle_days
     base_cycle = baseline.segments["smb"].sales_cycle_days
@@ -155,7 +156,7 @@ segments:
                if leaves(scenario_to_dict(baseline)).get(k) != v}
     assert changed == {
         "name", "description", "pricing.segments.smb.list_price_usd", "pricing.segments.smb.discount_cap_frac",
-        "headcount.ae.hiring_plan", "segments.smb.sales_cycle_days.median",
+        "sales.teams.smb.hiring_plan", "segments.smb.sales_cycle_days.median",
     }
 
 
@@ -310,7 +311,7 @@ def test_efficient_growth_cuts_marketing_twenty_percent_for_the_whole_plan(basel
     assert inbound.budget_plan == [] == baseline.channels.inbound.budget_plan
 
 
-def test_enterprise_focus_shifts_leads_and_adds_two_aes(baseline):
+def test_enterprise_focus_shifts_spend_and_effort_and_adds_two_enterprise_aes(baseline):
     s = sim.load_scenario(SCENARIOS / "enterprise_focus.yaml")
     for channel in ("inbound", "outbound"):
         new = getattr(s.channels, channel).segment_mix
@@ -318,7 +319,23 @@ def test_enterprise_focus_shifts_leads_and_adds_two_aes(baseline):
         assert new["enterprise"] > old["enterprise"]
         assert new["smb"] < old["smb"]
     for month in range(2, s.horizon_months + 1):
-        assert planned(s.headcount.ae, month) - planned(baseline.headcount.ae, month) == 2
+        for team in ("smb", "mid_market"):
+            assert planned(s.sales.teams[team], month) == planned(baseline.sales.teams[team], month)
+        assert planned(s.sales.teams["enterprise"], month) \
+            - planned(baseline.sales.teams["enterprise"], month) == 2
+
+
+def test_upmarket_shift_moves_spend_effort_and_aes_to_enterprise(baseline):
+    s = sim.load_scenario(SCENARIOS / "upmarket_shift.yaml")
+    assert s.channels.inbound.budget_per_month_usd == baseline.channels.inbound.budget_per_month_usd
+    for channel in ("inbound", "outbound"):
+        new = getattr(s.channels, channel).segment_mix
+        old = getattr(baseline.channels, channel).segment_mix
+        assert new["enterprise"] >= 0.6 > old["enterprise"]
+    for month in range(2, s.horizon_months + 1):
+        moved = {team: planned(s.sales.teams[team], month)
+                 - planned(baseline.sales.teams[team], month) for team in s.sales.teams}
+        assert moved == {"smb": -1, "mid_market": -1, "enterprise": 4}
 
 
 # ---------------------------------------------------------------- bad input, exact messages
@@ -338,8 +355,16 @@ BAD_INPUTS = [
      ["bad.yaml: horizon_months: expected a whole number (got 'three')"]),
     ("mapping expected", "extends: baseline.yaml\npricing: 5\n",
      ["bad.yaml: pricing: expected a mapping (got 5)"]),
-    ("whole number expected", "extends: baseline.yaml\nheadcount: {ae: {count: 2.5}}\n",
-     ["bad.yaml: headcount.ae.count: expected a whole number (got 2.5)"]),
+    ("whole number expected", "extends: baseline.yaml\nheadcount: {sdr: {count: 2.5}}\n",
+     ["bad.yaml: headcount.sdr.count: expected a whole number (got 2.5)"]),
+    ("segment in two teams", "extends: baseline.yaml\nsales:\n  teams:\n"
+     "    smb: {segments: [smb, enterprise]}\n",
+     ["bad.yaml: sales.teams.smb.segments: segment 'enterprise' is also covered by team "
+      "'enterprise' (each segment has one team)"]),
+    ("unknown segment in a team", "extends: baseline.yaml\nsales:\n  teams:\n"
+     "    smb: {segments: [smb, micro]}\n",
+     ["bad.yaml: sales.teams.smb.segments: unknown segment 'micro' (segments are "
+      "['enterprise', 'mid_market', 'smb'])"]),
     ("out of range", "extends: baseline.yaml\nhorizon_months: 500\n",
      ["bad.yaml: horizon_months: must be <= 120 (got 500)"]),
     ("negative money", "extends: baseline.yaml\npricing:\n  segments:\n"
@@ -408,8 +433,9 @@ BAD_INPUTS = [
     ("money too large", "extends: baseline.yaml\ncosts: {fixed_opex_per_month_usd: 1.0e+308}\n",
      ["bad.yaml: costs.fixed_opex_per_month_usd: must be <= 1000000000000 (got 1e+308)"]),
     ("rate too large", "extends: baseline.yaml\nchannels: {outbound: "
-     "{leads_per_sdr_per_month: 1.0e+9}}\n",
-     ["bad.yaml: channels.outbound.leads_per_sdr_per_month: must be <= 100000 (got 1000000000)"]),
+     "{fresh_leads_per_sdr_per_month: {smb: 1.0e+9}}}\n",
+     ["bad.yaml: channels.outbound.fresh_leads_per_sdr_per_month.smb: must be <= 100000 "
+      "(got 1000000000)"]),
     ("nested too deeply", "extends: baseline.yaml\ndescription: " + "[" * 40 + "]" * 40 + "\n",
      ["bad.yaml: line 2, column 45: nested deeper than 32 levels (limit MAX_NESTING_DEPTH)"]),
 ]
@@ -558,3 +584,37 @@ def test_any_set_text_either_loads_in_range_or_gives_one_clean_line(baseline, ke
 def test_a_boolean_is_not_a_probability(baseline):
     with pytest.raises(sim.ScenarioError):
         sim.with_overrides(baseline, {"sales.commission_frac": True})
+
+
+def test_every_segment_needs_exactly_one_team_and_a_response_curve_where_it_gets_a_share(
+        baseline):
+    d = scenario_to_dict(baseline)
+    d["sales"]["teams"]["enterprise"]["segments"] = ["mid_market"]
+    with pytest.raises(ValueError) as err:
+        sim.Scenario.model_validate(d)
+    text = str(err.value)
+    assert "segment 'mid_market' is also covered by team 'enterprise'" in text
+    assert "no team covers segment 'enterprise'" in text
+    d = scenario_to_dict(baseline)
+    del d["channels"]["outbound"]["fresh_leads_per_sdr_per_month"]["enterprise"]
+    with pytest.raises(ValueError, match="channels.outbound.fresh_leads_per_sdr_per_month: no "
+                                         "value for segment 'enterprise'"):
+        sim.Scenario.model_validate(d)
+    d["channels"]["outbound"]["segment_mix"] = {"smb": 0.5, "mid_market": 0.5, "enterprise": 0.0}
+    assert sim.Scenario.model_validate(d).channels.outbound.segment_mix["enterprise"] == 0.0
+
+
+def test_a_pooled_team_is_one_line_and_replaces_the_parents_teams(here, baseline):
+    write(here, "pooled.yaml", "extends: baseline.yaml\nsales:\n  teams: {all: {segments: "
+          "[smb, mid_market, enterprise], count: 14, loaded_cost_per_month_usd: 24000, "
+          "concurrent_deals_per_ae: 16}}\n")
+    s = sim.load_scenario("pooled.yaml")
+    assert list(s.sales.teams) == ["all"]
+    team = s.sales.teams["all"]
+    assert (team.count, team.concurrent_deals_per_ae, team.ramp_months) == (14, 16, 5.0)
+    # naming only teams the parent has changes just those
+    write(here, "one.yaml", "extends: baseline.yaml\nsales:\n  teams: {smb: {count: 3}}\n")
+    s = sim.load_scenario("one.yaml")
+    assert list(s.sales.teams) == list(baseline.sales.teams)
+    assert s.sales.teams["smb"].count == 3
+    assert s.sales.teams["enterprise"] == baseline.sales.teams["enterprise"]

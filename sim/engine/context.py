@@ -52,7 +52,7 @@ class Context:
         self.seg_names = list(s.segments)
         self.segments = [s.segments[name] for name in self.seg_names]
         self.prices = [s.pricing.segments[name] for name in self.seg_names]
-        self.ledger = Ledger(s.horizon_months, self.seg_names)
+        self.ledger = Ledger(s.horizon_months, self.seg_names, list(s.sales.teams))
         self.log = EventLog() if self.record_events else None
 
     def note(self, t: float, account: int, kind: str, seg: int, ch: int, amount: float = 0.0,

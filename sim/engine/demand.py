@@ -1,5 +1,6 @@
-"""Demand: leads by channel and segment each month, market saturation, qualification, and
-the draws of each opportunity (a ``Prospect``).
+"""Demand: leads by channel and segment each month (what each segment's spend and SDR effort
+buy, see ``sim.market``), qualification under the in-market cap, and the draws of each
+opportunity (a ``Prospect``).
 
 Leads that never become opportunities are drawn in bulk (numpy) and only counted, so only
 opportunities become SimPy events.
@@ -9,10 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim import market
 from sim.engine.context import Context
 from sim.engine.entities import Prospect
 from sim.engine.plan import MonthlyPlan, effective_headcount
-from sim.units import CHANNELS, LEAD_CHANNELS, MONTH_DAYS
+from sim.units import CHANNELS, LEAD_CHANNELS, MONTH_DAYS, Channel
 
 # each prospect attribute has its own stream per channel x segment: the i-th prospect of a
 # channel and segment gets the same draws whatever else changes
@@ -20,21 +22,38 @@ PROSPECT_DRAWS = ("contract", "wtp", "seats", "win", "cycle", "patience", "onboa
                   "account")
 
 
-def saturation(customers: int, market_size_accounts: float) -> float:
-    """Share of a segment's market still open: demand falls as the customer count grows."""
-    return max(0.0, 1.0 - customers / market_size_accounts)
+def segment_demand(ctx: Context, plan: MonthlyPlan, month: int, k: int, open_accounts: float,
+                   pool: market.ContactPool) -> tuple[list[float], list[float]]:
+    """Expected leads of segment k by lead channel in a 1-based month, and each channel's
+    chance that a lead qualifies once the in-market cap is applied (see ``sim.market``).
 
-
-def lead_volumes(ctx: Context, plan: MonthlyPlan, month: int) -> list[float]:
-    """Expected leads of the whole market by lead channel in a 1-based month."""
+    Inbound: the segment's share of the budget on its own response curve. Outbound: the
+    segment's share of ramped SDRs working its open accounts, less those cooling down from
+    an earlier contact (``pool`` advances one month). Partner: referrals by segment mix.
+    """
     s = ctx.scenario
+    name = ctx.seg_names[k]
     inbound, outbound, partner = s.channels.inbound, s.channels.outbound, s.channels.partner
-    budget = plan.marketing_budget_usd[month - 1]
-    return [
-        inbound.leads_scale_k * budget ** inbound.response_exponent_b if budget > 0 else 0.0,
-        effective_headcount(s.headcount.sdr, month) * outbound.leads_per_sdr_per_month,
-        plan.active_partners[month - 1] * partner.referrals_per_partner_per_month,
-    ]
+    leads = [0.0, 0.0, plan.active_partners[month - 1] * partner.referrals_per_partner_per_month
+             * partner.segment_mix.get(name, 0.0)]
+    spend = plan.marketing_budget_usd[month - 1] * inbound.segment_mix.get(name, 0.0)
+    if spend > 0:
+        leads[Channel.INBOUND] = market.inbound_leads(
+            spend, inbound.cost_per_lead_usd[name], inbound.reference_spend_per_month_usd[name],
+            inbound.response_exponent_b[name])
+    effort = effective_headcount(s.headcount.sdr, month) * outbound.segment_mix.get(name, 0.0)
+    attempts = 0.0
+    if effort > 0:
+        attempts = effort * outbound.accounts_contacted_per_sdr_per_month[name]
+    reached = pool.step(attempts, open_accounts)
+    if effort > 0:
+        leads[Channel.OUTBOUND] = reached * (outbound.fresh_leads_per_sdr_per_month[name]
+                                             / outbound.accounts_contacted_per_sdr_per_month[name])
+    qualify = [ch.qualify_prob_frac.get(name, 0.0) for ch in (inbound, outbound, partner)]
+    raw = sum(n * q for n, q in zip(leads, qualify, strict=True))
+    in_market = market.in_market_per_month(open_accounts, ctx.segments[k].in_market_per_year_frac)
+    scale = market.qualify_scale(raw, in_market)
+    return leads, [q * scale for q in qualify]
 
 
 class Demand:
@@ -52,29 +71,28 @@ class Demand:
                      for attr in PROSPECT_DRAWS}
             for c, k, name in cells
         }
+        cooldown = ctx.scenario.channels.outbound.cooldown_months
+        self.pools = [market.ContactPool(cooldown) for _ in ctx.seg_names]
 
     def month(self, t: float, month: int, customers_by_seg: list[int]) -> list[Prospect]:
         """Book the month's leads and opportunities; the opportunities in arrival order."""
         ctx = self.ctx
         ledger = ctx.ledger
-        s = ctx.scenario
-        channels = (s.channels.inbound, s.channels.outbound, s.channels.partner)
-        volumes = lead_volumes(ctx, self.plan, month)
         arrivals: list[Prospect] = []
-        for c in LEAD_CHANNELS:
-            for k, name in enumerate(ctx.seg_names):
-                sat = saturation(customers_by_seg[k], ctx.segments[k].market_size_accounts)
-                mean = volumes[c] * channels[c].segment_mix.get(name, 0.0) * sat
-                # one stream per month, channel and segment: a changed mean in one cell
-                # (saturation moves with the customer count) never shifts another cell
+        for k, name in enumerate(ctx.seg_names):
+            open_accounts = max(0.0, ctx.segments[k].market_size_accounts - customers_by_seg[k])
+            leads, qualify = segment_demand(ctx, self.plan, month, k, open_accounts,
+                                            self.pools[k])
+            for c in LEAD_CHANNELS:
+                # one stream per month, channel and segment: a changed mean in one cell never
+                # shifts another cell
                 g = ctx.streams.numpy(f"leads/{CHANNELS[c]}/{name}/{month}")
-                leads = int(g.poisson(mean))
-                q = channels[c].qualify_prob_frac.get(name, 0.0)
-                opps = int(g.binomial(leads, q)) if leads else 0
-                ledger.flow(t, "leads", k, c, leads)
+                n_leads = int(g.poisson(leads[c]))
+                opps = int(g.binomial(n_leads, qualify[c])) if n_leads else 0
+                ledger.flow(t, "leads", k, c, n_leads)
                 ledger.flow(t, "opportunities", k, c, opps)
-                if leads:
-                    ctx.note(t, -1, "leads", k, c, float(leads), f"{opps} qualified")
+                if n_leads:
+                    ctx.note(t, -1, "leads", k, c, float(n_leads), f"{opps} qualified")
                 if opps:
                     times = np.sort(self.rng_arrivals[(c, k)].uniform(t, t + MONTH_DAYS, opps))
                     arrivals.extend(self.draw_prospects(k, c, times))

@@ -75,9 +75,10 @@ class Level:
 class Ledger:
     """All accumulators of one replication."""
 
-    def __init__(self, horizon: int, segments: list[str]):
+    def __init__(self, horizon: int, segments: list[str], teams: list[str] | None = None):
         self.horizon = horizon
         self.segments = segments
+        self.teams = list(teams) if teams is not None else ["all"]
         self.t_end = horizon * MONTH_DAYS
         n_seg, n_ch = len(segments), len(CHANNELS)
         self.shape = (horizon, n_seg, n_ch)
@@ -93,6 +94,11 @@ class Ledger:
         self.onb_busy = Level(horizon)
         self.onb_capacity = Level(horizon)
         self.ae_wait = np.zeros((horizon, 2))  # sum of waits, count
+        # per sales team: deals in progress, deal slots, ramped AE equivalents, waits
+        self.team_busy = [Level(horizon) for _ in self.teams]
+        self.team_capacity = [Level(horizon) for _ in self.teams]
+        self.team_productivity = [Level(horizon) for _ in self.teams]
+        self.team_wait = [np.zeros((horizon, 2)) for _ in self.teams]
         self.onb_wait = np.zeros((horizon, 2))
         # cohort (0 = installed base, else month won) x month x CohortMeasure
         self.cohort = np.zeros((horizon + 1, horizon, len(CohortMeasure)))
@@ -153,7 +159,8 @@ class Ledger:
             for row in self.levels[col]:
                 for lev in row:
                     lev.advance(self.t_end)
-        for lev in (self.ae_busy, self.ae_capacity, self.onb_busy, self.onb_capacity):
+        for lev in (self.ae_busy, self.ae_capacity, self.onb_busy, self.onb_capacity,
+                    *self.team_busy, *self.team_capacity, *self.team_productivity):
             lev.advance(self.t_end)
 
     def integral(self, column: str) -> np.ndarray:

@@ -17,7 +17,7 @@ from sim.engine.demand import Demand
 from sim.engine.onboarding import OnboardingTeam
 from sim.engine.plan import monthly_plan
 from sim.engine.retention import Retention
-from sim.engine.sales import SalesTeam
+from sim.engine.sales import SalesForce
 from sim.engine.stakeholders import StakeholderModel
 from sim.scenario import Scenario
 from sim.units import MONTH_DAYS
@@ -42,7 +42,7 @@ class Replication:
         self.onboarding = OnboardingTeam(ctx)
         self.customers = Customers(ctx, self.billing, self.retention, self.onboarding,
                                    self.stakeholders)
-        self.sales = SalesTeam(ctx, on_won=self.customers.sign)
+        self.sales = SalesForce(ctx, on_won=self.customers.sign)
         self.demand = Demand(ctx, self.plan)
         self.initial: dict[str, float] = {}
         self.sim_events = 0
@@ -55,7 +55,7 @@ class Replication:
             self.sales.restaff(t, month)
             self.onboarding.restaff(t, month)
         self.retention.update_coverage(month, self.customers.by_segment)
-        self.ledger.record_month(month, self.retention.cs_factor, self.sales.resource.capacity)
+        self.ledger.record_month(month, self.retention.cs_factor, self.sales.capacity)
         for prospect in self.demand.month(t, month, self.customers.by_segment):
             # each opportunity arrives at its own time
             self.env.timeout(prospect.arrival_t - t, value=prospect).callbacks.append(

@@ -17,7 +17,8 @@ from sim.engine.context import Context
 from sim.engine.customers import book_arr_change
 from sim.engine.entities import Account
 from sim.engine.plan import effective_headcount
-from sim.units import MONTH_DAYS, YEAR_DAYS, ArrChange
+from sim.engine.pricing import GRANDFATHER, installed_price_step
+from sim.units import MONTH_DAYS, YEAR_DAYS, ArrChange, Channel
 
 if TYPE_CHECKING:  # pragma: no cover
     from sim.engine.billing import Billing
@@ -29,6 +30,7 @@ MONTHLY_RENEWAL_BLOCK_MONTHS = 3  # monthly renewals drawn at once (one geometri
 CERTAIN_SURVIVAL_Q = 1e-12  # below this monthly churn probability the block is renewed outright
 TIME_TOLERANCE_DAYS = 1e-6  # events this close count as simultaneous
 ARR_EXPANSION, ARR_CONTRACTION, _ = ArrChange  # bound once: Enum attribute reads are slow
+INSTALLED_BASE = Channel.INSTALLED_BASE
 
 
 # -- rules ----------------------------------------------------------------------------------
@@ -105,6 +107,7 @@ class Retention:
     def __init__(self, ctx: Context, billing: Billing, stakeholders: StakeholderModel | None):
         self.ctx, self.billing, self.stakeholders = ctx, billing, stakeholders
         self.cs_factor = 1.0
+        self.list_gap: dict[int, float] = {}  # installed accounts: new list / their list
 
     def update_coverage(self, month: int, customers_by_seg: list[int]) -> None:
         """Start of a month: required CSMs for today's customers against the team."""
@@ -135,6 +138,22 @@ class Retention:
         return over_wtp_churn_probability(a.price, uplift, wtp_now,
                                           self.ctx.scenario.pricing.over_wtp_churn_prob_frac)
 
+    def price_increase(self, a: Account) -> float:
+        """This renewal's price increase: the escalator, and for an installed account whose
+        list price changed, the segment's policy (grandfather, or a capped step toward the
+        new list; ``sim.engine.pricing.installed_price_step``)."""
+        uplift = self.ctx.scenario.pricing.annual_uplift_frac
+        price = self.ctx.prices[a.seg]
+        if a.ch != INSTALLED_BASE or price.installed_price_policy == GRANDFATHER:
+            return uplift
+        gap = self.list_gap.get(a.id)
+        if gap is None:
+            gap = price.list_price_usd / (price.installed_list_price_usd or price.list_price_usd)
+        step = installed_price_step(gap, uplift, price.installed_price_policy,
+                                    price.installed_price_step_cap_frac)
+        self.list_gap[a.id] = step.gap_after
+        return step.increase_frac
+
     def _renewal_factor(self, a: Account, t: float) -> float | None:
         return self.stakeholders.renewal_factor(a, t) if a.stake is not None else None
 
@@ -159,7 +178,7 @@ class Retention:
         s = self.ctx.scenario
         seg = self.ctx.segments[a.seg]
         health_factor = self.health(a, t)
-        uplift = s.pricing.annual_uplift_frac
+        uplift = self.price_increase(a)
         q = renewal_churn_probability(a.churn_propensity, health_factor, uplift,
                                       s.pricing.uplift_churn_elasticity,
                                       price_churn=self._price_churn(a, t, seg, uplift),
@@ -192,7 +211,7 @@ class Retention:
         health_factor = self.health(a, t)
         uplift = 0.0
         if t - a.last_uplift_t >= YEAR_DAYS - TIME_TOLERANCE_DAYS:
-            uplift = s.pricing.annual_uplift_frac
+            uplift = self.price_increase(a)
             if a.rng.random() < self._price_churn(a, t, seg, uplift):
                 return False
             self._reprice(a, t, seg, health_factor, uplift)

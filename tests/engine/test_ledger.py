@@ -51,9 +51,11 @@ def test_flows_and_spread_land_in_the_month_of_their_time():
 def test_ae_capacity_is_booked_to_the_month_it_holds_in():
     """Capacity changes at each month start (restaffing): every month's integral is that
     month's capacity for a whole month, never a neighbour's."""
-    sc = scenario({"headcount.ae.hiring_plan": [{"month": 2, "add": 3}, {"month": 4, "add": 2}],
-                   "headcount.ae.ramp_months": 0, "sales.ae_attrition_per_year_frac": 0.0,
-                   "sales.ae_fail_to_ramp_frac": 0.0}, horizon=5)
+    team = {"hiring_plan": [{"month": 2, "add": 3}, {"month": 4, "add": 2}],
+            "ramp_months": 0, "attrition_per_year_frac": 0.0, "fail_to_ramp_frac": 0.0}
+    over = {f"sales.teams.{t}.attrition_per_year_frac": 0.0 for t in ("smb", "enterprise")}
+    over.update({f"sales.teams.mid_market.{k}": v for k, v in team.items()})
+    sc = scenario(over, horizon=5)
     model = Replication(sc)
     model.run()
     slots = np.asarray(model.ledger.ae_capacity_slots)

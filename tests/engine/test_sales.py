@@ -49,34 +49,36 @@ def test_win_probability_lift_for_partner_deals_only_and_capped():
 
 
 def _team(overrides):
-    base = {"sales.ae_attrition_per_year_frac": 0.0, "sales.ae_fail_to_ramp_frac": 0.0,
-            "sales.concurrent_deals_per_ae": 3, "headcount.ae.count": 4}
-    ctx = Context(scenario({**base, **overrides}))
-    return ctx, SalesTeam(ctx, on_won=lambda *args: None)
+    """One pooled team of 4 AEs x 3 deals, no attrition or failed ramps, plus ``overrides``
+    of its fields."""
+    team = {"segments": ["smb", "mid_market", "enterprise"], "count": 4,
+            "loaded_cost_per_month_usd": 24000, "concurrent_deals_per_ae": 3,
+            "attrition_per_year_frac": 0.0, "fail_to_ramp_frac": 0.0, **overrides}
+    ctx = Context(scenario({"sales.teams": {"all": team}}))
+    return ctx, SalesTeam(ctx, 0, "all", ctx.scenario.sales.teams["all"],
+                          on_won=lambda *args: None)
 
 
 def test_capacity_is_heads_times_concurrent_deals():
-    _, team = _team({"headcount.ae.ramp_months": 0})
+    _, team = _team({"ramp_months": 0})
     assert team.resource.capacity == 12
 
 
 def test_new_hires_ramp_linearly_into_capacity():
-    ctx, team = _team({"headcount.ae.ramp_months": 2,
-                       "headcount.ae.hiring_plan": [{"month": 2, "add": 2}]})
+    ctx, team = _team({"ramp_months": 2, "hiring_plan": [{"month": 2, "add": 2}]})
     team.restaff(1 * MONTH_DAYS, 2)  # hired today: 0% ramped
     assert team.resource.capacity == 12
     team.restaff(2 * MONTH_DAYS, 3)  # one month in: 50% each, 1 AE's worth
     assert team.resource.capacity == 15
     team.restaff(3 * MONTH_DAYS, 4)  # fully ramped
     assert team.resource.capacity == 18
-    # the ledger's capacity level follows, month by month
-    ctx.ledger.ae_capacity.advance(4 * MONTH_DAYS)
-    assert ctx.ledger.ae_capacity.end[:4] == [12, 12, 15, 18]
+    # the ledger's capacity level of the team follows, month by month
+    ctx.ledger.team_capacity[0].advance(4 * MONTH_DAYS)
+    assert ctx.ledger.team_capacity[0].end[:4] == [12, 12, 15, 18]
 
 
 def test_planned_reductions_shrink_the_team():
-    _, team = _team({"headcount.ae.ramp_months": 0,
-                     "headcount.ae.hiring_plan": [{"month": 2, "add": -3}]})
+    _, team = _team({"ramp_months": 0, "hiring_plan": [{"month": 2, "add": -3}]})
     team.restaff(MONTH_DAYS, 2)
     assert len(team.aes) == 1 and team.resource.capacity == 3
 
