@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -283,9 +284,12 @@ def _sheet_name(name: str, used: set[str]) -> str:
     return out
 
 
-def write_workbook(path: Path, entries: Sequence[_Entry], seed: int, replications: int) -> None:
+def write_workbook(path: Path, entries: Sequence[_Entry], seed: int, replications: int,
+                   decision=None) -> None:
     """Finance workbook: a sheet per scenario (annual P&L, KPI summary), a comparison sheet and
-    the resolved assumptions flattened to key/value rows (one value column per scenario)."""
+    the resolved assumptions flattened to key/value rows (one value column per scenario);
+    with ``decision`` (a CompareResult), the verdict, profit bridge and three statements
+    sheets (monthly, quarterly, fiscal year) of every plan."""
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
@@ -367,6 +371,11 @@ def write_workbook(path: Path, entries: Sequence[_Entry], seed: int, replication
             ws.column_dimensions["A"].width = 60
             for j in range(2, len(done) + 2):
                 ws.column_dimensions[get_column_letter(j)].width = 22
+        if decision is not None:
+            from sim.finance_excel import add_decision_sheets
+
+            add_decision_sheets(xl.book, decision)
+            xl.book.move_sheet("Verdict", offset=-xl.book.sheetnames.index("Verdict"))
         # scenario text is data: no cell may become a formula (OWASP CSV injection)
         neutralise_formulas(xl.book)
 
@@ -384,11 +393,15 @@ h1 { margin-bottom: 0.2em; } .meta { color: #555; font-size: 0.9em; }
 table { border-collapse: collapse; font-size: 0.92em; }
 td, th { padding: 3px 12px 3px 0; text-align: left; vertical-align: top; }
 code { background: #f3f3f3; padding: 0 3px; }
+.verdict table { width: 100%; } .verdict th, .verdict td { padding: 3px 8px 3px 0; }
+.verdict td.text { max-width: 18em; } .verdict .note { color: #555; font-size: 0.9em; }
+.verdict li { margin-bottom: 0.4em; }
 """
 
 
 def write_index(path: Path, entries: Sequence[_Entry], compare_entry: dict, seed: int,
-                replications: int, months: int | None, wall_seconds: float) -> None:
+                replications: int, months: int | None, wall_seconds: float,
+                verdict_block: str = "", board_pack: bool = False) -> None:
     """index.html: every scenario with its description, headline KPIs, links, seed, hash;
     failures with their error. All scenario text is HTML-escaped."""
     esc = html_text
@@ -433,14 +446,16 @@ def write_index(path: Path, entries: Sequence[_Entry], compare_entry: dict, seed
               if failed else "")
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     horizon = f"{months} months (override)" if months else "each scenario's own horizon"
+    pack_link = ' · <a href="board_pack.pdf">Board pack (PDF)</a>' if board_pack else ""
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>revsim report</title>
 <style>{_CSS}</style></head><body>
 <h1>Revenue strategy report</h1>
 <p class="meta">Generated {when} in {wall_seconds:.0f} s · seed {seed} ·
 {replications} replications per scenario · {esc(horizon)} ·
-<a href="{WORKBOOK}">Excel workbook for finance</a></p>
+<a href="{WORKBOOK}">Excel workbook for finance</a>{pack_link}</p>
 {status}
+{verdict_block}
 {comp}
 {''.join(cards)}
 </body></html>
@@ -489,6 +504,7 @@ def _build(entries: list[_Entry], dest: Claim, out_dir: str | Path, replications
     try:
         with hermetic_jupyter(), dest.folder() as tmp:
             _simulate(entries, replications, seed, executor, scheduler)
+            _step(f"simulated {sum(e.result is not None for e in entries)} scenario(s)", t0)
             for sub in ("data", "notebooks", "html"):
                 (tmp / sub).mkdir()
             jobs = []
@@ -520,10 +536,20 @@ def _build(entries: list[_Entry], dest: Claim, out_dir: str | Path, replications
                     print(terminal_text(e.error), file=sys.stderr)
             if compare_entry.get("error"):
                 print(terminal_text(f"comparison: {compare_entry['error']}"), file=sys.stderr)
-            write_workbook(tmp / WORKBOOK, entries, seed, replications)
+            decision = _decision(entries)
+            write_workbook(tmp / WORKBOOK, entries, seed, replications, decision)
+            _step(f"wrote {WORKBOOK}", t0)
+            pack = _board_pack(decision, tmp)
+            if pack:
+                _step("wrote board_pack.pdf", t0)
+            verdict_block = ""
+            if decision is not None:
+                from sim.board_pack import verdict_html
+
+                verdict_block = verdict_html(decision)
             wall = time.perf_counter() - t0
             write_index(tmp / "index.html", entries, compare_entry, seed, replications, months,
-                        wall)
+                        wall, verdict_block, pack)
     except OutputError as exc:
         print(terminal_text(str(exc)), file=sys.stderr)
         return exc.code
@@ -547,6 +573,39 @@ def _build(entries: list[_Entry], dest: Claim, out_dir: str | Path, replications
     return EXIT_SCENARIO_FAILED if failed else EXIT_OK
 
 
+def _step(what: str, t0: float) -> None:
+    """One plain line on stdout per finished step of the build (errors stay on stderr)."""
+    if os.environ.get("REVSIM_PROGRESS", "auto") != "never":
+        print(terminal_text(f"report: {what} ({time.perf_counter() - t0:.0f} s)"), flush=True)
+
+
+def _decision(entries: Sequence[_Entry]):
+    """The comparison behind the verdict: every scenario that ran, the base first; None when
+    the base failed."""
+    from sim.experiment import compare_of
+
+    done = [e.result for e in entries if e.result is not None and e.ok]
+    if not done or entries[0].result is None:
+        return None
+    return compare_of(done)
+
+
+def _board_pack(decision, tmp: Path) -> bool:
+    """board_pack.pdf from the same numbers; a missing or failing browser is one line on
+    stderr and the rest of the report stands."""
+    if decision is None:
+        return False
+    from sim.board_pack import write_board_pack
+
+    try:
+        write_board_pack(decision, tmp)
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+        print(terminal_text(f"revsim report: no board pack: {_one_line(str(exc))}"),
+              file=sys.stderr)
+        return False
+    return True
+
+
 def _run_notebooks(jobs: list[tuple], tmp: Path) -> None:
     """Execute and export the notebooks, two at a time (each runs in its own kernel)."""
 
@@ -557,6 +616,7 @@ def _run_notebooks(jobs: list[tuple], tmp: Path) -> None:
         files = target.files if isinstance(target, _Entry) else target.setdefault("files", {})
         try:
             execute_notebook(name, out_nb, params, cwd=tmp / "notebooks")
+            _step(f"ran notebook {slug}", t_start)
         except Exception as exc:
             msg = notebook_error(out_nb, exc)
             if isinstance(target, _Entry):
@@ -570,6 +630,7 @@ def _run_notebooks(jobs: list[tuple], tmp: Path) -> None:
         files["Report (HTML)"] = f"html/{slug}.html"
         files["Executed notebook"] = f"notebooks/{slug}.ipynb"
 
+    t_start = time.perf_counter()
     workers = max(1, min(2, os.cpu_count() or 1, len(jobs)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for fut in [pool.submit(run, j) for j in jobs]:
