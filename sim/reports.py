@@ -530,7 +530,7 @@ def _build(entries: list[_Entry], dest: Claim, out_dir: str | Path, replications
                              f"Comparison against {base.result.name}"))
             elif len(entries) > 1:
                 compare_entry["error"] = f"base scenario failed: {base.error}"
-            _run_notebooks(jobs, tmp)
+            _run_notebooks(jobs, tmp, t0)
             for e in entries:
                 if e.error:
                     print(terminal_text(e.error), file=sys.stderr)
@@ -606,7 +606,7 @@ def _board_pack(decision, tmp: Path) -> bool:
     return True
 
 
-def _run_notebooks(jobs: list[tuple], tmp: Path) -> None:
+def _run_notebooks(jobs: list[tuple], tmp: Path, t0: float | None = None) -> None:
     """Execute and export the notebooks, two at a time (each runs in its own kernel)."""
 
     def run(job):
@@ -630,7 +630,7 @@ def _run_notebooks(jobs: list[tuple], tmp: Path) -> None:
         files["Report (HTML)"] = f"html/{slug}.html"
         files["Executed notebook"] = f"notebooks/{slug}.ipynb"
 
-    t_start = time.perf_counter()
+    t_start = time.perf_counter() if t0 is None else t0
     workers = max(1, min(2, os.cpu_count() or 1, len(jobs)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for fut in [pool.submit(run, j) for j in jobs]:
