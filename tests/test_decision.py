@@ -245,3 +245,24 @@ def test_summary_and_kpis_csv_carry_every_cfo_metric_with_quantiles(tmp_path):
     assert csv.loc[0, "ltv_to_cac_last_year"] == pytest.approx(yearly.loc[2, "ltv_to_cac"])
     assert csv.loc[0, "rule_of_40_last_year"] == pytest.approx(yearly.loc[2, "rule_of_40"])
     assert "p50" in summary["statistics"] and "probability_low" in summary["statistics"]
+
+
+def test_revsim_compare_precision_warns_when_not_reached_and_refuses_a_bad_target(tmp_path):
+    revsim = shutil.which("revsim", path=os.path.dirname(os.sys.executable)) or \
+        shutil.which("revsim")
+    args = ["compare", "scenarios/baseline.yaml", "scenarios/price_increase.yaml", "--reps",
+            "2", "--months", "6", "--executor", "serial"]
+    proc = subprocess.run([revsim, *args, "--precision", "1", "--max-reps", "3", "--out",
+                           str(tmp_path / "c")], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "REVSIM_PROGRESS": "never"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        line for line in proc.stderr.strip().splitlines() if "precision NOT reached" in line]
+    assert "after 3 replications" in proc.stderr
+    import json
+
+    assert json.loads((tmp_path / "c" / "summary.json").read_text())["replications"] == 3
+    bad = subprocess.run([revsim, *args, "--precision", "-5"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip().splitlines() == ["--precision -5.0: must be a positive amount of USD"]
