@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     show("replications per second", f"{n / par_wall:.2f}")
     show("parallel efficiency", f"{eff:.0%}", ">= 85%", eff >= 0.85)
 
-    from sim.notebook_helpers import offsite_workbook
+    from sim.report.offsite import offsite_workbook
 
     wb = offsite_workbook(ROOT / "scenarios" / "baseline.yaml")  # the notebook's defaults
     with contextlib.redirect_stdout(io.StringIO()):  # outside Jupyter, display() prints

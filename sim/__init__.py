@@ -1,6 +1,6 @@
 """revsim: a revenue strategy simulator for CRO/CFO what-if planning.
 
-Data flows scenario → model → events → ledger → metrics → charts → reports.
+Data flows scenario → engine (events, ledger) → tables → metrics → experiments → report.
 Names load on first use, so ``revsim validate`` does not pay for pandas and SimPy.
 """
 
@@ -26,9 +26,17 @@ _EXPORTS = {
     "sensitivity": "sim.experiment",
     "sweep": "sim.experiment",
     "account_plan_return": "sim.experiment",
+    "pricing_sweep": "sim.experiment",
+    "build_report": "sim.report.build",
+    "load_result": "sim.report.store",
+    "save_result": "sim.report.store",
 }
 __all__ = [
     "account_plan_return",
+    "build_report",
+    "load_result",
+    "pricing_sweep",
+    "save_result",
     "CompareResult",
     "ExperimentResult",
     "Scenario",
@@ -66,10 +74,13 @@ if TYPE_CHECKING:
         SweepResult,
         account_plan_return,
         compare,
+        pricing_sweep,
         run_experiment,
         sensitivity,
         sweep,
     )
+    from sim.report.build import build_report
+    from sim.report.store import load_result, save_result
     from sim.runner import SimulationResult, simulate
     from sim.scenario import Scenario
     from sim.scenario_io import (

@@ -20,7 +20,7 @@ import pandas as pd
 
 from sim.bridge import DRIVERS, bridges
 from sim.escape import html_text, svg_html
-from sim.experiment import KPI_LABELS
+from sim.report.fmt import label as kpi_label
 from sim.statements import BALANCE_LINES, CASH_FLOW_LINES, INCOME_LINES, mean_statements
 from sim.verdict import fmt_usd, verdict
 
@@ -151,7 +151,7 @@ def _kpi_value(kpi: str, v: float) -> str:
 def _kpi_section(cmp) -> str:
     rows = []
     for kpi in HEADLINE:
-        row = [KPI_LABELS.get(kpi, kpi)]
+        row = [kpi_label(kpi)]
         for r in cmp.results:
             s = r.kpi_summary.set_index("kpi")
             if kpi not in s.index:

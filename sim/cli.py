@@ -1,6 +1,7 @@
 """The ``revsim`` command line: validate, schema, run, compare, sweep, sensitivity, report.
 
-Every scenario problem is printed as ``file: key.path: reason`` on stderr with exit code 2 and
+Parse, call ``sim.experiment`` or ``sim.report``, print through ``sim.report.fmt`` (the KPI
+catalogue and its one formatter). Every scenario problem is printed as ``file: key.path: reason`` on stderr with exit code 2 and
 no traceback. Heavy modules (pandas, the experiment runner, the report pipeline) are imported
 inside the commands so that ``revsim validate`` and ``revsim --help`` start quickly.
 """
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from sim.escape import rich_text, terminal_text
-from sim.fmt import fmt_usd
+from sim.report.fmt import fmt_range, fmt_value, short_label
 from sim.scenario_io import ScenarioError, digits, load_scenario, parse_overrides, scenario_hash
 
 if TYPE_CHECKING:
@@ -198,31 +199,7 @@ def _console():
                    markup=False, emoji=False)
 
 
-# ---------------------------------------------------------------- number formatting
-
-
-def _fmt(kpi: str, value: Any) -> str:
-    """A KPI value the way a CFO reads it: $ in K/M, fractions in %, months, counts."""
-    if value is None:
-        return "-"
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if math.isnan(v):
-        return "-"
-    k = kpi.lower()
-    if k.endswith("_frac") or k.startswith(("nrr", "grr")) or "margin" in k or "rate" in k:
-        return f"{v:.1%}"
-    if "months" in k or k.endswith("_month"):
-        return f"{v:.1f} mo"
-    if "customers" in k or k.endswith("_count"):
-        return f"{v:,.0f}"
-    if "per_deal" in k or k.endswith("_usd") or any(
-        w in k for w in ("revenue", "profit", "arr", "cash", "npv", "cost", "budget", "price")
-    ):
-        return fmt_usd(v)
-    return f"{v:,.4g}"
+# ---------------------------------------------------------------- tables
 
 
 def _label(row: Any) -> str:
@@ -240,8 +217,8 @@ def _kpi_table(summary, title: str):
     table.add_column("P10 – P90", justify="right")
     for _, row in summary.iterrows():
         kpi = str(row["kpi"])
-        table.add_row(rich_text(_label(row)), rich_text(_fmt(kpi, row["p50"])),
-                      rich_text(f"{_fmt(kpi, row['p10'])} – {_fmt(kpi, row['p90'])}"))
+        table.add_row(rich_text(_label(row)), rich_text(fmt_value(kpi, row["p50"])),
+                      rich_text(fmt_range(kpi, row["p10"], row["p90"])))
     return table
 
 
@@ -268,29 +245,15 @@ def _frame_table(df, title: str, headers: dict[str, str] | None = None,
             if kind is not None and kind.startswith("@"):
                 kind = str(row[kind[1:]])
             if isinstance(value, str):
-                cells.append(_LABELS.get(value, value) if col == "kpi" else value)
+                cells.append(short_label(value) if col == "kpi" else value)
             elif kind is not None:
-                cells.append(_fmt(kind, value))
+                cells.append(fmt_value(kind, value))
             elif isinstance(value, float):
                 cells.append(f"{value:,.6g}")
             else:
                 cells.append(str(value))
         table.add_row(*map(rich_text, cells))
     return table
-
-
-_LABELS = {
-    "revenue_total": "Revenue",
-    "operating_profit_total": "Operating profit",
-    "npv_operating_profit": "NPV of operating profit",
-    "ending_arr": "Ending ARR",
-    "cash_trough": "Cash trough",
-    "net_new_arr_total": "Net new ARR",
-    "win_rate_frac": "Win rate",
-    "new_arr_per_deal": "New ARR per deal",
-    "avg_discount_frac": "Average discount",
-}
-"""Short names of the KPIs in sweep and sensitivity tables."""
 
 
 # ---------------------------------------------------------------- commands
@@ -432,8 +395,11 @@ def compare(
 
 def _compare(base_sc, other_sc, reps, seed, ex, scheduler, out, precision=None,
              max_reps=200) -> None:
+    from rich.table import Table
+
     from sim.experiment import compare as run_compare
     from sim.experiment import compare_to_precision
+    from sim.report.tables import compare_deltas_table
 
     reached = None
     if precision is not None and other_sc:
@@ -444,22 +410,20 @@ def _compare(base_sc, other_sc, reps, seed, ex, scheduler, out, precision=None,
     else:
         result = run_compare(base_sc, other_sc, replications=reps, seed=seed, executor=ex,
                              scheduler=scheduler, progress=_progress())
-    df = result.deltas.copy()
-    df["kpi"] = [_label(r) for _, r in df.iterrows()] if "label" in df else df["kpi"]
-    kinds = result.deltas["kpi"].tolist()
-    from rich.table import Table
+    df = compare_deltas_table(result)  # kpi: the label, kpi_name: the key
 
     table = Table(title=rich_text(f"Against {base_sc.name}  ({reps} replications, seed {seed}, "
                                   "same random streams)"), title_justify="left")
     for col in ("Scenario", "KPI", "Base mean", "Scenario mean", "Mean delta", "95% interval",
                 "P(better)"):
         table.add_column(col, justify="left" if col in ("Scenario", "KPI") else "right")
-    for kind, (_, row) in zip(kinds, df.iterrows(), strict=True):
+    for _, row in df.iterrows():
+        kind = row["kpi_name"]
         table.add_row(*map(rich_text, (
-            str(row["scenario"]), str(row["kpi"]), _fmt(kind, row["base_mean"]),
-            _fmt(kind, row["other_mean"]), _fmt(kind, row["mean_delta"]),
-            f"{_fmt(kind, row['ci_low'])} to {_fmt(kind, row['ci_high'])}",
-            _fmt("prob_frac", row["prob_better"]))))
+            str(row["scenario"]), str(row["kpi"]), fmt_value(kind, row["base_mean"]),
+            fmt_value(kind, row["other_mean"]), fmt_value(kind, row["mean_delta"]),
+            fmt_range(kind, row["ci_low"], row["ci_high"], " to "),
+            fmt_value("prob_frac", row["prob_better"]))))
     _console().print(table)
     if reached is not None:
         if reached.reached:
@@ -573,22 +537,19 @@ def sweep(
 
 
 def _sweep_print(sc, points, result, reps, seed) -> None:
-    table = result.table
-    kpi_cols = [c for c in table.columns if c.endswith("_mean")]
-    kpi_cols += [c for c in ("win_rate_frac", "new_arr_per_deal", "avg_discount_frac")
-                 if c in table.columns]
-    cols = [*points, *kpi_cols]
-    headers = {k: _short_key(k) for k in points}
-    headers.update({c: _LABELS.get(c.removesuffix("_mean"), c) for c in kpi_cols})
-    kinds = {k: k for k in [*points, *kpi_cols]}
+    from sim.report.tables import sweep_means_table
+
+    table = sweep_means_table(result.table, list(points))
+    headers = {c: _short_key(c) if c in points else short_label(c) for c in table.columns}
+    kinds = {c: c for c in table.columns}
     console = _console()
-    console.print(_frame_table(table[cols], f"Sweep of {sc.name}: means over {reps} "
+    console.print(_frame_table(table, f"Sweep of {sc.name}: means over {reps} "
                                f"replications, seed {seed}", headers, kinds))
     for kpi, point in result.best.items():
         where = ", ".join(f"{k}={v:g}" for k, v in point.items() if k in points)
         value = next((v for k, v in point.items() if k not in points), None)
-        console.print(rich_text(f"Best for {_LABELS.get(kpi, kpi).lower()}: {where}  "
-                                f"(mean {_fmt(kpi, value)})"))
+        console.print(rich_text(f"Best for {short_label(kpi).lower()}: {where}  "
+                                f"(mean {fmt_value(kpi, value)})"))
 
 
 @app.command()
@@ -673,11 +634,12 @@ def report(
     except _Fail as exc:
         raise _fail(exc.lines) from None
     try:
-        from sim.reports import build_report
+        from sim.report.build import build_report
     except ModuleNotFoundError as exc:
-        if exc.name != "sim.reports":
+        if exc.name != "sim.report.build":
             raise
-        raise _fail(["revsim report: the report pipeline (sim.reports) is not installed"]) from None
+        raise _fail(["revsim report: the report pipeline (sim.report.build) is not installed"]
+                    ) from None
 
     code = build_report([Path(p) for p in scenarios], replications=reps, seed=seed,
                         out_dir=out, executor=ex, months=months, scheduler=scheduler)

@@ -1,9 +1,11 @@
-"""Experiments: replications with seeds, fair comparisons, sweeps, sensitivity, executors.
+"""Experiments: replications with seeds, fair comparisons, sweeps, the pricing sweep,
+sensitivity and the account-plan return.
 
 Every replication ``r`` of an experiment with seed ``s`` runs ``simulate(scenario, s, r)``, so
 two scenarios share their random streams replication by replication (common random numbers)
 and the same seed gives identical tables on the serial, process and Dask executors. Work is
-cut into chunks whose results are summarised in the worker: event logs never travel back.
+cut into chunks whose results are summarised in the worker: event logs never travel back;
+where chunks run (serial, process pool, Dask) is :mod:`sim.executors`' business.
 """
 
 from __future__ import annotations
@@ -21,35 +23,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim import metrics
+from sim import executors, metrics
 from sim import stats as mc
 from sim.atomic import atomic_dir
 from sim.errors import output_errors
 from sim.escape import csv_frame
+from sim.report.fmt import COMPARE_KPIS
+from sim.report.fmt import label as kpi_label
 from sim.runner import simulate
 from sim.scenario import Scenario
 from sim.scenario_io import scenario_hash, scenario_to_dict, scenario_to_yaml, with_overrides
 
-KPI_LABELS = {
-    "revenue_total": "Revenue, total (USD)",
-    "operating_profit_total": "Operating profit, total (USD)",
-    "npv_operating_profit": "NPV of operating profit (USD)",
-    "ending_arr": "Ending ARR (USD)",
-    "net_new_arr_total": "Net new ARR (USD)",
-    "nrr_last_year": "NRR, last full year",
-    "grr_last_year": "GRR, last full year",
-    "cash_trough": "Cash trough (USD)",
-    "ending_cash": "Ending cash (USD)",
-    "cac_payback_months": "CAC payback (months)",
-    "gross_margin_frac": "Gross margin",
-    "ending_customers": "Ending customers",
-    "ltv_to_cac_last_year": "LTV/CAC, last full year",
-    "burn_multiple_last_year": "Burn multiple, last full year",
-    "rule_of_40_last_year": "Rule of 40, last full year (points)",
-    "magic_number_last_year": "Magic number, last full year",
-    "first_profitable_month": "First profitable month",
-    "break_even_month": "Cumulative break-even month",
-}
 DECISION_KPI = "npv_operating_profit"
 """The decision metric of comparisons and the verdict: mean NPV of operating profit."""
 
@@ -73,25 +57,12 @@ STATISTICS = {
     "prob_better_high": "95% Wilson interval of prob_better, upper end",
 }
 """What each statistic in summary.json means: every number says which statistic it is."""
-COMPARE_KPIS = ("operating_profit_total", "npv_operating_profit", "revenue_total", "ending_arr",
-                "cash_trough")
 BAND_MEASURES = ("revenue", "operating_profit", "arr", "cash_balance", "customers", "gross_profit",
                  "new_arr", "expansion_arr", "contraction_arr", "churned_arr", "billings",
                  "cash_collected", "total_cost", "ae_utilization", "onboarding_utilization")
 
 
 # ---------------------------------------------------------------- worker
-
-
-_MONTHS_QUEUE = None
-"""In a process-pool worker: the queue that carries simulated months to the parent's display."""
-
-
-def _init_worker(queue) -> None:
-    """A pool worker: month ticks go to the parent's queue; Ctrl-C is left to the parent."""
-    global _MONTHS_QUEUE
-    _MONTHS_QUEUE = queue
-    _ignore_sigint()
 
 
 def _month_hook(on_months: Callable[[int], None]) -> Callable[[int, int], None]:
@@ -106,13 +77,12 @@ def _month_hook(on_months: Callable[[int], None]) -> Callable[[int, int], None]:
     return hook
 
 
-def _replicate(scenario: Scenario, seed: int, reps: Sequence[int],
-               on_months: Callable[[int], None] | None = None) -> list[dict]:
-    """Run replications in a worker and keep only their tables and KPIs (no event logs)."""
+def _replicate(scenario: Scenario, seed: int, reps: Sequence[int]) -> list[dict]:
+    """Run replications in a worker and keep only their tables and KPIs (no event logs);
+    simulated months go to :func:`sim.executors.month_sink` for the progress display."""
     targets = [t.model_dump() for t in scenario.targets]
     rate = scenario.finance.discount_rate_per_year_frac
-    if on_months is None and _MONTHS_QUEUE is not None:
-        on_months = _MONTHS_QUEUE.put
+    on_months = executors.month_sink()
     out = []
     for r in reps:
         res = simulate(scenario, seed=seed, replication=r,
@@ -161,65 +131,11 @@ def _execute(
         if on_done:
             on_done(key, len(chunk))
 
-    if executor == "serial":
-        for key, sc, seed, reps in jobs:
-            collect(key, _replicate(sc, seed, reps, on_months))
-    elif executor == "process":
-        import multiprocessing
-        import queue as queue_mod
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-        n = workers or os.cpu_count() or 1
-        months = multiprocessing.get_context().Queue() if on_months else None
-
-        def drain() -> None:
-            while months is not None:
-                try:
-                    on_months(months.get_nowait())
-                except queue_mod.Empty:
-                    return
-
-        with ProcessPoolExecutor(max_workers=n, initializer=_init_worker,
-                                 initargs=(months,)) as pool:
-            futures = {pool.submit(_replicate, sc, seed, reps): key for key, sc, seed, reps in jobs}
-            pending = set(futures)
-            try:
-                while pending:
-                    done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-                    drain()
-                    for fut in done:
-                        collect(futures[fut], fut.result())
-            except BaseException:  # Ctrl-C or a failed chunk: stop the others now
-                _stop(pool)
-                raise
-        drain()
-        if months is not None:
-            months.close()
-    elif executor == "dask":
-        from sim.cluster import run_on_dask
-
-        run_on_dask([(key, _replicate, (sc, seed, reps)) for key, sc, seed, reps in jobs],
-                    scheduler, workers, collect)
-    else:
-        raise ValueError(f"executor must be serial, process or dask (got {executor!r})")
+    executors.run([(key, _replicate, (sc, seed, reps)) for key, sc, seed, reps in jobs],
+                  executor, collect, scheduler, workers, on_months)
     for key in results:
         results[key].sort(key=lambda d: d["replication"])
     return results
-
-
-def _ignore_sigint() -> None:
-    """Pool workers leave Ctrl-C to the parent, which stops them (no traceback per worker)."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _stop(pool) -> None:
-    """Cancel queued chunks and end the running ones at once."""
-    procs = list((getattr(pool, "_processes", None) or {}).values())  # gone after shutdown
-    pool.shutdown(wait=False, cancel_futures=True)
-    for proc in procs:
-        proc.terminate()
 
 
 PROGRESS_STEP_PERCENT = 10
@@ -310,7 +226,7 @@ def _summary(values: pd.DataFrame) -> pd.DataFrame:
             continue
         v = pd.to_numeric(values[kpi], errors="coerce").to_numpy(dtype=float)
         q, ci = mc.quantiles(v), mc.mean_ci(v)
-        rows.append((kpi, KPI_LABELS.get(kpi, kpi), q["p10"], q["p50"], q["p90"], q["mean"],
+        rows.append((kpi, kpi_label(kpi), q["p10"], q["p50"], q["p90"], q["mean"],
                      ci["ci_low"], ci["ci_high"], ci["n"]))
     return pd.DataFrame(rows, columns=["kpi", "label", "p10", "p50", "p90", "mean",
                                        "mean_ci_low", "mean_ci_high", "n"])
@@ -585,7 +501,7 @@ def paired_deltas(base: ExperimentResult, others: Iterable[ExperimentResult],
         ok = o.kpis.set_index("replication").reindex(b.index)
         for kpi in kpis:
             stats = paired_delta(b[kpi].to_numpy(float), ok[kpi].to_numpy(float))
-            rows.append({"scenario": o.name, "kpi": kpi, "label": KPI_LABELS.get(kpi, kpi),
+            rows.append({"scenario": o.name, "kpi": kpi, "label": kpi_label(kpi),
                          "base_mean": float(b[kpi].mean()), "other_mean": float(ok[kpi].mean()),
                          **stats})
     return pd.DataFrame(rows)
@@ -625,7 +541,7 @@ class Precision:
 
     def message(self) -> str:
         state = "reached" if self.reached else "NOT reached"
-        return (f"precision {state}: 95% interval half-width of the {KPI_LABELS.get(self.kpi, self.kpi)}"
+        return (f"precision {state}: 95% interval half-width of the {kpi_label(self.kpi)}"
                 f" difference {self.half_width:,.0f} (target {self.target_half_width:,.0f}) after"
                 f" {self.replications} replications")
 
@@ -687,7 +603,41 @@ def compare_to_precision(
                              bool(widest <= half_width))
 
 
-# ---------------------------------------------------------------- sweep
+# ---------------------------------------------------------------- sweeps
+
+SWEEP_KPIS = ("revenue_total", "operating_profit_total", "ending_arr", "npv_operating_profit",
+              "cash_trough")
+"""KPIs of each sweep point (mean and P10/P50/P90), next to win rate and new ARR per deal."""
+
+
+def _grid_table(points: Sequence[Mapping[str, Any]], scenarios: Sequence[Scenario],
+                kpis: Sequence[str], replications: int, seed: int, executor: str,
+                scheduler: str | None, workers: int | None, progress: bool,
+                label: str) -> pd.DataFrame:
+    """Run every point's scenario on the same seeds; one row per point: its values, the mean
+    and P10/P50/P90 of each KPI, the win rate, the new ARR per deal won and the average
+    discount off list of the deals won."""
+    res, _ = _run_all(scenarios, replications, seed, executor, scheduler, workers, progress,
+                      label)
+    rows = []
+    for i, point in enumerate(points):
+        kp = pd.DataFrame([d["kpis"] for d in res[i]])
+        row = dict(point)
+        for kpi in kpis:
+            v = kp[kpi].to_numpy(float)
+            row[f"{kpi}_mean"] = float(np.nanmean(v))
+            row[f"{kpi}_p10"], row[f"{kpi}_p50"], row[f"{kpi}_p90"] = np.nanquantile(
+                v, [0.1, 0.5, 0.9])
+        monthly = pd.concat([d["monthly"] for d in res[i]])
+        won, lost = monthly["deals_won"].sum(), monthly["deals_lost"].sum()
+        row["win_rate_frac"] = float(won / (won + lost)) if won + lost else math.nan
+        row["new_arr_per_deal"] = float(monthly["new_arr"].sum() / won) if won else math.nan
+        listed = monthly["list_arr_won"].sum()
+        row["avg_discount_frac"] = float(monthly["discount_usd"].sum() / listed) if listed \
+            else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
 
 
 @dataclass
@@ -713,35 +663,49 @@ def sweep(
     keys = list(grid)
     if not 1 <= len(keys) <= 3:
         raise ValueError("a sweep takes one to three keys")
-    points = list(itertools.product(*(grid[k] for k in keys)))
-    scenarios = [with_overrides(scenario, dict(zip(keys, p, strict=True))) for p in points]
-    res, _ = _run_all(scenarios, replications, seed, executor, scheduler, workers, progress,
-                      "sweep")
-    rows = []
-    for i, p in enumerate(points):
-        kp = pd.DataFrame([d["kpis"] for d in res[i]])
-        row = dict(zip(keys, p, strict=True))
-        for kpi in ("revenue_total", "operating_profit_total", "ending_arr",
-                    "npv_operating_profit", "cash_trough"):
-            v = kp[kpi].to_numpy(float)
-            row[f"{kpi}_mean"] = float(np.nanmean(v))
-            row[f"{kpi}_p10"], row[f"{kpi}_p50"], row[f"{kpi}_p90"] = np.nanquantile(
-                v, [0.1, 0.5, 0.9])
-        monthly = pd.concat([d["monthly"] for d in res[i]])
-        won, lost = monthly["deals_won"].sum(), monthly["deals_lost"].sum()
-        row["win_rate_frac"] = float(won / (won + lost)) if won + lost else math.nan
-        row["new_arr_per_deal"] = float(monthly["new_arr"].sum() / won) if won else math.nan
-        listed = monthly["list_arr_won"].sum()
-        row["avg_discount_frac"] = float(monthly["discount_usd"].sum() / listed) if listed \
-            else math.nan
-        rows.append(row)
-    table = pd.DataFrame(rows)
+    points = [dict(zip(keys, p, strict=True))
+              for p in itertools.product(*(grid[k] for k in keys))]
+    scenarios = [with_overrides(scenario, p) for p in points]
+    table = _grid_table(points, scenarios, SWEEP_KPIS, replications, seed, executor, scheduler,
+                        workers, progress, "sweep")
     best = {}
     for kpi in ("revenue_total", "operating_profit_total"):
         i = int(table[f"{kpi}_mean"].idxmax())
         best[kpi] = {**{k: table.loc[i, k] for k in keys},
                      f"{kpi}_mean": float(table.loc[i, f"{kpi}_mean"])}
     return SweepResult(table=table, keys=keys, best=best)
+
+
+PRICING_KPIS = ("revenue_total", "operating_profit_total", "ending_arr")
+
+
+def pricing_overrides(scenario: Scenario, price_change_pct: float,
+                      discount_cap_frac: float | None) -> dict[str, Any]:
+    """Dotted overrides moving every segment's list price by ``price_change_pct`` percent and
+    capping its discount cap at ``discount_cap_frac`` (None keeps the caps)."""
+    over: dict[str, Any] = {}
+    for seg, p in scenario.pricing.segments.items():
+        over[f"pricing.segments.{seg}.list_price_usd"] = round(
+            p.list_price_usd * (1 + price_change_pct / 100), 2)
+        if discount_cap_frac is not None:
+            over[f"pricing.segments.{seg}.discount_cap_frac"] = min(p.discount_cap_frac,
+                                                                    discount_cap_frac)
+    return over
+
+
+def pricing_sweep(scenario: Scenario, price_changes_pct: Sequence[float] = (-10, 0, 10, 20),
+                  discount_caps_frac: Sequence[float] = (0.15, 0.35), replications: int = 2,
+                  seed: int = 0, executor: str = "serial", scheduler: str | None = None,
+                  workers: int | None = None, progress: bool = False) -> pd.DataFrame:
+    """Every list-price change × discount cap (a cap on each segment's cap) on the same seeds:
+    one row per point with revenue, profit and ARR mean and P10/P50/P90, win rate, deal size."""
+    points = [{"price_change_pct": p, "discount_cap_frac": c}
+              for c in discount_caps_frac for p in price_changes_pct]
+    scenarios = [with_overrides(scenario, pricing_overrides(scenario, p["price_change_pct"],
+                                                            p["discount_cap_frac"]))
+                 for p in points]
+    return _grid_table(points, scenarios, PRICING_KPIS, replications, seed, executor, scheduler,
+                       workers, progress, "pricing sweep")
 
 
 # ---------------------------------------------------------------- sensitivity
@@ -934,21 +898,18 @@ def account_plan_return(
     seed: int = 0,
     executor: str = "process",
     workers: int | None = None,
+    scheduler: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The programme's accounts against the same accounts without it (common random numbers):
     per-replication table and a summary with means and 95% intervals."""
     if scenario.account_plan.programme_top_n <= 0 or not scenario.account_plan.enabled:
         raise ValueError("account_plan.enabled and programme_top_n > 0 are needed")
     cf = with_overrides(scenario, {"account_plan.programme_top_n": 0})
-    args = [(scenario, cf, seed, r) for r in range(replications)]
-    if executor == "serial" or replications < 2:
-        rows = [_programme_rep(*a) for a in args]
-    else:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-            rows = list(pool.map(_programme_rep, *zip(*args, strict=True)))
-    per_rep = pd.DataFrame(rows)
+    tasks = [(r, _programme_rep, (scenario, cf, seed, r)) for r in range(replications)]
+    rows: dict[int, dict] = {}
+    executors.run(tasks, "serial" if replications < 2 else executor, rows.__setitem__,
+                  scheduler, workers)
+    per_rep = pd.DataFrame([rows[r] for r in sorted(rows)])
     summary = [{"measure": col, **{k: v for k, v in mean_ci(per_rep[col]).items() if k != "sd"}}
                for col in per_rep.columns if col != "replication"]
     return per_rep, pd.DataFrame(summary)

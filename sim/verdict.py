@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from sim import stats as mc
-from sim.experiment import DECISION_KPI, KPI_LABELS
+from sim.experiment import DECISION_KPI
+from sim.report.fmt import label as kpi_label
 from sim.scenario_io import scenario_to_dict
 
 PROSE = {"npv_operating_profit": "NPV of operating profit",
@@ -136,7 +137,7 @@ def _signed(x: float) -> str:
 def sentences(frame: pd.DataFrame, base_name: str, n: int, decision_kpi: str,
               floor: float) -> list[str]:
     """Plain sentences a CFO reads: the winner, then each plan against the base."""
-    label = PROSE.get(decision_kpi, KPI_LABELS.get(decision_kpi, decision_kpi))
+    label = PROSE.get(decision_kpi, kpi_label(decision_kpi))
     top = frame.iloc[0]
     out = [f"Ranked by the mean {label} over {n} paired runs: "
            f"{top['scenario']} comes first ({fmt_usd(top['decision_mean'])})."]

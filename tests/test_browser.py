@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlparse
 import nbformat
 import pytest
 
-from sim import reports
+from sim.report import build as reports
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists()

@@ -224,7 +224,7 @@ def test_report_hands_the_scenarios_to_the_report_pipeline(tmp_path, monkeypatch
         calls.append((paths, replications, seed, out_dir, executor, months, scheduler))
         return 3
 
-    monkeypatch.setitem(sys.modules, "sim.reports",
+    monkeypatch.setitem(sys.modules, "sim.report.build",
                         types.SimpleNamespace(build_report=build_report))
     result = invoke("report", BASELINE, SCENARIOS / "discount_cap.yaml", "--reps", "4",
                     "--seed", "9", "--out", tmp_path / "r", "--executor", "serial",
@@ -274,7 +274,7 @@ def test_cli_import_stays_light():
     code = ("import sys, sim; before = set(sys.modules); import sim.cli; "
             "print(sorted(m for m in set(sys.modules) - before if m.split('.')[0] in "
             "('pandas', 'altair', 'papermill', 'nbconvert', 'dask', 'distributed') "
-            "or m in ('sim.reports', 'sim.charts')))")
+            "or m in ('sim.report.build', 'sim.report.charts', 'sim.report.tables')))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, timeout=60)
     assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr

@@ -17,8 +17,8 @@ import pytest
 import vl_convert as vlc
 from hostile import HTML_DESCRIPTION, HTML_NAME, HTML_TARGET, SVG_NAME, build_hostile_report
 
-from sim import notebook_helpers as nbh
 from sim.escape import safe_svg, style_table, svg_html
+from sim.report import cells
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists()
                                         else None)
@@ -141,5 +141,5 @@ def test_summary_html_escapes_scenario_text():
 
     sc = with_overrides(load_scenario(BASELINE, {"horizon_months": 2}),
                         {"name": HTML_NAME, "description": HTML_DESCRIPTION})
-    body = nbh.assumptions(sc).to_html()
+    body = cells.assumptions(sc).to_html()
     assert "<script" not in body and "&lt;script&gt;" in body

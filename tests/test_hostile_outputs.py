@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from sim import notebook_helpers as nbh
+from sim.report import store
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
@@ -315,7 +315,7 @@ def test_loading_a_saved_result_never_unpickles(tmp_path):
     (tmp_path / "data" / "old.pkl").write_bytes(pickle.dumps(Evil()))
     for path in (planted, tmp_path / "data" / "old.pkl"):
         with pytest.raises(ValueError, match="not a saved revsim result"):
-            nbh.load_result(path)
+            store.load_result(path)
     assert not canary.exists()
 
 
@@ -349,8 +349,8 @@ def test_report_has_no_pickles_is_quiet_and_cleans_after_a_kill(tmp_path):
     assert (out / ".revsim-output").is_file()
     for slug in ("baseline", "price"):
         meta = json.loads((out / "data" / slug / "result.json").read_text())
-        assert meta["format"] == nbh.RESULT_FORMAT
-        result = nbh.load_result(out / "data" / slug)
+        assert meta["format"] == store.RESULT_FORMAT
+        result = store.load_result(out / "data" / slug)
         assert result.replications == 2 and result.scenario.horizon_months == 6
         assert (out / "html" / f"{slug}.html").is_file()
     # re-running the report over its own folder replaces it

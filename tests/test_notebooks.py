@@ -12,8 +12,8 @@ import nbformat
 import pytest
 
 import sim
-from sim import notebook_helpers as nbh
-from sim.reports import NOTEBOOKS, execute_notebook, hermetic_jupyter
+from sim.report import cells, store
+from sim.report.build import NOTEBOOKS, execute_notebook, hermetic_jupyter
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = ["scenario_report", "compare_scenarios", "pricing_whatif", "sensitivity", "offsite",
@@ -47,8 +47,8 @@ def _kpi_record(nb) -> dict:
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             data = out.get("data", {})
-            if nbh.MIME_KPIS in data:
-                rec = data[nbh.MIME_KPIS]
+            if cells.MIME_KPIS in data:
+                rec = data[cells.MIME_KPIS]
                 return json.loads(rec) if isinstance(rec, str) else rec
     raise AssertionError("no KPI record in the executed notebook")
 
@@ -80,16 +80,16 @@ def test_papermill_scenario_report_records_the_same_kpis_as_a_direct_run(tmp_pat
 
 def test_relative_scenario_paths_resolve_from_project_root_or_cwd(tmp_path, monkeypatch):
     monkeypatch.chdir(NOTEBOOKS)
-    assert nbh.project_path("scenarios/baseline.yaml", "..") == ROOT / "scenarios/baseline.yaml"
+    assert store.project_path("scenarios/baseline.yaml", "..") == ROOT / "scenarios/baseline.yaml"
     monkeypatch.chdir(ROOT)
-    assert nbh.project_path("scenarios/baseline.yaml", "/nowhere") == \
+    assert store.project_path("scenarios/baseline.yaml", "/nowhere") == \
         ROOT / "scenarios/baseline.yaml"
-    assert nbh.project_path(str(tmp_path / "x.yaml"), "..") == tmp_path / "x.yaml"
+    assert store.project_path(str(tmp_path / "x.yaml"), "..") == tmp_path / "x.yaml"
 
 
 def test_offsite_workbook_reruns_the_what_if_on_a_lever_change():
     """How fast it redraws is measured in benchmarks/, not asserted here."""
-    wb = nbh.offsite_workbook(ROOT / "scenarios/baseline.yaml", replications=2, months=12)
+    wb = cells.offsite_workbook(ROOT / "scenarios/baseline.yaml", replications=2, months=12)
     base_profit = float(wb.baseline.kpis["operating_profit_total"].mean())
     box = wb.widget()  # builds sliders and draws once; no kernel needed
     assert len(box.children) == 9

@@ -187,9 +187,10 @@ def test_baseline_enterprise_discount_sits_in_the_published_band():
 # -- the sweep and the pricing notebook ----------------------------------------------------------
 
 def test_the_pricing_sweep_shows_the_caps_trade_off():
-    import sim.notebook_helpers as nbh
+    from sim.experiment import pricing_sweep
+    from sim.report import tables as nbh
 
-    grid = nbh.pricing_sweep(from_baseline({}, horizon=9), [0], [0.1, 0.35], replications=2)
+    grid = pricing_sweep(from_baseline({}, horizon=9), [0], [0.1, 0.35], replications=2)
     tight, loose = (grid[grid["discount_cap_frac"] == c].iloc[0] for c in (0.1, 0.35))
     assert tight["win_rate_frac"] < loose["win_rate_frac"]
     assert tight["avg_discount_frac"] < loose["avg_discount_frac"]

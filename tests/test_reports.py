@@ -10,11 +10,10 @@ from pathlib import Path
 import nbformat
 import openpyxl
 import pytest
-import vl_convert as vlc
 
 import sim
-from sim import charts, reports
-from sim import notebook_helpers as nbh
+from sim.report import build as reports
+from sim.report import workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = ROOT / "scenarios" / "baseline.yaml"
@@ -43,7 +42,7 @@ def built(tmp_path_factory):
 def test_files_exist_and_exit_code_is_nonzero_for_a_failed_scenario(built):
     code, out = built
     assert code == reports.EXIT_SCENARIO_FAILED
-    for rel in ("index.html", reports.WORKBOOK, "html/baseline.html", "html/evil_price.html",
+    for rel in ("index.html", workbook.WORKBOOK, "html/baseline.html", "html/evil_price.html",
                 "html/compare_scenarios.html", "notebooks/baseline.ipynb",
                 "notebooks/evil_price.ipynb", "notebooks/compare_scenarios.ipynb"):
         assert (out / rel).is_file(), rel
@@ -74,7 +73,7 @@ def test_executed_notebooks_record_parameters(built):
 
 def test_excel_workbook_for_finance(built):
     _, out = built
-    wb = openpyxl.load_workbook(out / reports.WORKBOOK)
+    wb = openpyxl.load_workbook(out / workbook.WORKBOOK)
     assert {"About", "baseline", "evil_price", "Comparison", "Assumptions"} <= set(
         wb.sheetnames)
     sheet = wb["baseline"]
@@ -131,58 +130,5 @@ def test_slugs_and_sheet_names_are_unique():
     assert reports._slugs([Path("a/x.yaml"), Path("b/x.yaml"), Path("y z.yaml")]) == [
         "x", "x-2", "y_z"]
     used: set[str] = set()
-    names = [reports._sheet_name("a" * 40, used) for _ in range(2)]
+    names = [workbook._sheet_name("a" * 40, used) for _ in range(2)]
     assert len(set(names)) == 2 and all(len(n) <= 31 for n in names)
-
-
-@pytest.fixture(scope="module")
-def small():
-    sc = sim.load_scenario(BASE, {"horizon_months": 12})
-    return sim.compare(sc, [sim.with_overrides(sc, {"pricing.annual_uplift_frac": 0.08})],
-                       replications=2, seed=1, executor="serial")
-
-
-def _svg(chart) -> str:
-    svg = vlc.vegalite_to_svg(chart.to_dict())
-    assert svg.startswith("<svg") and "mark-" in svg
-    return svg
-
-
-def test_every_chart_draws_offline_from_tidy_tables(small):
-    r = small.base
-    bands, trough = nbh.cash_tables(r)
-    sens = sim.sensitivity(r.scenario, ["sales.teams.mid_market.count"], replications=1,
-                           executor="serial")
-    grid = nbh.pricing_sweep(r.scenario, [0, 10], [0.2], replications=1)
-    for chart in (charts.fan_chart(nbh.fan_table(r)),
-                  charts.arr_bridge_waterfall(nbh.arr_bridge_table(r)),
-                  charts.cash_chart(bands, trough),
-                  charts.utilisation_chart(nbh.utilisation_table(r)),
-                  charts.target_attainment_bars(nbh.targets_table(r)),
-                  charts.tornado(nbh.tornado_table(sens)),
-                  charts.sweep_curves(nbh.pricing_curves_table(grid)),
-                  charts.scenario_kpi_bars(nbh.compare_kpi_table(small)),
-                  charts.comparison_bars(nbh.compare_deltas_table(small)),
-                  charts.scenario_bands(nbh.paths_table(small))):
-        _svg(chart)
-    charts.enable_offline_rendering()
-    bundle = charts.fan_chart(nbh.fan_table(r))._repr_mimebundle_()
-    assert "image/svg+xml" in (bundle[0] if isinstance(bundle, tuple) else bundle)
-
-
-def test_arr_bridge_steps_close_to_year_end_arr(small):
-    b = nbh.arr_bridge_table(small.base)
-    ends = b[b["step"].str.endswith("end ARR")]
-    flows = b[b["kind"] != "total"]
-    assert flows["end"].iloc[-1] == pytest.approx(ends["end"].iloc[-1], rel=1e-9)
-    assert b.loc[0, "end"] == pytest.approx(float(small.base.initial["arr"].mean()))
-
-
-def test_tables_for_finance(small):
-    pnl = nbh.annual_pnl_table(small.base)
-    assert list(pnl.columns) == ["Year 1"] and "Operating profit" in pnl.index
-    assert pnl.loc["Operating profit", "Year 1"] == pytest.approx(
-        pnl.loc["Revenue", "Year 1"] - pnl.loc["Total cost (incl. cost of revenue)", "Year 1"])
-    a = nbh.assumptions_table(small.base.scenario).set_index("key")["value"]
-    assert a["sales.teams.mid_market.hiring_plan.0.month"] == 7
-    assert nbh.fmt_usd(-1_234_567) == "-$1.23M" and nbh.fmt_kpi("nrr_last_year", 0.97) == "97.0%"

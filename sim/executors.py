@@ -1,11 +1,18 @@
-"""Replications on Dask, with every cluster failure turned into one line.
+"""Where replications run: serial, a process pool or Dask, behind one call (:func:`run`).
 
-A scheduler address is checked before connecting (a malformed one is bad input, exit 2).
-Connecting gives up after ``REVSIM_DASK_CONNECT_TIMEOUT`` seconds (default 10); a scheduler
-without workers, at the start or after losing all of them mid-run, is waited for
-``REVSIM_DASK_WORKER_TIMEOUT`` seconds (default 60). A lost scheduler, a worker dying on a task
-or the time-outs raise :class:`DaskFailure` (exit 1); the client, the local cluster and the
-submitted tasks are always closed and cancelled on the way out, also on Ctrl-C.
+Every executor runs the same (key, function, arguments) tasks and hands each result to
+``collect(key, result)`` as it finishes, so results do not depend on where they ran.
+
+- **serial**: in this process, in order.
+- **process**: a ``ProcessPoolExecutor``; workers ignore Ctrl-C, which the parent handles by
+  cancelling queued tasks and ending the running ones at once. Months simulated inside a
+  replication travel back through a queue (:func:`month_sink`) for the progress display.
+- **dask**: a scheduler address is checked before connecting (a malformed one is bad input,
+  exit 2). Connecting gives up after ``REVSIM_DASK_CONNECT_TIMEOUT`` seconds (default 10); a
+  scheduler without workers, at the start or after losing all of them mid-run, is waited for
+  ``REVSIM_DASK_WORKER_TIMEOUT`` seconds (default 60). A lost scheduler, a worker dying on a
+  task or the time-outs raise :class:`DaskFailure` (exit 1); the client, the local cluster and
+  the submitted tasks are always closed and cancelled on the way out, also on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -35,8 +42,120 @@ _POLL_S = 1.0
 _SCHEMES = ("tcp", "tls", "ws", "wss")
 
 
+EXECUTORS = ("serial", "process", "dask")
+
+
 class DaskFailure(EnvironmentFailure):
     """The Dask scheduler or its workers failed (exit 1)."""
+
+
+Task = tuple[Any, Callable, tuple]
+"""(key, function, arguments): ``collect(key, function(*arguments))``."""
+
+
+def run(
+    tasks: Sequence[Task],
+    executor: str,
+    collect: Callable[[Any, Any], None],
+    scheduler: str | None = None,
+    workers: int | None = None,
+    on_months: Callable[[int], None] | None = None,
+) -> None:
+    """Run every task on ``executor`` and ``collect(key, result)`` as each finishes.
+    ``on_months(n)`` receives the months simulated inside replications (serial and process
+    executors; tasks report them through :func:`month_sink`)."""
+    if executor == "serial":
+        run_serial(tasks, collect, on_months)
+    elif executor == "process":
+        run_in_processes(tasks, collect, workers, on_months)
+    elif executor == "dask":
+        run_on_dask(tasks, scheduler, workers, collect)
+    else:
+        raise ValueError(f"executor must be serial, process or dask (got {executor!r})")
+
+
+# ---------------------------------------------------------------- serial and process pool
+
+
+_month_sink: Callable[[int], None] | None = None
+"""Where a running task reports simulated months: the display's callback (serial), the
+parent's queue (in a pool worker), or nothing."""
+
+
+def month_sink() -> Callable[[int], None] | None:
+    """The callable a task passes its newly simulated months to, or None."""
+    return _month_sink
+
+
+def run_serial(tasks: Sequence[Task], collect: Callable[[Any, Any], None],
+               on_months: Callable[[int], None] | None = None) -> None:
+    """Run the tasks here, in order."""
+    global _month_sink
+    saved, _month_sink = _month_sink, on_months
+    try:
+        for key, fn, args in tasks:
+            collect(key, fn(*args))
+    finally:
+        _month_sink = saved
+
+
+def _init_worker(queue) -> None:
+    """A pool worker: month ticks go to the parent's queue; Ctrl-C is left to the parent."""
+    global _month_sink
+    _month_sink = queue.put if queue is not None else None
+    _ignore_sigint()
+
+
+def run_in_processes(tasks: Sequence[Task], collect: Callable[[Any, Any], None],
+                     workers: int | None = None,
+                     on_months: Callable[[int], None] | None = None) -> None:
+    """Run the tasks on a process pool; Ctrl-C or a failed task stops the others at once."""
+    import multiprocessing
+    import queue as queue_mod
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    n = workers or os.cpu_count() or 1
+    months = multiprocessing.get_context().Queue() if on_months else None
+
+    def drain() -> None:
+        while months is not None:
+            try:
+                on_months(months.get_nowait())
+            except queue_mod.Empty:
+                return
+
+    with ProcessPoolExecutor(max_workers=n, initializer=_init_worker,
+                             initargs=(months,)) as pool:
+        futures = {pool.submit(fn, *args): key for key, fn, args in tasks}
+        pending = set(futures)
+        try:
+            while pending:
+                done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                drain()
+                for fut in done:
+                    collect(futures[fut], fut.result())
+        except BaseException:  # Ctrl-C or a failed task: stop the others now
+            _stop(pool)
+            raise
+    drain()
+    if months is not None:
+        months.close()
+
+
+def _ignore_sigint() -> None:
+    """Pool workers leave Ctrl-C to the parent, which stops them (no traceback per worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop(pool) -> None:
+    """Cancel queued tasks and end the running ones at once."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())  # gone after shutdown
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        proc.terminate()
+
+
+# ---------------------------------------------------------------- Dask
 
 
 def check_address(address: str) -> str:

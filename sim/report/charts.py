@@ -1,5 +1,5 @@
 """Altair charts of the report. Charts compute nothing: each takes a tidy table (shaped by
-``sim.notebook_helpers``) and only encodes it, in one consistent style.
+``sim.report.tables``) and only encodes it, in one consistent style.
 
 Money axes read ``$1.2M``; fractions read ``45%``; every chart has a title and axis units.
 Call :func:`enable_offline_rendering` in notebooks that become HTML: charts are then drawn to

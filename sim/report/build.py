@@ -1,5 +1,5 @@
-"""The automated report: run the scenarios once, execute the notebooks, write HTML, Excel and
-an index page — all in a temporary folder renamed into place at the end.
+"""``revsim report``: run the scenarios once, execute the notebooks (Papermill), export HTML,
+write the Excel workbook and the index page — all in a temporary folder renamed into place.
 
 Each scenario is simulated once, in-process (one ``compare`` over the whole set, so every
 scenario shares the same random streams); the results are saved under ``data/<slug>/`` as
@@ -22,31 +22,25 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from sim import notebook_helpers as nbh
 from sim.atomic import Claim, OutputError, claim
 from sim.bundled import NOTEBOOKS
 from sim.errors import RevsimError
-from sim.escape import (
-    excel_frame,
-    excel_text,
-    html_text,
-    neutralise_formulas,
-    svg_html,
-    terminal_text,
-)
-from sim.experiment import ExperimentResult, compare, run_experiment
-from sim.scenario import Scenario
-from sim.scenario_io import ScenarioError, load_scenario, scenario_hash
+from sim.escape import svg_html, terminal_text
+from sim.experiment import compare, run_experiment
+from sim.report.index import write_index
+from sim.report.store import save_result
+from sim.report.workbook import WORKBOOK, write_workbook
+from sim.scenario_io import ScenarioError, load_scenario
 
-WORKBOOK = "revsim_report.xlsx"
+if TYPE_CHECKING:
+    from sim.experiment import ExperimentResult
+    from sim.scenario import Scenario
+
+__all__ = ["WORKBOOK", "build_report", "write_index", "write_workbook"]
 EXIT_OK, EXIT_SCENARIO_FAILED, EXIT_INVALID = 0, 1, 2
-INDEX_KPIS = ("revenue_total", "operating_profit_total", "ending_arr", "net_new_arr_total",
-              "nrr_last_year", "cash_trough")
 
 # nbconvert's lab template loads require.js, MathJax and Mermaid from CDNs; the report must
 # open offline, so those blocks are emptied. Charts are written as inline <svg> elements (the
@@ -74,7 +68,7 @@ body { max-width: 1100px; margin: 0 auto; }
 
 
 @dataclass
-class _Entry:
+class Entry:
     """One scenario of the report and what became of it."""
 
     path: Path
@@ -236,7 +230,7 @@ def _slugs(paths: Sequence[Path]) -> list[str]:
     return out
 
 
-def _load(entries: list[_Entry], months: int | None) -> None:
+def _load(entries: list[Entry], months: int | None) -> None:
     overrides = {"horizon_months": int(months)} if months else None
     for e in entries:
         try:
@@ -247,7 +241,7 @@ def _load(entries: list[_Entry], months: int | None) -> None:
             e.error = f"{e.path}: {_one_line(f'{type(exc).__name__}: {exc}')}"
 
 
-def _simulate(entries: list[_Entry], replications: int, seed: int, executor: str,
+def _simulate(entries: list[Entry], replications: int, seed: int, executor: str,
               scheduler: str | None = None) -> None:
     """All valid scenarios in one ``compare`` (shared streams, one pool); if that fails, each
     on its own so one broken scenario does not sink the others."""
@@ -271,198 +265,6 @@ def _simulate(entries: list[_Entry], replications: int, seed: int, executor: str
             e.error = f"{e.path.name}: simulation failed: {_one_line(f'{type(exc).__name__}: {exc}')}"
 
 
-# ---------------------------------------------------------------- Excel
-
-
-def _sheet_name(name: str, used: set[str]) -> str:
-    base = re.sub(r"[\[\]:*?/\\]", "_", name)[:31] or "Sheet"
-    out, n = base, 2
-    while out.lower() in used:
-        suffix = f" ({n})"
-        out, n = base[: 31 - len(suffix)] + suffix, n + 1
-    used.add(out.lower())
-    return out
-
-
-def write_workbook(path: Path, entries: Sequence[_Entry], seed: int, replications: int,
-                   decision=None) -> None:
-    """Finance workbook: a sheet per scenario (annual P&L, KPI summary), a comparison sheet and
-    the resolved assumptions flattened to key/value rows (one value column per scenario);
-    with ``decision`` (a CompareResult), the verdict, profit bridge and three statements
-    sheets (monthly, quarterly, fiscal year) of every plan."""
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    done = [e for e in entries if e.result is not None and e.ok]
-    used: set[str] = {"comparison", "assumptions", "about"}
-    bold = Font(bold=True)
-    with pd.ExcelWriter(path, engine="openpyxl") as xl:
-        about = pd.DataFrame(
-            [("Generated (UTC)", datetime.now(UTC).strftime("%Y-%m-%d %H:%M")), ("Seed", seed),
-             ("Replications", replications)]
-            + [(f"Scenario {e.slug}", "FAILED: " + e.error if e.error else
-                f"hash {scenario_hash(e.scenario)}") for e in entries],
-            columns=["Item", "Value"])
-        excel_frame(about).to_excel(xl, sheet_name="About", index=False)
-        for e in done:
-            r = e.result
-            name = _sheet_name(e.slug, used)
-            pnl = nbh.annual_pnl_table(r)
-            excel_frame(pnl).to_excel(xl, sheet_name=name, startrow=1)
-            ws = xl.sheets[name]
-            ws.cell(row=1, column=1, value=excel_text(
-                f"{r.name}: annual P&L, mean of {r.replications} replications (USD)")).font = bold
-            row = len(pnl) + 4
-            kp = r.kpi_summary[["label", "p10", "p50", "p90", "mean"]].rename(
-                columns={"label": "KPI", "p10": "P10", "p50": "P50", "p90": "P90",
-                         "mean": "Mean"})
-            ws.cell(row=row, column=1, value="KPI summary across replications").font = bold
-            excel_frame(kp).to_excel(xl, sheet_name=name, startrow=row, index=False)
-            tg = nbh.targets_table(r)
-            if not tg.empty:
-                trow = row + len(kp) + 3
-                ws.cell(row=trow, column=1, value="Targets: probability of hitting").font = bold
-                excel_frame(tg).to_excel(xl, sheet_name=name, startrow=trow, index=False)
-            for i, label in enumerate(pnl.index, start=3):
-                fmt = "0.0%" if "margin" in str(label).lower() else "#,##0"
-                for j in range(2, len(pnl.columns) + 2):
-                    ws.cell(row=i, column=j).number_format = fmt
-            for rr in range(row + 2, row + 2 + len(kp)):
-                for j in range(2, 6):
-                    ws.cell(row=rr, column=j).number_format = "#,##0.00"
-            ws.column_dimensions["A"].width = 38
-            for j in range(2, 8):
-                ws.column_dimensions[get_column_letter(j)].width = 16
-        if done:
-            table = pd.concat(
-                [e.result.kpi_summary.set_index("label")["p50"].rename(e.result.name)
-                 for e in done], axis=1)
-            table.index.name = "KPI (P50)"
-            excel_frame(table).to_excel(xl, sheet_name="Comparison", startrow=1)
-            ws = xl.sheets["Comparison"]
-            ws.cell(row=1, column=1, value=excel_text(
-                f"P50 of each KPI; base: {done[0].result.name}")).font = bold
-            if len(done) > 1 and entries[0].result is not None:
-                deltas = nbh.deltas_table(done[0].result, [e.result for e in done[1:]])
-                start = len(table) + 4
-                ws.cell(row=start, column=1, value="Paired differences vs the base "
-                        "(95% CI, probability of beating the base)").font = bold
-                excel_frame(deltas.drop(columns=["kpi"])).to_excel(xl, sheet_name="Comparison",
-                                                      startrow=start, index=False)
-                diffs = nbh.pnl_differences_table(
-                    nbh.CompareResult(done[0].result, [e.result for e in done[1:]], deltas))
-                start2 = start + len(deltas) + 3
-                ws.cell(row=start2, column=1,
-                        value="Annual P&L minus the base (means, USD)").font = bold
-                excel_frame(diffs).to_excel(xl, sheet_name="Comparison", startrow=start2,
-                                            index=False)
-            ws.column_dimensions["A"].width = 34
-            for j in range(2, 12):
-                ws.column_dimensions[get_column_letter(j)].width = 18
-            assumptions = None
-            for e in done:
-                col = nbh.assumptions_table(e.scenario).set_index("key")["value"].rename(
-                    e.result.name)
-                assumptions = col.to_frame() if assumptions is None else assumptions.join(
-                    col, how="outer", sort=False)
-            assumptions.index.name = "key"
-            excel_frame(assumptions).to_excel(xl, sheet_name="Assumptions")
-            ws = xl.sheets["Assumptions"]
-            ws.column_dimensions["A"].width = 60
-            for j in range(2, len(done) + 2):
-                ws.column_dimensions[get_column_letter(j)].width = 22
-        if decision is not None:
-            from sim.finance_excel import add_decision_sheets
-
-            add_decision_sheets(xl.book, decision)
-            xl.book.move_sheet("Verdict", offset=-xl.book.sheetnames.index("Verdict"))
-        # scenario text is data: no cell may become a formula (OWASP CSV injection)
-        neutralise_formulas(xl.book)
-
-
-# ---------------------------------------------------------------- index
-
-
-_CSS = """
-body { font-family: Helvetica, Arial, sans-serif; max-width: 1000px; margin: 2em auto;
-       color: #222; padding: 0 1em; }
-h1 { margin-bottom: 0.2em; } .meta { color: #555; font-size: 0.9em; }
-.card { border: 1px solid #ddd; border-radius: 6px; padding: 0.8em 1.2em; margin: 1em 0; }
-.card.failed { border-color: #d1495b; background: #fdf1f2; }
-.failed-label { color: #d1495b; font-weight: bold; }
-table { border-collapse: collapse; font-size: 0.92em; }
-td, th { padding: 3px 12px 3px 0; text-align: left; vertical-align: top; }
-code { background: #f3f3f3; padding: 0 3px; }
-.verdict table { width: 100%; } .verdict th, .verdict td { padding: 3px 8px 3px 0; }
-.verdict td.text { max-width: 18em; } .verdict .note { color: #555; font-size: 0.9em; }
-.verdict li { margin-bottom: 0.4em; }
-"""
-
-
-def write_index(path: Path, entries: Sequence[_Entry], compare_entry: dict, seed: int,
-                replications: int, months: int | None, wall_seconds: float,
-                verdict_block: str = "", board_pack: bool = False) -> None:
-    """index.html: every scenario with its description, headline KPIs, links, seed, hash;
-    failures with their error. All scenario text is HTML-escaped."""
-    esc = html_text
-    cards = []
-    for e in entries:
-        title = esc(e.scenario.name if e.scenario else e.path.stem)
-        if e.error:
-            links = "".join(f' · <a href="{esc(href)}">{esc(label)}</a>'
-                            for label, href in e.files.items())
-            cards.append(
-                f'<div class="card failed" id="{esc(e.slug)}"><h2>{title}</h2>'
-                f'<p><span class="failed-label">FAILED</span>: <code>{esc(e.error)}</code></p>'
-                f"<p class=\"meta\">File {esc(str(e.path))}{links}</p></div>")
-            continue
-        r = e.result
-        kp = nbh.headline_table(r, INDEX_KPIS)
-        rows = "".join(f"<tr><th>{esc(x.label)}</th><td>{esc(x.text)}</td></tr>"
-                       for x in kp.itertuples())
-        links = " · ".join(f'<a href="{esc(href)}">{esc(label)}</a>'
-                           for label, href in e.files.items())
-        cards.append(
-            f'<div class="card" id="{esc(e.slug)}"><h2>{title}</h2>'
-            f"<p>{esc(e.scenario.description or '')}</p>"
-            f"<table><thead><tr><th>Headline KPI</th><th>P50 (P10 – P90)</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>"
-            f'<p>{links}</p><p class="meta">Seed {seed} · {r.replications} replications · '
-            f"{r.scenario.horizon_months} months · scenario hash <code>{esc(r.hash)}</code> · "
-            f"file {esc(str(e.path))}</p></div>")
-    if compare_entry.get("error"):
-        comp = (f'<div class="card failed" id="comparison"><h2>Comparison</h2><p>'
-                f'<span class="failed-label">FAILED</span>: '
-                f'<code>{esc(compare_entry["error"])}</code></p></div>')
-    elif compare_entry.get("files"):
-        links = " · ".join(f'<a href="{esc(h)}">{esc(label)}</a>'
-                           for label, h in compare_entry["files"].items())
-        comp = (f'<div class="card" id="comparison"><h2>Comparison against '
-                f'{esc(compare_entry["base"])}</h2><p>{links}</p></div>')
-    else:
-        comp = ""
-    failed = sum(1 for e in entries if e.error) + bool(compare_entry.get("error"))
-    status = (f'<p class="failed-label">{failed} part(s) failed; see below.</p>'
-              if failed else "")
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    horizon = f"{months} months (override)" if months else "each scenario's own horizon"
-    pack_link = ' · <a href="board_pack.pdf">Board pack (PDF)</a>' if board_pack else ""
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>revsim report</title>
-<style>{_CSS}</style></head><body>
-<h1>Revenue strategy report</h1>
-<p class="meta">Generated {when} in {wall_seconds:.0f} s · seed {seed} ·
-{replications} replications per scenario · {esc(horizon)} ·
-<a href="{WORKBOOK}">Excel workbook for finance</a>{pack_link}</p>
-{status}
-{verdict_block}
-{comp}
-{''.join(cards)}
-</body></html>
-"""
-    path.write_text(page, encoding="utf-8")
-
-
 # ---------------------------------------------------------------- the whole build
 
 
@@ -479,7 +281,7 @@ def build_report(paths: Sequence[str | Path], replications: int = 20, seed: int 
     if not paths:
         print("revsim report: no scenario files given", file=sys.stderr)
         return EXIT_INVALID
-    entries = [_Entry(p, s) for p, s in zip(paths, _slugs(paths), strict=True)]
+    entries = [Entry(p, s) for p, s in zip(paths, _slugs(paths), strict=True)]
     try:
         dest = claim(out_dir)  # checked and locked before any work
     except OutputError as exc:
@@ -490,7 +292,7 @@ def build_report(paths: Sequence[str | Path], replications: int = 20, seed: int 
                       t0)
 
 
-def _build(entries: list[_Entry], dest: Claim, out_dir: str | Path, replications: int,
+def _build(entries: list[Entry], dest: Claim, out_dir: str | Path, replications: int,
            seed: int, executor: str, months: int | None, scheduler: str | None,
            t0: float) -> int:
     _load(entries, months)
@@ -511,7 +313,7 @@ def _build(entries: list[_Entry], dest: Claim, out_dir: str | Path, replications
             for e in entries:
                 if e.result is None:
                     continue
-                nbh.save_result(e.result, tmp / "data" / e.slug)
+                save_result(e.result, tmp / "data" / e.slug)
                 params = {"scenario": str(e.path.resolve()), "project_root": "..",
                           "results_file": f"../data/{e.slug}",
                           "replications": replications, "seed": seed, "months": months,
@@ -579,7 +381,7 @@ def _step(what: str, t0: float) -> None:
         print(terminal_text(f"report: {what} ({time.perf_counter() - t0:.0f} s)"), flush=True)
 
 
-def _decision(entries: Sequence[_Entry]):
+def _decision(entries: Sequence[Entry]):
     """The comparison behind the verdict: every scenario that ran, the base first; None when
     the base failed."""
     from sim.experiment import compare_of
@@ -608,18 +410,19 @@ def _board_pack(decision, tmp: Path) -> bool:
 
 def _run_notebooks(jobs: list[tuple], tmp: Path, t0: float | None = None) -> None:
     """Execute and export the notebooks, two at a time (each runs in its own kernel)."""
+    t_start = time.perf_counter() if t0 is None else t0
 
     def run(job):
         name, slug, params, target, title = job
         out_nb = tmp / "notebooks" / f"{slug}.ipynb"
         out_html = tmp / "html" / f"{slug}.html"
-        files = target.files if isinstance(target, _Entry) else target.setdefault("files", {})
+        files = target.files if isinstance(target, Entry) else target.setdefault("files", {})
         try:
             execute_notebook(name, out_nb, params, cwd=tmp / "notebooks")
             _step(f"ran notebook {slug}", t_start)
         except Exception as exc:
             msg = notebook_error(out_nb, exc)
-            if isinstance(target, _Entry):
+            if isinstance(target, Entry):
                 target.error = msg
             else:
                 target["error"] = msg
@@ -630,7 +433,6 @@ def _run_notebooks(jobs: list[tuple], tmp: Path, t0: float | None = None) -> Non
         files["Report (HTML)"] = f"html/{slug}.html"
         files["Executed notebook"] = f"notebooks/{slug}.ipynb"
 
-    t_start = time.perf_counter() if t0 is None else t0
     workers = max(1, min(2, os.cpu_count() or 1, len(jobs)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for fut in [pool.submit(run, j) for j in jobs]:

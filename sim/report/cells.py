@@ -1,0 +1,378 @@
+"""What the notebooks call: one call per cell, each returning something a notebook displays
+(a chart, a formatted table, an HTML block with a plain-text fallback, a widget).
+
+The numbers come from :mod:`sim.report.tables`, the formats from :mod:`sim.report.fmt`, the
+charts from :mod:`sim.report.charts`; every text shown is HTML-escaped (:mod:`sim.escape`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim.escape import html_text, style_table
+from sim.experiment import (
+    CompareResult,
+    ExperimentResult,
+    compare,
+    pricing_sweep,  # noqa: F401 - a notebook cell: nb.pricing_sweep
+    run_experiment,
+)
+from sim.report import charts
+from sim.report.fmt import fmt_dollars, fmt_lever, fmt_usd, fmt_value
+from sim.report.fmt import label as kpi_label
+from sim.report.offsite import offsite_workbook  # noqa: F401 - a notebook cell
+from sim.report.store import load_result, project_path, scenario_for
+from sim.report.tables import (
+    ACCOUNT_PLAN_MEASURES,
+    account_plan_chart_table,
+    account_plan_table,
+    annual_pnl_table,
+    arr_bridge_table,
+    break_even_table,
+    cash_tables,
+    compare_deltas_table,
+    compare_kpi_table,
+    deltas_table,
+    discount_tradeoff_table,
+    fan_table,
+    funnel_table,
+    headline_table,
+    kpi_record,
+    levers_table,
+    paths_table,
+    pnl_differences_table,
+    pricing_curves_table,
+    pricing_peaks_table,
+    targets_table,
+    tornado_table,
+    unit_economics_table,
+    utilisation_table,
+)
+from sim.scenario import Scenario
+from sim.scenario_io import scenario_hash, scenario_to_dict
+
+MIME_KPIS = "application/vnd.revsim.kpis+json"
+"""Mimetype of the machine-readable KPI record a notebook's KPI cell carries next to its HTML."""
+
+
+def _styled(df: pd.DataFrame, formats: Mapping[str, Any] | None = None, default=fmt_usd,
+            caption: str | None = None, hide_index: bool = False):
+    """A pandas Styler with per-column formatters (default: USD) and a caption; all text in
+    it (caption, labels, cells) is HTML-escaped by :func:`sim.escape.style_table`."""
+    sty = style_table(df, formats, default, caption, hide_index)
+    return sty.set_table_styles([
+        {"selector": "caption", "props": "caption-side: top; font-weight: bold; "
+                                         "text-align: left; padding: 4px 0;"},
+        {"selector": "td", "props": "text-align: right; padding: 2px 10px;"},
+        {"selector": "th", "props": "text-align: left; padding: 2px 10px;"},
+    ])
+
+
+class _Html:
+    """A small HTML block with a plain-text fallback (displayed as a cell result)."""
+
+    def __init__(self, body: str, text: str, extra: Mapping[str, Any] | None = None):
+        self.body, self.text, self.extra = body, text, dict(extra or {})
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/html": self.body, "text/plain": self.text, **self.extra}
+
+
+# ---------------------------------------------------------------- loading and running
+
+
+def experiment(scenario: str | Path, project_root: str | Path = "..", results_file: str = "",
+               replications: int = 4, seed: int = 0, months: int | None = None,
+               executor: str = "serial") -> ExperimentResult:
+    """The notebook's experiment: loaded from ``results_file`` when the report builder ran it
+    already, else run here from the scenario file."""
+    if results_file:
+        return load_result(project_path(results_file, "."))
+    sc = scenario_for(scenario, project_root, months)
+    return run_experiment(sc, replications=replications, seed=seed, executor=executor)
+
+
+def comparison(scenarios: Sequence[str], project_root: str | Path = "..",
+               results_files: Sequence[str] = (), replications: int = 4, seed: int = 0,
+               months: int | None = None, executor: str = "serial") -> CompareResult:
+    """Several scenarios against the first, on the same seeds: loaded or run here."""
+    if results_files:
+        results = [load_result(project_path(f, ".")) for f in results_files]
+        return CompareResult(base=results[0], others=results[1:],
+                             deltas=deltas_table(results[0], results[1:]))
+    scs = [scenario_for(p, project_root, months) for p in scenarios]
+    return compare(scs[0], scs[1:], replications=replications, seed=seed, executor=executor)
+
+
+# ---------------------------------------------------------------- one scenario
+
+
+def summary(result: ExperimentResult) -> _Html:
+    """Scenario name, description, run identity (seed, replications, hash) and headline KPIs."""
+    sc = result.scenario
+    kp = headline_table(result)
+    rows = "".join(f"<tr><th>{html_text(r.label)}</th><td>{html_text(r.text)}</td></tr>"
+                   for r in kp.itertuples())
+    body = (
+        f"<h3>{html_text(sc.name)}</h3><p>{html_text(sc.description or '')}</p>"
+        f"<p><small>{result.replications} replications · seed {result.seed} · "
+        f"{sc.horizon_months} months · scenario hash <code>{html_text(result.hash)}</code>"
+        "</small></p>"
+        "<table><thead><tr><th>Headline KPI</th><th>P50 (P10 – P90)</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
+    text = "\n".join([f"{sc.name} (seed {result.seed}, {result.replications} reps, hash "
+                      f"{result.hash})", *(f"{r.label}: {r.text}" for r in kp.itertuples())])
+    return _Html(body, text)
+
+
+def kpis(result: ExperimentResult):
+    """All headline KPIs, P50 with P10–P90, carrying a machine-readable record (MIME_KPIS)
+    that tests and tools can read back from the executed notebook."""
+    s = result.kpi_summary
+    disp = pd.DataFrame({
+        "KPI": s["label"],
+        "P10": [fmt_value(k, v) for k, v in zip(s["kpi"], s["p10"], strict=True)],
+        "P50": [fmt_value(k, v) for k, v in zip(s["kpi"], s["p50"], strict=True)],
+        "P90": [fmt_value(k, v) for k, v in zip(s["kpi"], s["p90"], strict=True)],
+    })
+    body = disp.to_html(index=False, border=0, classes="revsim-kpis", escape=True)
+    return _Html(body, disp.to_string(index=False), {MIME_KPIS: kpi_record(result)})
+
+
+def assumptions(result_or_scenario: ExperimentResult | Scenario):
+    """Key levers of the scenario (the full resolved list is in the Excel workbook)."""
+    sc = getattr(result_or_scenario, "scenario", result_or_scenario)
+    return style_table(levers_table(sc), caption=f"Levers of {sc.name} (hash {scenario_hash(sc)})",
+                       hide_index=True)
+
+
+def revenue_profit_fan(result: ExperimentResult):
+    return charts.fan_chart(fan_table(result))
+
+
+def arr_bridge(result: ExperimentResult):
+    return charts.arr_bridge_waterfall(arr_bridge_table(result))
+
+
+def annual_pnl(result: ExperimentResult):
+    t = annual_pnl_table(result)
+    pct = [i for i in t.index if "margin" in i.lower()]
+    sty = style_table(t, default=fmt_dollars,
+                      caption="Annual P&L, mean across replications (USD)")
+    return sty.format("{:.1%}", subset=pd.IndexSlice[pct, :], escape="html")
+
+
+def cash(result: ExperimentResult):
+    bands, trough = cash_tables(result)
+    return charts.cash_chart(bands, trough)
+
+
+def unit_economics(result: ExperimentResult, dim: str = "segment"):
+    t = unit_economics_table(result, dim)
+    formats = {"New customers": "{:,.0f}", "CAC payback (months)": "{:,.1f}",
+               "LTV / CAC": "{:,.1f}", "ROI": "{:.0%}"}
+    return _styled(t, formats, caption=f"Unit economics by {dim} (median across replications)")
+
+
+def break_even(result: ExperimentResult):
+    t = break_even_table(result)
+    formats = {"Months to recover CAC": "{:,.1f}", "Expected lifetime (months)": "{:,.0f}",
+               "Share of replications that recover": "{:.0%}",
+               "Revenue per customer-month": fmt_dollars,
+               "Serve cost per customer-month": fmt_dollars,
+               "CS cost per customer-month": fmt_dollars}
+    return _styled(t, formats, caption="Customer break-even: months to repay acquisition cost")
+
+
+def funnel(result: ExperimentResult):
+    t = funnel_table(result)
+    pct = {c: "{:.1%}" for c in t.columns if c in ("Lead → opportunity", "Win rate",
+                                                   "Average discount", "AE utilisation",
+                                                   "Onboarding utilisation")}
+    return _styled(t, pct, default="{:,.0f}", caption="Funnel and capacity per year (means)")
+
+
+def utilisation(result: ExperimentResult):
+    return charts.utilisation_chart(utilisation_table(result))
+
+
+def targets(result: ExperimentResult):
+    t = targets_table(result)
+    if t.empty:
+        return _Html("<p>This scenario sets no targets.</p>", "No targets.")
+    return charts.target_attainment_bars(t)
+
+
+def targets_detail(result: ExperimentResult):
+    t = targets_table(result)
+    rows = [{"Target": r.name, "Probability": r.probability,
+             "Actual P10": fmt_value(r.metric, r.p10), "Actual P50": fmt_value(r.metric, r.p50),
+             "Actual P90": fmt_value(r.metric, r.p90)} for r in t.itertuples()]
+    df = pd.DataFrame(rows, columns=["Target", "Probability", "Actual P10", "Actual P50",
+                                     "Actual P90"])
+    return style_table(df, {"Probability": "{:.0%}"}, hide_index=True,
+                       caption="Target attainment across replications")
+
+
+# ---------------------------------------------------------------- comparison
+
+
+def compare_summary(cmp: CompareResult) -> _Html:
+    items = "".join(
+        f"<li><b>{html_text(r.name)}</b>{' (base)' if i == 0 else ''}: "
+        f"{html_text(r.scenario.description or '')} "
+        f"<small>hash <code>{html_text(r.hash)}</code></small>"
+        "</li>" for i, r in enumerate(cmp.results))
+    b = cmp.base
+    body = (f"<p>{len(cmp.others)} scenario(s) against <b>{html_text(b.name)}</b>, "
+            f"{b.replications} replications each on the same random streams (seed {b.seed}), "
+            f"{b.scenario.horizon_months} months.</p><ul>{items}</ul>")
+    return _Html(body, f"{len(cmp.results)} scenarios, base {b.name}, seed {b.seed}")
+
+
+def compare_levers(cmp: CompareResult):
+    """The main levers side by side, one column per scenario."""
+    parts = [levers_table(r.scenario).set_index("Lever")["Value"].rename(r.name)
+             for r in cmp.results]
+    return style_table(pd.concat(parts, axis=1), caption="Levers by scenario")
+
+
+def profit_vs_revenue(cmp: CompareResult):
+    return charts.scenario_kpi_bars(compare_kpi_table(cmp))
+
+
+def deltas(cmp: CompareResult):
+    d = compare_deltas_table(cmp)
+    if d.empty:
+        return _Html("<p>Only the base scenario: nothing to compare.</p>", "No deltas.")
+    return charts.comparison_bars(d)
+
+
+def deltas_detail(cmp: CompareResult):
+    d = compare_deltas_table(cmp)
+    if d.empty:
+        return _Html("<p>Only the base scenario: nothing to compare.</p>", "No deltas.")
+    t = d[["scenario", "kpi", "base_mean", "other_mean", "mean_delta", "ci_low", "ci_high",
+           "prob_better"]].rename(columns={
+               "scenario": "Scenario", "kpi": "KPI", "base_mean": "Base (mean)",
+               "other_mean": "Scenario (mean)", "mean_delta": "Difference",
+               "ci_low": "95% CI low", "ci_high": "95% CI high",
+               "prob_better": "P(beats base)"})
+    return _styled(t, {"Scenario": str, "KPI": str, "P(beats base)": "{:.0%}"}, hide_index=True,
+                   caption="Difference from the base, paired by replication")
+
+
+def pnl_differences(cmp: CompareResult):
+    t = pnl_differences_table(cmp)
+    if t.empty:
+        return _Html("<p>Only the base scenario: nothing to compare.</p>", "No differences.")
+    return _styled(t, {"scenario": str, "year": "Year {:.0f}"}, default=fmt_dollars,
+                   caption=f"Annual P&L minus {cmp.base.name} (means, USD)", hide_index=True)
+
+
+def profit_paths(cmp: CompareResult):
+    return charts.scenario_bands(paths_table(cmp), title="Revenue and operating profit per month")
+
+
+# ---------------------------------------------------------------- pricing what-if
+
+
+def pricing_curves(sweep: pd.DataFrame):
+    return charts.sweep_curves(pricing_curves_table(sweep))
+
+
+def pricing_peaks(sweep: pd.DataFrame):
+    return style_table(pricing_peaks_table(sweep), caption="Where each measure peaks",
+                       hide_index=True)
+
+
+def pricing_grid(sweep: pd.DataFrame):
+    t = sweep[["price_change_pct", "discount_cap_frac", "revenue_total_mean",
+               "operating_profit_total_mean", "win_rate_frac", "avg_discount_frac",
+               "new_arr_per_deal"]].rename(
+        columns={"price_change_pct": "List price change (%)",
+                 "discount_cap_frac": "Discount cap", "revenue_total_mean": "Revenue (mean)",
+                 "operating_profit_total_mean": "Operating profit (mean)",
+                 "win_rate_frac": "Win rate", "avg_discount_frac": "Average discount",
+                 "new_arr_per_deal": "New ARR per deal"})
+    return _styled(t, {"List price change (%)": "{:+.0f}%", "Discount cap": "{:.0%}",
+                       "Win rate": "{:.1%}", "Average discount": "{:.1%}"},
+                   caption="The whole grid", hide_index=True)
+
+
+def discount_tradeoff(sweep: pd.DataFrame):
+    return style_table(discount_tradeoff_table(sweep),
+                       caption="A tighter cap loses deals and raises the price of those won",
+                       hide_index=True)
+
+
+# ---------------------------------------------------------------- sensitivity
+
+
+def tornado(table: pd.DataFrame):
+    return charts.tornado(tornado_table(table))
+
+
+def sensitivity_detail(table: pd.DataFrame):
+    t = table.assign(kpi=table["kpi"].map(kpi_label),
+                     base_value=table["base_value"].map(fmt_lever),
+                     low_value=table["low_value"].map(fmt_lever),
+                     high_value=table["high_value"].map(fmt_lever))
+    t = t[["kpi", "lever", "base_value", "low_value", "high_value", "low", "base", "high",
+           "swing"]].rename(columns={"kpi": "KPI", "lever": "Lever", "base_value": "Base value",
+                                     "low_value": "Low value", "high_value": "High value",
+                                     "low": "KPI at low", "base": "KPI at base",
+                                     "high": "KPI at high", "swing": "Swing"})
+    return _styled(t, {c: str for c in ("KPI", "Lever", "Base value", "Low value",
+                                        "High value")}, hide_index=True,
+                   caption="Mean KPI with each lever moved one step down and up")
+
+
+# ---------------------------------------------------------------- account plans
+
+
+def account_plan_summary(scenario: Scenario, summary: pd.DataFrame) -> _Html:
+    """Headline of the programme: who is in it, what it costs, what it returns."""
+    t = account_plan_table(summary)
+    rows = "".join(
+        f"<tr><th>{html_text(r.label)}</th><td>{fmt_value(r.measure, r.mean)}</td>"
+        f"<td>{fmt_value(r.measure, r.ci_low)} – {fmt_value(r.measure, r.ci_high)}</td></tr>"
+        for r in t.itertuples())
+    ap = scenario.account_plan
+    body = (f"<h3>{html_text(scenario.name)}</h3><p>{html_text(scenario.description)}</p>"
+            f"<p>Top {ap.programme_top_n} accounts by ARR, "
+            f"{fmt_usd(ap.programme_cost_per_account_per_month_usd)} per account per month; "
+            f"compared with the same plan without the programme on the same random streams."
+            "</p><table><thead><tr><th>Measure</th><th>Mean</th><th>95% interval</th></tr>"
+            f"</thead><tbody>{rows}</tbody></table>")
+    text = "\n".join(f"{r.label}: {fmt_value(r.measure, r.mean)}" for r in t.itertuples())
+    return _Html(body, text)
+
+
+def account_plan_assumptions(scenario: Scenario):
+    """The account-plan keys of the scenario."""
+    data = scenario_to_dict(scenario)["account_plan"]
+    rows = [(f"account_plan.{k}", json.dumps(v) if isinstance(v, dict | list) else v)
+            for k, v in data.items()]
+    return style_table(pd.DataFrame(rows, columns=["key", "value"]), hide_index=True,
+                       caption=f"Account-plan assumptions of {scenario.name} "
+                               f"(hash {scenario_hash(scenario)})")
+
+
+def account_plan_chart(summary: pd.DataFrame):
+    return charts.programme_comparison(account_plan_chart_table(summary))
+
+
+def account_plan_detail(per_rep: pd.DataFrame):
+    """One row per replication."""
+    t = per_rep.rename(columns={m: kpi_label(m) for m in ACCOUNT_PLAN_MEASURES})
+    fm: dict[str, Any] = {kpi_label(m): (lambda x, m=m: fmt_value(m, x))
+                          for m in ACCOUNT_PLAN_MEASURES}
+    fm["replication"] = "{:d}"
+    return _styled(t, fm, caption="Per replication", hide_index=True)
