@@ -154,7 +154,7 @@ def test_verdict_ranks_plans_and_states_intervals(plans):
     assert len(sentences) == len(plans.others) + 1
     price = next(s for s in sentences if s.startswith("price_increase "))
     assert "95% interval" in price and "paired runs" in price
-    assert "pricing.segments.smb.list_price_usd" in price
+    assert "pricing.segments.enterprise.list_price_usd 1,200 → 1,296" in price
 
 
 def test_verdict_numbers_equal_revsim_compare(tmp_path):
