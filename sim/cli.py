@@ -367,29 +367,49 @@ def compare(
     scheduler: SchedulerOpt = None,
     allow_large: AllowLargeOpt = False,
     out: Annotated[Path | None, typer.Option("--out", help="Write deltas here.")] = None,
+    precision: Annotated[float | None, typer.Option(
+        "--precision", help="Add replications (from --reps up to --max-reps) until the 95% "
+        "interval of every plan's NPV-of-operating-profit difference is within ± this many "
+        "USD; warns when it is not reached.")] = None,
+    max_reps: Annotated[int, typer.Option(
+        "--max-reps", help="Most replications --precision may run.")] = 200,
 ) -> None:
     """Run scenarios on the same seeds (common random numbers); deltas against the base."""
     try:
         _check_flags(reps, seed)
+        if precision is not None and not (precision > 0 and math.isfinite(precision)):
+            raise _Fail([f"--precision {precision}: must be a positive amount of USD"])
+        if precision is not None and not reps <= max_reps <= 100_000:
+            raise _Fail([f"--max-reps {max_reps}: must be between --reps ({reps}) and 100000"])
         ex = _executor(executor, scheduler)
         base_sc, *other_sc = _load_all([base, *others], _with_months(sets, months))
-        _check_work([(s, 1) for s in (base_sc, *other_sc)], reps, allow_large)
+        _check_work([(s, 1) for s in (base_sc, *other_sc)],
+                    max_reps if precision is not None else reps, allow_large)
     except _Fail as exc:
         raise _fail(exc.lines) from None
     except ScenarioError as exc:
         raise _fail(exc.lines) from None
     with _claim(out):
-        _compare(base_sc, other_sc, reps, seed, ex, scheduler, out)
+        _compare(base_sc, other_sc, reps, seed, ex, scheduler, out, precision, max_reps)
 
 
-def _compare(base_sc, other_sc, reps, seed, ex, scheduler, out) -> None:
+def _compare(base_sc, other_sc, reps, seed, ex, scheduler, out, precision=None,
+             max_reps=200) -> None:
     from rich.table import Table
 
     from sim.experiment import compare as run_compare
+    from sim.experiment import compare_to_precision
     from sim.report.tables import compare_deltas_table
 
-    result = run_compare(base_sc, other_sc, replications=reps, seed=seed, executor=ex,
-                         scheduler=scheduler, progress=_progress())
+    reached = None
+    if precision is not None and other_sc:
+        result, reached = compare_to_precision(
+            base_sc, other_sc, precision, initial=reps, max_replications=max_reps, seed=seed,
+            executor=ex, scheduler=scheduler, progress=_progress())
+        reps = reached.replications
+    else:
+        result = run_compare(base_sc, other_sc, replications=reps, seed=seed, executor=ex,
+                             scheduler=scheduler, progress=_progress())
     df = compare_deltas_table(result)  # kpi: the label, kpi_name: the key
 
     table = Table(title=rich_text(f"Against {base_sc.name}  ({reps} replications, seed {seed}, "
@@ -405,6 +425,14 @@ def _compare(base_sc, other_sc, reps, seed, ex, scheduler, out) -> None:
             fmt_range(kind, row["ci_low"], row["ci_high"], " to "),
             fmt_value("prob_frac", row["prob_better"]))))
     _console().print(table)
+    if reached is not None:
+        if reached.reached:
+            _console().print(rich_text(reached.message()))
+        else:
+            import sys
+
+            print(terminal_text(f"revsim compare: warning: {reached.message()}"),
+                  file=sys.stderr)
     if out is not None:
         _write(out, lambda: result.write(out))
 

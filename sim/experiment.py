@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from sim import executors, metrics
+from sim import stats as mc
 from sim.atomic import atomic_dir
 from sim.errors import output_errors
 from sim.escape import csv_frame
@@ -33,6 +34,29 @@ from sim.runner import simulate
 from sim.scenario import Scenario
 from sim.scenario_io import scenario_hash, scenario_to_dict, scenario_to_yaml, with_overrides
 
+DECISION_KPI = "npv_operating_profit"
+"""The decision metric of comparisons and the verdict: mean NPV of operating profit."""
+
+
+STATISTICS = {
+    "p10": "10th percentile across replications (P10)",
+    "p50": "median across replications (P50)",
+    "p90": "90th percentile across replications (P90)",
+    "mean": "mean across replications",
+    "mean_ci_low": "95% Student-t interval of the mean, lower end",
+    "mean_ci_high": "95% Student-t interval of the mean, upper end",
+    "n": "replications in which the KPI has a value (a month never reached has none)",
+    "probability": "share of replications (Monte Carlo estimate)",
+    "probability_low": "95% Wilson interval of the probability, lower end",
+    "probability_high": "95% Wilson interval of the probability, upper end",
+    "mean_delta": "mean of the paired per-replication differences (plan - base)",
+    "ci_low": "95% Student-t interval of the mean difference, lower end",
+    "ci_high": "95% Student-t interval of the mean difference, upper end",
+    "prob_better": "share of paired replications where the plan is higher than the base",
+    "prob_better_low": "95% Wilson interval of prob_better, lower end",
+    "prob_better_high": "95% Wilson interval of prob_better, upper end",
+}
+"""What each statistic in summary.json means: every number says which statistic it is."""
 BAND_MEASURES = ("revenue", "operating_profit", "arr", "cash_balance", "customers", "gross_profit",
                  "new_arr", "expansion_arr", "contraction_arr", "churned_arr", "billings",
                  "cash_collected", "total_cost", "ae_utilization", "onboarding_utilization")
@@ -65,6 +89,7 @@ def _replicate(scenario: Scenario, seed: int, reps: Sequence[int]) -> list[dict]
                        progress=_month_hook(on_months) if on_months else None)
         yearly = metrics.saas_metrics(res.monthly, res.cohorts, res.initial)
         kpis = metrics.headline_kpis(res.monthly, res.cohorts, res.initial, rate, yearly=yearly)
+        kpis.update(metrics.cfo_kpis(res.monthly, yearly))
         kpis["replication"] = r
         att = metrics.target_attainment(res.monthly, res.cohorts, res.initial, targets,
                                         yearly=yearly) if targets else pd.DataFrame()
@@ -83,9 +108,9 @@ def _replicate(scenario: Scenario, seed: int, reps: Sequence[int]) -> list[dict]
     return out
 
 
-def _chunks(n: int, workers: int) -> list[list[int]]:
-    size = max(1, math.ceil(n / (workers * 4)))
-    return [list(range(i, min(n, i + size))) for i in range(0, n, size)]
+def _chunks(n: int, workers: int, first: int = 0) -> list[list[int]]:
+    size = max(1, math.ceil((n - first) / (workers * 4)))
+    return [list(range(i, min(n, i + size))) for i in range(first, n, size)]
 
 
 def _execute(
@@ -167,19 +192,19 @@ class _Progress:
 
 def _run_all(
     scenarios: Sequence[Scenario], replications: int, seed: int, executor: str,
-    scheduler: str | None, workers: int | None, progress: bool, label: str,
+    scheduler: str | None, workers: int | None, progress: bool, label: str, first: int = 0,
 ) -> tuple[dict[int, list[dict]], str]:
-    """Replications 0..n-1 of every scenario on the same seed, chunked over the workers;
-    results per scenario index, and the executor actually used."""
+    """Replications first..n-1 (default 0..n-1) of every scenario on the same seed, chunked
+    over the workers; results per scenario index, and the executor actually used."""
     if replications < 1:
         raise ValueError("replications must be >= 1")
-    if executor == "process" and replications * len(scenarios) < 2:
+    if executor == "process" and (replications - first) * len(scenarios) < 2:
         executor = "serial"  # a pool costs more than it saves for one replication
     n_workers = workers or os.cpu_count() or 1
     jobs = [(i, sc, seed, reps) for i, sc in enumerate(scenarios)
-            for reps in _chunks(replications, n_workers)]
+            for reps in _chunks(replications, n_workers, first)]
     horizon = {i: sc.horizon_months for i, sc in enumerate(scenarios)}
-    bar = _Progress(replications * sum(horizon.values()), label, progress)
+    bar = _Progress((replications - first) * sum(horizon.values()), label, progress)
     live = executor in ("serial", "process")  # months tick inside replications
     try:
         return _execute(jobs, executor, scheduler, workers,
@@ -193,18 +218,18 @@ def _run_all(
 
 
 def _summary(values: pd.DataFrame) -> pd.DataFrame:
+    """Per KPI: P10, P50, P90, mean with its 95% t interval, and n, the replications where
+    the KPI has a value (a break-even month that never comes has none)."""
     rows = []
     for kpi in values.columns:
         if kpi == "replication":
             continue
         v = pd.to_numeric(values[kpi], errors="coerce").to_numpy(dtype=float)
-        v = v[~np.isnan(v)]
-        if len(v) == 0:
-            rows.append((kpi, kpi_label(kpi), *(math.nan,) * 4))
-            continue
-        p10, p50, p90 = np.quantile(v, [0.1, 0.5, 0.9])
-        rows.append((kpi, kpi_label(kpi), p10, p50, p90, float(v.mean())))
-    return pd.DataFrame(rows, columns=["kpi", "label", "p10", "p50", "p90", "mean"])
+        q, ci = mc.quantiles(v), mc.mean_ci(v)
+        rows.append((kpi, kpi_label(kpi), q["p10"], q["p50"], q["p90"], q["mean"],
+                     ci["ci_low"], ci["ci_high"], ci["n"]))
+    return pd.DataFrame(rows, columns=["kpi", "label", "p10", "p50", "p90", "mean",
+                                       "mean_ci_low", "mean_ci_high", "n"])
 
 
 @dataclass
@@ -245,10 +270,19 @@ class ExperimentResult:
 
     @property
     def target_summary(self) -> pd.DataFrame:
-        """Probability of hitting each scenario target, with the spread of the actual value."""
+        """Probability of hitting each scenario target with its 95% binomial (Wilson)
+        interval, and the spread of the actual value."""
         if self.attainment.empty:
-            return pd.DataFrame(columns=["name", "metric", "year", "op", "target", "probability"])
-        return metrics.target_probability(self.attainment)
+            return pd.DataFrame(columns=["name", "metric", "year", "op", "target", "probability",
+                                         "probability_low", "probability_high"])
+        out = metrics.target_probability(self.attainment)
+        hits = self.attainment.groupby(["name", "metric", "year", "op", "target"], dropna=False,
+                                       sort=False)["hit"].sum().to_numpy()
+        cis = [mc.proportion_ci(int(k), int(n)) for k, n in
+               zip(hits, out["replications"], strict=True)]
+        out["probability_low"] = [c["ci_low"] for c in cis]
+        out["probability_high"] = [c["ci_high"] for c in cis]
+        return out
 
     def segment_economics(self) -> pd.DataFrame:
         """Per segment over all replications: CAC, payback, win rate, discount, and its
@@ -284,6 +318,7 @@ class ExperimentResult:
                 "scenario_hash": self.hash,
                 "seed": self.seed,
                 "replications": self.replications,
+                "statistics": STATISTICS,
                 "kpis": _records(self.kpi_summary),
                 "targets": _records(self.target_summary),
                 "simpy_events": self.stats.get("simpy_events"),
@@ -371,37 +406,27 @@ def run_experiment(
 # ---------------------------------------------------------------- comparison
 
 
-_T975 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26,
-         10: 2.23, 12: 2.18, 15: 2.13, 20: 2.09, 25: 2.06, 30: 2.04, 40: 2.02, 60: 2.00,
-         120: 1.98}
-
-
 def t975(df: int) -> float:
-    """Two-sided 95% Student-t quantile (table, conservative between entries)."""
-    if df <= 0:
-        return math.nan
-    keys = sorted(k for k in _T975 if k <= df)
-    return _T975[keys[-1]] if df <= 120 else 1.96
+    """Two-sided 95% Student-t quantile (exact, from scipy; NaN when df <= 0)."""
+    return mc.t_quantile(df, 0.95)
 
 
 def mean_ci(values) -> dict[str, float]:
     """Mean with a 95% t interval (NaN where undefined), ignoring missing values."""
-    v = np.asarray(values, float)
-    v = v[~np.isnan(v)]
-    n = len(v)
-    mean = float(v.mean()) if n else math.nan
-    sd = float(v.std(ddof=1)) if n > 1 else math.nan
-    half = t975(n - 1) * sd / math.sqrt(n) if n > 1 else math.nan
-    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "sd": sd}
+    ci = mc.mean_ci(values)
+    return {k: ci[k] for k in ("mean", "ci_low", "ci_high", "sd")}
 
 
 def paired_delta(base: np.ndarray, other: np.ndarray) -> dict[str, float]:
-    """Mean per-replication difference with a 95% t interval and P(other > base)."""
+    """Mean per-replication difference with a 95% t interval, and P(other > base) with its
+    95% binomial (Wilson) interval."""
     d = np.asarray(other, float) - np.asarray(base, float)
     d = d[~np.isnan(d)]
     ci = mean_ci(d)
+    p = mc.proportion_ci(int((d > 0).sum()), len(d))
     return {"mean_delta": ci["mean"], "ci_low": ci["ci_low"], "ci_high": ci["ci_high"],
-            "prob_better": float((d > 0).mean()) if len(d) else math.nan, "sd_delta": ci["sd"]}
+            "prob_better": p["p"], "sd_delta": ci["sd"],
+            "prob_better_low": p["ci_low"], "prob_better_high": p["ci_high"]}
 
 
 @dataclass
@@ -433,17 +458,38 @@ class CompareResult:
         return pd.concat(parts, axis=1)
 
     def write(self, out_dir: str | Path) -> Path:
+        """deltas.csv, kpis_p50.csv, verdict.csv, profit_bridge.csv (driver means and 95%
+        intervals per plan), summary.json (with the verdict's sentences) and run.json."""
+        from sim.bridge import bridges
+        from sim.verdict import verdict
+
+        frame, sentences = verdict(self)
+        bridge = pd.concat([b[1].assign(scenario=name) for name, b in bridges(self).items()],
+                           ignore_index=True) if self.others else pd.DataFrame()
         with output_errors(out_dir), atomic_dir(out_dir) as tmp:
             # scenario names are text a spreadsheet must not evaluate (OWASP CSV injection)
             csv_frame(self.deltas).to_csv(tmp / "deltas.csv", index=False)
             csv_frame(self.kpi_table()).to_csv(tmp / "kpis_p50.csv")
+            csv_frame(frame).to_csv(tmp / "verdict.csv", index=False)
+            csv_frame(bridge).to_csv(tmp / "profit_bridge.csv", index=False)
             summary = {"base": self.base.name, "seed": self.base.seed,
                        "replications": self.base.replications,
                        "scenarios": {r.name: r.hash for r in self.results},
+                       "statistics": STATISTICS, "decision_kpi": DECISION_KPI,
+                       "verdict": sentences,
                        "deltas": _records(self.deltas)}
             (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=_json))
             write_run_facts(tmp / "run.json", self.base.stats)
         return Path(out_dir)
+
+
+def compare_of(results: Sequence[ExperimentResult]) -> CompareResult:
+    """A comparison of results already run on the same seed (replication r of each is stream
+    (seed, r), so they pair), the first as the base."""
+    base, *others = results
+    if any(o.seed != base.seed or o.replications != base.replications for o in others):
+        raise ValueError("results to compare need the same seed and replications")
+    return CompareResult(base=base, others=others, deltas=paired_deltas(base, others))
 
 
 def paired_deltas(base: ExperimentResult, others: Iterable[ExperimentResult],
@@ -480,6 +526,81 @@ def compare(
     results = [_assemble(sc, seed, replications, res[i], stats) for i, sc in enumerate(scenarios)]
     return CompareResult(base=results[0], others=results[1:],
                          deltas=paired_deltas(results[0], results[1:]))
+
+
+@dataclass
+class Precision:
+    """How precise a comparison came out: the widest half-width of the decision metric's 95%
+    interval on a paired difference, against the target."""
+
+    kpi: str
+    target_half_width: float
+    half_width: float
+    replications: int
+    reached: bool
+
+    def message(self) -> str:
+        state = "reached" if self.reached else "NOT reached"
+        return (f"precision {state}: 95% interval half-width of the {kpi_label(self.kpi)}"
+                f" difference {self.half_width:,.0f} (target {self.target_half_width:,.0f}) after"
+                f" {self.replications} replications")
+
+
+def _widest_half_width(results: list[list[dict]], kpi: str) -> float:
+    """Largest half-width of the paired difference's interval of ``kpi``, plan by plan."""
+    base = np.array([d["kpis"][kpi] for d in results[0]], float)
+    widths = [mc.mean_ci(np.array([d["kpis"][kpi] for d in other], float) - base)["half_width"]
+              for other in results[1:]]
+    widths = [w for w in widths if not math.isnan(w)]
+    return max(widths) if widths else math.nan
+
+
+def compare_to_precision(
+    base: Scenario,
+    others: Sequence[Scenario],
+    half_width: float,
+    kpi: str = DECISION_KPI,
+    initial: int = 10,
+    max_replications: int = 200,
+    seed: int = 0,
+    executor: str = "process",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: bool = False,
+) -> tuple[CompareResult, Precision]:
+    """``compare`` with an adaptive number of replications: start with ``initial``, estimate
+    from the paired differences' spread how many make every plan's 95% interval of ``kpi``
+    no wider than ±``half_width``, run the missing ones (replication r is always stream
+    (seed, r), so the result equals ``compare`` at the final count), stop at
+    ``max_replications`` with ``Precision.reached`` False."""
+    if not others:
+        raise ValueError("precision needs at least one plan to compare with the base")
+    if half_width <= 0:
+        raise ValueError("the precision target must be a positive half-width")
+    scenarios = [base, *others]
+    t0 = time.perf_counter()
+    n, done = min(max(2, initial), max_replications), 0
+    parts: dict[int, list[dict]] = {i: [] for i in range(len(scenarios))}
+    used = executor
+    while True:
+        res, used = _run_all(scenarios, n, seed, executor, scheduler, workers, progress,
+                             "compare", first=done)
+        for i in parts:
+            parts[i].extend(res[i])
+        done = n
+        widest = _widest_half_width([parts[i] for i in sorted(parts)], kpi)
+        if not widest > half_width or n >= max_replications:
+            break
+        sd = max(np.std(np.array([d["kpis"][kpi] for d in parts[i]], float)
+                        - np.array([d["kpis"][kpi] for d in parts[0]], float), ddof=1)
+                 for i in parts if i)
+        n = min(max_replications, max(n + 1, mc.replications_for(half_width, sd)))
+    stats = {"executor": used, "wall_seconds": time.perf_counter() - t0}
+    results = [_assemble(sc, seed, n, parts[i], stats) for i, sc in enumerate(scenarios)]
+    result = CompareResult(base=results[0], others=results[1:],
+                           deltas=paired_deltas(results[0], results[1:]))
+    return result, Precision(kpi, float(half_width), float(widest), n,
+                             bool(widest <= half_width))
 
 
 # ---------------------------------------------------------------- sweeps
@@ -621,9 +742,26 @@ def _expand(data: Mapping, lever: str) -> list[str]:
     return [f"{head}.{k}.{tail}" for k in _get(data, head)]
 
 
+KEPT_PROBABILITIES = ("logo_retention_12m_frac",)
+"""Levers that are the probability of keeping a customer (also matches
+``monthly_logo_retention_12m_frac``): a step moves the churn (1 − p), the quantity finance
+reasons in, so ±10% of a 0.85 retention is ±1.5 points, not ±8.5."""
+
+
+def step_unit(key: str, value: Any) -> str:
+    """What a sensitivity step of ``key`` moves: the value, its churn, or whole units."""
+    if key.endswith(KEPT_PROBABILITIES):
+        return "churn (1 - p), relative"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return "whole units (at least 1)"
+    return "relative"
+
+
 def _scaled(value: Any, factor: float, key: str) -> Any:
     if isinstance(value, bool):
         raise ValueError(f"{key}: not a numeric lever")
+    if key.endswith(KEPT_PROBABILITIES):
+        return min(1.0, max(0.0, 1.0 - (1.0 - value) * (2.0 - factor)))
     if isinstance(value, int):
         step = max(1, round(abs(value) * abs(factor - 1)))
         return max(0, value + (step if factor > 1 else -step))
@@ -646,7 +784,11 @@ def sensitivity(
     kpis: Sequence[str] = ("operating_profit_total", "ending_arr"),
 ) -> pd.DataFrame:
     """One lever at a time, -step and +step (a ``*`` moves every segment together): a tornado
-    table of mean KPI at low and high against the base, sorted by swing."""
+    table of mean KPI at low and high against the base, sorted by swing. Each row also says
+    what a step moves (``step_unit``: relative, churn of a renewal probability, whole heads),
+    the lever's base value per segment (``base_values``), the relative change actually made
+    (``low_change_frac``, ``high_change_frac``), the elasticity (% KPI per % lever) and 95%
+    intervals of the paired differences (low − base, high − base, and the swing high − low)."""
     data = scenario_to_dict(scenario)
     levers = list(levers or DEFAULT_LEVERS)
     variants: list[tuple[str, str, Any, Scenario]] = []
@@ -664,17 +806,42 @@ def sensitivity(
     all_sc = [scenario] + [v[3] for v in variants]
     res, _ = _run_all(all_sc, replications, seed, executor, scheduler, workers, progress,
                       "sensitivity")
-    mean = {i: pd.DataFrame([d["kpis"] for d in res[i]])[list(kpis)].mean() for i in res}
+    per_rep = {i: pd.DataFrame([d["kpis"] for d in res[i]])[list(kpis)] for i in res}
+    mean = {i: per_rep[i].mean() for i in res}
     rows = []
     for lever in levers:
         idx = {side: i + 1 for i, v in enumerate(variants) if v[0] == lever for side in [v[1]]}
         (base_value, low_value) = variants[idx["low"] - 1][2]
         high_value = variants[idx["high"] - 1][2][1]
+        keys = _expand(data, lever)
+        values = {k: _get(data, k) for k in keys}
+        lows = {k: _get(scenario_to_dict(variants[idx["low"] - 1][3]), k) for k in keys}
+        highs = {k: _get(scenario_to_dict(variants[idx["high"] - 1][3]), k) for k in keys}
+        change = {side: float(np.mean([(moved[k] - values[k]) / values[k] if values[k] else
+                                       math.nan for k in keys]))
+                  for side, moved in (("low", lows), ("high", highs))}
+        base_values = "; ".join(f"{k.split('.')[-2]} {values[k]:,.4g}" for k in keys) \
+            if len(keys) > 1 else f"{values[keys[0]]:,.4g}"
         for kpi in kpis:
             lo, hi, b = mean[idx["low"]][kpi], mean[idx["high"]][kpi], mean[0][kpi]
+            b_r = per_rep[0][kpi].to_numpy(float)
+            lo_r = per_rep[idx["low"]][kpi].to_numpy(float)
+            hi_r = per_rep[idx["high"]][kpi].to_numpy(float)
+            d_lo, d_hi, d_sw = mc.mean_ci(lo_r - b_r), mc.mean_ci(hi_r - b_r), \
+                mc.mean_ci(hi_r - lo_r)
+            span = change["high"] - change["low"]
+            elasticity = (hi - lo) / b / span if b > 0 and span and not math.isnan(span) else \
+                math.nan
             rows.append({"lever": lever, "kpi": kpi, "base_value": base_value,
                          "low_value": low_value, "high_value": high_value, "base": b,
-                         "low": lo, "high": hi, "swing": abs(hi - lo)})
+                         "low": lo, "high": hi, "swing": abs(hi - lo),
+                         "base_values": base_values, "step_unit": step_unit(keys[0], base_value),
+                         "low_change_frac": change["low"], "high_change_frac": change["high"],
+                         "elasticity": elasticity,
+                         "low_delta_ci_low": d_lo["ci_low"], "low_delta_ci_high": d_lo["ci_high"],
+                         "high_delta_ci_low": d_hi["ci_low"],
+                         "high_delta_ci_high": d_hi["ci_high"],
+                         "swing_ci_low": d_sw["ci_low"], "swing_ci_high": d_sw["ci_high"]})
     df = pd.DataFrame(rows)
     return df.sort_values(["kpi", "swing"], ascending=[True, False], ignore_index=True)
 

@@ -696,6 +696,30 @@ def headline_kpis(
     }
 
 
+CFO_KPIS = ("ltv_to_cac_last_year", "burn_multiple_last_year", "rule_of_40_last_year",
+            "magic_number_last_year", "first_profitable_month", "break_even_month")
+
+
+def cfo_kpis(monthly: pd.DataFrame, yearly: pd.DataFrame) -> dict[str, float]:
+    """One replication's efficiency scalars: LTV/CAC, burn multiple, Rule of 40 (points) and
+    magic number of the last full year, and the first profitable and cumulative break-even
+    months (NaN when never reached)."""
+    last = yearly.loc[_last_full_year(yearly)]
+    even = break_even(monthly)
+
+    def month(v: int | None) -> float:
+        return NAN if v is None else float(v)
+
+    return {
+        "ltv_to_cac_last_year": _num(last["ltv_to_cac"]),
+        "burn_multiple_last_year": _num(last["burn_multiple"]),
+        "rule_of_40_last_year": _num(last["rule_of_40"]),
+        "magic_number_last_year": _num(last["magic_number"]),
+        "first_profitable_month": month(even["first_profitable_month"]),
+        "break_even_month": month(even["cumulative_break_even_month"]),
+    }
+
+
 def _target_actual(df: pd.DataFrame, yearly: pd.DataFrame, metric: str, year: int | None) -> float:
     """Actual value of one target metric for a year (or the whole horizon when year is None)."""
     if metric in ("nrr", "grr"):

@@ -630,6 +630,16 @@ class AccountPlan(Model):
     """Sales cycle of a new-unit deal (shorter than a cold enterprise cycle)."""
 
 
+class Calendar(Model):
+    """Where the plan sits in real time: reports label months, quarters and fiscal years."""
+
+    start_month: str = Field(pattern=r"^(19|20|21)\d\d-(0[1-9]|1[0-2])$")
+    """Calendar month of plan month 1, as YYYY-MM (e.g. 2026-01)."""
+    fiscal_year_start_month: int = Field(default=1, ge=1, le=12)
+    """Calendar month (1-12) in which the fiscal year starts; a fiscal year is named by the
+    calendar year it ends in (FY2027 runs Feb 2026 - Jan 2027 when it starts in February)."""
+
+
 # ---------------------------------------------------------------- scenario
 
 
@@ -656,6 +666,8 @@ class Scenario(Model):
     """Trust Enablement stakeholder model and account-plan programme."""
     opening: Opening = Opening()
     """The running business at day 0: pipeline in flight, receivables, the base's tenure."""
+    calendar: Calendar | None = None
+    """Start month and fiscal-year start; without it reports say Month 1, Year 1."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:

@@ -500,8 +500,10 @@ def with_overrides(scenario: Scenario, overrides: Iterable[str] | Mapping[str, A
 
 
 def scenario_to_dict(scenario: Scenario) -> dict:
-    """Plain JSON-compatible dict of the resolved scenario."""
-    return scenario.model_dump(mode="json", by_alias=True)
+    """Plain JSON-compatible dict of the resolved scenario. An unset calendar is left out,
+    so scenarios without one keep the hash they had before calendars existed."""
+    return scenario.model_dump(mode="json", by_alias=True,
+                               exclude={"calendar"} if scenario.calendar is None else None)
 
 
 def scenario_hash(scenario: Scenario) -> str:

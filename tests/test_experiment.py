@@ -65,9 +65,15 @@ def test_paired_delta_interval_and_probability():
     d = paired_delta(base, other)
     assert d["mean_delta"] == pytest.approx(1.0)
     sd = np.std([1, 2, -1, 2], ddof=1)
-    assert d["ci_high"] - d["mean_delta"] == pytest.approx(3.18 * sd / 2)
+    # published two-sided 95% Student-t quantiles (NIST/SEMATECH e-Handbook, table 1.3.6.7.2)
+    assert d["ci_high"] - d["mean_delta"] == pytest.approx(3.182 * sd / 2, rel=1e-3)
     assert d["prob_better"] == pytest.approx(0.75)
-    assert t975(1000) == 1.96 and t975(9) == 2.26
+    # Wilson score interval of 3/4 by hand: (p + z²/2n ± z√(p(1-p)/n + z²/4n²)) / (1 + z²/n)
+    assert d["prob_better_low"] == pytest.approx(0.3006, abs=1e-3)
+    assert d["prob_better_high"] == pytest.approx(0.9544, abs=1e-3)
+    assert t975(9) == pytest.approx(2.262, abs=1e-3)
+    assert t975(11) == pytest.approx(2.201, abs=1e-3)  # the old table said 2.23 here
+    assert t975(1000) == pytest.approx(1.962, abs=1e-3)
 
 
 def test_compare_reports_deltas_for_each_scenario(small):
@@ -177,3 +183,23 @@ def test_a_killed_revsim_run_never_damages_an_earlier_result(tmp_path):
             outcomes.add("new")
             before = now
     assert "earlier" in outcomes  # at least one kill landed before the rename
+
+
+def test_sensitivity_steps_in_natural_units_with_segment_values_and_intervals(small):
+    levers = ["segments.*.logo_retention_12m_frac", "headcount.sdr.count"]
+    t = sim.sensitivity(small, levers, step=0.1, replications=3, seed=0, executor="serial",
+                        kpis=("operating_profit_total",))
+    renewal = t[t.lever == "segments.*.logo_retention_12m_frac"].iloc[0]
+    p = small.segments["smb"].logo_retention_12m_frac
+    # a retention probability moves its churn by ±10%: 0.88 → 0.868 / 0.892, not ±0.088
+    assert renewal["low_value"] == pytest.approx(1 - (1 - p) * 1.1)
+    assert renewal["high_value"] == pytest.approx(1 - (1 - p) * 0.9)
+    assert renewal["step_unit"].startswith("churn")
+    assert all(name in renewal["base_values"] for name in small.segments)
+    sdr = t[t.lever == "headcount.sdr.count"].iloc[0]
+    assert sdr["step_unit"].startswith("whole units")
+    n = small.headcount.sdr.count
+    assert sdr["high_change_frac"] == pytest.approx((sdr["high_value"] - n) / n)
+    for _, row in t.iterrows():
+        assert row["swing_ci_low"] <= row["high"] - row["low"] <= row["swing_ci_high"]
+        assert row["high_delta_ci_low"] <= row["high"] - row["base"] <= row["high_delta_ci_high"]

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -305,6 +306,7 @@ def _build(entries: list[Entry], dest: Claim, out_dir: str | Path, replications:
     try:
         with hermetic_jupyter(), dest.folder() as tmp:
             _simulate(entries, replications, seed, executor, scheduler)
+            _step(f"simulated {sum(e.result is not None for e in entries)} scenario(s)", t0)
             for sub in ("data", "notebooks", "html"):
                 (tmp / sub).mkdir()
             jobs = []
@@ -330,16 +332,26 @@ def _build(entries: list[Entry], dest: Claim, out_dir: str | Path, replications:
                              f"Comparison against {base.result.name}"))
             elif len(entries) > 1:
                 compare_entry["error"] = f"base scenario failed: {base.error}"
-            _run_notebooks(jobs, tmp)
+            _run_notebooks(jobs, tmp, t0)
             for e in entries:
                 if e.error:
                     print(terminal_text(e.error), file=sys.stderr)
             if compare_entry.get("error"):
                 print(terminal_text(f"comparison: {compare_entry['error']}"), file=sys.stderr)
-            write_workbook(tmp / WORKBOOK, entries, seed, replications)
+            decision = _decision(entries)
+            write_workbook(tmp / WORKBOOK, entries, seed, replications, decision)
+            _step(f"wrote {WORKBOOK}", t0)
+            pack = _board_pack(decision, tmp)
+            if pack:
+                _step("wrote board_pack.pdf", t0)
+            verdict_block = ""
+            if decision is not None:
+                from sim.board_pack import verdict_html
+
+                verdict_block = verdict_html(decision)
             wall = time.perf_counter() - t0
             write_index(tmp / "index.html", entries, compare_entry, seed, replications, months,
-                        wall)
+                        wall, verdict_block, pack)
     except OutputError as exc:
         print(terminal_text(str(exc)), file=sys.stderr)
         return exc.code
@@ -363,8 +375,42 @@ def _build(entries: list[Entry], dest: Claim, out_dir: str | Path, replications:
     return EXIT_SCENARIO_FAILED if failed else EXIT_OK
 
 
-def _run_notebooks(jobs: list[tuple], tmp: Path) -> None:
+def _step(what: str, t0: float) -> None:
+    """One plain line on stdout per finished step of the build (errors stay on stderr)."""
+    if os.environ.get("REVSIM_PROGRESS", "auto") != "never":
+        print(terminal_text(f"report: {what} ({time.perf_counter() - t0:.0f} s)"), flush=True)
+
+
+def _decision(entries: Sequence[Entry]):
+    """The comparison behind the verdict: every scenario that ran, the base first; None when
+    the base failed."""
+    from sim.experiment import compare_of
+
+    done = [e.result for e in entries if e.result is not None and e.ok]
+    if not done or entries[0].result is None:
+        return None
+    return compare_of(done)
+
+
+def _board_pack(decision, tmp: Path) -> bool:
+    """board_pack.pdf from the same numbers; a missing or failing browser is one line on
+    stderr and the rest of the report stands."""
+    if decision is None:
+        return False
+    from sim.board_pack import write_board_pack
+
+    try:
+        write_board_pack(decision, tmp)
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+        print(terminal_text(f"revsim report: no board pack: {_one_line(str(exc))}"),
+              file=sys.stderr)
+        return False
+    return True
+
+
+def _run_notebooks(jobs: list[tuple], tmp: Path, t0: float | None = None) -> None:
     """Execute and export the notebooks, two at a time (each runs in its own kernel)."""
+    t_start = time.perf_counter() if t0 is None else t0
 
     def run(job):
         name, slug, params, target, title = job
@@ -373,6 +419,7 @@ def _run_notebooks(jobs: list[tuple], tmp: Path) -> None:
         files = target.files if isinstance(target, Entry) else target.setdefault("files", {})
         try:
             execute_notebook(name, out_nb, params, cwd=tmp / "notebooks")
+            _step(f"ran notebook {slug}", t_start)
         except Exception as exc:
             msg = notebook_error(out_nb, exc)
             if isinstance(target, Entry):

@@ -58,6 +58,17 @@ KPIS = _catalogue(
         higher_is_better=False),
     Kpi("gross_margin_frac", "Gross margin", "Gross margin", FRAC),
     Kpi("ending_customers", "Ending customers", "Ending customers", COUNT),
+    # CFO efficiency metrics of every replication (sim.metrics.cfo_kpis)
+    Kpi("ltv_to_cac_last_year", "LTV/CAC, last full year", "LTV/CAC", RATIO),
+    Kpi("burn_multiple_last_year", "Burn multiple, last full year", "Burn multiple", RATIO,
+        higher_is_better=False),
+    Kpi("rule_of_40_last_year", "Rule of 40, last full year (points)", "Rule of 40", NUMBER,
+        format="{:,.1f}"),
+    Kpi("magic_number_last_year", "Magic number, last full year", "Magic number", RATIO),
+    Kpi("first_profitable_month", "First profitable month", "First profitable month", MONTHS,
+        higher_is_better=False),
+    Kpi("break_even_month", "Cumulative break-even month", "Break-even month", MONTHS,
+        higher_is_better=False),
     # sweep points (sim.experiment.sweep, pricing_sweep)
     Kpi("win_rate_frac", "Win rate", "Win rate", FRAC),
     Kpi("new_arr_per_deal", "New ARR per deal", "New ARR per deal", USD),

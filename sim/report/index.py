@@ -27,11 +27,15 @@ h1 { margin-bottom: 0.2em; } .meta { color: #555; font-size: 0.9em; }
 table { border-collapse: collapse; font-size: 0.92em; }
 td, th { padding: 3px 12px 3px 0; text-align: left; vertical-align: top; }
 code { background: #f3f3f3; padding: 0 3px; }
+.verdict table { width: 100%; } .verdict th, .verdict td { padding: 3px 8px 3px 0; }
+.verdict td.text { max-width: 18em; } .verdict .note { color: #555; font-size: 0.9em; }
+.verdict li { margin-bottom: 0.4em; }
 """
 
 
 def write_index(path: Path, entries: Sequence[Entry], compare_entry: dict, seed: int,
-                replications: int, months: int | None, wall_seconds: float) -> None:
+                replications: int, months: int | None, wall_seconds: float,
+                verdict_block: str = "", board_pack: bool = False) -> None:
     """index.html: every scenario with its description, headline KPIs, links, seed, hash;
     failures with their error. All scenario text is HTML-escaped."""
     esc = html_text
@@ -76,14 +80,16 @@ def write_index(path: Path, entries: Sequence[Entry], compare_entry: dict, seed:
               if failed else "")
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     horizon = f"{months} months (override)" if months else "each scenario's own horizon"
+    pack_link = ' · <a href="board_pack.pdf">Board pack (PDF)</a>' if board_pack else ""
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>revsim report</title>
 <style>{_CSS}</style></head><body>
 <h1>Revenue strategy report</h1>
 <p class="meta">Generated {when} in {wall_seconds:.0f} s · seed {seed} ·
 {replications} replications per scenario · {esc(horizon)} ·
-<a href="{WORKBOOK}">Excel workbook for finance</a></p>
+<a href="{WORKBOOK}">Excel workbook for finance</a>{pack_link}</p>
 {status}
+{verdict_block}
 {comp}
 {''.join(cards)}
 </body></html>

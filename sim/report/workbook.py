@@ -36,9 +36,12 @@ def _sheet_name(name: str, used: set[str]) -> str:
     return out
 
 
-def write_workbook(path: Path, entries: Sequence[Entry], seed: int, replications: int) -> None:
+def write_workbook(path: Path, entries: Sequence[Entry], seed: int, replications: int,
+                   decision: CompareResult | None = None) -> None:
     """Finance workbook: a sheet per scenario (annual P&L, KPI summary), a comparison sheet and
-    the resolved assumptions flattened to key/value rows (one value column per scenario)."""
+    the resolved assumptions flattened to key/value rows (one value column per scenario);
+    with ``decision``, the verdict (first sheet), profit bridge and three statements sheets
+    (monthly, quarterly, fiscal year) of every plan."""
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
@@ -110,6 +113,11 @@ def write_workbook(path: Path, entries: Sequence[Entry], seed: int, replications
             ws.column_dimensions["A"].width = 60
             for j in range(2, len(done) + 2):
                 ws.column_dimensions[get_column_letter(j)].width = 22
+        if decision is not None:
+            from sim.finance_excel import add_decision_sheets
+
+            add_decision_sheets(xl.book, decision)
+            xl.book.move_sheet("Verdict", offset=-xl.book.sheetnames.index("Verdict"))
         # scenario text is data: no cell may become a formula (OWASP CSV injection)
         neutralise_formulas(xl.book)
 

@@ -1,0 +1,221 @@
+"""Finance-grade workbook sheets: the verdict, the profit bridges and the three statements
+(monthly, quarterly, fiscal year) with a number format per unit, frozen headers, filters on
+tables, and a print setup that fits a page width in landscape.
+
+Works on an openpyxl ``Workbook``; text from scenarios goes in as text (``sim.escape``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import pandas as pd
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from sim.escape import excel_text
+from sim.statements import BALANCE_LINES, CASH_FLOW_LINES, INCOME_LINES
+
+FORMATS = {
+    "usd": '#,##0;[Red]-#,##0;"–"',
+    "usd_k": '#,##0,"K";[Red]-#,##0,"K";"–"',
+    "pct": "0.0%",
+    "months": '0.0" mo"',
+    "count": "#,##0",
+    "ratio": "0.00",
+    "points": '0.0" pts"',
+}
+"""Number format per unit: whole dollars, %, months, counts, ratios, Rule-of-40 points."""
+BOLD = Font(bold=True)
+HEADER_FILL = PatternFill("solid", fgColor="DDE5F0")
+TOTAL_BORDER = Border(top=Side(style="thin"))
+TOTAL_LINES = {"gross_profit", "operating_expenses", "operating_profit", "cash_from_operations",
+               "closing_cash", "total_assets", "total_liabilities_equity"}
+STATEMENT_TITLES = {"income": ("Income statement", INCOME_LINES),
+                    "cash_flow": ("Cash flow", CASH_FLOW_LINES),
+                    "balance_sheet": ("Balance sheet (period end)", BALANCE_LINES)}
+FREQ_TITLES = {"month": "monthly", "quarter": "quarterly", "year": "fiscal year"}
+
+
+def print_setup(ws: Worksheet, header_rows: int, landscape: bool = True) -> None:
+    """Landscape, fit all columns on one page width (any height), repeat the header rows."""
+    ws.page_setup.orientation = "landscape" if landscape else "portrait"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.gridLines = False
+    ws.print_title_rows = f"1:{header_rows}"
+    ws.page_margins.left = ws.page_margins.right = 0.4
+
+
+def statements_sheet(wb, name: str, statements: Mapping[str, pd.DataFrame], title: str,
+                     freq: str) -> Worksheet:
+    """One sheet holding the three statements: lines down, periods across (USD), each block
+    headed by its title; header row and label column frozen."""
+    ws = wb.create_sheet(name)
+    ws.cell(row=1, column=1, value=excel_text(title)).font = Font(bold=True, size=12)
+    periods = list(next(iter(statements.values())).index)
+    ws.cell(row=2, column=1, value="USD").font = BOLD
+    for j, p in enumerate(periods, start=2):
+        c = ws.cell(row=2, column=j, value=excel_text(str(p)))
+        c.font, c.fill, c.alignment = BOLD, HEADER_FILL, Alignment(horizontal="right")
+    ws.cell(row=2, column=1).fill = HEADER_FILL
+    row = 3
+    for key, (block_title, lines) in STATEMENT_TITLES.items():
+        frame = statements[key]
+        row += 1
+        ws.cell(row=row, column=1, value=block_title).font = BOLD
+        row += 1
+        for line, label in lines.items():
+            ws.cell(row=row, column=1, value=label)
+            for j, p in enumerate(periods, start=2):
+                c = ws.cell(row=row, column=j, value=_value(frame.loc[p, line]))
+                c.number_format = FORMATS["usd"]
+                if line in TOTAL_LINES:
+                    c.font, c.border = BOLD, TOTAL_BORDER
+            if line in TOTAL_LINES:
+                ws.cell(row=row, column=1).font = BOLD
+            row += 1
+    ws.freeze_panes = "B3"
+    ws.column_dimensions["A"].width = 50
+    width = 12 if freq == "month" else 14
+    for j in range(2, len(periods) + 2):
+        ws.column_dimensions[get_column_letter(j)].width = width
+    print_setup(ws, header_rows=2)
+    return ws
+
+
+def table_sheet(wb, name: str, frame: pd.DataFrame, title: str,
+                formats: Mapping[str, str]) -> Worksheet:
+    """A table with a title row, human headers, a number format per column, frozen header
+    and an autofilter."""
+    ws = wb.create_sheet(name)
+    ws.cell(row=1, column=1, value=excel_text(title)).font = Font(bold=True, size=12)
+    for j, col in enumerate(frame.columns, start=1):
+        c = ws.cell(row=2, column=j, value=excel_text(str(col)))
+        c.font, c.fill = BOLD, HEADER_FILL
+        c.alignment = Alignment(wrap_text=True, vertical="top")
+        width = max(12, min(60, max([len(str(col))] + [len(str(v)) for v in frame[col]]) + 2))
+        ws.column_dimensions[get_column_letter(j)].width = width
+    for i, (_, rec) in enumerate(frame.iterrows(), start=3):
+        for j, col in enumerate(frame.columns, start=1):
+            v = rec[col]
+            c = ws.cell(row=i, column=j, value=excel_text(v) if isinstance(v, str) else _value(v))
+            if col in formats:
+                c.number_format = FORMATS[formats[col]]
+    ws.freeze_panes = "A3"
+    ws.auto_filter.ref = f"A2:{get_column_letter(len(frame.columns))}{len(frame) + 2}"
+    print_setup(ws, header_rows=2)
+    return ws
+
+
+def _value(v):
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return v
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return excel_text(str(v))
+    return None if math.isnan(f) else f
+
+
+VERDICT_COLUMNS = {
+    "rank": ("Rank", "count"),
+    "scenario": ("Plan", None),
+    "decision_mean": ("NPV of operating profit, mean (USD)", "usd"),
+    "decision_delta": ("Δ NPV vs base, mean of paired differences (USD)", "usd"),
+    "decision_ci_low": ("Δ NPV, 95% interval low (USD)", "usd"),
+    "decision_ci_high": ("Δ NPV, 95% interval high (USD)", "usd"),
+    "profit_delta": ("Δ operating profit vs base, mean (USD)", "usd"),
+    "profit_ci_low": ("Δ operating profit, 95% interval low (USD)", "usd"),
+    "profit_ci_high": ("Δ operating profit, 95% interval high (USD)", "usd"),
+    "profit_prob_better": ("P(beats base on operating profit)", "pct"),
+    "profit_prob_low": ("P(beats base), 95% interval low", "pct"),
+    "profit_prob_high": ("P(beats base), 95% interval high", "pct"),
+    "cash_trough_p50": ("Cash trough, P50 (USD)", "usd"),
+    "prob_breach": ("P(cash below floor)", "pct"),
+    "prob_breach_high": ("P(cash below floor), 95% interval high", "pct"),
+    "levers": ("Levers that differ from the base", None),
+}
+
+
+def verdict_sheet(wb, frame: pd.DataFrame, sentences: list[str], n: int) -> Worksheet:
+    """The verdict table with human labels and formats, the sentences beneath."""
+    cols = [c for c in VERDICT_COLUMNS if c in frame.columns]
+    table = frame[cols].rename(columns={c: VERDICT_COLUMNS[c][0] for c in cols})
+    formats = {VERDICT_COLUMNS[c][0]: VERDICT_COLUMNS[c][1] for c in cols if VERDICT_COLUMNS[c][1]}
+    ws = table_sheet(wb, "Verdict", table,
+                     f"Verdict: plans ranked by mean NPV of operating profit ({n} paired runs)",
+                     formats)
+    row = len(table) + 4
+    for s in sentences:
+        ws.cell(row=row, column=1, value=excel_text(s))
+        row += 1
+    return ws
+
+
+def bridge_sheet(wb, summaries: Mapping[str, pd.DataFrame]) -> Worksheet:
+    """Every plan's profit bridge: driver, mean contribution and 95% interval (USD)."""
+    rows = []
+    for plan, summary in summaries.items():
+        for _, r in summary.iterrows():
+            rows.append({"Plan": plan, "Driver": r["label"], "Mean (USD)": r["mean"],
+                         "95% interval low (USD)": r["ci_low"],
+                         "95% interval high (USD)": r["ci_high"]})
+    frame = pd.DataFrame(rows)
+    return table_sheet(wb, "Profit bridge", frame,
+                       "Profit bridge: paired operating-profit difference to the base by driver",
+                       {c: "usd" for c in frame.columns if "USD" in c})
+
+
+def _short_name(name: str, suffix: str, used: set[str]) -> str:
+    """A sheet name ≤ 31 characters, without the characters Excel forbids, unique."""
+    clean = "".join("_" if ch in '[]:*?/\\' else ch for ch in name)
+    base = f"{clean[:31 - len(suffix) - 1]} {suffix}".strip()
+    out, i = base, 2
+    while out.lower() in used:
+        out = f"{base[:28]} {i}"
+        i += 1
+    used.add(out.lower())
+    return out
+
+
+def add_decision_sheets(wb, compare_result, freqs=("month", "quarter", "year")) -> list[str]:
+    """Verdict, profit bridge and the statements (mean of the replications) of every plan
+    by month, quarter and fiscal year; returns the sheet names added."""
+    from sim.bridge import bridges
+    from sim.statements import mean_statements
+    from sim.verdict import verdict
+
+    frame, sentences = verdict(compare_result)
+    added = [verdict_sheet(wb, frame, sentences, compare_result.base.replications).title]
+    if compare_result.others:
+        added.append(bridge_sheet(wb, {k: v[1] for k, v in bridges(compare_result).items()})
+                     .title)
+    used = {s.lower() for s in wb.sheetnames}
+    for res in compare_result.results:
+        for freq in freqs:
+            suffix = {"month": "M", "quarter": "Q", "year": "FY"}[freq]
+            name = _short_name(res.name, suffix, used)
+            title = (f"{res.name}: three statements, {FREQ_TITLES[freq]}, mean of "
+                     f"{res.replications} replications (USD)")
+            added.append(statements_sheet(wb, name, mean_statements(res, freq), title,
+                                          freq).title)
+    return added
+
+
+def write_decision_workbook(path, compare_result) -> None:
+    """A workbook of the decision sheets alone (the report adds them to its own)."""
+    from openpyxl import Workbook
+
+    from sim.escape import neutralise_formulas
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    add_decision_sheets(wb, compare_result)
+    neutralise_formulas(wb)
+    wb.save(path)

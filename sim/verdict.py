@@ -1,0 +1,165 @@
+"""The verdict of a comparison: plans ranked by the decision metric, each with its paired
+difference to the base and 95% interval, P(beats base) with its binomial interval, cash
+trough and P(cash below the floor), the levers that differ, and plain sentences.
+
+The numbers are ``CompareResult.deltas`` (what ``revsim compare`` prints and writes), so the
+verdict and the command never disagree.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim import stats as mc
+from sim.experiment import DECISION_KPI
+from sim.report.fmt import label as kpi_label
+from sim.scenario_io import scenario_to_dict
+
+PROSE = {"npv_operating_profit": "NPV of operating profit",
+         "operating_profit_total": "operating profit", "revenue_total": "revenue",
+         "ending_arr": "ending ARR", "cash_trough": "cash trough"}
+"""How a KPI reads inside a sentence."""
+SENTENCE_KPI = "operating_profit_total"
+"""The sentences speak of operating profit over the horizon (paired runs)."""
+
+
+def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in data.items():
+            out.update(_flat(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: data}
+
+
+def scenario_diff(base, plan) -> list[tuple[str, Any, Any]]:
+    """(dotted key, base value, plan value) for every setting that differs, name and
+    description aside."""
+    a, b = _flat(scenario_to_dict(base)), _flat(scenario_to_dict(plan))
+    keys = sorted(set(a) | set(b))
+    return [(k, a.get(k), b.get(k)) for k in keys
+            if k not in ("name", "description") and a.get(k) != b.get(k)]
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4g}"
+    if isinstance(value, list):
+        if not value:
+            return "none"
+        return "[" + ", ".join(" ".join(f"{k} {_short(v)}" for k, v in item.items())
+                               if isinstance(item, Mapping) else _short(item)
+                               for item in value) + "]"
+    return "—" if value is None else str(value)
+
+
+def levers_text(diff: list[tuple[str, Any, Any]], limit: int = 4) -> str:
+    """``pricing.segments.smb.list_price_usd 600 → 648; …`` (the first ``limit`` keys)."""
+    parts = [f"{k} {_short(a)} → {_short(b)}" for k, a, b in diff[:limit]]
+    if len(diff) > limit:
+        parts.append(f"and {len(diff) - limit} more")
+    return "; ".join(parts) if parts else "no lever differs"
+
+
+def cash_floor(scenario) -> float:
+    """The plan's cash floor: its strictest ``cash_floor`` target, else zero cash."""
+    floors = [t.value for t in scenario.targets if t.metric == "cash_floor"]
+    return float(max(floors)) if floors else 0.0
+
+
+def verdict(compare_result, decision_kpi: str = DECISION_KPI,
+            floor: float | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """One row per plan (the base included), best first by the mean of ``decision_kpi``:
+    its mean, the paired difference to the base with 95% t interval, P(beats base) with 95%
+    Wilson interval, the operating-profit difference likewise, cash trough (P50 and P10),
+    P(cash trough < floor) with its interval and the levers that differ; and the sentences."""
+    base = compare_result.base
+    floor = cash_floor(base.scenario) if floor is None else float(floor)
+    deltas = compare_result.deltas.set_index(["scenario", "kpi"])
+    n = base.replications
+    rows = []
+    for r in compare_result.results:
+        is_base = r is base
+        kp = r.kpis
+        trough = kp["cash_trough"].to_numpy(float)
+        breach = mc.probability(trough < floor)
+        q = mc.quantiles(trough)
+        row = {"scenario": r.name, "is_base": is_base,
+               "decision_mean": float(np.nanmean(kp[decision_kpi].to_numpy(float))),
+               "cash_trough_p50": q["p50"], "cash_trough_p10": q["p10"],
+               "prob_breach": breach["p"], "prob_breach_low": breach["ci_low"],
+               "prob_breach_high": breach["ci_high"]}
+        for kpi, tag in ((decision_kpi, "decision"), (SENTENCE_KPI, "profit")):
+            if is_base:
+                d = dict.fromkeys(("mean_delta", "ci_low", "ci_high", "prob_better",
+                                   "prob_better_low", "prob_better_high"), math.nan)
+            else:
+                d = deltas.loc[(r.name, kpi)]
+            row.update({f"{tag}_delta": d["mean_delta"], f"{tag}_ci_low": d["ci_low"],
+                        f"{tag}_ci_high": d["ci_high"], f"{tag}_prob_better": d["prob_better"],
+                        f"{tag}_prob_low": d["prob_better_low"],
+                        f"{tag}_prob_high": d["prob_better_high"]})
+        diff = [] if is_base else scenario_diff(base.scenario, r.scenario)
+        row["levers"] = "base plan" if is_base else levers_text(diff)
+        row["levers_changed"] = len(diff)
+        rows.append(row)
+    frame = pd.DataFrame(rows).sort_values("decision_mean", ascending=False, kind="stable")
+    frame.insert(0, "rank", range(1, len(frame) + 1))
+    frame = frame.reset_index(drop=True)
+    return frame, sentences(frame, base.name, n, decision_kpi, floor)
+
+
+def fmt_usd(x: float) -> str:
+    """$0.68M, $450K, -$1.20M (sim.fmt's style; kept here while the report package moves)."""
+    if x is None or math.isnan(x):
+        return "—"
+    sign, a = ("-" if x < 0 else ""), abs(x)
+    if a >= 1e6:
+        return f"{sign}${a / 1e6:,.2f}M"
+    if a >= 1e4:
+        return f"{sign}${a / 1e3:,.0f}K"
+    return f"{sign}${a:,.0f}"
+
+
+def _pct(x: float) -> str:
+    return "—" if math.isnan(x) else f"{x:.0%}"
+
+
+def _signed(x: float) -> str:
+    return ("+" if x > 0 else "") + fmt_usd(x)
+
+
+def sentences(frame: pd.DataFrame, base_name: str, n: int, decision_kpi: str,
+              floor: float) -> list[str]:
+    """Plain sentences a CFO reads: the winner, then each plan against the base."""
+    label = PROSE.get(decision_kpi, kpi_label(decision_kpi))
+    top = frame.iloc[0]
+    out = [f"Ranked by the mean {label} over {n} paired runs: "
+           f"{top['scenario']} comes first ({fmt_usd(top['decision_mean'])})."]
+    for _, r in frame.iterrows():
+        if r["is_base"]:
+            continue
+        p = r["profit_prob_better"]
+        verb = "beats" if p >= 0.5 else "loses to"
+        share = p if p >= 0.5 else 1 - p
+        unsure = r["profit_ci_low"] <= 0 <= r["profit_ci_high"]
+        out.append(
+            f"{r['scenario']} {verb} {base_name} on operating profit in {_pct(share)} of "
+            f"{n} paired runs ({_signed(r['profit_delta'])}, 95% interval "
+            f"{fmt_usd(r['profit_ci_low'])} to {fmt_usd(r['profit_ci_high'])}; "
+            f"P(beats base) 95% interval {_pct(r['profit_prob_low'])}–"
+            f"{_pct(r['profit_prob_high'])})"
+            + ("; the interval includes zero, so more runs are needed to be sure" if unsure
+               else "")
+            + f"; mean {label} "
+            f"{_signed(r['decision_delta'])} (95% interval {fmt_usd(r['decision_ci_low'])} to "
+            f"{fmt_usd(r['decision_ci_high'])}). Cash trough P50 "
+            f"{fmt_usd(r['cash_trough_p50'])}; P(cash below {fmt_usd(floor)}) "
+            f"{_pct(r['prob_breach'])} (95% interval {_pct(r['prob_breach_low'])}–"
+            f"{_pct(r['prob_breach_high'])}). Levers: {r['levers']}.")
+    return out
