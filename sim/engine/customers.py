@@ -116,7 +116,8 @@ class Customers:
                              random.Random(p.account_seed), elapsed_days=0.0)
         if ctx.log is not None:
             ctx.note(t, a.id, "deal_won", p.seg, p.ch, p.seats * decision.net_price_usd,
-                     f"discount {decision.discount_frac:.3f}, term {option.term_months}")
+                     f"discount {decision.discount_frac:.3f}, term {option.term_months}, "
+                     f"billing {option.billing}, seats {p.seats:g}, created {p.arrival_t!r}")
         ctx.env.process(self.onboarding.onboard(a, p.onboarding_days))
         ctx.env.process(self.life(a))
 
@@ -146,6 +147,9 @@ class Customers:
                 elapsed = rng.random() * option.term_months * MONTH_DAYS
                 a = self.new_account(k, INSTALLED_BASE, 0.0, seats, net, wtp, option,
                                      random.Random(rng.getrandbits(63)), elapsed_days=elapsed)
+                self.ctx.note(0.0, a.id, "installed", k, INSTALLED_BASE, a.arr,
+                              f"start {a.start_t!r}, term {option.term_months}, "
+                              f"billing {option.billing}, seats {seats:g}")
                 self.ctx.env.process(self.life(a))
 
     # -- expansion --------------------------------------------------------------------------
