@@ -51,7 +51,7 @@ def export_history(scenario: Scenario, seed: int = 0,
     return {
         "subscriptions": _subscriptions(ev, origin),
         "opportunities": _opportunities(ev, origin, scenario),
-        "leads": _leads(ev, origin, result.monthly),
+        "leads": _leads(ev, origin, result.monthly, scenario),
         "invoices": _invoices(ev, origin),
         "actuals": _actuals(result.monthly, origin),
         "company": {"origin": origin.isoformat(), "as_of": as_of, "scenario": scenario.name,
@@ -136,15 +136,22 @@ def _opportunities(ev: pd.DataFrame, origin: dt.date, scenario: Scenario) -> pd.
     return pd.DataFrame(rows, columns=cols)
 
 
-def _leads(ev: pd.DataFrame, origin: dt.date, monthly: pd.DataFrame) -> pd.DataFrame:
+def _leads(ev: pd.DataFrame, origin: dt.date, monthly: pd.DataFrame,
+           scenario: Scenario) -> pd.DataFrame:
+    from sim.engine.plan import monthly_plan
+
+    budget = monthly_plan(scenario).marketing_budget_usd
     leads = ev[ev["kind"] == "leads"]
     sdrs = dict(zip(monthly["month"], monthly["headcount_sdr"], strict=True))
     rows = []
     for r in leads.itertuples(index=False):
         rows.append({"month": month_start(origin, int(r.month)), "channel": r.channel,
                      "segment": r.segment, "leads": int(r.amount_usd),
+                     "spend_usd": (float(budget[int(r.month) - 1]) if r.channel == "inbound"
+                                   else ""),
                      "sdrs": sdrs[int(r.month)] if r.channel == "outbound" else ""})
-    return pd.DataFrame(rows, columns=["month", "channel", "segment", "leads", "sdrs"])
+    return pd.DataFrame(rows, columns=["month", "channel", "segment", "leads", "spend_usd",
+                                       "sdrs"])
 
 
 def _invoices(ev: pd.DataFrame, origin: dt.date) -> pd.DataFrame:
