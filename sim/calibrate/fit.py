@@ -112,20 +112,36 @@ def mle(nll, x0) -> tuple[np.ndarray, np.ndarray]:
     return x, se
 
 
-def _censored_nll(dist, lo: np.ndarray, hi: np.ndarray):
-    """Negative log-likelihood of interval data [lo, hi] (hi = inf: right-censored) under
-    ``dist(params)`` (a frozen scipy distribution)."""
+def _censored_nll(cdf, logsf, lo: np.ndarray, hi: np.ndarray):
+    """Negative log-likelihood of interval data [lo, hi] (hi = inf: right-censored) under a
+    distribution given by ``cdf(x, params)`` and ``logsf(x, params)``."""
     right = np.isinf(hi)
+    lo_r, lo_i, hi_i = lo[right], lo[~right], hi[~right]
 
     def nll(params):
-        d = dist(params)
-        if d is None:
-            return 1e300
-        ll = np.sum(d.logsf(lo[right]))
-        a, b = d.cdf(lo[~right]), d.cdf(hi[~right])
-        ll += np.sum(np.log(np.maximum(b - a, 1e-300)))
+        with np.errstate(all="ignore"):
+            ll = np.sum(logsf(lo_r, params))
+            ll += np.sum(np.log(np.maximum(cdf(hi_i, params) - cdf(lo_i, params), 1e-300)))
         return -ll if np.isfinite(ll) else 1e300
     return nll
+
+
+def _lognorm_cdf(x, p):
+    with np.errstate(divide="ignore"):
+        return special.ndtr((np.log(x) - p[0]) / math.exp(p[1]))
+
+
+def _lognorm_logsf(x, p):
+    with np.errstate(divide="ignore"):
+        return special.log_ndtr(-(np.log(x) - p[0]) / math.exp(p[1]))
+
+
+def _gamma_cdf(x, p):
+    return special.gammainc(math.exp(p[0]), x / math.exp(p[1]))
+
+
+def _gamma_logsf(x, p):
+    return np.log(special.gammaincc(math.exp(p[0]), x / math.exp(p[1])))
 
 
 def lognormal_fit(lo: np.ndarray, hi: np.ndarray, method: str) -> tuple[Estimate, Estimate]:
@@ -134,10 +150,7 @@ def lognormal_fit(lo: np.ndarray, hi: np.ndarray, method: str) -> tuple[Estimate
     mid = np.where(np.isinf(hi), lo, (lo + hi) / 2)
     logs = np.log(np.maximum(mid, 0.5))
     x0 = [np.mean(logs), math.log(max(np.std(logs), 0.05))]
-
-    def dist(p):
-        return stats.lognorm(s=math.exp(p[1]), scale=math.exp(p[0]))
-    (m, ls), (se_m, se_ls) = mle(_censored_nll(dist, lo, hi), x0)
+    (m, ls), (se_m, se_ls) = mle(_censored_nll(_lognorm_cdf, _lognorm_logsf, lo, hi), x0)
     median = Estimate(math.exp(m), math.exp(m - Z95 * se_m), math.exp(m + Z95 * se_m), n,
                       f"lognormal MLE ({method})")
     sigma = Estimate(math.exp(ls), math.exp(ls - Z95 * se_ls), math.exp(ls + Z95 * se_ls), n,
@@ -164,14 +177,20 @@ def poisson_rate(k: int, exposure: float, method: str, n: int | None = None) -> 
 
 
 def sbg_loglik(a: float, b: float, t: np.ndarray, alive: np.ndarray,
-               d0: np.ndarray) -> float:
+               d0: np.ndarray, weight: np.ndarray | None = None) -> float:
     """Shifted-beta-geometric log-likelihood: churn at check t (1-based) with probability
     B(a+1, b+t-1)/B(a,b); alive after t checks: B(a, b+t)/B(a,b); left-truncated at d0
     checks already survived when observation starts."""
     lb = special.betaln(a, b)
     ll = np.where(alive, special.betaln(a, b + t) - lb, special.betaln(a + 1, b + t - 1) - lb)
     ll = ll - (special.betaln(a, b + d0) - lb)
-    return float(np.sum(ll))
+    return float(np.sum(ll if weight is None else ll * weight))
+
+
+def _collapse(t, alive, d0):
+    """Identical lifetimes once, with a count (the likelihood is a sum over accounts)."""
+    keys, counts = np.unique(np.column_stack([t, alive, d0]), axis=0, return_counts=True)
+    return keys[:, 0], keys[:, 1].astype(bool), keys[:, 2], counts.astype(float)
 
 
 MAX_CONCENTRATION = 1e4  # beyond this accounts are as good as identical (no heterogeneity)
@@ -187,14 +206,14 @@ def sbg_fit(groups: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dic
     names = [g for g, (t, _, _) in groups.items() if len(t)]
     if not names:
         return {}
+    packed = {g: _collapse(*groups[g]) for g in names}
 
     def ll_at(p, logk):
         kappa = math.exp(logk)
         total = 0.0
         for i, g in enumerate(names):
             mu = special.expit(p[i])
-            t, alive, d0 = groups[g]
-            total += sbg_loglik(mu * kappa, (1 - mu) * kappa, t, alive, d0)
+            total += sbg_loglik(mu * kappa, (1 - mu) * kappa, *packed[g])
         return total if np.isfinite(total) else -1e300
 
     x0 = []
@@ -206,7 +225,7 @@ def sbg_fit(groups: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dic
         res = optimize.minimize(lambda p: -ll_at(p, logk), start, method="BFGS")
         return -res.fun, res.x
 
-    grid = np.linspace(*LOG_K_RANGE, 25)
+    grid = np.linspace(*LOG_K_RANGE, 13)
     best = max((profile(k, x0) + (k,) for k in grid), key=lambda r: r[0])
     res = optimize.minimize_scalar(lambda k: -profile(k, best[1])[0],
                                    bounds=(max(LOG_K_RANGE[0], best[2] - 0.8),
@@ -350,15 +369,16 @@ def _fit_opportunities(fit: Fit, seg: str, o: pd.DataFrame, as_of) -> None:
         fit.unsupported.append(f"{p}seats: no seats column (or fewer than 2 values)")
 
 
-def _repricing_points(start: pd.Timestamp, term: int, until: pd.Timestamp) -> list:
-    step = 12 if term == 1 else term
-    out, j = [], 1
-    while True:
-        t = start + pd.Timedelta(days=j * step * MONTH_DAYS)
-        if t > until:
-            return out
-        out.append(t)
-        j += 1
+def _repricing_points(start: float, term: int, until: float) -> list[float]:
+    """Days of the renewals (12+ month terms) or yearly anniversaries (monthly contracts)."""
+    step = (12 if term == 1 else term) * MONTH_DAYS
+    return [start + j * step for j in range(1, int((until - start) // step) + 2)
+            if start + j * step <= until]
+
+
+def _day_numbers(col: pd.Series) -> np.ndarray:
+    """Dates as float days since 1970 (NaN for missing)."""
+    return (col - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)
 
 
 def _fit_subscriptions(fit: Fit, seg: str, s: pd.DataFrame, as_of, history_start, base) -> None:
@@ -367,6 +387,17 @@ def _fit_subscriptions(fit: Fit, seg: str, s: pd.DataFrame, as_of, history_start
         fit.unsupported.append(f"{p}churn: no subscriptions in this segment")
         return
     s = s.sort_values(["customer_id", "start_date"], kind="mergesort")
+    now = float(_day_numbers(pd.Series([as_of])).iloc[0])
+    since = float(_day_numbers(pd.Series([history_start])).iloc[0])
+    cols = {
+        "cid": s["customer_id"].to_numpy(), "start": _day_numbers(s["start_date"]).to_numpy(),
+        "end": _day_numbers(s["end_date"]).to_numpy(dtype=float),
+        "term": s["term_months"].to_numpy(int), "billing": s["billing"].to_numpy(),
+        "arr": s["arr_usd"].to_numpy(float),
+        "seats": (s["seats"].to_numpy(float) if "seats" in s.columns
+                  else np.full(len(s), np.nan)),
+    }
+    breaks = np.flatnonzero(cols["cid"][1:] != cols["cid"][:-1]) + 1
     groups = {"monthly": ([], [], []), "renewal": ([], [], [])}
     up = 0
     exposure_years = 0.0
@@ -375,36 +406,33 @@ def _fit_subscriptions(fit: Fit, seg: str, s: pd.DataFrame, as_of, history_start
     active_price, active = [], 0
     uplift = base.pricing.annual_uplift_frac
     contracts = base.segments[seg].contracts
-    for _cid, rows in s.groupby("customer_id", sort=False):
-        first = rows.iloc[0]
-        start = first["start_date"]
-        churned = bool(rows["end_date"].notna().all())
-        end = rows["end_date"].max() if churned else pd.NaT
-        term = int(first["term_months"])
-        stop = end if churned else as_of
+    for lo, hi in zip(np.r_[0, breaks], np.r_[breaks, len(s)], strict=True):
+        start = cols["start"][lo]
+        ends = cols["end"][lo:hi]
+        term = int(cols["term"][lo])
+        churned = bool(np.all(~np.isnan(ends)))
+        stop = float(np.max(ends)) if churned else now
         term_days = (1 if term == 1 else term) * MONTH_DAYS
-        life = (stop - start) / pd.Timedelta(days=1)
-        t = round(life / term_days) if churned else math.floor(life / term_days + 1e-9)
-        d0 = max(0, math.floor(((history_start - start) / pd.Timedelta(days=1)) / term_days))
-        if churned and t < 1:
-            t = 1
+        life = stop - start
+        t = max(1, round(life / term_days)) if churned else math.floor(life / term_days + 1e-9)
+        d0 = max(0, math.floor((since - start) / term_days))
         if not churned or t > d0:
             g = groups["monthly" if term == 1 else "renewal"]
             g[0].append(t)
             g[1].append(not churned)
             g[2].append(d0)
         # expansion and contraction
-        seen_from = max(start, history_start)
-        exposure_years += max(0.0, (stop - seen_from) / pd.Timedelta(days=365.25))
+        seen_from = max(start, since)
+        exposure_years += max(0.0, (stop - seen_from) / 365.25)
         points = [x for x in _repricing_points(start, term, stop) if x >= seen_from]
         points = [x for x in points if x < stop or (term == 1 and x <= stop)]
         repricings += len(points)
-        arr = rows["arr_usd"].to_numpy(float)
-        for i in range(1, len(rows)):
-            when = rows["start_date"].iloc[i]
+        arr = cols["arr"][lo:hi]
+        for i in range(1, hi - lo):
+            when = cols["start"][lo + i]
             if when < seen_from:
                 continue
-            near = any(abs((when - x) / pd.Timedelta(days=1)) <= BOUNDARY_DAYS for x in points)
+            near = any(abs(when - x) <= BOUNDARY_DAYS for x in points)
             prev, new = arr[i - 1], arr[i]
             if near:
                 ratio = new / prev if prev > 0 else 1.0
@@ -414,10 +442,11 @@ def _fit_subscriptions(fit: Fit, seg: str, s: pd.DataFrame, as_of, history_start
                 up += 1
         if not churned:
             active += 1
-            if "seats" in rows.columns and pd.notna(rows["seats"].iloc[-1]):
+            seats = cols["seats"][hi - 1]
+            if not np.isnan(seats):
                 disc = next((c.term_discount_frac for c in contracts
-                             if c.term_months == term and c.billing == first["billing"]), 0.0)
-                active_price.append(arr[-1] / rows["seats"].iloc[-1] / (1 - disc))
+                             if c.term_months == term and c.billing == cols["billing"][lo]), 0.0)
+                active_price.append(arr[-1] / seats / (1 - disc))
     churn = sbg_fit({k: (np.asarray(v[0], float), np.asarray(v[1], bool),
                          np.asarray(v[2], float)) for k, v in groups.items()})
     for key, name in (("monthly", "monthly_churn_mean"), ("renewal", "renewal_churn_mean"),
@@ -425,7 +454,7 @@ def _fit_subscriptions(fit: Fit, seg: str, s: pd.DataFrame, as_of, history_start
         fit.add(p + name, churn.get(key), "no lifetimes on this kind of contract")
     fit.add(p + "expansion_rate_per_year", poisson_rate(
         up, exposure_years, "Poisson rate of mid-term ARR increases per customer-year, exact "
-        "interval", n=len(s["customer_id"].unique())), "no exposure")
+        "interval", n=len(breaks) + 1), "no exposure")
     fit.add(p + "contraction_prob", binomial(len(cuts), repricings, "ARR decreases at renewals "
                                              "and anniversaries, Wilson interval"))
     fracs = np.clip(np.asarray(cuts, float), 1e-6, 1 - 1e-6)
@@ -521,10 +550,9 @@ def _fit_collections(fit: Fit, inv, as_of) -> None:
         fit.unsupported.append("collection_lag: fewer than 2 paid invoices")
         return
 
-    def dist(p):
-        return stats.gamma(a=math.exp(p[0]), scale=math.exp(p[1]))
     mean = max(float(np.mean(d[paid])), 1.0)
-    x, se = mle(_censored_nll(dist, lo, hi), [math.log(2.0), math.log(mean / 2)])
+    x, se = mle(_censored_nll(_gamma_cdf, _gamma_logsf, lo, hi),
+                [math.log(2.0), math.log(mean / 2)])
     method = "gamma MLE, whole days, unpaid invoices right-censored"
     for i, name in enumerate(("collection_lag_shape", "collection_lag_scale")):
         fit.add(name, Estimate(math.exp(x[i]), math.exp(x[i] - Z95 * se[i]),
