@@ -452,24 +452,28 @@ def _fit_subscriptions(fit: Fit, seg: str, s: pd.DataFrame, as_of, history_start
     for key, name in (("monthly", "monthly_churn_mean"), ("renewal", "renewal_churn_mean"),
                       ("concentration", "churn_concentration")):
         fit.add(p + name, churn.get(key), "no lifetimes on this kind of contract")
-    fit.add(p + "expansion_rate_per_year", poisson_rate(
-        up, exposure_years, "Poisson rate of mid-term ARR increases per customer-year, exact "
-        "interval", n=len(breaks) + 1), "no exposure")
-    fit.add(p + "contraction_prob", binomial(len(cuts), repricings, "ARR decreases at renewals "
-                                             "and anniversaries, Wilson interval"))
-    fracs = np.clip(np.asarray(cuts, float), 1e-6, 1 - 1e-6)
-    if len(fracs) >= 3:
-        def nll(q):
-            return -float(np.sum(stats.beta.logpdf(fracs, math.exp(q[0]), math.exp(q[1]))))
-        m, v = fracs.mean(), max(fracs.var(), 1e-6)
-        c = max(m * (1 - m) / v - 1, 0.5)
-        x, se = mle(nll, [math.log(m * c), math.log((1 - m) * c)])
-        for i, name in enumerate(("contraction_frac_a", "contraction_frac_b")):
-            fit.add(p + name, Estimate(math.exp(x[i]), math.exp(x[i] - Z95 * se[i]),
-                                       math.exp(x[i] + Z95 * se[i]), len(fracs),
-                                       "Beta MLE of the ARR share cut"))
+    if len(s) == len(breaks) + 1:  # one row per customer: no ARR change is visible
+        fit.unsupported.append(f"{p}expansion and contraction: one row per customer, so no "
+                               "ARR change is visible (give a row per contract period)")
     else:
-        fit.unsupported.append(f"{p}contraction_frac: fewer than 3 contractions")
+        fit.add(p + "expansion_rate_per_year", poisson_rate(
+            up, exposure_years, "Poisson rate of mid-term ARR increases per customer-year, exact "
+            "interval", n=len(breaks) + 1), "no exposure")
+        fit.add(p + "contraction_prob", binomial(len(cuts), repricings, "ARR decreases at renewals "
+                                                 "and anniversaries, Wilson interval"))
+        fracs = np.clip(np.asarray(cuts, float), 1e-6, 1 - 1e-6)
+        if len(fracs) >= 3:
+            def nll(q):
+                return -float(np.sum(stats.beta.logpdf(fracs, math.exp(q[0]), math.exp(q[1]))))
+            m, v = fracs.mean(), max(fracs.var(), 1e-6)
+            c = max(m * (1 - m) / v - 1, 0.5)
+            x, se = mle(nll, [math.log(m * c), math.log((1 - m) * c)])
+            for i, name in enumerate(("contraction_frac_a", "contraction_frac_b")):
+                fit.add(p + name, Estimate(math.exp(x[i]), math.exp(x[i] - Z95 * se[i]),
+                                           math.exp(x[i] + Z95 * se[i]), len(fracs),
+                                           "Beta MLE of the ARR share cut"))
+        else:
+            fit.unsupported.append(f"{p}contraction_frac: fewer than 3 contractions")
     fit.add(p + "installed_customers", Estimate(active, active, active, active,
                                                 f"customers active at {fit.as_of}"))
     if active_price:
@@ -501,8 +505,8 @@ def _fit_leads(fit: Fit, leads, opps, subs, base, as_of) -> None:
     leads = leads.copy()
     leads["sat"] = [sat[(r.segment, r.month)] for r in leads.itertuples()]
     b = base.channels.inbound.response_exponent_b
-    for ch, col, name, unit in (("inbound", "spend_usd", "inbound_leads_scale_k", None),
-                                ("outbound", "sdrs", "outbound_leads_per_sdr", None)):
+    for ch, col, name in (("inbound", "spend_usd", "inbound_leads_scale_k"),
+                          ("outbound", "sdrs", "outbound_leads_per_sdr")):
         rows = leads[leads["channel"] == ch]
         if col not in rows.columns or rows[col].isna().all() or rows.empty:
             fit.unsupported.append(f"{name}: needs a {col} column on {ch} rows")

@@ -4,7 +4,11 @@ A mapping names, per canonical kind, the vendor's columns (``columns: {canonical
 value maps (``values: {column: {vendor value: canonical value}}``), date formats
 (``date_format: "%m/%d/%Y"``), constants (``constant: {column: value}``) and a segment rule
 (``segment: {from: column, bands: [[upper bound, segment], ...]}`` or
-``{from: column, values: {...}}``). Everything it does is data; nothing in it is executed.
+``{from: column, values: {...}}``; ``from`` names a vendor column), products of columns
+(``product: {arr_usd: [Amount, Quantity, per_year]}``, applied after ``values``, so a value
+map can turn ``month`` into ``12``) and cells to empty (``blank_when: {closed_date:
+{outcome: open}}``: a CRM's expected close date of an open deal is not a close).
+Everything it does is data; nothing in it is executed.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import yaml
 
 from sim.errors import InputError, one_line
 
-KEYS = {"columns", "values", "date_format", "constant", "segment", "multiply"}
+KEYS = {"columns", "values", "date_format", "constant", "segment", "multiply", "product",
+        "blank_when"}
 
 
 def load_mapping(path: Path) -> dict:
@@ -54,6 +59,8 @@ def apply_mapping(df: pd.DataFrame, spec: dict | None, shown: str) -> pd.DataFra
     for col, value in (spec.get("constant") or {}).items():
         out[col] = str(value)
     for col, table in (spec.get("values") or {}).items():
+        if col not in out.columns and col in df.columns:
+            out[col] = df[col]
         if col in out.columns:
             table = {str(k): ("" if v is None else str(v)) for k, v in table.items()}
             out[col] = out[col].map(lambda x, t=table: t.get(str(x).strip(), x)
@@ -64,6 +71,18 @@ def apply_mapping(df: pd.DataFrame, spec: dict | None, shown: str) -> pd.DataFra
             num = pd.to_numeric(out[col], errors="coerce")
             out[col] = (num * float(factor)).where(num.notna(), out[col]).astype("str").where(
                 out[col].notna())
+    for col, factors in (spec.get("product") or {}).items():
+        total = pd.Series(1.0, index=out.index)
+        for f in factors:
+            if f not in out.columns:
+                raise InputError(f"{shown}: column {f}: missing column (product for {col})")
+            total = total * pd.to_numeric(out[f], errors="coerce")
+        out[col] = total.round(6).astype("str").where(total.notna())
+    for col, cond in (spec.get("blank_when") or {}).items():
+        if col in out.columns:
+            for other, value in cond.items():
+                if other in out.columns:
+                    out.loc[out[other] == str(value), col] = np.nan
     fmt = spec.get("date_format")
     if fmt:
         for col in out.columns:
