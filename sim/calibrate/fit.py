@@ -76,7 +76,8 @@ SEGMENT_QUANTITIES = (
     "win_prob", "cycle_median_days", "cycle_sigma", "seats_median", "seats_sigma",
     "monthly_churn_mean", "renewal_churn_mean", "churn_concentration",
     "expansion_rate_per_year", "contraction_prob", "contraction_frac_a", "contraction_frac_b",
-    "installed_customers", "installed_price_usd",
+    "installed_customers", "installed_price_usd", "installed_seats_median",
+    "installed_seats_sigma",
     *(f"qualify_prob.{c}" for c in LEAD_CHANNELS), *(f"lead_share.{c}" for c in LEAD_CHANNELS),
 )
 GLOBAL_QUANTITIES = ("collection_lag_shape", "collection_lag_scale", "inbound_leads_scale_k",
@@ -156,6 +157,21 @@ def lognormal_fit(lo: np.ndarray, hi: np.ndarray, method: str) -> tuple[Estimate
     sigma = Estimate(math.exp(ls), math.exp(ls - Z95 * se_ls), math.exp(ls + Z95 * se_ls), n,
                      f"lognormal MLE ({method})")
     return median, sigma
+
+
+def lognormal_exact(x: np.ndarray, method: str) -> tuple[Estimate, Estimate]:
+    """Lognormal MLE of fully observed values: median by the t interval of the mean log,
+    sigma by the chi-square interval (``scipy.stats`` quantiles)."""
+    logs = np.log(x)
+    n = len(x)
+    m, sd = float(logs.mean()), float(logs.std(ddof=1))
+    half = stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)
+    mle_sd = sd * math.sqrt((n - 1) / n)
+    lo = sd * math.sqrt((n - 1) / stats.chi2.ppf(0.975, n - 1))
+    hi = sd * math.sqrt((n - 1) / stats.chi2.ppf(0.025, n - 1))
+    return (Estimate(math.exp(m), math.exp(m - half), math.exp(m + half), n,
+                     f"lognormal MLE ({method})"),
+            Estimate(mle_sd, lo, hi, n, f"lognormal MLE ({method})"))
 
 
 def binomial(k: int, n: int, method: str) -> Estimate | None:
@@ -403,7 +419,7 @@ def _fit_subscriptions(fit: Fit, seg: str, s: pd.DataFrame, as_of, history_start
     exposure_years = 0.0
     repricings = 0
     cuts = []
-    active_price, active = [], 0
+    active_price, active_seats, active = [], [], 0
     uplift = base.pricing.annual_uplift_frac
     contracts = base.segments[seg].contracts
     for lo, hi in zip(np.r_[0, breaks], np.r_[breaks, len(s)], strict=True):
@@ -444,6 +460,7 @@ def _fit_subscriptions(fit: Fit, seg: str, s: pd.DataFrame, as_of, history_start
             active += 1
             seats = cols["seats"][hi - 1]
             if not np.isnan(seats):
+                active_seats.append(seats)
                 disc = next((c.term_discount_frac for c in contracts
                              if c.term_months == term and c.billing == cols["billing"][lo]), 0.0)
                 active_price.append(arr[-1] / seats / (1 - disc))
@@ -482,6 +499,11 @@ def _fit_subscriptions(fit: Fit, seg: str, s: pd.DataFrame, as_of, history_start
         fit.add(p + "installed_price_usd", Estimate(
             float(x.mean()), float(x.mean() - half), float(x.mean() + half), len(x),
             "mean ARR per seat of active customers before term discount"))
+    if len(active_seats) >= 2:
+        med, sig = lognormal_exact(np.asarray(active_seats, float),
+                                   "seats of active customers, exact intervals")
+        fit.add(p + "installed_seats_median", med)
+        fit.add(p + "installed_seats_sigma", sig)
 
 
 def _saturation(subs, base, months: pd.DatetimeIndex) -> dict[tuple, float]:

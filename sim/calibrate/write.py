@@ -89,6 +89,11 @@ def to_scenario_overrides(fit: Fit, base) -> tuple[dict[tuple, object], dict[tup
         if g("installed_customers"):
             n = int(min(g("installed_customers").value, spec.market_size_accounts))
             put((*s, "installed_customers"), n, f"{seg}.installed_customers")
+        if g("installed_seats_median") and g("installed_seats_sigma"):
+            put((*s, "installed_seats"), {"dist": "lognormal",
+                                          "median": _sig(g("installed_seats_median").value),
+                                          "sigma": _sig(g("installed_seats_sigma").value)},
+                f"{seg}.installed_seats_median", f"{seg}.installed_seats_sigma")
         if g("installed_price_usd"):
             put((*s, "installed_price_usd"), _sig(g("installed_price_usd").value),
                 f"{seg}.installed_price_usd")
