@@ -61,10 +61,15 @@ class Fit:
     warnings: list[str] = field(default_factory=list)
 
     def add(self, name: str, est: Estimate | None, why_not: str = "") -> None:
-        if est is None or not all(map(math.isfinite, (est.value,))):
+        if est is None or not math.isfinite(est.value):
             self.unsupported.append(f"{name}: {why_not or 'not enough data'}")
             return
-        if est.n < SMALL_N and not est.warning:
+        shared = "share" in est.method  # a share of rates has no interval of its own
+        if not shared and (math.isnan(est.low) or math.isnan(est.high)):
+            self.unsupported.append(f"{name}: the data cannot bound it (n={est.n}, "
+                                    "degenerate likelihood)")
+            return
+        if est.n < SMALL_N and not est.warning and not name.endswith("installed_customers"):
             est = Estimate(est.value, est.low, est.high, est.n, est.method,
                            f"small sample (n={est.n}); wide interval")
         if est.warning:

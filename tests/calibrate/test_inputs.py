@@ -113,3 +113,22 @@ def test_a_file_revsim_did_not_write_is_not_replaced(tmp_path):
     proc = calibrate(tmp_path)
     assert proc.returncode == 2
     assert (tmp_path / "cal.yaml").read_text() == "mine\n"
+
+
+def test_tiny_data_gives_wide_intervals_warnings_and_a_list_of_what_stays(tmp_path):
+    subs = ("customer_id,segment,start_date,end_date,term_months,billing,arr_usd,seats\n"
+            "A,smb,2024-01-01,,1,monthly,1200,2\nB,smb,2024-02-01,,1,monthly,1200,2\n"
+            "C,smb,2024-03-01,,1,monthly,1200,2\nD,enterprise,2024-03-01,,12,annual,120000,100\n")
+    opps = ("opportunity_id,account_id,segment,channel,created_date,closed_date,outcome,"
+            "amount_usd,seats\nO1,A,smb,inbound,2023-12-01,2024-01-01,won,1200,2\n"
+            "O2,B,smb,inbound,2024-01-01,2024-02-01,won,1200,2\n"
+            "O3,,enterprise,partner,2024-01-01,,open,1200,2\n")
+    proc = calibrate(tmp_path, subs, opps)
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / "cal.yaml").read_text()
+    line = next(x for x in text.splitlines() if "monthly_churn_frac" in x)
+    assert "[0, 1] 95%" in line and "WARNING small sample (n=3)" in line  # wide, and said so
+    assert "smb.cycle_sigma: the data cannot bound it" in text  # kept, not a silent fit
+    assert "sales_cycle_days" not in text.split("extends:")[1]
+    assert "warning: smb.monthly_churn_mean: small sample (n=3)" in proc.stderr
+    assert run("validate", "cal.yaml", cwd=tmp_path).returncode == 0
