@@ -698,10 +698,10 @@ def calibrate(
     base: Annotated[str, typer.Option("--base", help="Scenario the calibrated one extends.")],
     as_of: Annotated[str, typer.Option("--as-of", help="Date the data runs to (YYYY-MM-DD).")],
     out: Annotated[Path, typer.Option("--out", help="Calibrated scenario file (.yaml).")],
-    subscriptions: Annotated[Path | None, typer.Option("--subscriptions")] = None,
-    opportunities: Annotated[Path | None, typer.Option("--opportunities")] = None,
-    leads: Annotated[Path | None, typer.Option("--leads")] = None,
-    invoices: Annotated[Path | None, typer.Option("--invoices")] = None,
+    subscriptions: Annotated[Path | None, typer.Option("--subscriptions", help="Subscriptions file (CSV or Excel; see the README for the columns).")] = None,
+    opportunities: Annotated[Path | None, typer.Option("--opportunities", help="Opportunities file (CSV or Excel).")] = None,
+    leads: Annotated[Path | None, typer.Option("--leads", help="Monthly leads file (CSV or Excel).")] = None,
+    invoices: Annotated[Path | None, typer.Option("--invoices", help="Invoices file (CSV or Excel).")] = None,
     mapping: Annotated[Path | None, typer.Option("--mapping", help="Vendor mapping (YAML).")] = (
         None),
     history_start: Annotated[str | None, typer.Option(
