@@ -126,7 +126,7 @@ def test_tiny_data_gives_wide_intervals_warnings_and_a_list_of_what_stays(tmp_pa
     proc = calibrate(tmp_path, subs, opps)
     assert proc.returncode == 0, proc.stderr
     text = (tmp_path / "cal.yaml").read_text()
-    line = next(x for x in text.splitlines() if "monthly_churn_frac" in x)
+    line = next(x for x in text.splitlines() if "monthly_logo_retention_12m_frac" in x)
     assert "[0, 1] 95%" in line and "WARNING small sample (n=3)" in line  # wide, and said so
     assert "smb.cycle_sigma: the data cannot bound it" in text  # kept, not a silent fit
     assert "sales_cycle_days" not in text.split("extends:")[1]
