@@ -658,6 +658,71 @@ def recover(
                err=True)
 
 
+@app.command()
+def export(
+    scenario: Annotated[str, typer.Argument(help="Scenario file of the simulated company.")],
+    seed: SeedOpt = 0,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the canonical CSV files.")] = (
+        Path("company")),
+) -> None:
+    """Write a simulated company's history (one replication) in the canonical input format:
+    subscriptions, opportunities, leads, invoices and actuals CSV files, and company.json."""
+    try:
+        _check_flags(1, seed)
+        sc = _load(scenario)
+    except ScenarioError as exc:
+        raise _fail(exc.lines) from None
+    except _Fail as exc:
+        raise _fail(exc.lines) from None
+    from sim.calibrate.export import export_history, write_history
+
+    with _claim(out) as dest:
+        history = export_history(sc, seed=seed)
+
+        def write() -> None:
+            with dest.folder() as tmp:
+                write_history(history, tmp)
+        _write(out, write)
+
+
+@app.command()
+def calibrate(
+    base: Annotated[str, typer.Option("--base", help="Scenario the calibrated one extends.")],
+    as_of: Annotated[str, typer.Option("--as-of", help="Date the data runs to (YYYY-MM-DD).")],
+    out: Annotated[Path, typer.Option("--out", help="Calibrated scenario file (.yaml).")],
+    subscriptions: Annotated[Path | None, typer.Option("--subscriptions", help="Subscriptions file (CSV or Excel; see the README for the columns).")] = None,
+    opportunities: Annotated[Path | None, typer.Option("--opportunities", help="Opportunities file (CSV or Excel).")] = None,
+    leads: Annotated[Path | None, typer.Option("--leads", help="Monthly leads file (CSV or Excel).")] = None,
+    invoices: Annotated[Path | None, typer.Option("--invoices", help="Invoices file (CSV or Excel).")] = None,
+    mapping: Annotated[Path | None, typer.Option("--mapping", help="Vendor mapping (YAML).")] = (
+        None),
+    history_start: Annotated[str | None, typer.Option(
+        "--history-start", help="First date the files cover (default: the first start_date "
+        "of the subscriptions).")] = None,
+) -> None:
+    """Fit the scenario's parameters per segment from the company's own data and write a
+    scenario that extends --base, each fitted value commented with its estimate, 95%
+    interval, n and method."""
+    from sim.errors import InputError
+
+    try:
+        _load(base)
+    except ScenarioError as exc:
+        raise _fail(exc.lines) from None
+    from sim.calibrate.run import calibrate_files
+
+    with _claim(out, "calibrated") as dest:
+        files = {"subscriptions": subscriptions, "opportunities": opportunities,
+                 "leads": leads, "invoices": invoices}
+        try:
+            text, fit = calibrate_files(Path(base), files, as_of, out, mapping, history_start)
+        except InputError as exc:
+            raise _fail(str(exc).splitlines()) from None
+        for w in fit.warnings:
+            typer.echo(terminal_text(f"warning: {w}"), err=True)
+        _write(out, lambda: dest.write_text(text))
+
+
 def main() -> None:
     """Console-script entry point (``revsim``): every failure ends in one line on stderr —
     exit 2 for bad input, 1 for the environment (disk, permission, memory, lost cluster) or a

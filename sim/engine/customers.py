@@ -127,7 +127,8 @@ class Customers:
                              p.contract_index, random.Random(p.account_seed))
         if ctx.log is not None:
             ctx.note(t, a.id, "deal_won", p.seg, p.ch, p.seats * decision.net_price_usd,
-                     f"discount {decision.discount_frac:.3f}, term {option.term_months}")
+                     f"discount {decision.discount_frac:.3f}, term {option.term_months}, "
+                     f"billing {option.billing}, seats {p.seats:g}, created {p.arrival_t!r}")
         ctx.env.process(self.onboarding.onboard(a, p.onboarding_days))
         ctx.env.process(self.life(a))
 
@@ -186,6 +187,10 @@ class Customers:
                 a = self.new_account(k, INSTALLED_BASE, 0.0, seats, net, wtp, j,
                                      random.Random(rng.getrandbits(63)),
                                      tenure_days=age * MONTH_DAYS, renewals=renewals)
+                self.ctx.note(0.0, a.id, "installed", k, INSTALLED_BASE, a.arr,
+                              f"start {a.start_t!r}, term {option.term_months}, "
+                              f"billing {option.billing}, seats {seats:g}, "
+                              f"tenure {age * MONTH_DAYS!r}, renewals {renewals}")
                 self.ctx.env.process(self.life(a))
         self.billing.monthly_opening_receivables()
 

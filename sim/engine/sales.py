@@ -155,6 +155,7 @@ class SalesTeam:
         env = self.ctx.env
         req = self.resource.request()
         arrived = env.now
+        self.ctx.note(arrived, -1, "opportunity", p.seg, p.ch, p.seats, f"created {p.arrival_t!r}")
         if req.triggered:
             self._work(p, req, arrived)
             return
@@ -169,7 +170,7 @@ class SalesTeam:
         req.cancel()
         now = self.ctx.env.now
         self.ctx.ledger.flow(now, "leads_lost_waiting", p.seg, p.ch, 1)
-        self.ctx.note(now, -1, "lost_waiting", p.seg, p.ch)
+        self.ctx.note(now, -1, "lost_waiting", p.seg, p.ch, 0.0, f"created {p.arrival_t!r}")
 
     def _work(self, p: Prospect, req, arrived: float) -> None:
         ctx = self.ctx
@@ -213,8 +214,9 @@ class SalesTeam:
             ledger.flow(t, "deals_lost", p.seg, p.ch, 1)
             if decision.lost_on_price:
                 ledger.flow(t, "deals_lost_price", p.seg, p.ch, 1)
-            ctx.note(t, -1, "deal_lost", p.seg, p.ch, 0.0,
-                     "price" if decision.lost_on_price else "competition")
+            ctx.note(t, -1, "deal_lost", p.seg, p.ch, p.seats * listed,
+                     f"{'price' if decision.lost_on_price else 'competition'}; "
+                     f"created {p.arrival_t!r}")
             return
         net = decision.net_price_usd
         ledger.flow(t, "deals_won", p.seg, p.ch, 1)

@@ -1,0 +1,207 @@
+"""The canonical input files and their validation (pandera).
+
+Files are read as text (CSV or Excel), renamed and value-mapped by an optional mapping
+(``sim.calibrate.mapping``), then validated by a pandera schema per kind with lazy
+validation, so every problem is reported at once: one line per problem naming the file, the
+row (1-based data row; the CSV line is row + 1) and the column. Extra columns are ignored.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import pandera.pandas as pa
+    from pandera.errors import SchemaErrors
+
+from sim.errors import InputError, one_line
+
+KINDS = ("subscriptions", "opportunities", "leads", "invoices", "actuals")
+MAX_PROBLEMS = 50  # lines shown per file; the rest are counted
+
+DATE = pa.DateTime
+_money = [pa.Check.ge(0, error="must be >= 0"), pa.Check.le(1e12, error="must be <= 1e12")]
+
+
+def _col(dtype, nullable=False, checks=None, required=True, unique=False):
+    return pa.Column(dtype, nullable=nullable, checks=checks or [], required=required,
+                     unique=unique, coerce=True, report_duplicates="exclude_first")
+
+
+def _order(start: str, end: str, error: str):
+    def check(df: pd.DataFrame) -> pd.Series:
+        return df[end].isna() | df[start].isna() | (df[end] >= df[start])
+    return pa.Check(check, error=error)
+
+
+def schema(kind: str, segments: list[str]) -> pa.DataFrameSchema:
+    """The pandera schema of a canonical file; segment names must be the base scenario's."""
+    seg = _col(str, checks=[pa.Check.isin(segments, error=f"unknown segment (segments are "
+                                                          f"{', '.join(segments)})")])
+    if kind == "subscriptions":
+        cols = {
+            "customer_id": _col(str), "segment": seg, "start_date": _col(DATE),
+            "end_date": _col(DATE, nullable=True),
+            "term_months": _col(int, checks=[pa.Check.isin([1, 12, 24, 36],
+                                                           error="must be 1, 12, 24 or 36")]),
+            "billing": _col(str, checks=[pa.Check.isin(["monthly", "annual"],
+                                                       error="must be monthly or annual")]),
+            "arr_usd": _col(float, checks=_money),
+            "seats": _col(float, nullable=True, required=False,
+                          checks=[pa.Check.gt(0, error="must be > 0")]),
+            "list_price_usd": _col(float, nullable=True, required=False, checks=_money),
+            "channel": _col(str, nullable=True, required=False),
+        }
+        return pa.DataFrameSchema(cols, checks=[_order("start_date", "end_date",
+                                                       "end_date before start_date")],
+                                  strict=False)
+    if kind == "opportunities":
+        cols = {
+            "opportunity_id": _col(str, unique=True), "account_id": _col(str, nullable=True),
+            "segment": seg,
+            "channel": _col(str, checks=[pa.Check.isin(
+                ["inbound", "outbound", "partner"], error="must be inbound, outbound or "
+                                                          "partner")]),
+            "created_date": _col(DATE), "closed_date": _col(DATE, nullable=True),
+            "outcome": _col(str, checks=[pa.Check.isin(["won", "lost", "open"],
+                                                       error="must be won, lost or open")]),
+            "amount_usd": _col(float, checks=_money),
+            "list_amount_usd": _col(float, nullable=True, required=False, checks=_money),
+            "seats": _col(float, nullable=True, required=False,
+                          checks=[pa.Check.gt(0, error="must be > 0")]),
+            "lost_reason": _col(str, nullable=True, required=False),
+        }
+
+        def closed_iff_done(df):
+            return (df["outcome"] == "open") == df["closed_date"].isna()
+
+        return pa.DataFrameSchema(cols, checks=[
+            _order("created_date", "closed_date", "closed_date before created_date"),
+            pa.Check(closed_iff_done, error="closed_date must be empty exactly when outcome "
+                                            "is open")], strict=False)
+    if kind == "leads":
+        cols = {
+            "month": _col(DATE),
+            "channel": _col(str, checks=[pa.Check.isin(
+                ["inbound", "outbound", "partner"], error="must be inbound, outbound or "
+                                                          "partner")]),
+            "segment": seg, "leads": _col(int, checks=[pa.Check.ge(0, error="must be >= 0")]),
+            "spend_usd": _col(float, nullable=True, required=False, checks=_money),
+            "sdrs": _col(float, nullable=True, required=False,
+                         checks=[pa.Check.ge(0, error="must be >= 0")]),
+        }
+        return pa.DataFrameSchema(cols, strict=False, unique=["month", "channel", "segment"],
+                                  report_duplicates="exclude_first")
+    if kind == "invoices":
+        cols = {
+            "invoice_id": _col(str, unique=True), "customer_id": _col(str),
+            "issued_date": _col(DATE), "paid_date": _col(DATE, nullable=True),
+            "amount_usd": _col(float, checks=_money),
+        }
+        return pa.DataFrameSchema(cols, checks=[_order("issued_date", "paid_date",
+                                                       "paid_date before issued_date")],
+                                  strict=False)
+    if kind == "actuals":
+        return pa.DataFrameSchema({"month": _col(DATE, unique=True)}, strict=False)
+    raise ValueError(kind)
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A CSV or Excel file as text columns (empty cells as missing); one-line errors."""
+    shown = str(path)
+    if not path.is_file():
+        raise InputError(f"{shown}: file not found")
+    try:
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            df = pd.read_excel(path, dtype=str)
+        else:
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
+                             skipinitialspace=True)
+    except (ValueError, UnicodeDecodeError, OSError, pd.errors.ParserError) as exc:
+        raise InputError(f"{shown}: cannot read it as a table ({one_line(exc, 200)})") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    return df
+
+
+def _parse(df: pd.DataFrame, s: pa.DataFrameSchema) -> tuple[pd.DataFrame, list]:
+    """Parse ISO dates and numbers ourselves (pandas' coercion guesses date formats and stops
+    the checks at the first bad number); a bad cell is one problem and becomes missing."""
+    problems = []
+    df = df.copy()
+    for name, col in s.columns.items():
+        if name not in df.columns:
+            continue
+        kind = str(col.dtype)
+        raw = df[name]
+        if "datetime" in kind.lower():
+            parsed = pd.to_datetime(raw, format="ISO8601", errors="coerce")
+            what = "not an ISO date (YYYY-MM-DD)"
+        elif kind.startswith(("int", "float")):
+            parsed = pd.to_numeric(raw.astype("str").str.replace(",", "", regex=False)
+                                   .where(raw.notna()), errors="coerce")
+            if kind.startswith("int"):
+                parsed = parsed.where(parsed.isna() | (parsed == parsed.round()))
+            what = "not a whole number" if kind.startswith("int") else "not a number"
+        else:
+            continue
+        bad = raw.notna() & parsed.isna()
+        for i in raw.index[bad]:
+            problems.append((i, name, f"{what}: {one_line(raw[i], 40)!r}"))
+        df[name] = parsed
+    return df, problems
+
+
+def validate(df: pd.DataFrame, kind: str, segments: list[str], shown: str) -> pd.DataFrame:
+    """Validate a canonical frame; InputError with one line per problem."""
+    s = schema(kind, segments)
+    df, problems = _parse(df, s)
+    try:
+        out = s.validate(df, lazy=True)
+    except SchemaErrors as exc:
+        bad_cells = {(i, c) for i, c, _ in problems}
+        problems += [p for p in _problems(exc.failure_cases) if (p[0], p[1]) not in bad_cells]
+        out = None
+    if problems:
+        lines = []
+        for i, col, reason in sorted(problems, key=lambda p: (p[0] is not None, p[0] or 0)):
+            where = f"row {int(i) + 1}, " if i is not None else ""
+            col_txt = f"column {col}" if col else "row"
+            lines.append(f"{shown}: {where}{col_txt}: {reason}")
+        if len(lines) > MAX_PROBLEMS:
+            lines = lines[:MAX_PROBLEMS] + [f"{shown}: ... and {len(lines) - MAX_PROBLEMS} "
+                                            f"more problems"]
+        raise InputError("\n".join(lines))
+    return out
+
+
+def _problems(fc: pd.DataFrame) -> list[tuple]:
+    out = []
+    for r in fc.itertuples(index=False):
+        idx = None if pd.isna(r.index) else r.index
+        col = None if pd.isna(r.column) else str(r.column)
+        check = str(r.check)
+        case = r.failure_case
+        if check == "column_in_dataframe":
+            out.append((None, case, "missing column"))
+        elif check == "not_nullable":
+            out.append((idx, col, "empty (a value is required)"))
+        elif check == "field_uniqueness" or check.startswith("multiple_fields_uniqueness"):
+            out.append((idx, col, f"duplicate {one_line(case, 40)!r}"))
+        elif check.startswith("coerce_dtype"):
+            out.append((idx, col, f"not a number: {one_line(case, 40)!r}"))
+        elif r.schema_context == "DataFrameSchema" and idx is not None:
+            out.append((idx, check.split()[0], check))  # a row check names its column first
+        else:
+            out.append((idx, col, f"{check} (got {one_line(case, 40)})"))
+    # wide checks report each failing row once per column; keep one line per row and check
+    seen, unique = set(), []
+    for p in out:
+        key = (p[0], p[1] or "", p[2].split(" (got")[0])
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
