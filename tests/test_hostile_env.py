@@ -31,8 +31,10 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _revsim(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+    # progress lines (after 3 s of a run) are off: the failure must be the only line whatever
+    # the machine's load, and the warmed-up pipeline makes even a tiny run take longer
     return subprocess.run([REVSIM, *args], capture_output=True, text=True, timeout=timeout,
-                          env=_env())
+                          env=_env(REVSIM_PROGRESS="never"))
 
 
 def _one_line_failure(proc: subprocess.CompletedProcess, code: int) -> str:
