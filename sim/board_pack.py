@@ -20,9 +20,10 @@ import pandas as pd
 
 from sim.bridge import DRIVERS, bridges
 from sim.escape import html_text, svg_html
+from sim.report.fmt import fmt_usd
 from sim.report.fmt import label as kpi_label
 from sim.statements import BALANCE_LINES, CASH_FLOW_LINES, INCOME_LINES, mean_statements
-from sim.verdict import fmt_usd, verdict
+from sim.verdict import verdict
 
 CSS = """
 @page { size: A4 landscape; margin: 12mm 12mm 14mm 12mm;

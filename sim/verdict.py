@@ -17,6 +17,7 @@ import pandas as pd
 
 from sim import stats as mc
 from sim.experiment import DECISION_KPI
+from sim.report.fmt import fmt_usd
 from sim.report.fmt import label as kpi_label
 from sim.scenario_io import scenario_to_dict
 
@@ -112,18 +113,6 @@ def verdict(compare_result, decision_kpi: str = DECISION_KPI,
     frame.insert(0, "rank", range(1, len(frame) + 1))
     frame = frame.reset_index(drop=True)
     return frame, sentences(frame, base.name, n, decision_kpi, floor)
-
-
-def fmt_usd(x: float) -> str:
-    """$0.68M, $450K, -$1.20M (sim.fmt's style; kept here while the report package moves)."""
-    if x is None or math.isnan(x):
-        return "—"
-    sign, a = ("-" if x < 0 else ""), abs(x)
-    if a >= 1e6:
-        return f"{sign}${a / 1e6:,.2f}M"
-    if a >= 1e4:
-        return f"{sign}${a / 1e3:,.0f}K"
-    return f"{sign}${a:,.0f}"
 
 
 def _pct(x: float) -> str:
