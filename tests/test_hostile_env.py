@@ -51,10 +51,10 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 @pytest.fixture
 def tmpfs(tmp_path):
-    """A real 1 MiB tmpfs (needs root; skipped where mounting is not allowed)."""
+    """A real 8 MiB tmpfs (needs root; skipped where mounting is not allowed)."""
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)],
                           capture_output=True, text=True, timeout=30)
     if proc.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
@@ -67,11 +67,10 @@ def tmpfs(tmp_path):
 def _fill(mnt: Path, leave: int) -> None:
     """Fill the file system, then give back ``leave`` bytes."""
     filler = mnt / "filler.bin"
-    with open(filler, "wb") as fh:
+    with open(filler, "wb", buffering=0) as fh:  # unbuffered: nothing left to flush at close
         try:
             while True:
-                fh.write(b"\0" * 65536)
-                fh.flush()
+                fh.write(b"\0" * 4096)
         except OSError as exc:
             assert exc.errno == errno.ENOSPC
     with open(filler, "r+b") as fh:
