@@ -282,7 +282,12 @@ def print_pdf(html_path: Path, pdf_path: Path, timeout: float = 180) -> None:
     exe = chromium()
     if exe is None:
         raise RuntimeError("board pack: Chromium is not installed (apt-get install chromium)")
-    with tempfile.TemporaryDirectory(prefix="revsim-chromium-") as profile:
+    # Chromium puts its singleton Unix socket under $TMPDIR, and socket paths are limited to
+    # 108 bytes: a long TMPDIR makes it abort, so it gets a short one (the profile folder)
+    base = tempfile.gettempdir()
+    if len(base) > 40 and os.access("/tmp", os.W_OK):
+        base = "/tmp"
+    with tempfile.TemporaryDirectory(prefix="revsim-chromium-", dir=base) as profile:
         cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
@@ -290,7 +295,7 @@ def print_pdf(html_path: Path, pdf_path: Path, timeout: float = 180) -> None:
                "--no-pdf-header-footer", f"--print-to-pdf={pdf_path}",
                Path(html_path).resolve().as_uri()]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, "TZ": "UTC"})
+                              env={**os.environ, "TZ": "UTC", "TMPDIR": profile})
     if proc.returncode != 0 or not Path(pdf_path).exists():
         raise RuntimeError(f"board pack: Chromium could not print the PDF "
                            f"(exit {proc.returncode})")
