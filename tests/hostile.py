@@ -65,3 +65,13 @@ def build_hostile_report(folder: Path) -> tuple[Path, subprocess.CompletedProces
     proc = revsim("report", base, other, "--reps", "2", "--months", "6", "--executor",
                   "serial", "--out", out, cwd=folder)
     return out, proc
+
+
+def one_line_failure(proc: subprocess.CompletedProcess, code: int) -> str:
+    """The single stderr line of a failed ``revsim`` run, after checking its exit code and
+    that no traceback leaked."""
+    assert proc.returncode == code, proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]

@@ -4,7 +4,6 @@ every failure is one line on stderr, a non-zero exit, no traceback and nothing a
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -13,10 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from hostile import BASELINE, REVSIM, one_line_failure
 
 ROOT = Path(__file__).resolve().parents[1]
-BASELINE = ROOT / "scenarios" / "baseline.yaml"
-REVSIM = shutil.which("revsim", path=str(Path(sys.executable).parent))
 DASK = str(Path(sys.executable).with_name("dask"))
 TINY = ["--set", "horizon_months=6", "--reps", "2"]
 
@@ -36,14 +34,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _one_line_failure(proc: subprocess.CompletedProcess, code: int) -> str:
-    assert proc.returncode == code, proc.stderr
-    assert "Traceback" not in proc.stderr + proc.stdout
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, proc.stderr
-    return lines[0]
 
 
 def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
@@ -98,7 +88,7 @@ def test_unreachable_scheduler_is_one_line_quickly(tmp_path):
     out = tmp_path / "out"
     proc = _revsim(["run", str(BASELINE), *TINY, "--scheduler", f"tcp://127.0.0.1:{port}",
                     "--out", str(out)], timeout=90, REVSIM_DASK_CONNECT_TIMEOUT="3")
-    line = _one_line_failure(proc, 1)
+    line = one_line_failure(proc, 1)
     assert "cannot reach" in line and f"127.0.0.1:{port}" in line
     assert not out.exists()
 
@@ -109,7 +99,7 @@ def test_malformed_address_is_bad_input(tmp_path, address):
     out = tmp_path / "out"
     proc = _revsim(["run", str(BASELINE), *TINY, "--scheduler", address, "--out", str(out)],
                    timeout=60)
-    line = _one_line_failure(proc, 2)
+    line = one_line_failure(proc, 2)
     assert "--scheduler" in line and "not a Dask scheduler address" in line
     assert not out.exists()
 
@@ -119,7 +109,7 @@ def test_scheduler_without_workers_times_out(tmp_path, scheduler):
     out = tmp_path / "out"
     proc = _revsim(["run", str(BASELINE), *TINY, "--scheduler", address, "--out", str(out)],
                    timeout=90, REVSIM_DASK_WORKER_TIMEOUT="3")
-    line = _one_line_failure(proc, 1)
+    line = one_line_failure(proc, 1)
     assert "has no workers" in line and "waited 3 s" in line
     assert "REVSIM_DASK_WORKER_TIMEOUT" in line
     assert not out.exists()
@@ -129,7 +119,7 @@ def test_bad_worker_timeout_is_bad_input(tmp_path, scheduler):
     address, _ = scheduler
     proc = _revsim(["run", str(BASELINE), *TINY, "--scheduler", address], timeout=60,
                    REVSIM_DASK_WORKER_TIMEOUT="soon")
-    assert "REVSIM_DASK_WORKER_TIMEOUT" in _one_line_failure(proc, 2)
+    assert "REVSIM_DASK_WORKER_TIMEOUT" in one_line_failure(proc, 2)
 
 
 def _long_run(address: str, out: Path, **env: str) -> subprocess.Popen:
@@ -153,7 +143,7 @@ def test_scheduler_killed_mid_run(tmp_path, tmp_path_factory, scheduler):
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(timeout=30)
     proc = subprocess.CompletedProcess(run.args, run.returncode, stdout, stderr)
-    line = _one_line_failure(proc, 1)
+    line = one_line_failure(proc, 1)
     assert "lost the connection" in line and address in line
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no temp folders either
@@ -174,7 +164,7 @@ def test_all_workers_lost_mid_run(tmp_path, tmp_path_factory, scheduler):
             os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(timeout=30)
     proc = subprocess.CompletedProcess(run.args, run.returncode, stdout, stderr)
-    line = _one_line_failure(proc, 1)
+    line = one_line_failure(proc, 1)
     assert "lost all its workers" in line
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
@@ -184,5 +174,5 @@ def test_report_with_malformed_address_is_bad_input(tmp_path):
     out = tmp_path / "report"
     proc = _revsim(["report", str(BASELINE), "--reps", "2", "--months", "6", "--scheduler",
                     "tcp://127.0.0.1:notaport", "--out", str(out)], timeout=120)
-    assert "not a Dask scheduler address" in _one_line_failure(proc, 2)
+    assert "not a Dask scheduler address" in one_line_failure(proc, 2)
     assert list(tmp_path.iterdir()) == []

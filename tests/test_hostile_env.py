@@ -6,20 +6,17 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from hostile import BASELINE, REVSIM, one_line_failure
 
 from sim import errors
 
 ROOT = Path(__file__).resolve().parents[1]
-BASELINE = ROOT / "scenarios" / "baseline.yaml"
-REVSIM = shutil.which("revsim", path=str(Path(sys.executable).parent))
 TINY = ["--set", "horizon_months=6", "--reps", "2", "--executor", "serial"]
 
 
@@ -35,14 +32,6 @@ def _revsim(args: list[str], timeout: float = 120) -> subprocess.CompletedProces
     # the machine's load, and the warmed-up pipeline makes even a tiny run take longer
     return subprocess.run([REVSIM, *args], capture_output=True, text=True, timeout=timeout,
                           env=_env(REVSIM_PROGRESS="never"))
-
-
-def _one_line_failure(proc: subprocess.CompletedProcess, code: int) -> str:
-    assert proc.returncode == code, proc.stderr
-    assert "Traceback" not in proc.stderr + proc.stdout
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, proc.stderr
-    return lines[0]
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -85,7 +74,7 @@ def test_disk_full_while_writing_keeps_the_previous_result(tmpfs, leave):
     before = _snapshot(out)
     _fill(tmpfs, leave)
     proc = _revsim(["run", str(BASELINE), *TINY, "--seed", "1", "--out", str(out)])
-    line = _one_line_failure(proc, 1)
+    line = one_line_failure(proc, 1)
     assert "space" in line.lower() and str(out) in line
     assert _snapshot(out) == before  # the previous result, byte for byte
     assert sorted(p.name for p in tmpfs.iterdir()) == ["filler.bin", "result"]
@@ -100,7 +89,7 @@ def test_read_only_destination_keeps_the_previous_result(tmpfs):
                         timeout=30)
     assert ro.returncode == 0, ro.stderr
     proc = _revsim(["run", str(BASELINE), *TINY, "--seed", "1", "--out", str(out)])
-    line = _one_line_failure(proc, 1)
+    line = one_line_failure(proc, 1)
     assert "read-only" in line and str(out) in line
     assert _snapshot(out) == before
 
@@ -170,7 +159,7 @@ def test_ctrl_c_stops_cleanly(tmp_path, tmp_path_factory, executor):
             os.killpg(run.pid, signal.SIGKILL)
             run.wait(timeout=30)
     proc = subprocess.CompletedProcess(run.args, run.returncode, stdout, stderr)
-    assert _one_line_failure(proc, 130) == "revsim: interrupted"
+    assert one_line_failure(proc, 130) == "revsim: interrupted"
     assert list(tmp_path.iterdir()) == []  # no result, no temp folder
     assert _group_gone(run.pid), "worker processes were left behind"
     assert list(tmpdir.iterdir()) == []  # no scratch folders of the workers either
@@ -201,7 +190,7 @@ def test_killed_worker_process_is_one_line(tmp_path, tmp_path_factory):
             os.killpg(run.pid, signal.SIGKILL)
             run.wait(timeout=30)
     proc = subprocess.CompletedProcess(run.args, run.returncode, stdout, stderr)
-    assert "worker process died" in _one_line_failure(proc, 1)
+    assert "worker process died" in one_line_failure(proc, 1)
     assert list(tmp_path.iterdir()) == []
 
 

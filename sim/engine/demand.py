@@ -63,27 +63,27 @@ class Demand:
 
     def __init__(self, ctx: Context, plan: MonthlyPlan):
         self.ctx, self.plan = ctx, plan
-        streams = ctx.streams
         cells = [(c, k, name) for c in LEAD_CHANNELS for k, name in enumerate(ctx.seg_names)]
-        self.rng_arrivals = {(c, k): streams.numpy(f"arrivals/{CHANNELS[c]}/{name}")
-                             for c, k, name in cells}
-        self.rng_prospect = {
-            (c, k): {attr: streams.numpy(f"prospects/{CHANNELS[c]}/{name}/{attr}")
-                     for attr in PROSPECT_DRAWS}
-            for c, k, name in cells
-        }
+        self.rng_arrivals, self.rng_prospect = self._cell_streams("", cells)
         # the contact pools are shared by the warm-up and the plan: the warm-up months step
         # them too, so day 0 finds each pool in the steady state of month 1's effort (a pool
         # starts there and a constant effort on the constant pre-day-0 market keeps it there)
         cooldown = ctx.scenario.channels.outbound.cooldown_months
         self.pools = [market.ContactPool(cooldown) for _ in ctx.seg_names]
-        self.rng_arrivals_warm = {(c, k): streams.numpy(f"warmup/arrivals/{CHANNELS[c]}/{name}")
-                                  for c, k, name in cells}
-        self.rng_prospect_warm = {
-            (c, k): {attr: streams.numpy(f"warmup/prospects/{CHANNELS[c]}/{name}/{attr}")
+        self.rng_arrivals_warm, self.rng_prospect_warm = self._cell_streams("warmup/", cells)
+
+    def _cell_streams(self, prefix: str, cells) -> tuple[dict, dict]:
+        """Per channel and segment: the arrival-time stream and the prospect draws' streams,
+        named under ``prefix`` (``""`` for the plan, ``warmup/`` for the warm-up)."""
+        streams = self.ctx.streams
+        arrivals = {(c, k): streams.numpy(f"{prefix}arrivals/{CHANNELS[c]}/{name}")
+                    for c, k, name in cells}
+        prospects = {
+            (c, k): {attr: streams.numpy(f"{prefix}prospects/{CHANNELS[c]}/{name}/{attr}")
                      for attr in PROSPECT_DRAWS}
             for c, k, name in cells
         }
+        return arrivals, prospects
 
     def month(self, t: float, month: int, customers_by_seg: list[int],
               warm_up: int = 0) -> list[Prospect]:
