@@ -8,6 +8,7 @@ contraction, no uplift, health factors pinned to 1, willingness to pay far above
 from __future__ import annotations
 
 import copy
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -318,3 +319,22 @@ def check_events(res) -> None:
         ["expansion", "contraction", "renewal", "invoice", "churn"])]
     after = later["time_days"] > later["account"].map(churn_t)
     assert not after.any(), f"events after churn:\n{later[after].head()}"
+
+
+# -- the pricing tests' prospect: lognormal willingness to pay, Beta(1, b) rep concessions ----
+
+LIST = 1000.0
+WTP_MEDIAN, WTP_SIGMA = 1050.0, 0.3  # lognormal willingness to pay
+REP_B = 5.0  # conceded discount ~ Beta(1, 5): mean 1/6, CDF 1 - (1 - x)^5
+
+
+def wtp_sf(x):
+    """P(willingness to pay > x) of the lognormal prospect."""
+    x = np.maximum(np.asarray(x, float), 1e-300)
+    z = (np.log(x) - math.log(WTP_MEDIAN)) / WTP_SIGMA
+    return 0.5 * np.vectorize(math.erfc)(z / math.sqrt(2))
+
+
+def rep_cdf(x):
+    """P(a rep concedes at most x)."""
+    return 1.0 - (1.0 - np.clip(np.asarray(x, float), 0, 1)) ** REP_B

@@ -10,7 +10,16 @@ from functools import cache
 
 import numpy as np
 import pytest
-from engine_helpers import from_baseline, one_segment
+from engine_helpers import (
+    LIST,
+    REP_B,
+    WTP_MEDIAN,
+    WTP_SIGMA,
+    from_baseline,
+    one_segment,
+    rep_cdf,
+    wtp_sf,
+)
 
 import sim
 from sim.engine.model import Replication
@@ -19,21 +28,8 @@ from sim.engine.pricing import (
     win_probability_at_cap,
 )
 
-LIST = 1000.0
-WTP_MEDIAN, WTP_SIGMA = 1050.0, 0.3
-REP_B = 5.0  # concession ~ Beta(1, 5): CDF 1 - (1 - x)^5
 WIN_PROB = 0.5
 REPS = 4
-
-
-def _wtp_sf(x):
-    x = np.maximum(np.asarray(x, float), 1e-300)
-    z = (np.log(x) - math.log(WTP_MEDIAN)) / WTP_SIGMA
-    return 0.5 * np.vectorize(math.erfc)(z / math.sqrt(2))
-
-
-def _rep_cdf(x):
-    return 1.0 - (1.0 - np.clip(np.asarray(x, float), 0, 1)) ** REP_B
 
 
 @cache
@@ -59,10 +55,10 @@ def _deals(cap: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("cap", [0.1, 0.3])
 def test_the_simulation_matches_the_closed_forms(cap):
     won, closed, disc = _deals(cap)
-    p = WIN_PROB * win_probability_at_cap(1.0, _wtp_sf, LIST, cap)
+    p = WIN_PROB * win_probability_at_cap(1.0, wtp_sf, LIST, cap)
     n = closed.sum()
     assert abs(won.sum() / n - p) < 4 * math.sqrt(p * (1 - p) / n)
-    e = expected_discount_given_won(cap, LIST, _wtp_sf, _rep_cdf)
+    e = expected_discount_given_won(cap, LIST, wtp_sf, rep_cdf)
     se = disc.std(ddof=1) / math.sqrt(REPS)
     assert abs(disc.mean() - e) < 4 * se + 0.002
 

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from engine_helpers import LIST, REP_B, WTP_MEDIAN, WTP_SIGMA, rep_cdf, wtp_sf
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -24,20 +25,6 @@ from sim.engine.pricing import (
     price_deal,
     win_probability_at_cap,
 )
-
-LIST = 1000.0
-WTP_MEDIAN, WTP_SIGMA = 1050.0, 0.3  # lognormal willingness to pay
-REP_B = 5.0  # conceded discount ~ Beta(1, 5): mean 1/6, CDF 1 - (1 - x)^5
-
-
-def wtp_sf(x):
-    x = np.maximum(np.asarray(x, float), 1e-300)
-    z = (np.log(x) - math.log(WTP_MEDIAN)) / WTP_SIGMA
-    return 0.5 * np.vectorize(math.erfc)(z / math.sqrt(2))
-
-
-def rep_cdf(x):
-    return 1.0 - (1.0 - np.clip(np.asarray(x, float), 0, 1)) ** REP_B
 
 
 def draws(n=400_000, seed=7):
