@@ -149,6 +149,11 @@ def to_scenario_overrides(fit: Fit, base) -> tuple[dict[tuple, object], dict[tup
             {"dist": "gamma", "shape": _sig(est["collection_lag_shape"].value),
              "scale": _sig(est["collection_lag_scale"].value)},
             "collection_lag_shape", "collection_lag_scale")
+    from sim.calibrate.opening import opening_overrides  # the state at as-of
+
+    more_values, more_notes = opening_overrides(fit, base)
+    values.update(more_values)
+    notes.update(more_notes)
     return values, notes
 
 
@@ -177,6 +182,9 @@ def scenario_yaml(fit: Fit, base, base_path: Path, out: Path, inputs: list[str])
     if fit.warnings:
         lines.append("# Warnings:")
         lines += [f"#   - {_clean(w)}" for w in fit.warnings]
+    from sim.calibrate.opening import opening_comment_lines
+
+    lines += opening_comment_lines(fit, base.segments)
     lines.append(f"extends: {_scalar(rel)}")
     lines.append(f"description: {_scalar(f'Calibrated from the company data as of {fit.as_of}')}")
     tree: dict = {}
