@@ -170,10 +170,15 @@ def _clean(text: str) -> str:
     return " ".join(str(text).split()).replace("#", "no.")
 
 
-def scenario_yaml(fit: Fit, base, base_path: Path, out: Path, inputs: list[str]) -> str:
+def scenario_yaml(fit: Fit, base, base_path: Path, out: Path, inputs: list[str],
+                  extra: tuple[dict, dict] | None = None) -> str:
     """The calibrated scenario: ``extends`` the base (relative to ``out``), every fitted value
-    with its comment, the kept values and warnings listed at the top."""
+    with its comment, the kept values and warnings listed at the top. ``extra``: more key
+    paths → values and → comments (``revsim backtest``: the horizon and the plan at the cut)."""
     values, notes = to_scenario_overrides(fit, base)
+    if extra is not None:
+        values.update(extra[0])
+        notes.update(extra[1])
     rel = os.path.relpath(Path(base_path).resolve(), Path(out).resolve().parent)
     lines = [f"{HEADER} as of {fit.as_of} from: {_clean(', '.join(inputs))}",
              "# Each fitted value is commented: estimate [95% interval], n, method.",

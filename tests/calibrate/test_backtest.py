@@ -1,0 +1,168 @@
+"""``revsim backtest`` on the example company: calibrate on 2023, forecast 2024 from the state
+at 2024-01-01, and score the P10–P90 band against what happened.
+
+The band must cover the held-out months at about its nominal 80%; a fit broken on purpose
+(churn doubled, or the opening state of two years earlier) must fall outside the tolerance,
+so the test can fail. The CLI is run end to end through the ``revsim`` script.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.calibrate.backtest import evaluate, prepare
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPANY = ROOT / "examples" / "company"
+BASE = ROOT / "examples" / "example_company.yaml"
+FILES = {k: COMPANY / f"{k}.csv" for k in ("subscriptions", "opportunities", "leads", "invoices")}
+REVSIM = shutil.which("revsim") or str(Path(os.sys.executable).parent / "revsim")
+REPS = 10
+COVERAGE_BAND = (0.60, 0.95)
+"""Overall P10–P90 coverage of the 60 held-out month × metric cells. Nominal 80%; with 10
+replications the P10/P90 are themselves noisy and months are correlated, so the band is
+wide, but a broken fit (below) lands well under it."""
+
+
+@pytest.fixture(scope="module")
+def prep(tmp_path_factory):
+    return prepare(BASE, FILES, COMPANY / "actuals.csv", "2024-01-01", 12,
+                   tmp_path_factory.mktemp("bt"), history_start="2023-01-01",
+                   plan_start="2023-01")
+
+
+@pytest.fixture(scope="module")
+def result(prep):
+    return evaluate(prep, reps=REPS, seed=0)
+
+
+def test_the_opening_arr_is_the_books_at_the_cut(prep, result):
+    actuals = pd.read_csv(COMPANY / "actuals.csv")
+    at_cut = float(actuals.loc[actuals["month"] == "2023-12-01", "arr"].iloc[0])
+    opening = result.summary["opening"]
+    # subscriptions are rounded to the cent per account: the sum is within a cent per account
+    assert abs(opening["arr_from_subscriptions_usd"] - at_cut) <= 0.01 * opening["customers"]
+    customers = float(actuals.loc[actuals["month"] == "2023-12-01", "customers"].iloc[0])
+    assert opening["customers"] == customers
+    import sim
+
+    one = sim.simulate(prep.scenario, seed=3)
+    assert abs(one.initial["arr"] - opening["arr_from_subscriptions_usd"]) < 0.01
+    assert one.initial["customers"] == customers
+
+
+def test_held_out_months_fall_in_the_band_at_about_its_nominal_rate(result):
+    s = result.summary
+    assert s["cells_scored"] == 60
+    low, high = COVERAGE_BAND
+    assert low <= s["overall_coverage_p10_p90"] <= high, s["metrics"]
+    table = result.table
+    assert set(table["metric"]) == {"new_arr", "churned_arr", "customers", "arr", "revenue"}
+    assert ((table["p10"] <= table["p50"]) & (table["p50"] <= table["p90"])).all()
+    inside = (table["p10"] <= table["actual"]) & (table["actual"] <= table["p90"])
+    assert (inside.astype(float) == table["inside"]).all()
+
+
+@pytest.mark.parametrize("broken", [
+    # churn doubled: every segment keeps only half of what it lost before
+    "churn",
+    # no opening state at the cut: the installed base of two years earlier
+    "opening",
+])
+def test_a_broken_fit_falls_outside_the_band(prep, result, broken):
+    sc = prep.scenario
+    if broken == "churn":
+        over = {}
+        for name, seg in sc.segments.items():
+            over[f"segments.{name}.logo_retention_12m_frac"] = 1 - 2 * (
+                1 - seg.logo_retention_12m_frac)
+            over[f"segments.{name}.monthly_logo_retention_12m_frac"] = 1 - 2 * (
+                1 - seg.monthly_logo_retention_12m_frac)
+    else:
+        import sim
+
+        base = sim.load_scenario(BASE)
+        over = {}
+        for name, seg in base.segments.items():
+            for key in ("installed_customers", "installed_price_usd", "installed_seats",
+                        "installed_age_months", "installed_arr_usd"):
+                over[f"segments.{name}.{key}"] = getattr(seg, key)
+    bad = evaluate(prep, reps=REPS, seed=0, overrides=over)
+    assert bad.summary["overall_coverage_p10_p90"] < COVERAGE_BAND[0], bad.summary["metrics"]
+    assert bad.summary["overall_coverage_p10_p90"] < result.summary["overall_coverage_p10_p90"]
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def run(*args, cwd):
+    return subprocess.run([REVSIM, *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          timeout=900)
+
+
+def _flags(holdout=3, as_of="2024-01-01", actuals=COMPANY / "actuals.csv"):
+    return ["backtest", "--base", BASE, *sum(([f"--{k}", p] for k, p in FILES.items()), []),
+            "--history-start", "2023-01-01", "--plan-start", "2023-01", "--as-of", as_of,
+            "--holdout-months", holdout, "--actuals", actuals, "--reps", 3, "--seed", 1]
+
+
+def test_the_command_writes_the_backtest(tmp_path):
+    proc = run(*_flags(), "--out", "bt", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "bt"
+    assert {p.name for p in out.iterdir()} == {".revsim-output", "backtest.csv", "backtest.json",
+                                               "backtest.html", "calibrated.yaml"}
+    table = pd.read_csv(out / "backtest.csv")
+    assert list(table.columns) == ["month", "metric", "actual", "p10", "p50", "p90", "inside",
+                                   "percentile_rank"]
+    assert len(table) == 3 * 5 and list(table["month"].unique()) == ["2024-01", "2024-02",
+                                                                     "2024-03"]
+    summary = json.loads((out / "backtest.json").read_text())
+    assert summary["calibrated_scenario"] == "calibrated.yaml"
+    assert summary["holdout_months"] == 3 and summary["plan_shift_months"] == 12
+    assert set(summary["metrics"]) == {"new_arr", "churned_arr", "customers", "arr", "revenue"}
+    html = (out / "backtest.html").read_text()
+    assert html.count("<svg") == 5 and "<script" not in html.lower()
+    # the calibrated scenario is a valid scenario that extends the base from where it lies
+    check = run("validate", out / "calibrated.yaml", cwd=tmp_path)
+    assert check.returncode == 0, check.stderr
+    text = (out / "calibrated.yaml").read_text()
+    assert "installed_arr_usd" in text and "horizon_months: 3" in text
+    assert "overall" in proc.stdout and "new_arr" in proc.stdout
+    # a second run replaces its own result
+    again = run(*_flags(), "--out", "bt", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.parametrize(("change", "expect"), [
+    ({"holdout": 13}, "needs actuals through 2025-01"),  # past the end of the file
+    ({"as_of": "2022-01-01"}, "no data before it"),
+    ({"as_of": "2024-01-15"}, "start of a month"),
+    ({"holdout": 0}, "--holdout-months"),
+    ({"actuals": "missing.csv"}, "missing.csv: file not found"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, change, expect):
+    kw = {"holdout": 3, **change}
+    proc = run(*_flags(**kw), "--out", "bt", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and expect in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "bt").exists()
+
+
+def test_a_folder_of_the_users_is_never_replaced(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    proc = run(*_flags(), "--out", mine, cwd=tmp_path)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+    assert (mine / "notes.txt").read_text() == "keep"
