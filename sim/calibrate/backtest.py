@@ -441,8 +441,8 @@ def fan_chart(t: pd.DataFrame, metric: str, coverage: float | None):
         y=alt.Y("p10:Q", title=y_title, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)),
         y2="p90:Q")
     p50 = base.mark_line(color=PALETTE[0], strokeWidth=2).encode(y="p50:Q")
-    actual = base.mark_line(color=PALETTE[1], point=True, strokeDash=[4, 2]).encode(
-        y="actual:Q")
+    actual = base.mark_line(color=PALETTE[1], strokeDash=[4, 2],
+                            point=alt.OverlayMarkDef(color=PALETTE[1])).encode(y="actual:Q")
     cov = "" if coverage is None else f"; {coverage:.0%} of months inside the band"
     chart = alt.layer(band, p50, actual).properties(
         width=560, height=220,

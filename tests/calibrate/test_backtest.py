@@ -65,6 +65,34 @@ def test_the_opening_arr_is_the_books_at_the_cut(prep, result):
     assert one.initial["customers"] == customers
 
 
+def test_calibrate_writes_the_opening_state_at_the_cut(prep):
+    """Receivables and installed ARR from the books at the cut; the tenure a fitted law."""
+    inv = pd.read_csv(COMPANY / "invoices.csv", parse_dates=["issued_date", "paid_date"])
+    cut = pd.Timestamp("2024-01-01")
+    open_ = inv[(inv["issued_date"] < cut) & (inv["paid_date"].isna() | (inv["paid_date"] >= cut))]
+    assert prep.scenario.opening.receivables_usd == pytest.approx(open_["amount_usd"].sum(),
+                                                                  abs=0.01)
+    for seg in prep.scenario.segments.values():
+        assert seg.installed_arr_usd > 0
+        assert seg.installed_age_months is not None and seg.installed_age_months.dist in (
+            "gamma", "lognormal")
+    assert "# Open pipeline at 2024-01-01" in prep.text
+    assert "installed_age_months: {dist:" in prep.text
+
+
+def test_the_tenure_fit_recovers_a_known_law():
+    import numpy as np
+
+    from sim.calibrate.opening import tenure_fit
+
+    x = np.random.default_rng(4).gamma(1.7, 20.0, 3000)
+    dist, (shape, scale) = tenure_fit(x)
+    assert dist["dist"] == "gamma"
+    assert shape.covers(1.7) and scale.covers(20.0)
+    dist, _ = tenure_fit(np.random.default_rng(5).lognormal(np.log(30), 0.8, 3000))
+    assert dist["dist"] == "lognormal" and abs(dist["median"] - 30) < 2
+
+
 def test_held_out_months_fall_in_the_band_at_about_its_nominal_rate(result):
     s = result.summary
     assert s["cells_scored"] == 60
