@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -256,7 +257,9 @@ def prepare(base_path: Path, files: dict[str, Path | None], actuals_path: Path, 
                          f"needs actuals through {months[-1]:%Y-%m}; month {missing[0]:%Y-%m} "
                          f"is missing (the file ends {last:%Y-%m})")
     if plan_start:
-        start = parse_date(plan_start + ("-01" if len(plan_start) == 7 else ""), "--plan-start")
+        if not re.fullmatch(r"\d{4}-\d{2}(-01)?", plan_start):
+            raise InputError(f"--plan-start: expected a month YYYY-MM, got {plan_start!r}")
+        start = parse_date(plan_start[:7] + "-01", "--plan-start")
     elif base.calendar is not None:
         start = pd.Timestamp(base.calendar.start_month + "-01")
     else:

@@ -149,9 +149,9 @@ def run(*args, cwd):
                           timeout=900)
 
 
-def _flags(holdout=3, as_of="2024-01-01", actuals=COMPANY / "actuals.csv"):
+def _flags(holdout=3, as_of="2024-01-01", actuals=COMPANY / "actuals.csv", plan="2023-01"):
     return ["backtest", "--base", BASE, *sum(([f"--{k}", p] for k, p in FILES.items()), []),
-            "--history-start", "2023-01-01", "--plan-start", "2023-01", "--as-of", as_of,
+            "--history-start", "2023-01-01", "--plan-start", plan, "--as-of", as_of,
             "--holdout-months", holdout, "--actuals", actuals, "--reps", 3, "--seed", 1]
 
 
@@ -186,6 +186,8 @@ def test_the_command_writes_the_backtest(tmp_path):
     ({"as_of": "2024-01-15"}, "start of a month"),
     ({"holdout": 0}, "--holdout-months"),
     ({"actuals": "missing.csv"}, "missing.csv: file not found"),
+    ({"plan": "2023/01"}, "--plan-start: expected a month YYYY-MM"),
+    ({"plan": "2024-02"}, "--plan-start 2024-02: after --as-of 2024-01"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, change, expect):
     kw = {"holdout": 3, **change}
