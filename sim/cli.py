@@ -723,6 +723,72 @@ def calibrate(
         _write(out, lambda: dest.write_text(text))
 
 
+@app.command()
+def backtest(
+    base: Annotated[str, typer.Option("--base", help="Scenario the calibrated one extends.")],
+    as_of: Annotated[str, typer.Option("--as-of", help="The cut: calibrate on the data "
+                                       "before it, forecast from it (YYYY-MM-01).")],
+    holdout_months: Annotated[int, typer.Option("--holdout-months", help="Months after the "
+                                                "cut to forecast and score.")],
+    actuals: Annotated[Path, typer.Option("--actuals", help="Monthly actuals (CSV or Excel): "
+                                          "month and any of new_arr, churned_arr, customers, "
+                                          "arr, revenue.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for backtest.csv, backtest.json, "
+                                      "backtest.html and the calibrated scenario.")],
+    subscriptions: Annotated[Path | None, typer.Option("--subscriptions", help="Subscriptions file (CSV or Excel).")] = None,
+    opportunities: Annotated[Path | None, typer.Option("--opportunities", help="Opportunities file (CSV or Excel).")] = None,
+    leads: Annotated[Path | None, typer.Option("--leads", help="Monthly leads file (CSV or Excel).")] = None,
+    invoices: Annotated[Path | None, typer.Option("--invoices", help="Invoices file (CSV or Excel).")] = None,
+    mapping: Annotated[Path | None, typer.Option("--mapping", help="Vendor mapping (YAML).")] = (
+        None),
+    history_start: Annotated[str | None, typer.Option(
+        "--history-start", help="First date the files cover (default: the first start_date "
+        "of the subscriptions).")] = None,
+    plan_start: Annotated[str | None, typer.Option(
+        "--plan-start", help="Calendar month (YYYY-MM) of month 1 of the base's plan "
+        "(default: its calendar; else the cut). The plan is moved to the cut.")] = None,
+    fixed_parameters: Annotated[bool, typer.Option(
+        "--fixed-parameters", help="Every replication uses the point estimates (the band "
+        "then shows only the business's own randomness, not what the data left "
+        "uncertain).")] = False,
+    reps: RepsOpt = 20,
+    seed: SeedOpt = 0,
+) -> None:
+    """Calibrate on the data before --as-of, simulate the next --holdout-months from the state
+    at the cut, and score the P10-P90 band and the P50 against the actuals."""
+    from sim.errors import InputError
+
+    try:
+        _check_flags(reps, seed)
+        _load(base)
+    except ScenarioError as exc:
+        raise _fail(exc.lines) from None
+    except _Fail as exc:
+        raise _fail(exc.lines) from None
+    from sim.calibrate.backtest import backtest as run_backtest
+    from sim.calibrate.backtest import terminal_lines, write_outputs
+
+    with _claim(out) as dest:
+        files = {"subscriptions": subscriptions, "opportunities": opportunities,
+                 "leads": leads, "invoices": invoices}
+        try:
+            res = run_backtest(Path(base), files, actuals, as_of, holdout_months, out,
+                               reps=reps, seed=seed, mapping=mapping,
+                               history_start=history_start, plan_start=plan_start,
+                               parameter_uncertainty=not fixed_parameters)
+        except InputError as exc:
+            raise _fail(str(exc).splitlines()) from None
+        for w in res.warnings:
+            typer.echo(terminal_text(f"warning: {w}"), err=True)
+
+        def write() -> None:
+            with dest.folder() as tmp:
+                write_outputs(res, tmp)
+        _write(out, write)
+    for line in terminal_lines(res):
+        typer.echo(terminal_text(line))
+
+
 def main() -> None:
     """Console-script entry point (``revsim``): every failure ends in one line on stderr —
     exit 2 for bad input, 1 for the environment (disk, permission, memory, lost cluster) or a

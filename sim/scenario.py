@@ -292,6 +292,13 @@ class Segment(Model):
     account that age). Its churn propensity is drawn given the renewals it has survived.
     null = the steady state of a business selling at a steady rate for
     ``opening.business_age_months``."""
+    installed_arr_usd: USD | None = None
+    """ARR of the installed base at day 0 as known from the books (USD a year). Sampled seats
+    and contract terms make the opening ARR a random amount around ``installed_customers`` x
+    seats x price; given this, every installed account's price (and willingness to pay) is
+    scaled by one factor so that the segment opens at exactly this ARR, as
+    ``opening.receivables_usd`` does for receivables. ``revsim calibrate`` writes it from the
+    subscriptions active at ``--as-of``. null = as sampled."""
     expansion: Expansion
     """Upsell and cross-sell of healthy accounts."""
     contraction_prob_frac: Frac
@@ -313,6 +320,9 @@ class Segment(Model):
         total = sum(c.share_frac for c in self.contracts)
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"contracts: share_frac must sum to 1 (got {total:g})")
+        if self.installed_arr_usd and not self.installed_customers:
+            raise ValueError("installed_arr_usd: needs installed_customers > 0 (got "
+                             f"{self.installed_arr_usd:g} USD for no customers)")
         if self.installed_customers > self.market_size_accounts:
             raise ValueError(
                 f"installed_customers ({self.installed_customers}) exceeds "

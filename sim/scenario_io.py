@@ -500,10 +500,15 @@ def with_overrides(scenario: Scenario, overrides: Iterable[str] | Mapping[str, A
 
 
 def scenario_to_dict(scenario: Scenario) -> dict:
-    """Plain JSON-compatible dict of the resolved scenario. An unset calendar is left out,
-    so scenarios without one keep the hash they had before calendars existed."""
-    return scenario.model_dump(mode="json", by_alias=True,
-                               exclude={"calendar"} if scenario.calendar is None else None)
+    """Plain JSON-compatible dict of the resolved scenario. An unset calendar (and an unset
+    ``segments.*.installed_arr_usd``) is left out, so scenarios without one keep the hash they
+    had before it existed."""
+    out = scenario.model_dump(mode="json", by_alias=True,
+                              exclude={"calendar"} if scenario.calendar is None else None)
+    for seg in out.get("segments", {}).values():
+        if seg.get("installed_arr_usd", 0) is None:
+            del seg["installed_arr_usd"]
+    return out
 
 
 def scenario_hash(scenario: Scenario) -> str:

@@ -333,6 +333,9 @@ def calibrate(inputs: Inputs, base, as_of: pd.Timestamp,
         _fit_leads(fit, leads, opps, subs, base, as_of)
     if inv is not None:
         _fit_collections(fit, inv, as_of)
+    from sim.calibrate.opening import fit_opening  # the state at as-of
+
+    fit_opening(fit, subs, opps, inv, base, as_of)
     missing = {"subscriptions": inputs.subscriptions, "opportunities": inputs.opportunities,
                "leads": inputs.leads, "invoices": inputs.invoices}
     for name, df in missing.items():

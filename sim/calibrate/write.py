@@ -149,6 +149,11 @@ def to_scenario_overrides(fit: Fit, base) -> tuple[dict[tuple, object], dict[tup
             {"dist": "gamma", "shape": _sig(est["collection_lag_shape"].value),
              "scale": _sig(est["collection_lag_scale"].value)},
             "collection_lag_shape", "collection_lag_scale")
+    from sim.calibrate.opening import opening_overrides  # the state at as-of
+
+    more_values, more_notes = opening_overrides(fit, base)
+    values.update(more_values)
+    notes.update(more_notes)
     return values, notes
 
 
@@ -165,10 +170,15 @@ def _clean(text: str) -> str:
     return " ".join(str(text).split()).replace("#", "no.")
 
 
-def scenario_yaml(fit: Fit, base, base_path: Path, out: Path, inputs: list[str]) -> str:
+def scenario_yaml(fit: Fit, base, base_path: Path, out: Path, inputs: list[str],
+                  extra: tuple[dict, dict] | None = None) -> str:
     """The calibrated scenario: ``extends`` the base (relative to ``out``), every fitted value
-    with its comment, the kept values and warnings listed at the top."""
+    with its comment, the kept values and warnings listed at the top. ``extra``: more key
+    paths → values and → comments (``revsim backtest``: the horizon and the plan at the cut)."""
     values, notes = to_scenario_overrides(fit, base)
+    if extra is not None:
+        values.update(extra[0])
+        notes.update(extra[1])
     rel = os.path.relpath(Path(base_path).resolve(), Path(out).resolve().parent)
     lines = [f"{HEADER} as of {fit.as_of} from: {_clean(', '.join(inputs))}",
              "# Each fitted value is commented: estimate [95% interval], n, method.",
@@ -177,6 +187,9 @@ def scenario_yaml(fit: Fit, base, base_path: Path, out: Path, inputs: list[str])
     if fit.warnings:
         lines.append("# Warnings:")
         lines += [f"#   - {_clean(w)}" for w in fit.warnings]
+    from sim.calibrate.opening import opening_comment_lines
+
+    lines += opening_comment_lines(fit, base.segments)
     lines.append(f"extends: {_scalar(rel)}")
     lines.append(f"description: {_scalar(f'Calibrated from the company data as of {fit.as_of}')}")
     tree: dict = {}

@@ -51,6 +51,15 @@ def book_arr_change(ctx: Context, a: Account, t: float, delta: float, change: Ar
     ctx.note(t, a.id, _ARR_LOG[change], a.seg, a.ch, abs(delta))
 
 
+def installed_price_scale(installed_arr_usd: float | None, draws: list[tuple]) -> float:
+    """The factor on the installed accounts' prices (``draws``: option, net price, seats, ...)
+    that makes their ARR the segment's ``installed_arr_usd`` (1 when it is not given)."""
+    if installed_arr_usd is None:
+        return 1.0
+    total = sum(net * seats for _j, net, seats, *_rest in draws)
+    return installed_arr_usd / total if total > 0 else 1.0
+
+
 class Customers:
     """Every account of the replication and the count of live customers by segment."""
 
@@ -150,7 +159,9 @@ class Customers:
         sold at a steady rate for ``opening.business_age_months``: the contract option is
         drawn by new-deal share x expected survivors per new account, then (renewals
         survived, age) exactly from the survivors' law, then the churn propensity from the
-        posterior Beta(a, b + renewals) (``sim.engine.retention_math``).
+        posterior Beta(a, b + renewals) (``sim.engine.retention_math``). With
+        ``installed_arr_usd`` every account's price and willingness to pay are scaled by one
+        factor per segment so that the segment's ARR at day 0 is that amount.
         """
         rng = self.rng_installed
         business_age = self.ctx.scenario.opening.business_age_months
@@ -160,6 +171,7 @@ class Customers:
                 shares = mix.installed_shares(business_age)
             else:
                 shares = [o.share_frac for o in seg.contracts]
+            draws = []  # every draw first, so the base can be priced to the books
             for _ in range(seg.installed_customers):
                 u = rng.random()
                 acc, j = 0.0, len(seg.contracts) - 1
@@ -184,8 +196,12 @@ class Customers:
                 else:
                     age = seg.installed_age_months.sample(rng)
                     renewals = math.floor(age / option.term_months + 1e-9)
-                a = self.new_account(k, INSTALLED_BASE, 0.0, seats, net, wtp, j,
-                                     random.Random(rng.getrandbits(63)),
+                draws.append((j, net, seats, wtp, age, renewals, rng.getrandbits(63)))
+            scale = installed_price_scale(seg.installed_arr_usd, draws)
+            for j, net, seats, wtp, age, renewals, seed in draws:
+                option = seg.contracts[j]
+                a = self.new_account(k, INSTALLED_BASE, 0.0, seats, net * scale, wtp * scale, j,
+                                     random.Random(seed),
                                      tenure_days=age * MONTH_DAYS, renewals=renewals)
                 self.ctx.note(0.0, a.id, "installed", k, INSTALLED_BASE, a.arr,
                               f"start {a.start_t!r}, term {option.term_months}, "

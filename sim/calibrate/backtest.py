@@ -1,0 +1,538 @@
+"""``revsim backtest``: calibrate on the data before a cut, simulate from the state at the cut,
+and score the forecast against what happened.
+
+The calibrated scenario extends the base with the fits of ``sim.calibrate.fit`` (the opening
+state included: installed base, its tenure and ARR, receivables), runs ``--holdout-months``
+months from the cut (calendar month 1 = the cut's month) and, when the base's plan started
+earlier (``--plan-start`` or the base's ``calendar``), with the plan as it stands at the cut:
+hiring steps already taken are in the starting headcounts, later ones move earlier by the same
+number of months; budgets and partner counts likewise. Per metric of the actuals file
+(``new_arr, churned_arr, customers, arr, revenue``), each held-out month gets the P10/P50/P90
+across replications, whether the actual is inside the P10–P90 band, and its percentile rank;
+per metric the band's coverage (share of months inside) and the P50's mean absolute
+percentage error and bias.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from sim.calibrate.fit import Z95, Estimate, Fit, calibrate
+from sim.calibrate.mapping import apply_mapping, load_mapping
+from sim.calibrate.opening import open_pipeline
+from sim.calibrate.run import parse_date, read_inputs
+from sim.calibrate.schemas import read_table, validate
+from sim.calibrate.write import scenario_yaml
+from sim.errors import InputError, one_line
+
+METRICS = ("new_arr", "churned_arr", "customers", "arr", "revenue")
+"""Monthly columns scored when the actuals have them (the engine's ``.monthly`` names)."""
+LABELS = {"new_arr": "New ARR (USD)", "churned_arr": "Churned ARR (USD)",
+          "customers": "Customers", "arr": "ARR (USD, month end)",
+          "revenue": "Revenue (USD)"}
+CALIBRATED = "calibrated.yaml"
+MAX_HOLDOUT = 120
+
+
+@dataclass
+class BacktestResult:
+    table: pd.DataFrame  # month, metric, actual, p10, p50, p90, inside, percentile_rank
+    summary: dict
+    scenario_text: str  # the calibrated scenario (extends the base relative to the output)
+    fit: Fit
+    warnings: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def read_actuals(path: Path, mapping: Path | None, segments: list[str]) -> pd.DataFrame:
+    """The actuals file: ``month`` (a date; the month it falls in) and the scored metrics
+    it has, as numbers (an empty cell is a month without that actual)."""
+    shown = str(path)
+    spec = load_mapping(mapping) if mapping is not None else {}
+    df = validate(apply_mapping(read_table(Path(path)), spec.get("actuals"), shown), "actuals",
+                  segments, shown)
+    have = [m for m in METRICS if m in df.columns]
+    if not have:
+        raise InputError(f"{shown}: no column to score (needs one of {', '.join(METRICS)})")
+    problems = []
+    out = pd.DataFrame({"month": df["month"].dt.to_period("M").dt.to_timestamp()})
+    for m in have:
+        raw = df[m]
+        num = pd.to_numeric(raw.astype("str").str.replace(",", "", regex=False)
+                            .where(raw.notna()), errors="coerce")
+        for i in raw.index[raw.notna() & num.isna()]:
+            problems.append(f"{shown}: row {int(i) + 1}, column {m}: not a number: "
+                            f"{one_line(raw[i], 40)!r}")
+        out[m] = num.astype(float)
+    if problems:
+        raise InputError("\n".join(problems))
+    if out["month"].duplicated().any():
+        i = int(np.flatnonzero(out["month"].duplicated().to_numpy())[0])
+        raise InputError(f"{shown}: row {i + 1}, column month: a second row for the month "
+                         f"{out['month'].iloc[i]:%Y-%m}")
+    return out.sort_values("month", kind="mergesort").reset_index(drop=True)
+
+
+def month_index(ts: pd.Timestamp) -> int:
+    return ts.year * 12 + ts.month - 1
+
+
+def _first_date(inputs) -> pd.Timestamp | None:
+    firsts = []
+    for df, col in ((inputs.subscriptions, "start_date"), (inputs.opportunities, "created_date"),
+                    (inputs.leads, "month"), (inputs.invoices, "issued_date")):
+        if df is not None and len(df):
+            firsts.append(df[col].min())
+    return min(firsts) if firsts else None
+
+
+# ---------------------------------------------------------------- the plan at the cut
+
+
+def shifted_plan(base, offset: int) -> tuple[dict, dict]:
+    """Key paths → values (and comments) that move the base's plan ``offset`` months later:
+    steps at or before the cut are folded into the starting value, later steps move earlier."""
+    values: dict[tuple, object] = {}
+    notes: dict[tuple, str] = {}
+    if offset <= 0:
+        return values, notes
+    why = f"plan at the cut: {offset} months into the base's plan"
+
+    def roles(path, role):
+        taken = sum(s.add for s in role.hiring_plan if s.month <= offset)
+        later = [{"month": s.month - offset, "add": s.add} for s in role.hiring_plan
+                 if s.month > offset]
+        if taken or later != [{"month": s.month, "add": s.add} for s in role.hiring_plan]:
+            values[(*path, "count")] = max(0, role.count + taken)
+            notes[(*path, "count")] = f"{why}; {role.count} + {taken} hired before it"
+            values[(*path, "hiring_plan")] = later
+            notes[(*path, "hiring_plan")] = f"{why}; later steps {offset} months earlier"
+
+    for name, team in base.sales.teams.items():
+        roles(("sales", "teams", name), team)
+    for name in type(base.headcount).model_fields:
+        role = getattr(base.headcount, name)
+        if hasattr(role, "hiring_plan"):
+            roles(("headcount", name), role)
+
+    def steps(path, start_key, plan_key, start, plan):
+        if not plan:
+            return
+        now = start
+        for s in plan:
+            if s.month <= offset:
+                now = s.value
+        later = [{"month": s.month - offset, "value": s.value} for s in plan if s.month > offset]
+        values[(*path, start_key)] = now
+        notes[(*path, start_key)] = f"{why}; the value in force at the cut"
+        values[(*path, plan_key)] = later
+        notes[(*path, plan_key)] = f"{why}; later steps {offset} months earlier"
+
+    inbound, partner = base.channels.inbound, base.channels.partner
+    steps(("channels", "inbound"), "budget_per_month_usd", "budget_plan",
+          inbound.budget_per_month_usd, inbound.budget_plan)
+    steps(("channels", "partner"), "active_partners", "partner_plan", partner.active_partners,
+          partner.partner_plan)
+    if ("channels", "partner", "active_partners") in values:
+        values[("channels", "partner", "active_partners")] = int(
+            values[("channels", "partner", "active_partners")])
+    return values, notes
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def score(monthly: pd.DataFrame, actuals: pd.DataFrame, months: list[pd.Timestamp],
+          metrics: list[str]) -> pd.DataFrame:
+    """One row per month and metric: actual, P10/P50/P90 across replications, inside the
+    P10–P90 band, percentile rank of the actual among the replications (ties count half)."""
+    rows = []
+    act = actuals.set_index("month")
+    for i, month in enumerate(months, start=1):
+        sims = monthly[monthly["month"] == i]
+        for m in metrics:
+            x = np.sort(sims[m].to_numpy(float))
+            a = float(act.at[month, m]) if month in act.index else math.nan
+            p10, p50, p90 = (float(v) for v in np.quantile(x, [0.1, 0.5, 0.9]))
+            if math.isnan(a):
+                inside, rank = math.nan, math.nan
+            else:
+                inside = float(p10 <= a <= p90)
+                rank = float((np.sum(x < a) + 0.5 * np.sum(x == a)) / len(x))
+            rows.append({"month": f"{month:%Y-%m}", "metric": m, "actual": a, "p10": p10,
+                         "p50": p50, "p90": p90, "inside": inside, "percentile_rank": rank})
+    return pd.DataFrame(rows, columns=["month", "metric", "actual", "p10", "p50", "p90",
+                                       "inside", "percentile_rank"])
+
+
+def errors(table: pd.DataFrame) -> dict:
+    """Per metric: months scored, P10–P90 coverage, P50 mean absolute % error and bias
+    (signed mean of (P50 − actual) / |actual|; positive: the model ran high)."""
+    out = {}
+    for m, t in table.groupby("metric", sort=False):
+        t = t[t["actual"].notna()]
+        nz = t[t["actual"] != 0]
+        rel = (nz["p50"] - nz["actual"]) / nz["actual"].abs()
+        out[m] = {"months": len(t),
+                  "coverage_p10_p90": float(t["inside"].mean()) if len(t) else math.nan,
+                  "p50_mape": float(rel.abs().mean()) if len(nz) else math.nan,
+                  "p50_bias": float(rel.mean()) if len(nz) else math.nan,
+                  "mean_percentile_rank": float(t["percentile_rank"].mean())
+                  if len(t) else math.nan}
+    return out
+
+
+def model_open_pipeline(scenario, seed: int) -> dict[str, int]:
+    """Opportunities in flight at day 0 in one replication (those the warm-up created and
+    that close or go cold after day 0), per segment."""
+    from sim.runner import simulate
+
+    ev = simulate(scenario, seed=seed, events=True).events
+    closes = ev[ev["kind"].isin(["deal_won", "deal_lost", "lost_waiting"])
+                & (ev["time_days"] >= 0)]
+    created = closes["note"].str.extract(r"created (-?[0-9.e+-]+)")[0].astype(float)
+    before = closes[created < 0]
+    counts = before.groupby("segment").size()
+    return {seg: int(counts.get(seg, 0)) for seg in scenario.segments}
+
+
+# ---------------------------------------------------------------- the run
+
+
+@dataclass
+class Prepared:
+    """The calibrated scenario at the cut and what it is scored against."""
+
+    scenario: object  # sim.scenario.Scenario
+    text: str
+    fit: Fit
+    actuals: pd.DataFrame
+    months: list[pd.Timestamp]
+    when: pd.Timestamp
+    offset: int
+    segments: list[str]
+    subscriptions_given: bool
+    base: object = None  # the base scenario (the fit's overrides are written against it)
+
+
+def prepare(base_path: Path, files: dict[str, Path | None], actuals_path: Path, as_of: str,
+            holdout_months: int, out: Path, mapping: Path | None = None,
+            history_start: str | None = None, plan_start: str | None = None) -> Prepared:
+    """Check the inputs, calibrate on the data before the cut and build the scenario that
+    runs the held-out months (InputError: bad input; nothing is written)."""
+    from sim.scenario_io import ScenarioError, load_scenario
+
+    base = load_scenario(base_path)
+    when = parse_date(as_of, "--as-of")
+    if when != when.normalize() or when.day != 1:
+        raise InputError(f"--as-of: the backtest cuts at the start of a month (YYYY-MM-01), "
+                         f"got {as_of!r}")
+    if not 1 <= holdout_months <= MAX_HOLDOUT:
+        raise InputError(f"--holdout-months: must be 1 to {MAX_HOLDOUT} (got {holdout_months})")
+    since = parse_date(history_start, "--history-start") if history_start else None
+    segments = list(base.segments)
+    inputs = read_inputs(files, segments, mapping)
+    actuals = read_actuals(Path(actuals_path), mapping, segments)
+    first = _first_date(inputs)
+    if first is None or first >= when:
+        raise InputError(f"--as-of {when.date()}: no data before it (the files start "
+                         f"{first.date() if first is not None else 'nowhere'})")
+    months = [when + pd.DateOffset(months=i) for i in range(holdout_months)]
+    have = set(actuals["month"])
+    missing = [m for m in months if m not in have]
+    if missing:
+        last = actuals["month"].max()
+        raise InputError(f"{actuals_path}: --holdout-months {holdout_months} from {when:%Y-%m} "
+                         f"needs actuals through {months[-1]:%Y-%m}; month {missing[0]:%Y-%m} "
+                         f"is missing (the file ends {last:%Y-%m})")
+    if plan_start:
+        if not re.fullmatch(r"\d{4}-\d{2}(-01)?", plan_start):
+            raise InputError(f"--plan-start: expected a month YYYY-MM, got {plan_start!r}")
+        start = parse_date(plan_start[:7] + "-01", "--plan-start")
+    elif base.calendar is not None:
+        start = pd.Timestamp(base.calendar.start_month + "-01")
+    else:
+        start = when
+    offset = month_index(when) - month_index(start)
+    if offset < 0:
+        raise InputError(f"--plan-start {start:%Y-%m}: after --as-of {when:%Y-%m}")
+
+    fit = calibrate(inputs, base, when, since)
+    extra = shifted_plan(base, offset)
+    extra[0][("horizon_months",)] = holdout_months
+    extra[1][("horizon_months",)] = "the held-out months"
+    fy = base.calendar.fiscal_year_start_month if base.calendar is not None else 1
+    extra[0][("calendar",)] = {"start_month": f"{when:%Y-%m}", "fiscal_year_start_month": fy}
+    extra[1][("calendar",)] = "month 1 is the month of the cut"
+    shown = [f"{k}={p}" for k, p in files.items() if p is not None]
+    text = scenario_yaml(fit, base, base_path, Path(out) / CALIBRATED, shown, extra)
+    with tempfile.TemporaryDirectory(prefix="revsim-backtest-") as tmp:
+        probe = Path(tmp) / CALIBRATED
+        probe.write_text(scenario_yaml(fit, base, base_path, probe, shown, extra),
+                         encoding="utf-8")
+        try:
+            scenario = load_scenario(probe)
+        except ScenarioError as exc:
+            raise InputError("calibrated scenario is not valid: " + "; ".join(exc.lines)) \
+                from None
+    return Prepared(scenario, text, fit, actuals, months, when, offset, segments,
+                    files.get("subscriptions") is not None, base)
+
+
+PARAMETER_STREAM = "backtest_parameters"
+
+
+def _transform(e: Estimate):
+    """The scale on which an estimate's interval is about normal: logit for a probability,
+    log for a positive quantity, else the identity."""
+    if 0 < e.low and e.high < 1 and 0 < e.value < 1:
+        return special.logit, special.expit
+    if e.low > 0:
+        return np.log, np.exp
+    return (lambda x: x), (lambda x: x)
+
+
+def drawn_fit(fit: Fit, rng: np.random.Generator) -> Fit:
+    """A copy of ``fit`` whose estimates are drawn from their 95% intervals: per estimate a
+    standard normal z, on the scale of :func:`_transform`, with the interval's lower or
+    upper half-width / 1.96 as the standard deviation (a split normal: intervals need not
+    be symmetric). Estimates without a two-sided finite interval (counts, the books, shares,
+    an unbounded concentration) stay as they are."""
+    out = Fit(as_of=fit.as_of, estimates=dict(fit.estimates),
+              unsupported=list(fit.unsupported), warnings=list(fit.warnings))
+    for name, e in fit.estimates.items():
+        if not (math.isfinite(e.low) and math.isfinite(e.high)) or not e.low < e.high:
+            continue
+        f, inv = _transform(e)
+        z = float(rng.standard_normal())
+        mid = float(f(e.value))
+        half = (float(f(e.high)) - mid) if z > 0 else (mid - float(f(e.low)))
+        out.estimates[name] = Estimate(float(inv(mid + z * half / Z95)), e.low, e.high, e.n,
+                                       e.method, e.warning)
+    return out
+
+
+def run_replications(prep: Prepared, reps: int, seed: int, overrides: dict | None,
+                     parameter_uncertainty: bool) -> tuple[pd.DataFrame, object]:
+    """Monthly tables of ``reps`` replications (replication r: streams (seed, r)). With
+    parameter uncertainty each replication first draws the fitted parameters
+    (:func:`drawn_fit`, stream ``backtest_parameters``), so the band holds both what the
+    data could not pin down and the business's own randomness."""
+    import sim
+    from sim.calibrate.write import to_scenario_overrides
+    from sim.runner import simulate
+    from sim.streams import Streams
+
+    scenario = prep.scenario
+    if overrides:
+        scenario = sim.with_overrides(scenario, overrides)
+    parts = []
+    for r in range(reps):
+        sc = scenario
+        if parameter_uncertainty:
+            rng = Streams(seed, r).numpy(PARAMETER_STREAM)
+            values, _ = to_scenario_overrides(drawn_fit(prep.fit, rng), prep.base)
+            drawn = {".".join(path): v for path, v in values.items()}
+            sc = sim.with_overrides(sc, {**drawn, **(overrides or {})})
+        parts.append(simulate(sc, seed=seed, replication=r).monthly.assign(replication=r))
+    return pd.concat(parts, ignore_index=True), scenario
+
+
+def evaluate(prep: Prepared, reps: int = 20, seed: int = 0, overrides: dict | None = None,
+             parameter_uncertainty: bool = True) -> BacktestResult:
+    """Run the held-out months and score them. ``overrides`` (dotted keys) change the
+    calibrated scenario first: the tests break a fit on purpose with it."""
+    fit, segments, actuals, when = prep.fit, prep.segments, prep.actuals, prep.when
+    monthly, scenario = run_replications(prep, reps, seed, overrides, parameter_uncertainty)
+    metrics = [m for m in METRICS if m in actuals.columns]
+    table = score(monthly, actuals, prep.months, metrics)
+    per_metric = errors(table)
+    scored = table[table["actual"].notna()]
+    cut = when - pd.DateOffset(months=1)
+    actual_arr = (float(actuals.loc[actuals["month"] == cut, "arr"].iloc[0])
+                  if "arr" in actuals.columns and (actuals["month"] == cut).any() else None)
+    opening_arr = {seg: fit.estimates[f"{seg}.installed_arr_usd"].value for seg in segments
+                   if f"{seg}.installed_arr_usd" in fit.estimates}
+    observed = open_pipeline(fit, segments)
+    summary = {
+        "as_of": f"{when.date()}", "holdout_months": len(prep.months),
+        "months": [f"{m:%Y-%m}" for m in prep.months], "replications": reps, "seed": seed,
+        "plan_shift_months": prep.offset,
+        "parameter_uncertainty": parameter_uncertainty,
+        "calibrated_scenario": CALIBRATED,
+        "overall_coverage_p10_p90": float(scored["inside"].mean()) if len(scored) else None,
+        "cells_scored": len(scored),
+        "metrics": per_metric,
+        "opening": {
+            "arr_from_subscriptions_usd": sum(opening_arr.values()) if opening_arr else None,
+            "arr_by_segment_usd": opening_arr,
+            "actual_arr_month_before_cut_usd": actual_arr,
+            "customers": int(sum(fit.estimates[f"{s}.installed_customers"].value
+                                 for s in segments if f"{s}.installed_customers"
+                                 in fit.estimates)) if prep.subscriptions_given else None,
+            "receivables_usd": (fit.estimates["receivables_usd"].value
+                                if "receivables_usd" in fit.estimates else None),
+            "open_pipeline_observed": {s: n for s, (n, _usd) in observed.items()},
+            "open_pipeline_model": (model_open_pipeline(scenario, seed)
+                                    if observed and scenario.opening.pipeline == "steady_state"
+                                    else None),
+        },
+    }
+    return BacktestResult(table, _jsonable(summary), prep.text, fit, list(fit.warnings))
+
+
+def backtest(base_path: Path, files: dict[str, Path | None], actuals_path: Path, as_of: str,
+             holdout_months: int, out: Path, reps: int = 20, seed: int = 0,
+             mapping: Path | None = None, history_start: str | None = None,
+             plan_start: str | None = None,
+             parameter_uncertainty: bool = True) -> BacktestResult:
+    """Everything ``revsim backtest`` computes; nothing is written (InputError: bad input)."""
+    prep = prepare(base_path, files, actuals_path, as_of, holdout_months, out, mapping,
+                   history_start, plan_start)
+    return evaluate(prep, reps, seed, parameter_uncertainty=parameter_uncertainty)
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, np.generic):
+        return _jsonable(x.item())
+    return x
+
+
+# ---------------------------------------------------------------- outputs
+
+
+def write_outputs(res: BacktestResult, folder: Path) -> None:
+    """backtest.csv, backtest.json, the calibrated scenario and backtest.html in ``folder``."""
+    from sim.escape import csv_frame
+
+    (folder / CALIBRATED).write_text(res.scenario_text, encoding="utf-8")
+    csv_frame(res.table).to_csv(folder / "backtest.csv", index=False, lineterminator="\n")
+    (folder / "backtest.json").write_text(json.dumps(res.summary, indent=2, allow_nan=False)
+                                          + "\n", encoding="utf-8")
+    (folder / "backtest.html").write_text(html_page(res), encoding="utf-8")
+
+
+def fan_chart(t: pd.DataFrame, metric: str, coverage: float | None):
+    """The P10–P90 band, the P50 and the actuals of one metric by calendar month."""
+    import altair as alt
+
+    from sim.report.charts import PALETTE, _style
+
+    fmt = ",.0f" if metric == "customers" else "$,.3~s"
+    df = t.assign(date=pd.to_datetime(t["month"] + "-01"))
+    base = alt.Chart(df).encode(x=alt.X("date:T", title="Month",
+                                        axis=alt.Axis(format="%Y-%m", tickCount="month")))
+    y_title = LABELS.get(metric, metric)
+    band = base.mark_area(opacity=0.2, color=PALETTE[0]).encode(
+        y=alt.Y("p10:Q", title=y_title, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)),
+        y2="p90:Q")
+    p50 = base.mark_line(color=PALETTE[0], strokeWidth=2).encode(y="p50:Q")
+    actual = base.mark_line(color=PALETTE[1], strokeDash=[4, 2],
+                            point=alt.OverlayMarkDef(color=PALETTE[1])).encode(y="actual:Q")
+    cov = "" if coverage is None else f"; {coverage:.0%} of months inside the band"
+    chart = alt.layer(band, p50, actual).properties(
+        width=560, height=220,
+        title=alt.TitleParams(y_title, subtitle=f"Band: P10–P90, blue line: P50, red: "
+                              f"actual{cov}"))
+    return _style(chart)
+
+
+def html_page(res: BacktestResult) -> str:
+    """A static page: the scores, then each metric's fan with the actuals (inline SVG)."""
+    import vl_convert as vlc
+
+    from sim.escape import html_text, svg_html
+    from sim.report.fmt import fmt_value
+
+    s = res.summary
+    rows = []
+    for m, e in s["metrics"].items():
+        rows.append("<tr>" + "".join(f"<td>{html_text(v)}</td>" for v in (
+            LABELS.get(m, m), e["months"], _pct(e["coverage_p10_p90"]), _pct(e["p50_mape"]),
+            _pct(e["p50_bias"], signed=True))) + "</tr>")
+    charts = []
+    for m, t in res.table.groupby("metric", sort=False):
+        chart = fan_chart(t, m, s["metrics"][m]["coverage_p10_p90"])
+        charts.append(f'<div class="figure">{svg_html(vlc.vegalite_to_svg(chart.to_dict()))}'
+                      "</div>")
+    op = s["opening"]
+    opening = []
+    if op["arr_from_subscriptions_usd"] is not None:
+        opening.append(f"Opening ARR from the subscriptions: "
+                       f"{fmt_value('arr', op['arr_from_subscriptions_usd'])}")
+    if op["actual_arr_month_before_cut_usd"] is not None:
+        opening.append("Actual ARR at the end of the month before the cut: "
+                       f"{fmt_value('arr', op['actual_arr_month_before_cut_usd'])}")
+    if op["open_pipeline_observed"]:
+        model = op["open_pipeline_model"] or {}
+        opening += [f"Open opportunities at the cut, {seg}: {n} observed, "
+                    f"{model.get(seg, '—')} in the model's warm-up"
+                    for seg, n in op["open_pipeline_observed"].items()]
+    cov = s["overall_coverage_p10_p90"]
+    head = (f"Backtest from {s['as_of']}: {s['holdout_months']} held-out months, "
+            f"{s['replications']} replications, seed {s['seed']}")
+    return "\n".join([
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html_text(head)}</title>",
+        "<style>body{font-family:Helvetica,Arial,sans-serif;max-width:980px;margin:24px auto;"
+        "color:#222}table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:"
+        "1px solid #ddd;text-align:right}td:first-child,th:first-child{text-align:left}"
+        ".figure svg{max-width:100%;height:auto}</style></head><body>",
+        f"<h1>{html_text(head)}</h1>",
+        f"<p>Calibrated on the data before the cut "
+        f"(<code>{html_text(s['calibrated_scenario'])}</code>), simulated from the state at "
+        f"the cut and compared with the actuals. Overall P10–P90 coverage: "
+        f"<b>{html_text(_pct(cov))}</b> of {html_text(s['cells_scored'])} month × metric "
+        "cells (a calibrated forecast covers about 80%).</p>",
+        "<table><tr><th>Metric</th><th>Months</th><th>P10–P90 coverage</th>"
+        "<th>P50 mean abs. error</th><th>P50 bias</th></tr>", *rows, "</table>",
+        "<ul>" + "".join(f"<li>{html_text(x)}</li>" for x in opening) + "</ul>",
+        *charts, "</body></html>", ""])
+
+
+def _pct(x, signed: bool = False) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    return f"{x:+.1%}" if signed else f"{x:.1%}"
+
+
+def terminal_lines(res: BacktestResult) -> list[str]:
+    """The short plain table printed by ``revsim backtest``."""
+    from sim.report.fmt import fmt_value
+
+    s = res.summary
+    lines = [f"backtest from {s['as_of']}: {s['holdout_months']} months held out, "
+             f"{s['replications']} replications, seed {s['seed']}",
+             f"{'metric':<14}{'months':>7}{'P10-P90 cover':>15}{'P50 MAPE':>10}{'P50 bias':>10}"]
+    for m, e in s["metrics"].items():
+        lines.append(f"{m:<14}{e['months']:>7}{_pct(e['coverage_p10_p90']):>15}"
+                     f"{_pct(e['p50_mape']):>10}{_pct(e['p50_bias'], True):>10}")
+    lines.append(f"{'overall':<14}{s['cells_scored']:>7}{_pct(s['overall_coverage_p10_p90']):>15}")
+    op = s["opening"]
+    if op["arr_from_subscriptions_usd"] is not None:
+        act = op["actual_arr_month_before_cut_usd"]
+        lines.append(f"opening ARR {fmt_value('arr', op['arr_from_subscriptions_usd'])} from "
+                     "the subscriptions" + ("" if act is None else
+                                            f"; actual ARR at the cut {fmt_value('arr', act)}"))
+    if op["open_pipeline_observed"]:
+        model = op["open_pipeline_model"] or {}
+        lines.append("open pipeline at the cut (observed / model): " + ", ".join(
+            f"{seg} {n} / {model.get(seg, '-')}" for seg, n in op["open_pipeline_observed"].items()))
+    return lines
