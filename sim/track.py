@@ -655,9 +655,17 @@ def reforecast_values(plan, plan_result, actuals: Actuals, plans: list[TargetPla
            "partner_plan", "value")
 
     kept = [tp for tp in plans if tp.shifted is not None]
-    put(("targets",), [tp.shifted for tp in kept],
+    put(("targets",), [Item(tp.shifted, tp.note) for tp in kept],
         f"the plan's targets cut to the months after {at} ({len(kept)} of {len(plans)} kept)")
     return values, notes
+
+
+@dataclass
+class Item:
+    """A list item of the re-forecast with its own comment."""
+
+    value: Any
+    note: str
 
 
 def _steps(put, path: tuple, spec: dict, m: int, base_key: str, plan_key: str,
@@ -686,7 +694,8 @@ HEADER = "# revsim track"
 
 
 def reforecast_yaml(plan, plan_path: Path, out_dir: Path, actuals: Actuals,
-                    values: dict[tuple, Any], notes: dict[tuple, str]) -> str:
+                    values: dict[tuple, Any], notes: dict[tuple, str],
+                    dropped: Sequence[tuple[str, str]] = ()) -> str:
     """The re-forecast scenario: ``extends`` the plan (relative to ``out_dir``), every changed
     value with its comment."""
     from sim.calibrate.write import _clean, _scalar
@@ -717,11 +726,17 @@ def reforecast_yaml(plan, plan_path: Path, out_dir: Path, actuals: Actuals,
             if isinstance(value, list) and value:
                 lines.append(f"{pad}{_scalar(k)}:  # {_clean(note)}")
                 for item in value:
-                    lines.append(f"{pad}  - {_scalar(item)}")
+                    if isinstance(item, Item):
+                        lines.append(f"{pad}  - {_scalar(item.value)}  # {_clean(item.note)}")
+                    else:
+                        lines.append(f"{pad}  - {_scalar(item)}")
             else:
                 shown = "[]" if isinstance(value, list) else _scalar(value)
                 lines.append(f"{pad}{_scalar(k)}: {shown}  # {_clean(note)}")
     emit(tree, 0)
+    if dropped:
+        lines.append("# Plan targets not carried over:")
+        lines += [f"#   - {_clean(name)}: {_clean(note)}" for name, note in dropped]
     return "\n".join(lines) + "\n"
 
 
@@ -793,7 +808,8 @@ def run_track(plan_path: Path, plan, actuals: Actuals, out_dir: Path, replicatio
         if tp.shifted is not None:
             tp.shifted = _target_item(tp.shifted)
     values, notes = reforecast_values(plan, plan_result, actuals, plans)
-    text = reforecast_yaml(plan, plan_path, out_dir, actuals, values, notes)
+    dropped = [(tp.target["name"], tp.note) for tp in plans if tp.shifted is None]
+    text = reforecast_yaml(plan, plan_path, out_dir, actuals, values, notes, dropped)
     refc = load_checked(text, out_dir)
     refc_result = run_experiment(refc, replications, seed, executor, scheduler, workers,
                                  progress)
