@@ -442,10 +442,13 @@ def target_table(plan_result, refc_result, actuals: Actuals, plans: list[TargetP
     reps = sorted(refc_result.monthly["replication"].unique()) if refc_result is not None else []
     by_rep = {r: g.sort_values("month") for r, g in refc_result.monthly.groupby("replication")} \
         if refc_result is not None else {}
+    at_plan_rows = {_key(r["name"], r["metric"], r["year"], r["op"], r["target"]): r
+                    for _, r in at_plan.iterrows()}
     rows = []
-    for i, tp in enumerate(plans):
+    for tp in plans:
         t = tp.target
-        plan_row = at_plan.iloc[i] if i < len(at_plan) else None
+        plan_row = at_plan_rows.get(_key(t["name"], t["metric"], t.get("year"), t["op"],
+                                         t["value"]))
         row = {"target": t["name"], "metric": t["metric"], "year": t.get("year"), "op": t["op"],
                "value": float(t["value"]),
                "probability_at_plan": _get(plan_row, "probability"),
@@ -508,6 +511,11 @@ def target_table(plan_result, refc_result, actuals: Actuals, plans: list[TargetP
     out = pd.DataFrame(rows, columns=cols)
     out["year"] = out["year"].astype("Int64")
     return out
+
+
+def _key(name, metric, year, op, value) -> tuple:
+    return (str(name), str(metric), None if pd.isna(year) else int(year), str(op),
+            float(value))
 
 
 def _get(row, key, default=math.nan):
