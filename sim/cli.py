@@ -724,6 +724,105 @@ def calibrate(
 
 
 @app.command()
+def track(
+    scenario: Annotated[str, typer.Argument(help="The plan (scenario file).")],
+    actuals: Annotated[Path, typer.Option("--actuals", help="Monthly actuals (CSV or Excel): "
+                                          "month plus any of the engine's monthly columns.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for track.csv, targets.csv, "
+                                      "reforecast.yaml and track.html.")],
+    reps: RepsOpt = 20,
+    seed: SeedOpt = 0,
+    start_month: Annotated[str | None, typer.Option(
+        "--start-month", help="Calendar month (YYYY-MM) of plan month 1 when the scenario has "
+        "no calendar (default: the first month of the actuals).")] = None,
+    through: Annotated[str | None, typer.Option(
+        "--through", help="Use the actual months up to this one (YYYY-MM).")] = None,
+    executor: ExecutorOpt = None,
+    scheduler: SchedulerOpt = None,
+    allow_large: AllowLargeOpt = False,
+) -> None:
+    """The plan's fan with the actual months on it, each month's percentile rank, the chance
+    of each target given the months so far, and a re-forecast scenario from the state at the
+    last actual month."""
+    from sim.errors import InputError
+
+    try:
+        _check_flags(reps, seed)
+        ex = _executor(executor, scheduler)
+        sc = _load(scenario)
+        _check_work([(sc, 2)], reps, allow_large)
+    except ScenarioError as exc:
+        raise _fail(exc.lines) from None
+    except _Fail as exc:
+        raise _fail(exc.lines) from None
+    from sim.track import read_actuals, run_track, write_track
+
+    try:
+        acts = read_actuals(actuals, sc, start_month, through)
+    except InputError as exc:
+        raise _fail(str(exc).splitlines()) from None
+    with _claim(out) as dest:
+        try:
+            result = run_track(Path(scenario), sc, acts, dest.target, reps, seed, ex,
+                               scheduler, progress=_progress())
+        except InputError as exc:
+            raise _fail(str(exc).splitlines()) from None
+
+        def write() -> None:
+            with dest.folder() as tmp:
+                write_track(result, tmp)
+        _write(out, write)
+    _print_track(result)
+
+
+def _print_track(result) -> None:
+    from sim.report.fmt import FRAC, fmt_unit
+    from sim.track import fmt_metric
+
+    a = result.actuals
+    typer.echo(terminal_text(f"months matched: {a.matched}"))
+    if a.ignored:
+        typer.echo(terminal_text(f"columns ignored: {', '.join(map(str, a.ignored))}"))
+    s = result.summary
+    con = _console()
+    from rich.table import Table
+
+    table = Table(title=rich_text(f"{result.plan.name} against {a.path}: {a.last_month} "
+                                  f"month(s) through {a.label(a.last_month)}, plan "
+                                  f"{result.replications} replications, seed {result.seed}"),
+                  title_justify="left")
+    for head in ("Metric", "Months", "Outside P10–P90", "Mean rank", "Last month", "Actual",
+                 "Plan P50", "Rank"):
+        table.add_column(rich_text(head), justify="left" if head in ("Metric", "Last month")
+                         else "right")
+    for _, r in s.iterrows():
+        table.add_row(*map(rich_text, [
+            r["metric"], str(r["months"]), f"{r['outside']} ({fmt_unit(FRAC, r['outside_share'])})",
+            fmt_unit(FRAC, r["mean_rank"]), str(r["last_month"]),
+            fmt_metric(r["metric"], r["last_actual"]), fmt_metric(r["metric"], r["last_p50"]),
+            fmt_unit(FRAC, r["last_rank"])]))
+    con.print(table)
+    t = result.targets
+    if len(t):
+        table = Table(title=rich_text("Targets: P(hit) with 95% Wilson interval"),
+                      title_justify="left")
+        for head in ("Target", "At plan", "Given actuals", "Status"):
+            table.add_column(rich_text(head), justify="left" if head in ("Target", "Status")
+                             else "right")
+
+        def prob(p, lo, hi) -> str:
+            if math.isnan(p):
+                return "—"
+            return f"{p:.0%}" if lo == hi else f"{p:.0%} ({lo:.0%}–{hi:.0%})"
+        for _, r in t.iterrows():
+            table.add_row(*map(rich_text, [
+                r["target"], prob(r["probability_at_plan"], r["at_plan_low"], r["at_plan_high"]),
+                prob(r["probability_given_actuals"], r["given_actuals_low"],
+                     r["given_actuals_high"]), r["status"]]))
+        con.print(table)
+
+
+@app.command()
 def backtest(
     base: Annotated[str, typer.Option("--base", help="Scenario the calibrated one extends.")],
     as_of: Annotated[str, typer.Option("--as-of", help="The cut: calibrate on the data "

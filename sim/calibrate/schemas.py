@@ -155,9 +155,13 @@ def _parse(df: pd.DataFrame, s: pa.DataFrameSchema) -> tuple[pd.DataFrame, list]
     return df, problems
 
 
-def validate(df: pd.DataFrame, kind: str, segments: list[str], shown: str) -> pd.DataFrame:
-    """Validate a canonical frame; InputError with one line per problem."""
+def validate(df: pd.DataFrame, kind: str, segments: list[str], shown: str,
+             columns: dict[str, pa.Column] | None = None) -> pd.DataFrame:
+    """Validate a canonical frame; InputError with one line per problem. ``columns`` adds
+    column schemas to the kind's (e.g. the engine's monthly columns an actuals file holds)."""
     s = schema(kind, segments)
+    if columns:
+        s = s.add_columns(columns)
     df, problems = _parse(df, s)
     try:
         out = s.validate(df, lazy=True)
