@@ -329,6 +329,10 @@ def calibrate(inputs: Inputs, base, as_of: pd.Timestamp,
         if subs is not None:
             start = history_start if history_start is not None else subs["start_date"].min()
             _fit_subscriptions(fit, seg, subs[subs["segment"] == seg], as_of, start, base)
+    from sim.calibrate.prices import fit_segment_prices
+
+    for seg in segments:  # contract mix, willingness to pay and discounts
+        fit_segment_prices(fit, seg, opps, subs, base, history_start)
     if leads is not None:
         _fit_leads(fit, leads, opps, subs, base, as_of)
     if inv is not None:
