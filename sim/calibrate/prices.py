@@ -207,6 +207,14 @@ def fit_prices(fit: Fit, seg: str, o: pd.DataFrame, subs: pd.DataFrame | None, b
     method = f"MLE under the engine's price rule, {how}, cap {cap:g}"
     mask = np.array([True, True, True, True, fit_extra])
     x, se = _fit_free(nll, x0, mask)
+    if fit_extra and x[2] < 0:  # a < 1: the concession's density is unbounded at 0, so the
+        # likelihood of the quarter-end extra spikes at each window deal's discount
+        fit_extra = False
+        mask[4] = False
+        x0[4] = special.logit(min(max(base_extra, 1e-6), 1 - 1e-6))
+        x, se = _fit_free(nll, x0, mask)
+        fit.unsupported.append(f"{p}quarter_end_extra_discount: not identified when the "
+                               "reps' concession has Beta a < 1, kept from the base")
     if not _wtp_identified(x, se, price.list_price_usd):
         why = (f"{p}willingness_to_pay_usd: not identified (flat likelihood: too few deals "
                "need a discount or are lost on price), kept from the base")
@@ -232,7 +240,7 @@ def fit_prices(fit: Fit, seg: str, o: pd.DataFrame, subs: pd.DataFrame | None, b
             float(special.expit(x[4])), float(special.expit(x[4] - Z95 * se[4])),
             float(special.expit(x[4] + Z95 * se[4])), int(round(q.sum())),
             "extra concession in the quarter-end window, " + method))
-    else:
+    elif q.sum() < MIN_WINDOW_DEALS:
         fit.unsupported.append(f"{p}quarter_end_extra_discount: fewer than "
                                f"{MIN_WINDOW_DEALS:g} won deals in quarter-end windows")
     # the contract mix, corrected for the deals lost on price
