@@ -16,7 +16,9 @@ Each fit is the engine's own model of the quantity:
 - collection lag: gamma, interval- and right-censored MLE;
 - lead volumes per segment: Poisson, inbound on spend^b (the base's exponent), outbound on
   the accounts the base's contact pool reaches; qualification: binomial, opportunities
-  created in a month over that month's leads, scaled by the base's in-market cap.
+  created in a month over that month's leads, scaled by the base's in-market cap;
+- willingness to pay, the reps' concession, the quarter-end extra and the contract mix:
+  ``sim.calibrate.prices`` (MLE under the engine's price rule).
 """
 
 from __future__ import annotations
