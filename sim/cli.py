@@ -699,6 +699,9 @@ def calibrate(
     history_start: Annotated[str | None, typer.Option(
         "--history-start", help="First date the files cover (default: the first start_date "
         "of the subscriptions).")] = None,
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="Also write the calibration report (observed vs fitted, offline "
+        "HTML) into this folder.")] = None,
 ) -> None:
     """Fit the scenario's parameters per segment from the company's own data and write a
     scenario that extends --base, each fitted value commented with its estimate, 95%
@@ -711,7 +714,7 @@ def calibrate(
         raise _fail(exc.lines) from None
     from sim.calibrate.run import calibrate_files
 
-    with _claim(out, "calibrated") as dest:
+    with _claim(out, "calibrated") as dest, _claim(report) as report_dest:
         files = {"subscriptions": subscriptions, "opportunities": opportunities,
                  "leads": leads, "invoices": invoices}
         try:
@@ -721,6 +724,11 @@ def calibrate(
         for w in fit.warnings:
             typer.echo(terminal_text(f"warning: {w}"), err=True)
         _write(out, lambda: dest.write_text(text))
+        if report is not None:
+            from sim.calibrate.report import build_report
+
+            _write(report, lambda: build_report(report_dest, Path(base), files, as_of,
+                                                history_start, mapping, out, fit))
 
 
 @app.command()

@@ -16,7 +16,9 @@ Each fit is the engine's own model of the quantity:
 - collection lag: gamma, interval- and right-censored MLE;
 - lead volumes per segment: Poisson, inbound on spend^b (the base's exponent), outbound on
   the accounts the base's contact pool reaches; qualification: binomial, opportunities
-  created in a month over that month's leads, scaled by the base's in-market cap.
+  created in a month over that month's leads, scaled by the base's in-market cap;
+- willingness to pay, the reps' concession, the quarter-end extra and the contract mix:
+  ``sim.calibrate.prices`` (MLE under the engine's price rule).
 """
 
 from __future__ import annotations
@@ -329,6 +331,10 @@ def calibrate(inputs: Inputs, base, as_of: pd.Timestamp,
         if subs is not None:
             start = history_start if history_start is not None else subs["start_date"].min()
             _fit_subscriptions(fit, seg, subs[subs["segment"] == seg], as_of, start, base)
+    from sim.calibrate.prices import fit_segment_prices
+
+    for seg in segments:  # contract mix, willingness to pay and discounts
+        fit_segment_prices(fit, seg, opps, subs, base, history_start)
     if leads is not None:
         _fit_leads(fit, leads, opps, subs, base, as_of)
     if inv is not None:

@@ -149,6 +149,7 @@ def to_scenario_overrides(fit: Fit, base) -> tuple[dict[tuple, object], dict[tup
             {"dist": "gamma", "shape": _sig(est["collection_lag_shape"].value),
              "scale": _sig(est["collection_lag_scale"].value)},
             "collection_lag_shape", "collection_lag_scale")
+    _price_overrides(est, base, values, notes)
     from sim.calibrate.opening import opening_overrides  # the state at as-of
 
     more_values, more_notes = opening_overrides(fit, base)
@@ -157,9 +158,52 @@ def to_scenario_overrides(fit: Fit, base) -> tuple[dict[tuple, object], dict[tup
     return values, notes
 
 
+def _price_overrides(est: dict[str, Estimate], base, values: dict, notes: dict) -> None:
+    """Willingness to pay, the reps' concession, the quarter-end extra and the contract mix
+    (``sim.calibrate.prices``)."""
+    def put(path, value, *names):
+        values[path] = value
+        notes[path] = "; ".join(_note(n.split(".")[-1], est[n]) for n in names)
+
+    for seg, spec in base.segments.items():
+        p = f"{seg}."
+        if all(p + q in est for q in ("wtp_median_usd", "wtp_sigma")):
+            put(("segments", seg, "willingness_to_pay_usd"),
+                {"dist": "lognormal", "median": _sig(est[p + "wtp_median_usd"].value),
+                 "sigma": _sig(est[p + "wtp_sigma"].value)},
+                p + "wtp_median_usd", p + "wtp_sigma")
+        if all(p + q in est for q in ("rep_discount_a", "rep_discount_b")):
+            put(("pricing", "segments", seg, "rep_discount_frac"),
+                {"dist": "beta", "a": _sig(est[p + "rep_discount_a"].value),
+                 "b": _sig(est[p + "rep_discount_b"].value)},
+                p + "rep_discount_a", p + "rep_discount_b")
+        if p + "quarter_end_extra_discount" in est:
+            put(("pricing", "segments", seg, "quarter_end_extra_discount_frac"),
+                _sig(est[p + "quarter_end_extra_discount"].value),
+                p + "quarter_end_extra_discount")
+        names = sorted((n for n in est if n.startswith(p + "contract_share.")),
+                       key=lambda n: (int(n.split(".")[-1].split("_")[0]), n))
+        if names:
+            disc = {f"{c.term_months}_{c.billing}": c.term_discount_frac for c in spec.contracts}
+            options = []
+            for n in names:
+                term, billing = n.split(".")[-1].split("_")
+                options.append({"term_months": int(term), "billing": billing,
+                                "share_frac": _sig(est[n].value),
+                                "term_discount_frac": disc.get(f"{term}_{billing}", 0.0)})
+            drift = 1 - sum(o["share_frac"] for o in options)  # shares sum to 1 exactly
+            top = max(options, key=lambda o: o["share_frac"])
+            top["share_frac"] = _sig(top["share_frac"] + drift)
+            put(("segments", seg, "contracts"), options, *names)
+            notes[("segments", seg, "contracts")] += (
+                "; term discounts from the base (0 for a term the base does not have)")
+
+
 def _scalar(v) -> str:
     if isinstance(v, dict):
         return "{" + ", ".join(f"{_scalar(k)}: {_scalar(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, list):
+        return "[" + ", ".join(_scalar(x) for x in v) + "]"
     if isinstance(v, float):
         return repr(v)
     return yaml.safe_dump(v, default_flow_style=True, width=10_000).strip().removesuffix(

@@ -41,9 +41,24 @@ def true_values(sc, fit) -> dict[str, float]:
             out[p + "inbound_cost_per_lead_usd"] = inbound.cost_per_lead_usd[name] * (
                 ref.value / inbound.reference_spend_per_month_usd[name]) ** (1 - b)
         out[p + "outbound_fresh_leads_per_sdr"] = outbound.fresh_leads_per_sdr_per_month[name]
+        out.update(price_truth(sc, name))
     lag = sc.finance.collection_lag_days
     out["collection_lag_shape"] = lag.shape
     out["collection_lag_scale"] = lag.scale
+    return out
+
+
+def price_truth(sc, name: str) -> dict[str, float]:
+    """True willingness to pay, rep concession, quarter-end extra and contract mix."""
+    p = f"{name}."
+    seg, price = sc.segments[name], sc.pricing.segments[name]
+    out = {p + "wtp_median_usd": seg.willingness_to_pay_usd.median,
+           p + "wtp_sigma": seg.willingness_to_pay_usd.sigma,
+           p + "rep_discount_a": price.rep_discount_frac.a,
+           p + "rep_discount_b": price.rep_discount_frac.b,
+           p + "quarter_end_extra_discount": price.quarter_end_extra_discount_frac}
+    for c in seg.contracts:
+        out[f"{p}contract_share.{c.term_months}_{c.billing}"] = c.share_frac
     return out
 
 

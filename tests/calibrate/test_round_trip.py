@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from roundtrip import coverage, true_values
+from roundtrip import coverage, price_truth, true_values
 from scipy import special
 
 from sim.calibrate.run import calibrate_files
@@ -120,3 +120,62 @@ def test_the_command_writes_the_same_numbers_as_the_fit(companies, tmp_path):
     calibrated = load_scenario(tmp_path / "cal.yaml")
     assert calibrated.segments["smb"].base_win_prob_frac == values[
         ("segments", "smb", "base_win_prob_frac")]
+
+
+def test_price_and_contract_mix_intervals_cover_the_truth(companies):
+    """Willingness to pay, the reps' concession, the quarter-end extra and the contract mix
+    (``sim.calibrate.prices``): intervals cover at about their nominal rate, and are tight
+    enough to mean something where the data are plenty (SMB)."""
+    sc = load_scenario(TRUTH)
+    truth = {k: v for seg in sc.segments for k, v in price_truth(sc, seg).items()}
+    rows = [r for _, _, fit in companies.values() for r in coverage(fit, truth)]
+    assert len(rows) >= 15 * len(SEEDS), rows
+    rate = sum(r[-1] for r in rows) / len(rows)
+    assert rate >= 0.85, [r for r in rows if not r[-1]]
+    for name in {r[0] for r in rows}:
+        assert sum(not r[-1] for r in rows if r[0] == name) < len(SEEDS), name
+    for _, _, fit in companies.values():
+        for q in ("wtp_median_usd", "rep_discount_a", "rep_discount_b",
+                  "quarter_end_extra_discount", "contract_share.1_monthly"):
+            e = fit.estimates[f"smb.{q}"]
+            assert e.high / e.low < 2.0, (q, e)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_fitted_prices_reproduce_the_observed_decisions_by_the_closed_forms(companies,
+                                                                                 seed):
+    """At the calibrated values, the engine's closed forms (``sim.engine.pricing``) give the
+    observed share lost on price and the observed mean discount of won deals."""
+    import pandas as pd
+
+    import sim
+    from sim.calibrate.fit import Inputs, _before
+    from sim.calibrate.report import Calibration, price_check_table
+    from sim.calibrate.run import read_inputs
+
+    folder, company, fit = companies[seed]
+    sc = load_scenario(TRUTH)
+    values, _ = to_scenario_overrides(fit, sc)
+    calibrated = sim.with_overrides(sc, {".".join(k): v for k, v in values.items()})
+    for seg in sc.segments:  # the contract mix is written to sum to 1
+        assert sum(c.share_frac for c in calibrated.segments[seg].contracts) == pytest.approx(
+            1.0, abs=1e-12)
+    raw = read_inputs({k: folder / f"{k}.csv" for k in KINDS}, list(sc.segments))
+    as_of = pd.Timestamp(company["as_of"])
+    cal = Calibration(sc, calibrated, Inputs(
+        subscriptions=_before(raw.subscriptions, "start_date", as_of),
+        opportunities=_before(raw.opportunities, "created_date", as_of)), fit, as_of,
+        pd.Timestamp(company["origin"]))
+    table = price_check_table(cal)
+    fitted_segments = {k.split(".")[0] for k in fit.estimates if k.endswith("wtp_median_usd")}
+    checked = 0
+    for r in table.itertuples(index=False):
+        if r.segment not in fitted_segments:
+            continue
+        if r.measure.startswith("share lost"):
+            tol = 3 * np.sqrt(r.observed * (1 - r.observed) / r.n) + 0.01
+        else:
+            tol = 0.02 if r.n >= 30 else 0.05
+        assert abs(r.observed - r.fitted) <= tol, r
+        checked += 1
+    assert checked >= 5
