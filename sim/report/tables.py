@@ -12,10 +12,13 @@ import pandas as pd
 
 from sim import metrics
 from sim.experiment import CompareResult, ExperimentResult, paired_deltas
+from sim.periods import labels as period_labels
+from sim.periods import period_table
 from sim.report.fmt import (
     COMPARE_KPIS,
     HEADLINE_KPIS,
     KPIS,
+    decision_rank,
     fmt_lever,
     fmt_usd,
     fmt_value,
@@ -88,11 +91,24 @@ def kpi_summary_table(result: ExperimentResult) -> pd.DataFrame:
         columns={"label": "KPI", "p10": "P10", "p50": "P50", "p90": "P90", "mean": "Mean"})
 
 
+def month_labels(result_or_scenario: ExperimentResult | Scenario) -> dict[int, str] | None:
+    """Calendar label of each plan month ("Feb 2026"; month 0: "Start") when the scenario has
+    a calendar, else None (charts then say "Month of plan")."""
+    sc = getattr(result_or_scenario, "scenario", result_or_scenario)
+    if sc.calendar is None:
+        return None
+    out = {0: "Start"}
+    out.update(period_labels(sc.horizon_months, sc.calendar, "month").to_dict())
+    return out
+
+
 def fan_table(result: ExperimentResult,
-              measures: Sequence[str] = ("revenue", "operating_profit")) -> pd.DataFrame:
-    """month, measure (label), p10, p50, p90 of the chosen measures."""
+              measures: Sequence[str] = ("operating_profit", "revenue")) -> pd.DataFrame:
+    """month, measure (label), p10, p50, p90 of the chosen measures, in their order."""
     b = result.bands
     b = b[b["measure"].isin(measures)].copy()
+    b["_order"] = b["measure"].map({m: i for i, m in enumerate(measures)})
+    b = b.sort_values(["_order", "month"], kind="stable").drop(columns="_order")
     b["measure"] = b["measure"].map(lambda m: MEASURE_LABELS.get(m, m))
     return b.reset_index(drop=True)
 
@@ -130,13 +146,27 @@ def arr_bridge_table(result: ExperimentResult) -> pd.DataFrame:
 
 
 def annual_pnl_table(result: ExperimentResult) -> pd.DataFrame:
-    """Mean annual P&L: one row per line item, one column per year (USD; margins 0–1)."""
-    p = result.annual_pnl()
+    """Mean annual P&L: one row per line item, one column per plan year, or per fiscal year
+    ("FY2027") when the scenario has a calendar (USD; margins 0–1)."""
+    sc = result.scenario
+    if sc.calendar is None:
+        p = result.annual_pnl()
+        names = {y: f"Year {int(y)}" for y in p.index}
+    else:
+        # shift plan months so that metrics.pnl's 12-month groups are the fiscal years
+        first = period_table(1, sc.calendar).iloc[0]
+        offset = int((first["calendar_month"] - sc.calendar.fiscal_year_start_month) % 12)
+        shifted = result.monthly.assign(month=result.monthly["month"] + offset)
+        p = pd.concat([metrics.pnl(g.drop(columns="replication"), "year")
+                       for _, g in shifted.groupby("replication", sort=True)])
+        p = p.groupby(level=0).mean(numeric_only=True)
+        fy = period_labels(sc.horizon_months, sc.calendar, "year")
+        names = {y: fy[(int(y) - 1) * 12 - offset + 1 if int(y) > 1 else 1] for y in p.index}
     cols = [c for c in PNL_LINES if c in p.columns]
     t = p[cols].T
     t.index = [PNL_LINES[c] for c in cols]
-    t.columns = [f"Year {int(y)}" + ("" if p.loc[y, "months"] == 12 else
-                                     f" ({int(p.loc[y, 'months'])} mo)") for y in p.index]
+    t.columns = [names[y] + ("" if p.loc[y, "months"] == 12 else
+                             f" ({int(p.loc[y, 'months'])} mo)") for y in p.index]
     t.index.name = "USD"
     return t
 
@@ -153,6 +183,37 @@ def cash_tables(result: ExperimentResult) -> tuple[pd.DataFrame, pd.DataFrame]:
     trough = pd.DataFrame([{"month": int(low["month"]), "value": float(low["p50"]),
                             "label": f"Trough {fmt_usd(low['p50'])} (month {int(low['month'])})"}])
     return b, trough
+
+
+COHORT_MEASURES = {"logo": "Customers (logo retention)", "revenue": "ARR (revenue retention)"}
+
+
+def cohort_table(result: ExperimentResult) -> pd.DataFrame:
+    """Cohort retention by quarter of acquisition, median across replications (long):
+    cohort (label; calendar quarter when the scenario has a calendar), cohort_order, age
+    (quarters since acquisition), measure (label), value (share of the cohort's customers or
+    ARR at acquisition still there)."""
+    init = result.initial.set_index("replication")
+    parts = []
+    for r, c in result.cohorts.groupby("replication", sort=True):
+        logo, revenue = metrics.cohort_retention(c.drop(columns="replication"), "quarter",
+                                                 init.loc[r].to_dict())
+        for key, t in (("logo", logo), ("revenue", revenue)):
+            long = t.stack().rename("value").reset_index()
+            long.columns = ["cohort", "age", "value"]
+            parts.append(long.assign(measure=COHORT_MEASURES[key]))
+    df = pd.concat(parts, ignore_index=True)
+    out = df.groupby(["measure", "cohort", "age"], sort=False)["value"].median().reset_index()
+    cohorts = list(dict.fromkeys(df["cohort"]))
+    out["cohort_order"] = out["cohort"].map({c: i for i, c in enumerate(cohorts)})
+    sc = result.scenario
+    if sc.calendar is not None:
+        quarters = period_labels(sc.horizon_months, sc.calendar, "quarter")
+        rename = {c: quarters[3 * int(c[1:]) - 2] for c in cohorts
+                  if c.startswith("Q") and c[1:].isdigit() and 3 * int(c[1:]) - 2 in quarters}
+        out["cohort"] = out["cohort"].replace(rename)
+    out["age"] = out["age"].astype(int)
+    return out.sort_values(["cohort_order", "age"], kind="stable").reset_index(drop=True)
 
 
 def utilisation_table(result: ExperimentResult) -> pd.DataFrame:
@@ -302,7 +363,7 @@ def deltas_table(base: ExperimentResult, others: Sequence[ExperimentResult],
 
 
 def compare_kpi_table(cmp: CompareResult,
-                      kpis: Sequence[str] = ("revenue_total", "operating_profit_total")
+                      kpis: Sequence[str] = ("operating_profit_total", "revenue_total")
                       ) -> pd.DataFrame:
     """scenario, kpi (label), p10, p50, p90 per scenario and KPI."""
     rows = []
@@ -315,10 +376,13 @@ def compare_kpi_table(cmp: CompareResult,
 
 
 def compare_deltas_table(cmp: CompareResult) -> pd.DataFrame:
-    """Deltas with a readable KPI label and a better/worse direction (from the catalogue)."""
+    """Deltas with a readable KPI label and a better/worse direction (from the catalogue),
+    KPIs in the catalogue's decision order (operating profit first), scenarios as run."""
     d = cmp.deltas.copy()
     if d.empty:
         return d
+    d["kpi_rank"] = d["kpi"].map(decision_rank)
+    d = d.sort_values("kpi_rank", kind="stable").reset_index(drop=True)
     d["kpi_name"] = d["kpi"]
     d["kpi"] = d["label"]
     higher = d["kpi_name"].map(lambda k: KPIS[k].higher_is_better if k in KPIS else True)
@@ -339,7 +403,7 @@ def pnl_differences_table(cmp: CompareResult) -> pd.DataFrame:
 
 
 def paths_table(cmp: CompareResult,
-                measures: Sequence[str] = ("revenue", "operating_profit")) -> pd.DataFrame:
+                measures: Sequence[str] = ("operating_profit", "revenue")) -> pd.DataFrame:
     """month, scenario, measure (label), p10, p50, p90 for every scenario."""
     return pd.concat([fan_table(r, measures).assign(scenario=r.name) for r in cmp.results],
                      ignore_index=True)
