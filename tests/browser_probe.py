@@ -55,8 +55,11 @@ PROBE_JS = r"""
     var marks = svg.querySelectorAll(
       "path.mark-area > path, g.mark-line path, g.mark-rect path, g.mark-symbol path, " +
       "g.mark-rule line, g.mark-text text, path[d]");
+    // labels Vega hid to avoid overlaps stay in the DOM with opacity 0: only visible text
     var texts = Array.prototype.slice.call(svg.querySelectorAll("text")).filter(function (t) {
-      return t.textContent.trim() !== "";
+      var s = getComputedStyle(t);
+      return t.textContent.trim() !== "" && parseFloat(s.opacity) > 0 &&
+             parseFloat(s.fillOpacity) > 0 && s.visibility !== "hidden";
     });
     var polys = texts.map(corners), collisions = [];
     for (var a = 0; a < texts.length; a++) for (var b = a + 1; b < texts.length; b++) {

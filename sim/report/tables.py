@@ -201,6 +201,7 @@ def cohort_table(result: ExperimentResult) -> pd.DataFrame:
         for key, t in (("logo", logo), ("revenue", revenue)):
             long = t.stack().rename("value").reset_index()
             long.columns = ["cohort", "age", "value"]
+            long = long.dropna(subset=["value"])  # ages a cohort has not reached yet
             parts.append(long.assign(measure=COHORT_MEASURES[key]))
     df = pd.concat(parts, ignore_index=True)
     out = df.groupby(["measure", "cohort", "age"], sort=False)["value"].median().reset_index()
@@ -296,13 +297,14 @@ def funnel_table(result: ExperimentResult) -> pd.DataFrame:
 
 
 def targets_table(result: ExperimentResult) -> pd.DataFrame:
-    """name, metric, probability (0–1), target and the P10/P50/P90 of the actual value."""
+    """name, metric, probability (0–1) with its 95% interval (probability_low/high), target
+    and the P10/P50/P90 of the actual value."""
+    cols = ["name", "metric", "probability", "probability_low", "probability_high", "target",
+            "p10", "p50", "p90"]
     t = result.target_summary
     if t.empty:
-        return pd.DataFrame(columns=["name", "metric", "probability", "target", "p10", "p50",
-                                     "p90"])
-    return t[["name", "metric", "probability", "target", "p10", "p50", "p90"]].reset_index(
-        drop=True)
+        return pd.DataFrame(columns=cols)
+    return t[[c for c in cols if c in t.columns]].reset_index(drop=True)
 
 
 def assumptions_table(scenario: Scenario) -> pd.DataFrame:
@@ -337,7 +339,7 @@ def levers_table(scenario: Scenario) -> pd.DataFrame:
     rows.append(("Partner commission", f"{ch.partner.commission_frac:.0%} of revenue"))
     for name, team in scenario.sales.teams.items():
         hires = sum(h.add for h in team.hiring_plan)
-        extra = f" (+{hires} planned)" if hires else ""
+        extra = f" ({hires:+d} planned)" if hires else ""
         rows.append((f"AEs, {name} team",
                      f"{team.count}{extra}, {team.concurrent_deals_per_ae} deals each"))
     hc = scenario.headcount
@@ -345,7 +347,7 @@ def levers_table(scenario: Scenario) -> pd.DataFrame:
         team = getattr(hc, role, None)
         if team is not None:
             hires = sum(h.add for h in getattr(team, "hiring_plan", None) or [])
-            extra = f" (+{hires} planned)" if hires else ""
+            extra = f" ({hires:+d} planned)" if hires else ""
             rows.append((f"Headcount, {role.upper() if len(role) <= 3 else role}",
                          f"{team.count}{extra}"))
     rows.append(("Starting cash", fmt_usd(scenario.finance.starting_cash_usd)))
