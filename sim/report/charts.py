@@ -292,9 +292,9 @@ def tornado(table: pd.DataFrame, title: str = "What moves the result most",
                      alt.Tooltip("base:Q", format="$,.0f", title="Base")],
         )
         .properties(width=WIDTH - 180, height=alt.Step(22))
-        .facet(row=alt.Row("kpi:N", title=None, sort=None, header=alt.Header(labelAngle=0,
-                                                                             labelAlign="left",
-                                                                             labelOrient="top")))
+        .facet(row=alt.Row("kpi:N", title=None, sort=list(dict.fromkeys(table["kpi"])),
+                           header=alt.Header(labelAngle=0, labelAlign="left",
+                                             labelOrient="top")))
         .resolve_scale(x="independent", y="independent")
         .properties(title=_title(title, subtitle))
     )

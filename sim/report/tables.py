@@ -493,8 +493,10 @@ def pricing_peaks_table(sweep: pd.DataFrame) -> pd.DataFrame:
 
 
 def tornado_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Long tornado rows from a ``sensitivity()`` table: kpi, lever, side, value, base, swing."""
+    """Long tornado rows from a ``sensitivity()`` table: kpi, lever, side, value, base, swing;
+    KPIs in the catalogue's decision order (operating profit first)."""
     rows = []
+    table = table.sort_values("kpi", key=lambda k: k.map(decision_rank), kind="stable")
     for r in table.itertuples():
         lever = f"{r.lever} ({fmt_lever(r.base_value)} → {fmt_lever(r.low_value)} / " \
                 f"{fmt_lever(r.high_value)})"
