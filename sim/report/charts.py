@@ -4,7 +4,9 @@
 Money axes read ``$1.2M`` / ``$450K``; fractions read ``45%``; every chart has a title and
 axis units. Time axes end at the plan's last month and, when the scenario has a calendar,
 read real months ("Feb 2026"). Several scenarios are drawn as small multiples (one panel each,
-the base as a dashed reference), never as overlapping bands. Call :func:`enable_offline_rendering` in notebooks that become HTML: charts are then drawn to
+the base as a dashed reference), never as overlapping bands.
+
+Call :func:`enable_offline_rendering` in notebooks that become HTML: charts are then drawn to
 inline SVG by vl-convert, so a report opened with no internet still shows every chart.
 """
 
