@@ -62,6 +62,8 @@ _TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 body { max-width: 1100px; margin: 0 auto; }
 .jp-RenderedHTMLCommon table { font-size: 13px; }
 .jp-RenderedHTMLCommon caption { font-weight: bold; text-align: left; }
+body .jp-RenderedHTMLCommon th.row_heading, body .jp-RenderedHTMLCommon td { white-space: nowrap; }
+.jp-RenderedHTMLCommon .revsim-note { max-width: 60em; color: #555; margin-top: 0.3em; }
 </style>
 {%- endblock extra_css -%}
 """

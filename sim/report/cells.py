@@ -23,7 +23,7 @@ from sim.experiment import (
     run_experiment,
 )
 from sim.report import charts
-from sim.report.fmt import fmt_dollars, fmt_lever, fmt_usd, fmt_value
+from sim.report.fmt import decision_rank, fmt_dollars, fmt_lever, fmt_usd, fmt_value
 from sim.report.fmt import label as kpi_label
 from sim.report.offsite import offsite_workbook  # noqa: F401 - a notebook cell
 from sim.report.store import load_result, project_path, scenario_for
@@ -35,6 +35,7 @@ from sim.report.tables import (
     arr_bridge_table,
     break_even_table,
     cash_tables,
+    cohort_table,
     compare_deltas_table,
     compare_kpi_table,
     deltas_table,
@@ -45,6 +46,7 @@ from sim.report.tables import (
     implied_retention_table,
     kpi_record,
     levers_table,
+    month_labels,
     paths_table,
     pnl_differences_table,
     pricing_curves_table,
@@ -114,9 +116,12 @@ def comparison(scenarios: Sequence[str], project_root: str | Path = "..",
 
 
 def summary(result: ExperimentResult) -> _Html:
-    """Scenario name, description, run identity (seed, replications, hash) and headline KPIs."""
+    """Scenario name, description, run identity (seed, replications, hash) and every KPI as
+    P50 (P10 – P90), in the catalogue's decision order (operating profit first); carries the
+    machine-readable KPI record (MIME_KPIS) that tests and tools read back."""
     sc = result.scenario
-    kp = headline_table(result)
+    names = sorted(result.kpi_summary["kpi"], key=decision_rank)
+    kp = headline_table(result, names)
     rows = "".join(f"<tr><th>{html_text(r.label)}</th><td>{html_text(r.text)}</td></tr>"
                    for r in kp.itertuples())
     body = (
@@ -124,26 +129,14 @@ def summary(result: ExperimentResult) -> _Html:
         f"<p><small>{result.replications} replications · seed {result.seed} · "
         f"{sc.horizon_months} months · scenario hash <code>{html_text(result.hash)}</code>"
         "</small></p>"
-        "<table><thead><tr><th>Headline KPI</th><th>P50 (P10 – P90)</th></tr></thead>"
+        "<table><thead><tr><th>KPI</th><th>P50 (P10 – P90)</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>"
+        "<p><small>P50 is the middle outcome across replications; P10 and P90 bracket 80% "
+        "of them.</small></p>"
     )
     text = "\n".join([f"{sc.name} (seed {result.seed}, {result.replications} reps, hash "
                       f"{result.hash})", *(f"{r.label}: {r.text}" for r in kp.itertuples())])
-    return _Html(body, text)
-
-
-def kpis(result: ExperimentResult):
-    """All headline KPIs, P50 with P10–P90, carrying a machine-readable record (MIME_KPIS)
-    that tests and tools can read back from the executed notebook."""
-    s = result.kpi_summary
-    disp = pd.DataFrame({
-        "KPI": s["label"],
-        "P10": [fmt_value(k, v) for k, v in zip(s["kpi"], s["p10"], strict=True)],
-        "P50": [fmt_value(k, v) for k, v in zip(s["kpi"], s["p50"], strict=True)],
-        "P90": [fmt_value(k, v) for k, v in zip(s["kpi"], s["p90"], strict=True)],
-    })
-    body = disp.to_html(index=False, border=0, classes="revsim-kpis", escape=True)
-    return _Html(body, disp.to_string(index=False), {MIME_KPIS: kpi_record(result)})
+    return _Html(body, text, {MIME_KPIS: kpi_record(result)})
 
 
 def assumptions(result_or_scenario: ExperimentResult | Scenario):
@@ -154,7 +147,7 @@ def assumptions(result_or_scenario: ExperimentResult | Scenario):
 
 
 def revenue_profit_fan(result: ExperimentResult):
-    return charts.fan_chart(fan_table(result))
+    return charts.fan_chart(fan_table(result), month_labels=month_labels(result))
 
 
 def arr_bridge(result: ExperimentResult):
@@ -171,14 +164,37 @@ def annual_pnl(result: ExperimentResult):
 
 def cash(result: ExperimentResult):
     bands, trough = cash_tables(result)
-    return charts.cash_chart(bands, trough)
+    return charts.cash_chart(bands, trough, month_labels=month_labels(result))
 
 
-def unit_economics(result: ExperimentResult, dim: str = "segment"):
+MEDIAN_NOTE = ("Each column is a median across replications, taken per row: the {dim} rows "
+               "need not add up to the total row.")
+LTV_ROI_NOTE = ("LTV / CAC and ROI measure different things. LTV / CAC sets one new customer's "
+                "lifetime gross profit (at the churn seen in the plan, up to 120 months) "
+                "against the cost of winning it. ROI is what the {dim}'s customers returned "
+                "within the {months}-month plan: gross profit minus marketing, sales, partner "
+                "and customer-success cost, over those costs. A row with LTV / CAC above 1 and "
+                "a negative ROI pays back over its customers' lifetimes, not within the plan.")
+
+
+def unit_economics(result: ExperimentResult, dim: str = "segment") -> _Html:
+    """Unit economics by segment or channel, with a note that medians need not add up and,
+    where a row shows a negative ROI next to LTV/CAC above 1, what each measures."""
     t = unit_economics_table(result, dim)
     formats = {"New customers": "{:,.0f}", "CAC payback (months)": "{:,.1f}",
                "LTV / CAC": "{:,.1f}", "ROI": "{:.0%}"}
-    return _styled(t, formats, caption=f"Unit economics by {dim} (median across replications)")
+    sty = _styled(t, formats, caption=f"Unit economics by {dim} (median across replications)")
+    notes = [MEDIAN_NOTE.format(dim=dim)]
+    if ((t["ROI"] < 0) & (t["LTV / CAC"] > 1)).any():
+        notes.append(LTV_ROI_NOTE.format(dim=dim, months=result.scenario.horizon_months))
+    body = sty.to_html() + "".join(f'<p class="revsim-note"><small>{html_text(n)}</small></p>'
+                                   for n in notes)
+    return _Html(body, "\n".join([t.to_string(), *notes]))
+
+
+def cohort_retention(result: ExperimentResult):
+    """Logo and revenue retention of each quarter's new customers (and the installed base)."""
+    return charts.cohort_retention_chart(cohort_table(result))
 
 
 def break_even(result: ExperimentResult):
@@ -209,7 +225,7 @@ def funnel(result: ExperimentResult):
 
 
 def utilisation(result: ExperimentResult):
-    return charts.utilisation_chart(utilisation_table(result))
+    return charts.utilisation_chart(utilisation_table(result), month_labels=month_labels(result))
 
 
 def targets(result: ExperimentResult):
@@ -247,10 +263,21 @@ def compare_summary(cmp: CompareResult) -> _Html:
 
 
 def compare_levers(cmp: CompareResult):
-    """The main levers side by side, one column per scenario."""
-    parts = [levers_table(r.scenario).set_index("Lever")["Value"].rename(r.name)
-             for r in cmp.results]
-    return style_table(pd.concat(parts, axis=1), caption="Levers by scenario")
+    """What each scenario changes: one row per lever that differs from the base (scenario,
+    lever, base value, scenario value), narrow enough for any number of scenarios."""
+    base = levers_table(cmp.base.scenario).set_index("Lever")["Value"]
+    rows = []
+    for r in cmp.others:
+        other = levers_table(r.scenario).set_index("Lever")["Value"]
+        for lever in dict.fromkeys([*base.index, *other.index]):
+            b, o = base.get(lever, "—"), other.get(lever, "—")
+            if b != o:
+                rows.append({"Scenario": r.name, "Lever": lever, "Base value": b,
+                             "This scenario": o})
+    t = pd.DataFrame(rows, columns=["Scenario", "Lever", "Base value", "This scenario"])
+    return style_table(t, hide_index=True,
+                       caption=f"Levers that differ from {cmp.base.name} (all others are the "
+                               "same; every resolved value is in the Excel workbook)")
 
 
 def profit_vs_revenue(cmp: CompareResult):
@@ -282,12 +309,15 @@ def pnl_differences(cmp: CompareResult):
     t = pnl_differences_table(cmp)
     if t.empty:
         return _Html("<p>Only the base scenario: nothing to compare.</p>", "No differences.")
-    return _styled(t, {"scenario": str, "year": "Year {:.0f}"}, default=fmt_dollars,
-                   caption=f"Annual P&L minus {cmp.base.name} (means, USD)", hide_index=True)
+    t = t.assign(year=[f"Year {int(y)}" for y in t["year"]]).rename(
+        columns={"scenario": "Scenario", "year": "Year"}).set_index(["Scenario", "Year"])
+    return _styled(t, default=fmt_dollars,
+                   caption=f"Annual P&L minus {cmp.base.name} (means, USD)")
 
 
 def profit_paths(cmp: CompareResult):
-    return charts.scenario_bands(paths_table(cmp), title="Revenue and operating profit per month")
+    """Operating profit, then revenue, per month: one small panel per scenario."""
+    return charts.scenario_panels(paths_table(cmp), month_labels=month_labels(cmp.base))
 
 
 # ---------------------------------------------------------------- pricing what-if

@@ -92,14 +92,31 @@ KPIS = _catalogue(
 )
 """Every KPI by name."""
 
-HEADLINE_KPIS = ("revenue_total", "operating_profit_total", "ending_arr", "net_new_arr_total",
+HEADLINE_KPIS = ("operating_profit_total", "revenue_total", "ending_arr", "net_new_arr_total",
                  "nrr_last_year", "cash_trough", "cac_payback_months")
-"""The KPIs a scenario's summary leads with."""
+"""The KPIs a scenario's summary leads with (profit first)."""
 INDEX_KPIS = HEADLINE_KPIS[:-1]
 """The KPIs on each card of the report's index page."""
 COMPARE_KPIS = ("operating_profit_total", "npv_operating_profit", "revenue_total", "ending_arr",
                 "cash_trough")
 """The KPIs a comparison reports paired differences of."""
+
+DECISION_ORDER = ("operating_profit_total", "npv_operating_profit", "revenue_total",
+                  "ending_arr", "net_new_arr_total", "cash_trough", "ending_cash", "nrr_last_year",
+                  "grr_last_year", "gross_margin_frac", "cac_payback_months",
+                  "ltv_to_cac_last_year", "burn_multiple_last_year", "rule_of_40_last_year",
+                  "magic_number_last_year", "first_profitable_month", "break_even_month",
+                  "ending_customers")
+"""The order a CFO reads KPIs in: profit, then growth, cash, retention and efficiency."""
+
+
+def decision_rank(name: str) -> int:
+    """Position of a KPI in :data:`DECISION_ORDER` (then catalogue order, then the rest)."""
+    if name in DECISION_ORDER:
+        return DECISION_ORDER.index(name)
+    names = list(KPIS)
+    return len(DECISION_ORDER) + (names.index(name) if name in names else len(names))
+
 
 _MONEY_WORDS = ("revenue", "profit", "arr", "cash", "npv", "cost", "budget", "price")
 

@@ -12,10 +12,13 @@ import pandas as pd
 
 from sim import metrics
 from sim.experiment import CompareResult, ExperimentResult, paired_deltas
+from sim.periods import labels as period_labels
+from sim.periods import period_table
 from sim.report.fmt import (
     COMPARE_KPIS,
     HEADLINE_KPIS,
     KPIS,
+    decision_rank,
     fmt_lever,
     fmt_usd,
     fmt_value,
@@ -88,11 +91,24 @@ def kpi_summary_table(result: ExperimentResult) -> pd.DataFrame:
         columns={"label": "KPI", "p10": "P10", "p50": "P50", "p90": "P90", "mean": "Mean"})
 
 
+def month_labels(result_or_scenario: ExperimentResult | Scenario) -> dict[int, str] | None:
+    """Calendar label of each plan month ("Feb 2026"; month 0: "Start") when the scenario has
+    a calendar, else None (charts then say "Month of plan")."""
+    sc = getattr(result_or_scenario, "scenario", result_or_scenario)
+    if sc.calendar is None:
+        return None
+    out = {0: "Start"}
+    out.update(period_labels(sc.horizon_months, sc.calendar, "month").to_dict())
+    return out
+
+
 def fan_table(result: ExperimentResult,
-              measures: Sequence[str] = ("revenue", "operating_profit")) -> pd.DataFrame:
-    """month, measure (label), p10, p50, p90 of the chosen measures."""
+              measures: Sequence[str] = ("operating_profit", "revenue")) -> pd.DataFrame:
+    """month, measure (label), p10, p50, p90 of the chosen measures, in their order."""
     b = result.bands
     b = b[b["measure"].isin(measures)].copy()
+    b["_order"] = b["measure"].map({m: i for i, m in enumerate(measures)})
+    b = b.sort_values(["_order", "month"], kind="stable").drop(columns="_order")
     b["measure"] = b["measure"].map(lambda m: MEASURE_LABELS.get(m, m))
     return b.reset_index(drop=True)
 
@@ -130,13 +146,27 @@ def arr_bridge_table(result: ExperimentResult) -> pd.DataFrame:
 
 
 def annual_pnl_table(result: ExperimentResult) -> pd.DataFrame:
-    """Mean annual P&L: one row per line item, one column per year (USD; margins 0–1)."""
-    p = result.annual_pnl()
+    """Mean annual P&L: one row per line item, one column per plan year, or per fiscal year
+    ("FY2027") when the scenario has a calendar (USD; margins 0–1)."""
+    sc = result.scenario
+    if sc.calendar is None:
+        p = result.annual_pnl()
+        names = {y: f"Year {int(y)}" for y in p.index}
+    else:
+        # shift plan months so that metrics.pnl's 12-month groups are the fiscal years
+        first = period_table(1, sc.calendar).iloc[0]
+        offset = int((first["calendar_month"] - sc.calendar.fiscal_year_start_month) % 12)
+        shifted = result.monthly.assign(month=result.monthly["month"] + offset)
+        p = pd.concat([metrics.pnl(g.drop(columns="replication"), "year")
+                       for _, g in shifted.groupby("replication", sort=True)])
+        p = p.groupby(level=0).mean(numeric_only=True)
+        fy = period_labels(sc.horizon_months, sc.calendar, "year")
+        names = {y: fy[(int(y) - 1) * 12 - offset + 1 if int(y) > 1 else 1] for y in p.index}
     cols = [c for c in PNL_LINES if c in p.columns]
     t = p[cols].T
     t.index = [PNL_LINES[c] for c in cols]
-    t.columns = [f"Year {int(y)}" + ("" if p.loc[y, "months"] == 12 else
-                                     f" ({int(p.loc[y, 'months'])} mo)") for y in p.index]
+    t.columns = [names[y] + ("" if p.loc[y, "months"] == 12 else
+                             f" ({int(p.loc[y, 'months'])} mo)") for y in p.index]
     t.index.name = "USD"
     return t
 
@@ -153,6 +183,38 @@ def cash_tables(result: ExperimentResult) -> tuple[pd.DataFrame, pd.DataFrame]:
     trough = pd.DataFrame([{"month": int(low["month"]), "value": float(low["p50"]),
                             "label": f"Trough {fmt_usd(low['p50'])} (month {int(low['month'])})"}])
     return b, trough
+
+
+COHORT_MEASURES = {"logo": "Customers (logo retention)", "revenue": "ARR (revenue retention)"}
+
+
+def cohort_table(result: ExperimentResult) -> pd.DataFrame:
+    """Cohort retention by quarter of acquisition, median across replications (long):
+    cohort (label; calendar quarter when the scenario has a calendar), cohort_order, age
+    (quarters since acquisition), measure (label), value (share of the cohort's customers or
+    ARR at acquisition still there)."""
+    init = result.initial.set_index("replication")
+    parts = []
+    for r, c in result.cohorts.groupby("replication", sort=True):
+        logo, revenue = metrics.cohort_retention(c.drop(columns="replication"), "quarter",
+                                                 init.loc[r].to_dict())
+        for key, t in (("logo", logo), ("revenue", revenue)):
+            long = t.stack().rename("value").reset_index()
+            long.columns = ["cohort", "age", "value"]
+            long = long.dropna(subset=["value"])  # ages a cohort has not reached yet
+            parts.append(long.assign(measure=COHORT_MEASURES[key]))
+    df = pd.concat(parts, ignore_index=True)
+    out = df.groupby(["measure", "cohort", "age"], sort=False)["value"].median().reset_index()
+    cohorts = list(dict.fromkeys(df["cohort"]))
+    out["cohort_order"] = out["cohort"].map({c: i for i, c in enumerate(cohorts)})
+    sc = result.scenario
+    if sc.calendar is not None:
+        quarters = period_labels(sc.horizon_months, sc.calendar, "quarter")
+        rename = {c: quarters[3 * int(c[1:]) - 2] for c in cohorts
+                  if c.startswith("Q") and c[1:].isdigit() and 3 * int(c[1:]) - 2 in quarters}
+        out["cohort"] = out["cohort"].replace(rename)
+    out["age"] = out["age"].astype(int)
+    return out.sort_values(["cohort_order", "age"], kind="stable").reset_index(drop=True)
 
 
 def utilisation_table(result: ExperimentResult) -> pd.DataFrame:
@@ -235,13 +297,14 @@ def funnel_table(result: ExperimentResult) -> pd.DataFrame:
 
 
 def targets_table(result: ExperimentResult) -> pd.DataFrame:
-    """name, metric, probability (0–1), target and the P10/P50/P90 of the actual value."""
+    """name, metric, probability (0–1) with its 95% interval (probability_low/high), target
+    and the P10/P50/P90 of the actual value."""
+    cols = ["name", "metric", "probability", "probability_low", "probability_high", "target",
+            "p10", "p50", "p90"]
     t = result.target_summary
     if t.empty:
-        return pd.DataFrame(columns=["name", "metric", "probability", "target", "p10", "p50",
-                                     "p90"])
-    return t[["name", "metric", "probability", "target", "p10", "p50", "p90"]].reset_index(
-        drop=True)
+        return pd.DataFrame(columns=cols)
+    return t[[c for c in cols if c in t.columns]].reset_index(drop=True)
 
 
 def assumptions_table(scenario: Scenario) -> pd.DataFrame:
@@ -276,7 +339,7 @@ def levers_table(scenario: Scenario) -> pd.DataFrame:
     rows.append(("Partner commission", f"{ch.partner.commission_frac:.0%} of revenue"))
     for name, team in scenario.sales.teams.items():
         hires = sum(h.add for h in team.hiring_plan)
-        extra = f" (+{hires} planned)" if hires else ""
+        extra = f" ({hires:+d} planned)" if hires else ""
         rows.append((f"AEs, {name} team",
                      f"{team.count}{extra}, {team.concurrent_deals_per_ae} deals each"))
     hc = scenario.headcount
@@ -284,7 +347,7 @@ def levers_table(scenario: Scenario) -> pd.DataFrame:
         team = getattr(hc, role, None)
         if team is not None:
             hires = sum(h.add for h in getattr(team, "hiring_plan", None) or [])
-            extra = f" (+{hires} planned)" if hires else ""
+            extra = f" ({hires:+d} planned)" if hires else ""
             rows.append((f"Headcount, {role.upper() if len(role) <= 3 else role}",
                          f"{team.count}{extra}"))
     rows.append(("Starting cash", fmt_usd(scenario.finance.starting_cash_usd)))
@@ -302,7 +365,7 @@ def deltas_table(base: ExperimentResult, others: Sequence[ExperimentResult],
 
 
 def compare_kpi_table(cmp: CompareResult,
-                      kpis: Sequence[str] = ("revenue_total", "operating_profit_total")
+                      kpis: Sequence[str] = ("operating_profit_total", "revenue_total")
                       ) -> pd.DataFrame:
     """scenario, kpi (label), p10, p50, p90 per scenario and KPI."""
     rows = []
@@ -315,10 +378,13 @@ def compare_kpi_table(cmp: CompareResult,
 
 
 def compare_deltas_table(cmp: CompareResult) -> pd.DataFrame:
-    """Deltas with a readable KPI label and a better/worse direction (from the catalogue)."""
+    """Deltas with a readable KPI label and a better/worse direction (from the catalogue),
+    KPIs in the catalogue's decision order (operating profit first), scenarios as run."""
     d = cmp.deltas.copy()
     if d.empty:
         return d
+    d["kpi_rank"] = d["kpi"].map(decision_rank)
+    d = d.sort_values("kpi_rank", kind="stable").reset_index(drop=True)
     d["kpi_name"] = d["kpi"]
     d["kpi"] = d["label"]
     higher = d["kpi_name"].map(lambda k: KPIS[k].higher_is_better if k in KPIS else True)
@@ -339,7 +405,7 @@ def pnl_differences_table(cmp: CompareResult) -> pd.DataFrame:
 
 
 def paths_table(cmp: CompareResult,
-                measures: Sequence[str] = ("revenue", "operating_profit")) -> pd.DataFrame:
+                measures: Sequence[str] = ("operating_profit", "revenue")) -> pd.DataFrame:
     """month, scenario, measure (label), p10, p50, p90 for every scenario."""
     return pd.concat([fan_table(r, measures).assign(scenario=r.name) for r in cmp.results],
                      ignore_index=True)
@@ -427,8 +493,10 @@ def pricing_peaks_table(sweep: pd.DataFrame) -> pd.DataFrame:
 
 
 def tornado_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Long tornado rows from a ``sensitivity()`` table: kpi, lever, side, value, base, swing."""
+    """Long tornado rows from a ``sensitivity()`` table: kpi, lever, side, value, base, swing;
+    KPIs in the catalogue's decision order (operating profit first)."""
     rows = []
+    table = table.sort_values("kpi", key=lambda k: k.map(decision_rank), kind="stable")
     for r in table.itertuples():
         lever = f"{r.lever} ({fmt_lever(r.base_value)} → {fmt_lever(r.low_value)} / " \
                 f"{fmt_lever(r.high_value)})"
