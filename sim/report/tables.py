@@ -469,8 +469,9 @@ def _described(value: Any, annotation: Any, field: str, doc: str, keys: list[str
                                       [*keys, name], [*labels, _human(name)])
             return
         item = _item_type(annotation)
+        head = labels[:-1] if field == "segments" else labels  # "smb › List price"
         for k, v in value.items():
-            yield from _described(v, item, field, doc, [*keys, str(k)], [*labels, str(k)])
+            yield from _described(v, item, field, doc, [*keys, str(k)], [*head, str(k)])
         return
     if isinstance(value, list):
         if not value or not all(isinstance(v, Mapping) for v in value):
