@@ -576,6 +576,7 @@ def compare_to_precision(
     workers: int | None = None,
     progress: bool = False,
     relative: bool = False,
+    on_round: Callable[[int, float, float], None] | None = None,
 ) -> tuple[CompareResult, Precision]:
     """``compare`` with an adaptive number of replications: start with ``initial``, estimate
     from the paired differences' spread how many make every plan's 95% interval of ``kpi``
@@ -584,7 +585,8 @@ def compare_to_precision(
     ``max_replications`` with ``Precision.reached`` False. With ``relative``, ``half_width``
     is a share of the base's mean ``kpi`` (its absolute value, re-estimated from the
     replications run so far), so the target scales with the business. The count depends
-    only on the scenarios, the seed and the targets: the same on every executor."""
+    only on the scenarios, the seed and the targets: the same on every executor.
+    ``on_round(replications, widest half-width, target)`` follows each finished round."""
     if not others:
         raise ValueError("precision needs at least one plan to compare with the base")
     if not half_width > 0:
@@ -605,6 +607,8 @@ def compare_to_precision(
             base_mean = abs(float(np.nanmean([d["kpis"][kpi] for d in parts[0]])))
             half_width = share * base_mean if math.isfinite(base_mean) else math.nan
         widest = _widest_half_width([parts[i] for i in sorted(parts)], kpi)
+        if on_round is not None:
+            on_round(n, widest, half_width)
         if not widest > half_width or n >= max_replications:
             break
         sd = max(np.std(np.array([d["kpis"][kpi] for d in parts[i]], float)

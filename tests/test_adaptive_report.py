@@ -95,8 +95,10 @@ def test_report_says_how_many_ran_and_warns_once_at_the_cap(report_and_compare):
     assert len(lines) == 1, lines  # the warning alone: no Jupyter noise
     assert lines[0].startswith("revsim report: warning: precision NOT reached")
     assert "after 3 replications (the cap, --max-reps 3)" in lines[0]
-    assert any("simulated 2 scenario(s), 3 replications each" in ln
-               for ln in report.stdout.splitlines())
+    steps = report.stdout.splitlines()
+    assert any("simulated 2 scenario(s), 3 replications each" in ln for ln in steps)
+    rounds = [ln for ln in steps if "ran 3 replications of each scenario" in ln]
+    assert len(rounds) == 1 and "(target $1)" in rounds[0], steps  # one line per round
     index = (tmp / "report" / "index.html").read_text()
     assert "3 replications per scenario, chosen adaptively (at most 3)" in index
     assert "precision NOT reached" in index

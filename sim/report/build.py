@@ -290,7 +290,8 @@ class Replications:
 
 
 def _simulate(entries: list[Entry], reps: Replications, seed: int, executor: str,
-              scheduler: str | None = None, progress: bool = False) -> None:
+              scheduler: str | None = None, progress: bool = False,
+              on_round=None) -> None:
     """All valid scenarios in one ``compare`` (shared streams, one pool), adaptive when
     ``reps`` asks for a precision; if that fails, each on its own (at the count reached, or
     ``REPORT_FIXED_REPS``) so one broken scenario does not sink the others."""
@@ -307,7 +308,8 @@ def _simulate(entries: list[Entry], reps: Replications, seed: int, executor: str
                 REPORT_PRECISION_FRAC if relative else reps.precision,
                 initial=min(reps.fixed or reps.initial, reps.max_replications),
                 max_replications=reps.max_replications, seed=seed, executor=executor,
-                scheduler=scheduler, progress=progress, relative=relative)
+                scheduler=scheduler, progress=progress, relative=relative,
+                on_round=on_round)
             reps.count = reps.reached.replications
         else:
             cmp = compare(valid[0].scenario, [e.scenario for e in valid[1:]],
@@ -378,7 +380,12 @@ def _build(entries: list[Entry], dest: Claim, out_dir: str | Path, reps: Replica
     compare_entry: dict = {}
     try:
         with hermetic_jupyter(), dest.folder() as tmp:
-            _simulate(entries, reps, seed, executor, scheduler, progress=_progress_on())
+            def round_done(n: int, widest: float, target: float) -> None:
+                _step(f"ran {n} replications of each scenario: widest 95% half-width of an "
+                      f"NPV difference {fmt_dollars(widest)} (target {fmt_dollars(target)})", t0)
+
+            _simulate(entries, reps, seed, executor, scheduler, progress=_progress_on(),
+                      on_round=round_done)
             replications = reps.count
             if reps.reached is not None and not reps.reached.reached:
                 print(terminal_text(f"revsim report: warning: {reps.reached.message()}"),
