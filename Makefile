@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := constraints.txt
 LOCK_VENV := build/lock-venv
-REPS ?= 20
+# Replications of `make report`: adaptive by default (revsim report's --precision); REPS=N fixes them.
+REPS ?=
 
 # The baseline first, then every what-if (no duplicates).
 WHAT_IFS := $(filter-out scenarios/baseline.yaml,$(sort $(wildcard scenarios/*.yaml)))
@@ -58,7 +59,7 @@ test: $(STAMP)
 	$(TEST_ENV) $(BIN)/python -m pytest tests $(if $(NOTEBOOKS),--nbval-lax notebooks)
 
 report: $(STAMP)
-	$(BIN)/revsim report scenarios/baseline.yaml $(WHAT_IFS) --reps $(REPS) --out reports
+	$(BIN)/revsim report scenarios/baseline.yaml $(WHAT_IFS) $(if $(REPS),--reps $(REPS)) --out reports
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --allow-root --no-browser --ip=127.0.0.1 notebooks

@@ -52,6 +52,9 @@ MAX_SEED = 2**63 - 1
 """Largest seed (seeds are stored as 64-bit integers in the outputs)."""
 MAX_MONTHS = 120
 """Longest horizon, the same bound as ``horizon_months`` in scenario files."""
+REPORT_MAX_REPS = 100
+"""Default cap of an adaptive report (``sim.report.build.REPORT_MAX_REPS``), for the work
+estimate made before the report pipeline loads."""
 
 RepsOpt = Annotated[int, typer.Option("--reps", help="Replications per scenario "
                                       f"(1 to {MAX_REPS:,}).")]
@@ -610,7 +613,9 @@ def sensitivity(
 @app.command()
 def report(
     scenarios: Annotated[list[str], typer.Argument(help="Scenario files; the first is the base.")],
-    reps: RepsOpt = 20,
+    reps: Annotated[int | None, typer.Option(
+        "--reps", help="Run exactly this many replications per scenario (default: adaptive, "
+        "see --precision); with --precision, the first round.")] = None,
     seed: SeedOpt = 0,
     executor: ExecutorOpt = None,
     scheduler: SchedulerOpt = None,
@@ -619,10 +624,30 @@ def report(
     ] = None,
     allow_large: AllowLargeOpt = False,
     out: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("reports"),
+    precision: Annotated[float | None, typer.Option(
+        "--precision", help="Add replications until the 95% interval of every plan's "
+        "NPV-of-operating-profit difference to the base is within ± this many USD (default "
+        "without --reps: ±10% of the base's NPV).")] = None,
+    max_reps: Annotated[int | None, typer.Option(
+        "--max-reps", help="Most replications an adaptive report runs (default 100); a "
+        "warning says when it stops there before the precision.")] = None,
 ) -> None:
-    """Execute the report notebooks for the scenarios: HTML, Excel and an index page."""
+    """Execute the report notebooks for the scenarios: HTML, Excel and an index page.
+
+    Replications are adaptive by default: added (10 first) until every plan's 95% interval on
+    its NPV difference to the base is within ±10% of the base's NPV, or --precision USD, at
+    most --max-reps (100). --reps N alone runs exactly N."""
     try:
         _check_flags(reps, seed, months)
+        adaptive = reps is None or precision is not None
+        cap = REPORT_MAX_REPS if max_reps is None else max_reps
+        if precision is not None and not (precision > 0 and math.isfinite(precision)):
+            raise _Fail([f"--precision {precision}: must be a positive amount of USD"])
+        if max_reps is not None and not adaptive:
+            raise _Fail(["--max-reps: only with adaptive replications (--precision, or no "
+                         "--reps)"])
+        if adaptive and not (reps or 1) <= cap <= 100_000:
+            raise _Fail([f"--max-reps {cap}: must be between --reps ({reps or 1}) and 100000"])
         ex = _executor(executor, scheduler)
         loaded = []  # scenarios that fail to load are reported by the report itself
         for p in scenarios:
@@ -630,7 +655,7 @@ def report(
                 loaded.append((_load(p, None, {"horizon_months": months} if months else None), 1))
             except ScenarioError:
                 pass
-        _check_work(loaded, reps, allow_large)
+        _check_work(loaded, cap if adaptive else reps, allow_large)
     except _Fail as exc:
         raise _fail(exc.lines) from None
     try:
@@ -642,7 +667,9 @@ def report(
                     ) from None
 
     code = build_report([Path(p) for p in scenarios], replications=reps, seed=seed,
-                        out_dir=out, executor=ex, months=months, scheduler=scheduler)
+                        out_dir=out, executor=ex, months=months, scheduler=scheduler,
+                        precision=precision,
+                        **({"max_replications": max_reps} if max_reps is not None else {}))
     raise typer.Exit(int(code))
 
 

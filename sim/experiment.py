@@ -538,12 +538,20 @@ class Precision:
     half_width: float
     replications: int
     reached: bool
+    target_frac: float | None = None
+    """The target as a share of the base's mean ``kpi`` when it was asked for that way."""
+    max_replications: int | None = None
+    """The cap the run stopped at (or would have)."""
 
     def message(self) -> str:
         state = "reached" if self.reached else "NOT reached"
+        share = (f" = {self.target_frac:.0%} of the base's mean" if self.target_frac is not None
+                 else "")
+        cap = (f" (the cap, --max-reps {self.max_replications})"
+               if not self.reached and self.max_replications == self.replications else "")
         return (f"precision {state}: 95% interval half-width of the {kpi_label(self.kpi)}"
-                f" difference {self.half_width:,.0f} (target {self.target_half_width:,.0f}) after"
-                f" {self.replications} replications")
+                f" difference {self.half_width:,.0f} (target {self.target_half_width:,.0f}"
+                f"{share}) after {self.replications} replications{cap}")
 
 
 def _widest_half_width(results: list[list[dict]], kpi: str) -> float:
@@ -567,16 +575,23 @@ def compare_to_precision(
     scheduler: str | None = None,
     workers: int | None = None,
     progress: bool = False,
+    relative: bool = False,
+    on_round: Callable[[int, float, float], None] | None = None,
 ) -> tuple[CompareResult, Precision]:
     """``compare`` with an adaptive number of replications: start with ``initial``, estimate
     from the paired differences' spread how many make every plan's 95% interval of ``kpi``
     no wider than ±``half_width``, run the missing ones (replication r is always stream
     (seed, r), so the result equals ``compare`` at the final count), stop at
-    ``max_replications`` with ``Precision.reached`` False."""
+    ``max_replications`` with ``Precision.reached`` False. With ``relative``, ``half_width``
+    is a share of the base's mean ``kpi`` (its absolute value, re-estimated from the
+    replications run so far), so the target scales with the business. The count depends
+    only on the scenarios, the seed and the targets: the same on every executor.
+    ``on_round(replications, widest half-width, target)`` follows each finished round."""
     if not others:
         raise ValueError("precision needs at least one plan to compare with the base")
-    if half_width <= 0:
+    if not half_width > 0:
         raise ValueError("the precision target must be a positive half-width")
+    share = half_width if relative else None
     scenarios = [base, *others]
     t0 = time.perf_counter()
     n, done = min(max(2, initial), max_replications), 0
@@ -588,19 +603,25 @@ def compare_to_precision(
         for i in parts:
             parts[i].extend(res[i])
         done = n
+        if share is not None:
+            base_mean = abs(float(np.nanmean([d["kpis"][kpi] for d in parts[0]])))
+            half_width = share * base_mean if math.isfinite(base_mean) else math.nan
         widest = _widest_half_width([parts[i] for i in sorted(parts)], kpi)
+        if on_round is not None:
+            on_round(n, widest, half_width)
         if not widest > half_width or n >= max_replications:
             break
         sd = max(np.std(np.array([d["kpis"][kpi] for d in parts[i]], float)
                         - np.array([d["kpis"][kpi] for d in parts[0]], float), ddof=1)
                  for i in parts if i)
-        n = min(max_replications, max(n + 1, mc.replications_for(half_width, sd)))
+        n = min(max_replications, max(n + 1, mc.replications_for(half_width, sd))) \
+            if half_width > 0 else max_replications
     stats = {"executor": used, "wall_seconds": time.perf_counter() - t0}
     results = [_assemble(sc, seed, n, parts[i], stats) for i, sc in enumerate(scenarios)]
     result = CompareResult(base=results[0], others=results[1:],
                            deltas=paired_deltas(results[0], results[1:]))
     return result, Precision(kpi, float(half_width), float(widest), n,
-                             bool(widest <= half_width))
+                             bool(widest <= half_width), share, max_replications)
 
 
 # ---------------------------------------------------------------- sweeps

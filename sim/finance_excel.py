@@ -8,7 +8,7 @@ Works on an openpyxl ``Workbook``; text from scenarios goes in as text (``sim.es
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 
 import pandas as pd
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
@@ -19,15 +19,35 @@ from sim.escape import excel_text
 from sim.statements import BALANCE_LINES, CASH_FLOW_LINES, INCOME_LINES
 
 FORMATS = {
-    "usd": '#,##0;[Red]-#,##0;"–"',
-    "usd_k": '#,##0,"K";[Red]-#,##0,"K";"–"',
+    "usd": '$#,##0;[Red]-$#,##0;"–"',
+    "usd_k": '$#,##0,"K";[Red]-$#,##0,"K";"–"',
     "pct": "0.0%",
     "months": '0.0" mo"',
+    "days": '0.0" days"',
     "count": "#,##0",
     "ratio": "0.00",
     "points": '0.0" pts"',
+    "number": "#,##0.###",
+    "integer": "0",
 }
-"""Number format per unit: whole dollars, %, months, counts, ratios, Rule-of-40 points."""
+"""Number format per unit: whole dollars, %, months, days, counts, ratios, Rule-of-40
+points, other numbers, plain integers (years, plan months)."""
+UNIT_FORMATS = {"usd": "usd", "frac": "pct", "months": "months", "days": "days",
+                "count": "count", "ratio": "ratio", "number": "number"}
+"""``sim.report.fmt`` unit → key of ``FORMATS``."""
+UNIT_NAMES = {"usd": "USD", "pct": "%", "months": "months", "days": "days", "count": "count",
+              "ratio": "ratio", "points": "points", "number": "number", "integer": "number"}
+"""How a unit reads in a Unit column."""
+
+
+def kpi_format(name: str) -> str:
+    """The ``FORMATS`` key of a KPI (or any named value) from the KPI catalogue: NRR and
+    margins as %, customers as whole numbers, payback in months, Rule of 40 in points."""
+    from sim.report.fmt import unit_of
+
+    if "rule_of_40" in name:
+        return "points"
+    return UNIT_FORMATS.get(unit_of(name), "number")
 BOLD = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDE5F0")
 TOTAL_BORDER = Border(top=Side(style="thin"))
@@ -88,24 +108,33 @@ def statements_sheet(wb, name: str, statements: Mapping[str, pd.DataFrame], titl
 
 
 def table_sheet(wb, name: str, frame: pd.DataFrame, title: str,
-                formats: Mapping[str, str]) -> Worksheet:
-    """A table with a title row, human headers, a number format per column, frozen header
-    and an autofilter."""
+                formats: Mapping[str, str], row_formats: Sequence[str | None] | None = None,
+                row_format_columns: Collection[str] = (), freeze: str = "A3",
+                widths: Mapping[str, float] | None = None) -> Worksheet:
+    """A table with a title row, human headers, a number format per column (``formats``) or
+    per row (``row_formats``, one ``FORMATS`` key per row, for ``row_format_columns``), a
+    frozen header (and the columns left of ``freeze``), an autofilter and a print setup one
+    page wide."""
     ws = wb.create_sheet(name)
     ws.cell(row=1, column=1, value=excel_text(title)).font = Font(bold=True, size=12)
+    widths = widths or {}
     for j, col in enumerate(frame.columns, start=1):
         c = ws.cell(row=2, column=j, value=excel_text(str(col)))
         c.font, c.fill = BOLD, HEADER_FILL
         c.alignment = Alignment(wrap_text=True, vertical="top")
-        width = max(12, min(60, max([len(str(col))] + [len(str(v)) for v in frame[col]]) + 2))
+        width = widths.get(col) or max(
+            12, min(60, max([len(str(col)) // 2] + [len(str(v)) for v in frame.iloc[:, j - 1]])
+                + 2))
         ws.column_dimensions[get_column_letter(j)].width = width
-    for i, (_, rec) in enumerate(frame.iterrows(), start=3):
-        for j, col in enumerate(frame.columns, start=1):
-            v = rec[col]
+    for i, rec in enumerate(frame.itertuples(index=False), start=3):
+        row_fmt = row_formats[i - 3] if row_formats is not None else None
+        for j, (col, v) in enumerate(zip(frame.columns, rec, strict=True), start=1):
             c = ws.cell(row=i, column=j, value=excel_text(v) if isinstance(v, str) else _value(v))
-            if col in formats:
+            if row_fmt and col in row_format_columns:
+                c.number_format = FORMATS[row_fmt]
+            elif col in formats:
                 c.number_format = FORMATS[formats[col]]
-    ws.freeze_panes = "A3"
+    ws.freeze_panes = freeze
     ws.auto_filter.ref = f"A2:{get_column_letter(len(frame.columns))}{len(frame) + 2}"
     print_setup(ws, header_rows=2)
     return ws

@@ -487,12 +487,17 @@ def scenario_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Scena
         raise ScenarioError(_format_errors(exc, {}, source)) from None
 
 
-def with_overrides(scenario: Scenario, overrides: Iterable[str] | Mapping[str, Any]) -> Scenario:
-    """A copy of ``scenario`` with dotted overrides applied and validated again."""
+def with_overrides(scenario: Scenario, overrides: Iterable[str] | Mapping[str, Any],
+                   name: str | None = None) -> Scenario:
+    """A copy of ``scenario`` with dotted overrides applied and validated again. The copy keeps
+    the scenario's name unless ``name`` is given (or the overrides set ``name``): give a
+    variant its own name before comparing it, or tables and the verdict label it as the base."""
     origins: dict[tuple, str] = {}
     data = apply_overrides(
         scenario_to_dict(scenario), parse_overrides(overrides), origins, scenario.name
     )
+    if name is not None:
+        data["name"] = name
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:

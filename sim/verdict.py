@@ -81,7 +81,9 @@ def verdict(compare_result, decision_kpi: str = DECISION_KPI,
     P(cash trough < floor) with its interval and the levers that differ; and the sentences."""
     base = compare_result.base
     floor = cash_floor(base.scenario) if floor is None else float(floor)
-    deltas = compare_result.deltas.set_index(["scenario", "kpi"])
+    deltas = compare_result.deltas
+    if not deltas.empty:  # a base alone has no differences (a report of one scenario)
+        deltas = deltas.set_index(["scenario", "kpi"])
     n = base.replications
     rows = []
     for r in compare_result.results:

@@ -220,8 +220,10 @@ def test_sensitivity_rejects_an_unknown_lever(here):
 def test_report_hands_the_scenarios_to_the_report_pipeline(tmp_path, monkeypatch):
     calls = []
 
-    def build_report(paths, replications, seed, out_dir, executor, months, scheduler):
-        calls.append((paths, replications, seed, out_dir, executor, months, scheduler))
+    def build_report(paths, replications, seed, out_dir, executor, months, scheduler,
+                     **adaptive):
+        calls.append((paths, replications, seed, out_dir, executor, months, scheduler,
+                      adaptive))
         return 3
 
     monkeypatch.setitem(sys.modules, "sim.report.build",
@@ -231,7 +233,29 @@ def test_report_hands_the_scenarios_to_the_report_pipeline(tmp_path, monkeypatch
                     "--months", "12")
     assert result.exit_code == 3
     assert calls == [([BASELINE, SCENARIOS / "discount_cap.yaml"], 4, 9, tmp_path / "r",
-                      "serial", 12, None)]
+                      "serial", 12, None, {"precision": None})]
+    # without --reps the report is adaptive: no fixed count, the default precision and cap
+    calls.clear()
+    assert invoke("report", BASELINE, SCENARIOS / "discount_cap.yaml", "--out",
+                  tmp_path / "r").exit_code == 3
+    assert calls[0][1] is None and calls[0][7] == {"precision": None}
+    calls.clear()
+    assert invoke("report", BASELINE, SCENARIOS / "discount_cap.yaml", "--precision", "2e5",
+                  "--max-reps", "30", "--out", tmp_path / "r").exit_code == 3
+    assert calls[0][1] is None
+    assert calls[0][7] == {"precision": 200000.0, "max_replications": 30}
+
+
+@pytest.mark.parametrize(("args", "why"), [
+    (["--precision", "0"], "--precision 0.0: must be a positive amount of USD"),
+    (["--reps", "5", "--max-reps", "9"], "--max-reps: only with adaptive replications"),
+    (["--reps", "50", "--precision", "1e5", "--max-reps", "20"],
+     "--max-reps 20: must be between --reps (50) and 100000"),
+])
+def test_report_refuses_bad_precision_flags(tmp_path, args, why):
+    lines = assert_clean_failure(invoke("report", BASELINE, *args, "--out", tmp_path / "r"))
+    assert len(lines) == 1 and lines[0].startswith(why), lines
+    assert not (tmp_path / "r").exists()
 
 
 # ---------------------------------------------------------------- the installed console script

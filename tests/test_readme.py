@@ -49,3 +49,31 @@ def test_output_blocks_hold_real_output():
     for cmd, body in blocks:
         assert cmd.startswith("revsim "), cmd
         assert "P50" in body or "Best for" in body or "P(better)" in body, cmd
+
+
+def test_api_example_labels_the_variant_by_its_own_name(monkeypatch, capsys):
+    """The Python API example compares a variant made with ``with_overrides``: its rows are
+    labelled with the variant's name, never the base's ("baseline")."""
+    code = next(b for b in BLOCKS if "with_overrides" in b and "sim.compare" in b)
+    monkeypatch.chdir(ROOT)
+    ns: dict = {"__name__": "__readme__"}
+    exec(compile(code, "README.md", "exec"), ns)
+    base, variant, cmp = ns["base"], ns["dearer"], ns["cmp"]
+    assert variant.name != base.name
+    assert set(cmp.deltas["scenario"]) == {variant.name}
+    printed = capsys.readouterr().out.splitlines()
+    header = max(i for i, line in enumerate(printed) if "prob_better" in line)
+    rows = [line for line in printed[header + 1:] if "operating_profit_total" in line]
+    assert rows and all(variant.name in line and base.name not in line for line in rows)
+
+
+def test_with_overrides_keeps_the_name_unless_given_one():
+    import sim
+
+    base = sim.load_scenario(ROOT / "scenarios" / "baseline.yaml")
+    over = {"pricing.segments.smb.list_price_usd": 660}
+    assert sim.with_overrides(base, over).name == base.name
+    named = sim.with_overrides(base, over, name="dearer")
+    assert named.name == "dearer"
+    assert named.pricing.segments["smb"].list_price_usd == 660
+    assert sim.with_overrides(base, {**over, "name": "by_key"}).name == "by_key"

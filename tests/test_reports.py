@@ -74,13 +74,18 @@ def test_executed_notebooks_record_parameters(built):
 def test_excel_workbook_for_finance(built):
     _, out = built
     wb = openpyxl.load_workbook(out / workbook.WORKBOOK)
-    assert {"About", "baseline", "evil_price", "Comparison", "Assumptions"} <= set(
-        wb.sheetnames)
+    assert {"About", "KPIs", "baseline", "evil_price", "Comparison", "KPI P50",
+            "Assumptions"} <= set(wb.sheetnames)
     sheet = wb["baseline"]
     labels = [sheet.cell(row=r, column=1).value for r in range(1, 60)]
     assert "Revenue" in labels and "Operating profit" in labels
-    assert "Operating profit, total (USD)" in labels
-    rows = {r[0]: r[1:] for r in wb["Assumptions"].iter_rows(values_only=True)}
+    kpis = [r[1] for r in wb["KPIs"].iter_rows(min_row=3, values_only=True)]
+    assert "Operating profit, total (USD)" in kpis
+    header = [c.value for c in wb["Assumptions"][2]]
+    key, plans = header.index("Key (for --set)"), [header.index(n) for n in ("baseline",
+                                                                           "evil_price")]
+    rows = {r[key]: tuple(r[j] for j in plans)
+            for r in wb["Assumptions"].iter_rows(min_row=3, values_only=True)}
     assert rows["pricing.segments.smb.list_price_usd"] == (600, 660)
     assert rows["horizon_months"] == (6, 6)
     comp = [c for r in wb["Comparison"].iter_rows(values_only=True) for c in r if c]

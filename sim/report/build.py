@@ -23,13 +23,14 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sim.atomic import Claim, OutputError, claim
 from sim.bundled import NOTEBOOKS
 from sim.errors import RevsimError
 from sim.escape import svg_html, terminal_text
 from sim.experiment import compare, run_experiment
+from sim.report.fmt import fmt_dollars
 from sim.report.index import write_index
 from sim.report.store import save_result
 from sim.report.workbook import WORKBOOK, write_workbook
@@ -243,15 +244,79 @@ def _load(entries: list[Entry], months: int | None) -> None:
             e.error = f"{e.path}: {_one_line(f'{type(exc).__name__}: {exc}')}"
 
 
-def _simulate(entries: list[Entry], replications: int, seed: int, executor: str,
-              scheduler: str | None = None) -> None:
-    """All valid scenarios in one ``compare`` (shared streams, one pool); if that fails, each
-    on its own so one broken scenario does not sink the others."""
+REPORT_PRECISION_FRAC = 0.10
+"""Default precision of ``revsim report``: replications are added until every plan's 95%
+interval on its mean NPV-of-operating-profit difference to the base is within ± this share of
+the base's mean NPV (``--precision USD`` sets an amount instead)."""
+REPORT_INITIAL_REPS = 10
+"""Replications of the first round of an adaptive report."""
+REPORT_MAX_REPS = 100
+"""Most replications an adaptive report runs (``--max-reps``); a warning says when it stops
+there before the precision is reached."""
+REPORT_FIXED_REPS = 20
+"""Replications of a report of one scenario (nothing to compare, so nothing to adapt to)."""
+
+
+@dataclass
+class Replications:
+    """How many replications a report runs: ``fixed`` (``--reps N``), or adaptive up to a
+    precision — ``precision`` USD, or when None ``REPORT_PRECISION_FRAC`` of the base's NPV —
+    starting at ``initial`` and stopping at ``max_replications``. After the run ``count`` and
+    ``reached`` (a :class:`sim.experiment.Precision`) say what happened."""
+
+    fixed: int | None = None
+    precision: float | None = None
+    initial: int = REPORT_INITIAL_REPS
+    max_replications: int = REPORT_MAX_REPS
+    count: int | None = None
+    reached: Any = None
+
+    @property
+    def adaptive(self) -> bool:
+        return self.fixed is None or self.precision is not None
+
+    def note(self) -> str:
+        """One sentence for the index page and the workbook: how many ran and why."""
+        n = self.count
+        if self.reached is None:
+            why = ("set with --reps" if not self.adaptive
+                   else "fixed: one scenario, so no difference to make precise")
+            return f"{n} replications per scenario ({why})."
+        p = self.reached
+        state = "reached" if p.reached else "NOT reached (stopped at the cap)"
+        share = f", {p.target_frac:.0%} of the base's mean" if p.target_frac is not None else ""
+        return (f"{n} replications per scenario, chosen adaptively (at most "
+                f"{self.max_replications}): the widest 95% interval on a plan's mean NPV-of-"
+                f"operating-profit difference is ±{fmt_dollars(p.half_width)} against a target "
+                f"of ±{fmt_dollars(p.target_half_width)}{share}; precision {state}.")
+
+
+def _simulate(entries: list[Entry], reps: Replications, seed: int, executor: str,
+              scheduler: str | None = None, progress: bool = False,
+              on_round=None) -> None:
+    """All valid scenarios in one ``compare`` (shared streams, one pool), adaptive when
+    ``reps`` asks for a precision; if that fails, each on its own (at the count reached, or
+    ``REPORT_FIXED_REPS``) so one broken scenario does not sink the others."""
     valid = [e for e in entries if e.ok]
+    adaptive = reps.adaptive and len(valid) > 1
+    reps.count = reps.fixed if reps.fixed is not None and not adaptive else REPORT_FIXED_REPS
     try:
-        cmp = compare(valid[0].scenario, [e.scenario for e in valid[1:]],
-                      replications=replications, seed=seed, executor=executor,
-                      scheduler=scheduler)
+        if adaptive:
+            from sim.experiment import compare_to_precision
+
+            relative = reps.precision is None
+            cmp, reps.reached = compare_to_precision(
+                valid[0].scenario, [e.scenario for e in valid[1:]],
+                REPORT_PRECISION_FRAC if relative else reps.precision,
+                initial=min(reps.fixed or reps.initial, reps.max_replications),
+                max_replications=reps.max_replications, seed=seed, executor=executor,
+                scheduler=scheduler, progress=progress, relative=relative,
+                on_round=on_round)
+            reps.count = reps.reached.replications
+        else:
+            cmp = compare(valid[0].scenario, [e.scenario for e in valid[1:]],
+                          replications=reps.count, seed=seed, executor=executor,
+                          scheduler=scheduler, progress=progress)
         for e, r in zip(valid, cmp.results, strict=True):
             e.result = r
         return
@@ -259,9 +324,10 @@ def _simulate(entries: list[Entry], replications: int, seed: int, executor: str,
         raise
     except Exception:  # noqa: BLE001 - fall back to one scenario at a time
         pass
+    reps.reached = None
     for e in valid:
         try:
-            e.result = run_experiment(e.scenario, replications=replications, seed=seed,
+            e.result = run_experiment(e.scenario, replications=reps.count, seed=seed,
                                       executor=executor, scheduler=scheduler)
         except Exception as exc:
             e.error = f"{e.path.name}: simulation failed: {_one_line(f'{type(exc).__name__}: {exc}')}"
@@ -270,12 +336,22 @@ def _simulate(entries: list[Entry], replications: int, seed: int, executor: str,
 # ---------------------------------------------------------------- the whole build
 
 
-def build_report(paths: Sequence[str | Path], replications: int = 20, seed: int = 0,
+def build_report(paths: Sequence[str | Path], replications: int | None = None, seed: int = 0,
                  out_dir: str | Path = "reports", executor: str = "process",
-                 months: int | None = None, scheduler: str | None = None) -> int:
+                 months: int | None = None, scheduler: str | None = None,
+                 precision: float | None = None,
+                 max_replications: int = REPORT_MAX_REPS) -> int:
     """Build the report folder for ``paths`` (first = base) and return an exit code:
     0 all good, 1 some scenario or notebook failed (marked in the index), 2 no scenario could
-    be loaded (nothing written; an earlier report stays as it was)."""
+    be loaded (nothing written; an earlier report stays as it was).
+
+    Replications: ``replications`` alone runs that many; by default (None) they are added
+    until every plan's 95% interval on its NPV difference to the base is within
+    ±``precision`` USD, or ±``REPORT_PRECISION_FRAC`` of the base's NPV when ``precision`` is
+    None, starting from ``replications`` (default ``REPORT_INITIAL_REPS``) and stopping at
+    ``max_replications`` with a one-line warning. One scenario runs ``REPORT_FIXED_REPS``."""
+    reps = Replications(fixed=replications, precision=precision,
+                        max_replications=max_replications)
     t0 = time.perf_counter()
     # a file named twice (e.g. `baseline.yaml scenarios/*.yaml`) is reported once, first place
     seen: set[Path] = set()
@@ -290,11 +366,10 @@ def build_report(paths: Sequence[str | Path], replications: int = 20, seed: int 
         print(exc, file=sys.stderr)
         return exc.code
     with dest:
-        return _build(entries, dest, out_dir, replications, seed, executor, months, scheduler,
-                      t0)
+        return _build(entries, dest, out_dir, reps, seed, executor, months, scheduler, t0)
 
 
-def _build(entries: list[Entry], dest: Claim, out_dir: str | Path, replications: int,
+def _build(entries: list[Entry], dest: Claim, out_dir: str | Path, reps: Replications,
            seed: int, executor: str, months: int | None, scheduler: str | None,
            t0: float) -> int:
     _load(entries, months)
@@ -307,8 +382,18 @@ def _build(entries: list[Entry], dest: Claim, out_dir: str | Path, replications:
     compare_entry: dict = {}
     try:
         with hermetic_jupyter(), dest.folder() as tmp:
-            _simulate(entries, replications, seed, executor, scheduler)
-            _step(f"simulated {sum(e.result is not None for e in entries)} scenario(s)", t0)
+            def round_done(n: int, widest: float, target: float) -> None:
+                _step(f"ran {n} replications of each scenario: widest 95% half-width of an "
+                      f"NPV difference {fmt_dollars(widest)} (target {fmt_dollars(target)})", t0)
+
+            _simulate(entries, reps, seed, executor, scheduler, progress=_progress_on(),
+                      on_round=round_done)
+            replications = reps.count
+            if reps.reached is not None and not reps.reached.reached:
+                print(terminal_text(f"revsim report: warning: {reps.reached.message()}"),
+                      file=sys.stderr, flush=True)
+            _step(f"simulated {sum(e.result is not None for e in entries)} scenario(s), "
+                  f"{replications} replications each", t0)
             for sub in ("data", "notebooks", "html"):
                 (tmp / sub).mkdir()
             jobs = []
@@ -334,26 +419,29 @@ def _build(entries: list[Entry], dest: Claim, out_dir: str | Path, replications:
                              f"Comparison against {base.result.name}"))
             elif len(entries) > 1:
                 compare_entry["error"] = f"base scenario failed: {base.error}"
-            _run_notebooks(jobs, tmp, t0)
-            for e in entries:
-                if e.error:
-                    print(terminal_text(e.error), file=sys.stderr)
-            if compare_entry.get("error"):
-                print(terminal_text(f"comparison: {compare_entry['error']}"), file=sys.stderr)
-            decision = _decision(entries)
-            write_workbook(tmp / WORKBOOK, entries, seed, replications, decision)
-            _step(f"wrote {WORKBOOK}", t0)
-            pack = _board_pack(decision, tmp)
-            if pack:
-                _step("wrote board_pack.pdf", t0)
-            verdict_block = ""
-            if decision is not None:
-                from sim.board_pack import verdict_html
+            with _StepBar(len(jobs) + 2):  # notebooks, workbook, board pack
+                _run_notebooks(jobs, tmp, t0)
+                for e in entries:
+                    if e.error:
+                        print(terminal_text(e.error), file=sys.stderr)
+                if compare_entry.get("error"):
+                    print(terminal_text(f"comparison: {compare_entry['error']}"),
+                          file=sys.stderr)
+                decision = _decision(entries)
+                write_workbook(tmp / WORKBOOK, entries, seed, replications, decision,
+                               reps.note())
+                _step(f"wrote {WORKBOOK}", t0)
+                pack = _board_pack(decision, tmp)
+                if pack:
+                    _step("wrote board_pack.pdf", t0)
+                verdict_block = ""
+                if decision is not None:
+                    from sim.board_pack import verdict_html
 
-                verdict_block = verdict_html(decision)
-            wall = time.perf_counter() - t0
-            write_index(tmp / "index.html", entries, compare_entry, seed, replications, months,
-                        wall, verdict_block, pack)
+                    verdict_block = verdict_html(decision)
+                wall = time.perf_counter() - t0
+                write_index(tmp / "index.html", entries, compare_entry, seed, replications,
+                            months, wall, verdict_block, pack, reps.note())
     except OutputError as exc:
         print(terminal_text(str(exc)), file=sys.stderr)
         return exc.code
@@ -377,9 +465,59 @@ def _build(entries: list[Entry], dest: Claim, out_dir: str | Path, replications:
     return EXIT_SCENARIO_FAILED if failed else EXIT_OK
 
 
+def _progress_mode() -> str:
+    return os.environ.get("REVSIM_PROGRESS", "auto")
+
+
+def _progress_on() -> bool:
+    """A progress bar for the simulation: only on a terminal (off one, the finished steps
+    are the progress and stderr keeps to the one-line errors)."""
+    return _progress_mode() != "never" and sys.stderr.isatty()
+
+
+class _StepBar:
+    """The steps after the simulation (notebooks, workbook, board pack, index) as a transient
+    rich bar on a terminal; off a terminal ``_step`` prints one line per finished step."""
+
+    active: _StepBar | None = None
+
+    def __init__(self, total: int):
+        import threading
+
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.lock = threading.Lock()
+        self.bar = Progress(TextColumn("report: {task.description}"), BarColumn(),
+                            MofNCompleteColumn(), console=Console(stderr=True),
+                            transient=True)
+        self.task = self.bar.add_task("running notebooks", total=total)
+
+    def __enter__(self) -> _StepBar:
+        if _progress_mode() != "never" and sys.stdout.isatty() and sys.stderr.isatty():
+            self.bar.start()
+            _StepBar.active = self
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if _StepBar.active is self:
+            _StepBar.active = None
+            self.bar.stop()
+
+    def done(self, what: str) -> None:
+        from sim.escape import markup_text
+
+        with self.lock:
+            self.bar.update(self.task, advance=1, description=markup_text(what))
+
+
 def _step(what: str, t0: float) -> None:
-    """One plain line on stdout per finished step of the build (errors stay on stderr)."""
-    if os.environ.get("REVSIM_PROGRESS", "auto") != "never":
+    """A finished step of the build: it advances the bar on a terminal, else it is one plain
+    line on stdout (errors stay on stderr)."""
+    bar = _StepBar.active
+    if bar is not None:
+        bar.done(terminal_text(what))
+    elif _progress_mode() != "never":
         print(terminal_text(f"report: {what} ({time.perf_counter() - t0:.0f} s)"), flush=True)
 
 

@@ -35,7 +35,8 @@ code { background: #f3f3f3; padding: 0 3px; }
 
 def write_index(path: Path, entries: Sequence[Entry], compare_entry: dict, seed: int,
                 replications: int, months: int | None, wall_seconds: float,
-                verdict_block: str = "", board_pack: bool = False) -> None:
+                verdict_block: str = "", board_pack: bool = False,
+                replications_note: str = "") -> None:
     """index.html: every scenario with its description, headline KPIs, links, seed, hash;
     failures with their error. All scenario text is HTML-escaped."""
     esc = html_text
@@ -81,6 +82,8 @@ def write_index(path: Path, entries: Sequence[Entry], compare_entry: dict, seed:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     horizon = f"{months} months (override)" if months else "each scenario's own horizon"
     pack_link = ' · <a href="board_pack.pdf">Board pack (PDF)</a>' if board_pack else ""
+    note_html = (f'<p class="meta" id="replications">{esc(replications_note)}</p>'
+                 if replications_note else "")
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>revsim report</title>
 <style>{_CSS}</style></head><body>
@@ -88,6 +91,7 @@ def write_index(path: Path, entries: Sequence[Entry], compare_entry: dict, seed:
 <p class="meta">Generated {when} in {wall_seconds:.0f} s · seed {seed} ·
 {replications} replications per scenario · {esc(horizon)} ·
 <a href="{WORKBOOK}">Excel workbook for finance</a>{pack_link}</p>
+{note_html}
 {status}
 {verdict_block}
 {comp}

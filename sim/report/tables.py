@@ -430,6 +430,181 @@ def assumptions_by_scenario(scenarios: Sequence[Scenario], names: Sequence[str])
     return table
 
 
+ASSUMPTION_SECTIONS = {
+    "name": "General", "description": "General", "horizon_months": "General",
+    "calendar": "General", "segments": "Segments", "pricing": "Pricing",
+    "channels": "Channels", "sales": "Sales", "headcount": "Headcount",
+    "onboarding": "Onboarding", "customer_success": "Customer success", "costs": "Costs",
+    "finance": "Finance", "opening": "Opening", "targets": "Targets",
+    "account_plan": "Account plan",
+}
+"""Section of each top-level scenario key, in the order the assumptions sheet shows them."""
+_SECTION_ORDER = list(dict.fromkeys(ASSUMPTION_SECTIONS.values()))
+_SUFFIXES = ("_usd", "_frac", "_days")
+
+
+def assumption_unit(field: str, value: Any) -> str:
+    """The unit of a scenario field from its name (``_usd``, ``_frac``, ``_days``, months,
+    rates per year or month) or its value (whole numbers are counts, text is text)."""
+    if isinstance(value, bool):
+        return "yes/no"
+    if isinstance(value, str):
+        return "text"
+    if field.endswith("_usd") or "_usd_" in field:
+        per = " per month" if "per_month" in field else " per year" if "per_year" in field \
+            else ""
+        return "USD" + per
+    if "_frac" in field:
+        return "%"
+    if field.endswith("_days"):
+        return "days"
+    if field == "month":
+        return "plan month"
+    if "months" in field:
+        return "months"
+    if field.endswith("per_year"):
+        return "per year"
+    if "per_month" in field:
+        return "per month"
+    if isinstance(value, int):
+        return "count"
+    return "number"
+
+
+def _human(field: str) -> str:
+    for suffix in _SUFFIXES:
+        if field.endswith(suffix):
+            field = field[: -len(suffix)]
+    text = field.replace("_frac_of_", "_share_of_").replace("_", " ").strip()
+    for short, up in (("sdr", "SDR"), ("csm", "CSM"), ("arr", "ARR"), ("wtp", "WTP"),
+                      ("ae", "AE"), ("b", "b (response exponent)")):
+        text = " ".join(up if w == short else w for w in text.split(" "))
+    return text[:1].upper() + text[1:]
+
+
+def _model_of(annotation: Any):
+    """The pydantic model class inside an annotation (Optional, Annotated), if any."""
+    import typing
+
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (dict, list):
+        return None
+    for arg in typing.get_args(annotation):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _item_type(annotation: Any) -> Any:
+    """The value type of a ``dict[str, X]`` or ``list[X]`` annotation (through Optional)."""
+    import typing
+
+    origin = typing.get_origin(annotation)
+    if origin in (dict, list):
+        return typing.get_args(annotation)[-1]
+    for arg in typing.get_args(annotation):
+        found = _item_type(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _dist_text(value: Mapping) -> str:
+    params = ", ".join(f"{k} {fmt_lever(v)}" for k, v in value.items() if k != "dist")
+    return f"{value['dist']}({params})"
+
+
+def _described(value: Any, annotation: Any, field: str, doc: str, keys: list[str],
+               labels: list[str]):
+    """(dotted key, label, unit, value, note) rows of one scenario value."""
+    if isinstance(value, Mapping) and "dist" in value:
+        yield ".".join(keys), " › ".join(labels), assumption_unit(field, 0.0), \
+            _dist_text(value), doc
+        return
+    if isinstance(value, Mapping):
+        model = _model_of(annotation)
+        if model is not None:
+            for name, v in value.items():
+                info = model.model_fields.get(name)
+                yield from _described(v, info.annotation if info else None, name,
+                                      " ".join((info.description or "").split()) if info else "",
+                                      [*keys, name], [*labels, _human(name)])
+            return
+        item = _item_type(annotation)
+        head = labels[:-1] if field == "segments" else labels  # "smb › List price"
+        for k, v in value.items():
+            yield from _described(v, item, field, doc, [*keys, str(k)], [*head, str(k)])
+        return
+    if isinstance(value, list):
+        if not value or not all(isinstance(v, Mapping) for v in value):
+            text = ", ".join(map(str, value)) if value else "none"
+            yield ".".join(keys), " › ".join(labels), "text", text, doc
+            return
+        item = _item_type(annotation)
+        head = labels[-1] if labels else _human(field)
+        for i, v in enumerate(value):
+            yield from _described(v, item, field, doc, [*keys, str(i)],
+                                  [*labels[:-1], f"{head} {i + 1}"])
+        return
+    yield ".".join(keys), " › ".join(labels), assumption_unit(field, value), value, doc
+
+
+def assumption_rows(scenario: Scenario) -> pd.DataFrame:
+    """The resolved scenario as one row per setting, grouped by section (segments, pricing,
+    channels, sales, headcount, onboarding, customer success, costs, finance, opening,
+    targets, account plan) in the scenario's own order: section, a readable label
+    (``smb › List price``), unit, value (a distribution as ``lognormal(median 60, …)``), the
+    field's source or assumption note (its docstring in ``sim.scenario``) and the dotted key
+    ``--set`` takes."""
+    rows = []
+    data = scenario_to_dict(scenario)
+    for name, value in data.items():
+        info = Scenario.model_fields.get(name)
+        section = ASSUMPTION_SECTIONS.get(name, "Other")
+        doc = " ".join((info.description or "").split()) if info else ""
+        labels = [] if section != "General" else [_human(name)]
+        for key, label, unit, v, note in _described(value, info.annotation if info else None,
+                                                     name, doc, [name], labels):
+            rows.append({"section": section, "label": label or _human(name), "unit": unit,
+                         "value": v, "note": note, "key": key})
+    frame = pd.DataFrame(rows, columns=["section", "label", "unit", "value", "note", "key"])
+    order = {s: i for i, s in enumerate([*_SECTION_ORDER, "Other"])}
+    frame["_o"] = frame["section"].map(order)
+    return frame.sort_values("_o", kind="stable").drop(columns="_o").reset_index(drop=True)
+
+
+def _same(a: Any, b: Any) -> bool:
+    missing = [x is None or (isinstance(x, float) and np.isnan(x)) for x in (a, b)]
+    return all(missing) or (not any(missing) and a == b)
+
+
+def assumptions_grouped(scenarios: Sequence[Scenario], names: Sequence[str]) -> pd.DataFrame:
+    """The assumptions of several scenarios side by side: section, label, unit, one value
+    column per scenario (outer join on the key, the base's order first), whether any differs
+    from the base, the note and the key."""
+    frames = [assumption_rows(sc) for sc in scenarios]
+    info: dict[str, dict] = {}
+    for f in frames:
+        for rec in f.to_dict("records"):
+            info.setdefault(rec["key"], rec)
+    table = pd.DataFrame(list(info.values()))[["section", "label", "unit", "key", "note"]]
+    values = [f.set_index("key")["value"] for f in frames]
+    for name, v in zip(names, values, strict=True):
+        table[name] = table["key"].map(v.to_dict()).astype(object)
+    cols = list(names)
+    table["differs"] = [
+        "yes" if any(not _same(table.at[i, c], table.at[i, cols[0]]) for c in cols[1:]) else ""
+        for i in table.index]
+    order = {s: i for i, s in enumerate([*_SECTION_ORDER, "Other"])}
+    table["_o"] = table["section"].map(order)
+    table = table.sort_values("_o", kind="stable").drop(columns="_o").reset_index(drop=True)
+    return table[["section", "label", "unit", *cols, "differs", "note", "key"]]
+
+
 SWEEP_EXTRA = ("win_rate_frac", "new_arr_per_deal", "avg_discount_frac")
 
 
