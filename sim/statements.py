@@ -159,11 +159,33 @@ def statements(monthly: pd.DataFrame, scenario, initial: dict | None = None,
 
 def mean_statements(result, freq: str = "month") -> dict[str, pd.DataFrame]:
     """Mean of each statement line across an experiment's replications (means of
-    identities are identities: the mean balance sheet balances too)."""
-    per_rep = [statements(g.drop(columns="replication"), result.scenario,
-                          _initial_of(result, r), freq)
-               for r, g in result.monthly.groupby("replication", sort=True)]
-    return {name: sum(s[name] for s in per_rep) / len(per_rep) for name in per_rep[0]}
+    identities are identities: the mean balance sheet balances too). Periods are sums, firsts
+    and lasts of months, so the mean by period is the period of the monthly mean: each
+    replication's monthly statements are built once."""
+    monthly = _mean_monthly_statements(result)
+    h, cal = result.scenario.horizon_months, result.scenario.calendar
+    return {name: by_period(st, h, cal, freq) for name, st in monthly.items()}
+
+
+def _mean_monthly_statements(result) -> dict[str, pd.DataFrame]:
+    cached = getattr(result, "_mean_monthly_statements", None)
+    if cached is not None and cached[0] is result.monthly:
+        return cached[1]
+    sc = result.scenario
+    total: dict[str, pd.DataFrame] = {}
+    n = 0
+    for r, g in result.monthly.groupby("replication", sort=True):
+        m, init = g.drop(columns="replication"), _initial_of(result, r)
+        one = {"income": income_statement(m, sc), "cash_flow": cash_flow(m, init),
+               "balance_sheet": balance_sheet(m, init)}
+        total = one if not total else {k: total[k] + one[k] for k in total}
+        n += 1
+    out = {k: v / n for k, v in total.items()}
+    try:  # a cache for the three period views of one result (month, quarter, fiscal year)
+        object.__setattr__(result, "_mean_monthly_statements", (result.monthly, out))
+    except (AttributeError, TypeError):
+        pass
+    return out
 
 
 def _initial_of(result, replication: int) -> dict:
