@@ -699,6 +699,13 @@ def calibrate(
     history_start: Annotated[str | None, typer.Option(
         "--history-start", help="First date the files cover (default: the first start_date "
         "of the subscriptions).")] = None,
+    engine_correction: Annotated[bool, typer.Option(
+        "--engine-correction/--no-engine-correction", help="Scale the churn inputs so "
+        "that the engine's realised churn per account-year (health and stakeholder "
+        "multipliers applied) equals the data's: a few simulated histories (seeds from "
+        "--seed), about ten seconds. Off by default: it also absorbs other differences "
+        "between the calibrated scenario and the company.")] = False,
+    seed: SeedOpt = 0,
 ) -> None:
     """Fit the scenario's parameters per segment from the company's own data and write a
     scenario that extends --base, each fitted value commented with its estimate, 95%
@@ -706,8 +713,11 @@ def calibrate(
     from sim.errors import InputError
 
     try:
+        _check_flags(1, seed)
         _load(base)
     except ScenarioError as exc:
+        raise _fail(exc.lines) from None
+    except _Fail as exc:
         raise _fail(exc.lines) from None
     from sim.calibrate.run import calibrate_files
 
@@ -715,7 +725,8 @@ def calibrate(
         files = {"subscriptions": subscriptions, "opportunities": opportunities,
                  "leads": leads, "invoices": invoices}
         try:
-            text, fit = calibrate_files(Path(base), files, as_of, out, mapping, history_start)
+            text, fit = calibrate_files(Path(base), files, as_of, out, mapping, history_start,
+                                        correct=engine_correction, seed=seed)
         except InputError as exc:
             raise _fail(str(exc).splitlines()) from None
         for w in fit.warnings:
@@ -751,6 +762,10 @@ def backtest(
         "--fixed-parameters", help="Every replication uses the point estimates (the band "
         "then shows only the business's own randomness, not what the data left "
         "uncertain).")] = False,
+    engine_correction: Annotated[bool, typer.Option(
+        "--engine-correction/--no-engine-correction", help="Correct the churn inputs so "
+        "that the engine's realised churn equals the data's (see revsim calibrate); on "
+        "by default here: it makes the held-out churn match.")] = True,
     reps: RepsOpt = 20,
     seed: SeedOpt = 0,
 ) -> None:
@@ -775,7 +790,8 @@ def backtest(
             res = run_backtest(Path(base), files, actuals, as_of, holdout_months, out,
                                reps=reps, seed=seed, mapping=mapping,
                                history_start=history_start, plan_start=plan_start,
-                               parameter_uncertainty=not fixed_parameters)
+                               parameter_uncertainty=not fixed_parameters,
+                               correct=engine_correction)
         except InputError as exc:
             raise _fail(str(exc).splitlines()) from None
         for w in res.warnings:

@@ -1,14 +1,15 @@
 """``revsim backtest`` on the example company: calibrate on 2023, forecast 2024 from the state
 at 2024-01-01, and score the P10–P90 band against what happened.
 
-Measured (20 replications): 50% of the 60 month x metric cells inside the band, against a
-nominal 80% (at a cut on 2024-07-01 with 18 months of history: 67%). The shortfall is the
-churn fit: it measures the churn that happened, health effects included, and the engine
-applies the stakeholder model's multipliers (critics, champions leaving) again on top, so
-churned ARR runs ~70% high (with the stakeholder model off: +45%, coverage 58%). The test
-pins what holds today: the calibrated backtest clearly beats a fit broken on purpose (churn
-doubled: 22%; the opening state of a year earlier: 25%); the nominal band is an expected
-failure until the churn fit removes the engine's health multipliers.
+Measured (20 replications, seed 0): 48% of the 60 month x metric cells inside the band,
+against a nominal 80% (without the engine correction of the churn inputs: 50%). The churn
+inputs are engine-corrected (``sim.calibrate.correct``): the realised churn of the calibrated
+scenario matches the data's (churned ARR over the year +14% against the actual, P50 bias of
+the lumpy monthly churned ARR +56%, was +71%). What keeps coverage low is new ARR: 2024 won
+17 enterprise deals against 7 in 2023, and the forecast from 2023's rates wins about 8 (new
+ARR -20% over the year), so ARR and revenue run 4-5% low in narrow bands. The test pins what
+holds today: the calibrated backtest clearly beats a fit broken on purpose (churn doubled;
+the opening state of a year earlier); the nominal band is an expected failure.
 The CLI is run end to end through the ``revsim`` script.
 """
 
@@ -105,11 +106,37 @@ def test_held_out_months_fall_in_the_band_at_about_its_nominal_rate(result):
     assert (inside.astype(float) == table["inside"]).all()
 
 
-@pytest.mark.xfail(strict=True, reason="churn fit counts the engine's health multipliers "
-                   "twice (see the module docstring); coverage ~50%, not ~80%")
+@pytest.mark.xfail(strict=True, reason="new ARR runs ~20% low (enterprise wins doubled in "
+                   "the held-out year; see the module docstring); coverage ~50%, not ~80%")
 def test_held_out_months_fall_in_the_band_at_its_nominal_rate(result):
     low, high = NOMINAL_BAND
     assert low <= result.summary["overall_coverage_p10_p90"] <= high
+
+
+def test_the_engine_correction_matches_the_realised_churn(prep):
+    """Simulated histories of the calibrated scenario (seeds the correction did not use)
+    churn per account-year as the data did; the same scenario with its churn inputs
+    doubled does not."""
+    import sim
+    from sim.calibrate.correct import realised_churn, simulated_churn
+    from sim.calibrate.run import read_inputs
+
+    subs = read_inputs({"subscriptions": FILES["subscriptions"]}, prep.segments).subscriptions
+    data = realised_churn(subs, pd.Timestamp("2023-01-01"), pd.Timestamp("2024-01-01"))
+    doubled = {}
+    for name, seg in prep.scenario.segments.items():
+        doubled[f"segments.{name}.logo_retention_12m_frac"] = 1 - 2 * (
+            1 - seg.logo_retention_12m_frac)
+        doubled[f"segments.{name}.monthly_logo_retention_12m_frac"] = 1 - 2 * (
+            1 - seg.monthly_logo_retention_12m_frac)
+    for sc, ok in ((prep.scenario, True), (sim.with_overrides(prep.scenario, doubled), False)):
+        got = simulated_churn(sc, prep.base, 12, seed=100, reps=4)
+        ratios = {}
+        for key in (("smb", "monthly"), ("smb", "renewal"), ("mid_market", "renewal")):
+            (k_d, y_d), (k_s, y_s) = data[key], got[key]
+            ratios[key] = (k_s / y_s) / (k_d / y_d)
+        assert all(0.7 <= r <= 1.4 for r in ratios.values()) == ok, ratios
+    assert prep.text.count("engine-corrected x") >= 4  # the comment says by how much
 
 
 @pytest.mark.parametrize("broken", [
