@@ -125,7 +125,7 @@ def correct_churn(fit: Fit, base, scenario, subs: pd.DataFrame, since: pd.Timest
             k_dat, y_dat = data[(seg, kind)]
             cur.estimates[n] = _scaled(
                 fit.estimates[n], factor[n],
-                f"engine-corrected x{factor[n]:.3g}: the base input whose realised churn in "
+                f"engine-corrected x{factor[n]:.4g}: the base input whose realised churn in "
                 f"{reps} simulated {months}-month histories matches the data's "
                 f"{k_dat / y_dat:.3g} per account-year ({steps} steps, interval scaled alike)")
     return cur

@@ -234,3 +234,35 @@ def test_a_folder_of_the_users_is_never_replaced(tmp_path):
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert [p.name for p in mine.iterdir()] == ["notes.txt"]
     assert (mine / "notes.txt").read_text() == "keep"
+
+
+def test_calibrate_corrects_the_churn_inputs_on_request(tmp_path):
+    """``revsim calibrate --engine-correction`` writes churn inputs scaled by the factor its
+    comment states; without the flag the fit's own means are written."""
+    import re
+
+    import yaml
+
+    files = [f"--{k}={p}" for k, p in FILES.items()]
+    common = ["calibrate", "--base", BASE, *files, "--as-of", "2024-01-01",
+              "--history-start", "2023-01-01"]
+    plain = run(*common, "--out", "plain.yaml", cwd=tmp_path)
+    fixed = run(*common, "--engine-correction", "--out", "fixed.yaml", cwd=tmp_path)
+    assert plain.returncode == 0 and fixed.returncode == 0, plain.stderr + fixed.stderr
+    text = (tmp_path / "fixed.yaml").read_text()
+    assert "engine-corrected" not in (tmp_path / "plain.yaml").read_text()
+    line = next(x for x in text.splitlines() if "logo_retention_12m_frac" in x
+                and "monthly" not in x and "engine-corrected" in x)
+    factor = float(re.search(r"engine-corrected x([0-9.]+)", line).group(1))
+    key = line.split(":")[0]
+    before = next(x for x in (tmp_path / "plain.yaml").read_text().splitlines()
+                  if x.split(":")[0] == key and "renewal_churn_mean" in x)
+
+    def mean(x):
+        return float(re.search(r"renewal_churn_mean ([0-9.e-]+)", x).group(1))
+    assert mean(line) == pytest.approx(mean(before) * factor, rel=1e-3), (line, before)
+    a = yaml.safe_load((tmp_path / "plain.yaml").read_text())["segments"]
+    b = yaml.safe_load(text)["segments"]
+    changed = [s for s in a if a[s]["logo_retention_12m_frac"] != b[s]["logo_retention_12m_frac"]]
+    assert changed, (a, b)
+    assert run("validate", tmp_path / "fixed.yaml", cwd=tmp_path).returncode == 0
