@@ -83,6 +83,19 @@ MonthsOpt = Annotated[
     int | None, typer.Option("--months", help="Override horizon_months (same as --set).")
 ]
 
+# the company's data files, as `calibrate` and `backtest` take them (see the README's columns)
+SubscriptionsOpt = Annotated[Path | None, typer.Option(
+    "--subscriptions", help="Subscriptions file (CSV or Excel; see the README for the columns).")]
+OpportunitiesOpt = Annotated[Path | None, typer.Option(
+    "--opportunities", help="Opportunities file (CSV or Excel).")]
+LeadsOpt = Annotated[Path | None, typer.Option("--leads", help="Monthly leads file (CSV or Excel).")]
+InvoicesOpt = Annotated[Path | None, typer.Option(
+    "--invoices", help="Invoices file (CSV or Excel).")]
+MappingOpt = Annotated[Path | None, typer.Option("--mapping", help="Vendor mapping (YAML).")]
+HistoryStartOpt = Annotated[str | None, typer.Option(
+    "--history-start", help="First date the files cover (default: the first start_date of the "
+    "subscriptions).")]
+
 
 class _Fail(Exception):
     """Input problems already formatted as one line each."""
@@ -717,18 +730,22 @@ def calibrate(
     base: Annotated[str, typer.Option("--base", help="Scenario the calibrated one extends.")],
     as_of: Annotated[str, typer.Option("--as-of", help="Date the data runs to (YYYY-MM-DD).")],
     out: Annotated[Path, typer.Option("--out", help="Calibrated scenario file (.yaml).")],
-    subscriptions: Annotated[Path | None, typer.Option("--subscriptions", help="Subscriptions file (CSV or Excel; see the README for the columns).")] = None,
-    opportunities: Annotated[Path | None, typer.Option("--opportunities", help="Opportunities file (CSV or Excel).")] = None,
-    leads: Annotated[Path | None, typer.Option("--leads", help="Monthly leads file (CSV or Excel).")] = None,
-    invoices: Annotated[Path | None, typer.Option("--invoices", help="Invoices file (CSV or Excel).")] = None,
-    mapping: Annotated[Path | None, typer.Option("--mapping", help="Vendor mapping (YAML).")] = (
-        None),
-    history_start: Annotated[str | None, typer.Option(
-        "--history-start", help="First date the files cover (default: the first start_date "
-        "of the subscriptions).")] = None,
+    subscriptions: SubscriptionsOpt = None,
+    opportunities: OpportunitiesOpt = None,
+    leads: LeadsOpt = None,
+    invoices: InvoicesOpt = None,
+    mapping: MappingOpt = None,
+    history_start: HistoryStartOpt = None,
     report: Annotated[Path | None, typer.Option(
         "--report", help="Also write the calibration report (observed vs fitted, offline "
         "HTML) into this folder.")] = None,
+    engine_correction: Annotated[bool, typer.Option(
+        "--engine-correction/--no-engine-correction", help="Scale the churn inputs so "
+        "that the engine's realised churn per account-year (health and stakeholder "
+        "multipliers applied) equals the data's: a few simulated histories (seeds from "
+        "--seed), about ten seconds. Off by default: it also absorbs other differences "
+        "between the calibrated scenario and the company.")] = False,
+    seed: SeedOpt = 0,
 ) -> None:
     """Fit the scenario's parameters per segment from the company's own data and write a
     scenario that extends --base, each fitted value commented with its estimate, 95%
@@ -736,8 +753,11 @@ def calibrate(
     from sim.errors import InputError
 
     try:
+        _check_flags(1, seed)
         _load(base)
     except ScenarioError as exc:
+        raise _fail(exc.lines) from None
+    except _Fail as exc:
         raise _fail(exc.lines) from None
     from sim.calibrate.run import calibrate_files
 
@@ -745,7 +765,8 @@ def calibrate(
         files = {"subscriptions": subscriptions, "opportunities": opportunities,
                  "leads": leads, "invoices": invoices}
         try:
-            text, fit = calibrate_files(Path(base), files, as_of, out, mapping, history_start)
+            text, fit = calibrate_files(Path(base), files, as_of, out, mapping, history_start,
+                                        correct=engine_correction, seed=seed)
         except InputError as exc:
             raise _fail(str(exc).splitlines()) from None
         for w in fit.warnings:
@@ -869,15 +890,12 @@ def backtest(
                                           "arr, revenue.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for backtest.csv, backtest.json, "
                                       "backtest.html and the calibrated scenario.")],
-    subscriptions: Annotated[Path | None, typer.Option("--subscriptions", help="Subscriptions file (CSV or Excel).")] = None,
-    opportunities: Annotated[Path | None, typer.Option("--opportunities", help="Opportunities file (CSV or Excel).")] = None,
-    leads: Annotated[Path | None, typer.Option("--leads", help="Monthly leads file (CSV or Excel).")] = None,
-    invoices: Annotated[Path | None, typer.Option("--invoices", help="Invoices file (CSV or Excel).")] = None,
-    mapping: Annotated[Path | None, typer.Option("--mapping", help="Vendor mapping (YAML).")] = (
-        None),
-    history_start: Annotated[str | None, typer.Option(
-        "--history-start", help="First date the files cover (default: the first start_date "
-        "of the subscriptions).")] = None,
+    subscriptions: SubscriptionsOpt = None,
+    opportunities: OpportunitiesOpt = None,
+    leads: LeadsOpt = None,
+    invoices: InvoicesOpt = None,
+    mapping: MappingOpt = None,
+    history_start: HistoryStartOpt = None,
     plan_start: Annotated[str | None, typer.Option(
         "--plan-start", help="Calendar month (YYYY-MM) of month 1 of the base's plan "
         "(default: its calendar; else the cut). The plan is moved to the cut.")] = None,
@@ -885,6 +903,10 @@ def backtest(
         "--fixed-parameters", help="Every replication uses the point estimates (the band "
         "then shows only the business's own randomness, not what the data left "
         "uncertain).")] = False,
+    engine_correction: Annotated[bool, typer.Option(
+        "--engine-correction/--no-engine-correction", help="Correct the churn inputs so "
+        "that the engine's realised churn equals the data's (see revsim calibrate); on "
+        "by default here: it makes the held-out churn match.")] = True,
     reps: RepsOpt = 20,
     seed: SeedOpt = 0,
 ) -> None:
@@ -909,7 +931,8 @@ def backtest(
             res = run_backtest(Path(base), files, actuals, as_of, holdout_months, out,
                                reps=reps, seed=seed, mapping=mapping,
                                history_start=history_start, plan_start=plan_start,
-                               parameter_uncertainty=not fixed_parameters)
+                               parameter_uncertainty=not fixed_parameters,
+                               correct=engine_correction)
         except InputError as exc:
             raise _fail(str(exc).splitlines()) from None
         for w in res.warnings:

@@ -228,9 +228,12 @@ class Prepared:
 
 def prepare(base_path: Path, files: dict[str, Path | None], actuals_path: Path, as_of: str,
             holdout_months: int, out: Path, mapping: Path | None = None,
-            history_start: str | None = None, plan_start: str | None = None) -> Prepared:
+            history_start: str | None = None, plan_start: str | None = None,
+            correct: bool = True, correct_seed: int = 0) -> Prepared:
     """Check the inputs, calibrate on the data before the cut and build the scenario that
-    runs the held-out months (InputError: bad input; nothing is written)."""
+    runs the held-out months (InputError: bad input; nothing is written). ``correct``:
+    the churn inputs get the engine correction of ``sim.calibrate.correct`` (simulated
+    histories with seeds from ``correct_seed``)."""
     from sim.scenario_io import ScenarioError, load_scenario
 
     base = load_scenario(base_path)
@@ -276,16 +279,27 @@ def prepare(base_path: Path, files: dict[str, Path | None], actuals_path: Path, 
     extra[0][("calendar",)] = {"start_month": f"{when:%Y-%m}", "fiscal_year_start_month": fy}
     extra[1][("calendar",)] = "month 1 is the month of the cut"
     shown = [f"{k}={p}" for k, p in files.items() if p is not None]
+
+    def build(fit):
+        with tempfile.TemporaryDirectory(prefix="revsim-backtest-") as tmp:
+            probe = Path(tmp) / CALIBRATED
+            probe.write_text(scenario_yaml(fit, base, base_path, probe, shown, extra),
+                             encoding="utf-8")
+            try:
+                return load_scenario(probe)
+            except ScenarioError as exc:
+                raise InputError("calibrated scenario is not valid: "
+                                 + "; ".join(exc.lines)) from None
+
+    scenario = build(fit)
+    if correct and inputs.subscriptions is not None:  # the engine's realised churn = the data's
+        from sim.calibrate.correct import correct_churn
+
+        subs = inputs.subscriptions
+        window_start = since if since is not None else subs["start_date"].min()
+        fit = correct_churn(fit, base, scenario, subs, window_start, when, seed=correct_seed)
+        scenario = build(fit)
     text = scenario_yaml(fit, base, base_path, Path(out) / CALIBRATED, shown, extra)
-    with tempfile.TemporaryDirectory(prefix="revsim-backtest-") as tmp:
-        probe = Path(tmp) / CALIBRATED
-        probe.write_text(scenario_yaml(fit, base, base_path, probe, shown, extra),
-                         encoding="utf-8")
-        try:
-            scenario = load_scenario(probe)
-        except ScenarioError as exc:
-            raise InputError("calibrated scenario is not valid: " + "; ".join(exc.lines)) \
-                from None
     return Prepared(scenario, text, fit, actuals, months, when, offset, segments,
                     files.get("subscriptions") is not None, base)
 
@@ -396,10 +410,10 @@ def backtest(base_path: Path, files: dict[str, Path | None], actuals_path: Path,
              holdout_months: int, out: Path, reps: int = 20, seed: int = 0,
              mapping: Path | None = None, history_start: str | None = None,
              plan_start: str | None = None,
-             parameter_uncertainty: bool = True) -> BacktestResult:
+             parameter_uncertainty: bool = True, correct: bool = True) -> BacktestResult:
     """Everything ``revsim backtest`` computes; nothing is written (InputError: bad input)."""
     prep = prepare(base_path, files, actuals_path, as_of, holdout_months, out, mapping,
-                   history_start, plan_start)
+                   history_start, plan_start, correct, seed)
     return evaluate(prep, reps, seed, parameter_uncertainty=parameter_uncertainty)
 
 

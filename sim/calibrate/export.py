@@ -105,7 +105,10 @@ def _subscriptions(ev: pd.DataFrame, origin: dt.date) -> pd.DataFrame:
 
 
 def _opportunities(ev: pd.DataFrame, origin: dt.date, scenario: Scenario) -> pd.DataFrame:
-    """One row per opportunity: created at arrival, closed won or lost (or open)."""
+    """One row per opportunity: created at arrival, closed won or lost (or open). The
+    pipeline in flight at the origin (opportunities the warm-up created before it that close
+    after it) is in the history too, created before the origin, as in a real CRM export;
+    its seats are unknown (empty), its amount the won net ARR or the lost deal's list ARR."""
     opened = ev[ev["kind"] == "opportunity"]
     closed = {}
     for r in ev[ev["kind"].isin(["deal_won", "deal_lost", "lost_waiting"])].itertuples(
@@ -114,7 +117,22 @@ def _opportunities(ev: pd.DataFrame, origin: dt.date, scenario: Scenario) -> pd.
         if created is not None:
             closed[float(created)] = r
     rows = []
-    for i, r in enumerate(opened.itertuples(index=False), start=1):
+    in_flight = sorted(t for t in closed if t < 0)
+    for t in in_flight:
+        c = closed[t]
+        row = {"opportunity_id": f"O{len(rows) + 1:06d}", "account_id": "",
+               "segment": c.segment, "channel": c.channel, "created_date": day(origin, t),
+               "closed_date": day(origin, c.time_days), "outcome": "lost",
+               "amount_usd": round(float(c.amount_usd), 2), "list_amount_usd": "",
+               "seats": "", "lost_reason": ""}
+        if c.kind == "deal_won":
+            row.update(outcome="won", account_id=f"C{int(c.account):06d}")
+        elif c.kind == "deal_lost":
+            row.update(lost_reason=c.note.split(";")[0])
+        else:
+            row.update(lost_reason="no_capacity")
+        rows.append(row)
+    for i, r in enumerate(opened.itertuples(index=False), start=len(rows) + 1):
         created_t = float(_field(r.note, "created"))
         seats = float(r.amount_usd)
         price = scenario.pricing.segments[r.segment].list_price_usd

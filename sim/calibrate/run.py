@@ -53,8 +53,11 @@ def parse_date(text: str, flag: str) -> pd.Timestamp:
 
 def calibrate_files(base_path: Path, files: dict[str, Path | None], as_of: str,
                     out: Path, mapping: Path | None = None,
-                    history_start: str | None = None) -> tuple[str, Fit]:
-    """The calibrated scenario's text (checked by loading it) and the fit."""
+                    history_start: str | None = None, correct: bool = False,
+                    seed: int = 0) -> tuple[str, Fit]:
+    """The calibrated scenario's text (checked by loading it) and the fit. ``correct``:
+    churn inputs with the engine correction of ``sim.calibrate.correct`` (simulated
+    histories with seeds from ``seed``)."""
     from sim.scenario_io import ScenarioError, load_scenario
 
     base = load_scenario(base_path)
@@ -63,16 +66,27 @@ def calibrate_files(base_path: Path, files: dict[str, Path | None], as_of: str,
     inputs = read_inputs(files, list(base.segments), mapping)
     fit = calibrate(inputs, base, when, since)
     shown = [f"{k}={p}" for k, p in files.items() if p is not None]
-    text = scenario_yaml(fit, base, base_path, out, shown)
     out_dir = Path(out).absolute().parent
     out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", dir=out_dir, prefix=".check-",
-                                     delete=True, encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        try:
-            load_scenario(Path(fh.name))
-        except ScenarioError as exc:  # a fit outside the scenario's ranges: say which
-            raise InputError("calibrated scenario is not valid: " + "; ".join(exc.lines)) \
-                from None
+
+    def check(fit):
+        text = scenario_yaml(fit, base, base_path, out, shown)
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", dir=out_dir, prefix=".check-",
+                                         delete=True, encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            try:
+                return text, load_scenario(Path(fh.name))
+            except ScenarioError as exc:  # a fit outside the scenario's ranges: say which
+                raise InputError("calibrated scenario is not valid: "
+                                 + "; ".join(exc.lines)) from None
+
+    text, scenario = check(fit)
+    if correct and inputs.subscriptions is not None:  # the engine's realised churn = the data's
+        from sim.calibrate.correct import correct_churn
+
+        subs = inputs.subscriptions
+        window_start = since if since is not None else subs["start_date"].min()
+        fit = correct_churn(fit, base, scenario, subs, window_start, when, seed=seed)
+        text, _ = check(fit)
     return text, fit

@@ -1,14 +1,19 @@
 """``revsim backtest`` on the example company: calibrate on 2023, forecast 2024 from the state
 at 2024-01-01, and score the P10–P90 band against what happened.
 
-Measured (20 replications): 50% of the 60 month x metric cells inside the band, against a
-nominal 80% (at a cut on 2024-07-01 with 18 months of history: 67%). The shortfall is the
-churn fit: it measures the churn that happened, health effects included, and the engine
-applies the stakeholder model's multipliers (critics, champions leaving) again on top, so
-churned ARR runs ~70% high (with the stakeholder model off: +45%, coverage 58%). The test
-pins what holds today: the calibrated backtest clearly beats a fit broken on purpose (churn
-doubled: 22%; the opening state of a year earlier: 25%); the nominal band is an expected
-failure until the churn fit removes the engine's health multipliers.
+Measured (20 replications, seed 0): 52% of the 60 month x metric cells inside the band
+(65% with ``--fixed-parameters``), against a nominal 80%; it was 48% while the exported
+history lacked the pipeline in flight at its start (164 deals the warm-up created before
+2023 and that closed in 2023, 8 of them enterprise wins: enterprise win rate fitted 0.10,
+now 0.15; mid-market 0.18, now 0.19; the base's 0.18 and 0.21). What keeps coverage low:
+the example company's 2023 was a bad year (new ARR $5.7M, churned ARR $2.7M; the first
+year of seeds 1-10 of the same scenario: new ARR median $6.4M, range $5.3-7.4M, churned ARR
+median $1.8M, range $1.2-2.7M), so the fit runs low on win rates and high on churn, and 2024
+went back to the scenario's mean (new ARR $6.7M). With the scenario's true win rates
+and churn in the calibrated scenario (opening state and plan shift as calibrated) coverage
+is 80%, so the plan shift and the opening state are not the cause. The test pins what holds
+today: the calibrated backtest clearly beats a fit broken on purpose (churn doubled; the
+opening state of a year earlier); the nominal band is an expected failure.
 The CLI is run end to end through the ``revsim`` script.
 """
 
@@ -105,11 +110,38 @@ def test_held_out_months_fall_in_the_band_at_about_its_nominal_rate(result):
     assert (inside.astype(float) == table["inside"]).all()
 
 
-@pytest.mark.xfail(strict=True, reason="churn fit counts the engine's health multipliers "
-                   "twice (see the module docstring); coverage ~50%, not ~80%")
+@pytest.mark.xfail(strict=True, reason="2023 was a bad year for the example company (see "
+                   "the module docstring): the fit runs low on win rates, high on churn; "
+                   "~52%, not ~80%")
 def test_held_out_months_fall_in_the_band_at_its_nominal_rate(result):
     low, high = NOMINAL_BAND
     assert low <= result.summary["overall_coverage_p10_p90"] <= high
+
+
+def test_the_engine_correction_matches_the_realised_churn(prep):
+    """Simulated histories of the calibrated scenario (seeds the correction did not use)
+    churn per account-year as the data did; the same scenario with its churn inputs
+    doubled does not."""
+    import sim
+    from sim.calibrate.correct import realised_churn, simulated_churn
+    from sim.calibrate.run import read_inputs
+
+    subs = read_inputs({"subscriptions": FILES["subscriptions"]}, prep.segments).subscriptions
+    data = realised_churn(subs, pd.Timestamp("2023-01-01"), pd.Timestamp("2024-01-01"))
+    doubled = {}
+    for name, seg in prep.scenario.segments.items():
+        doubled[f"segments.{name}.logo_retention_12m_frac"] = 1 - 2 * (
+            1 - seg.logo_retention_12m_frac)
+        doubled[f"segments.{name}.monthly_logo_retention_12m_frac"] = 1 - 2 * (
+            1 - seg.monthly_logo_retention_12m_frac)
+    for sc, ok in ((prep.scenario, True), (sim.with_overrides(prep.scenario, doubled), False)):
+        got = simulated_churn(sc, prep.base, 12, seed=100, reps=4)
+        ratios = {}
+        for key in (("smb", "monthly"), ("smb", "renewal"), ("mid_market", "renewal")):
+            (k_d, y_d), (k_s, y_s) = data[key], got[key]
+            ratios[key] = (k_s / y_s) / (k_d / y_d)
+        assert all(0.7 <= r <= 1.4 for r in ratios.values()) == ok, ratios
+    assert prep.text.count("engine-corrected x") >= 4  # the comment says by how much
 
 
 @pytest.mark.parametrize("broken", [
@@ -207,3 +239,35 @@ def test_a_folder_of_the_users_is_never_replaced(tmp_path):
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert [p.name for p in mine.iterdir()] == ["notes.txt"]
     assert (mine / "notes.txt").read_text() == "keep"
+
+
+def test_calibrate_corrects_the_churn_inputs_on_request(tmp_path):
+    """``revsim calibrate --engine-correction`` writes churn inputs scaled by the factor its
+    comment states; without the flag the fit's own means are written."""
+    import re
+
+    import yaml
+
+    files = [f"--{k}={p}" for k, p in FILES.items()]
+    common = ["calibrate", "--base", BASE, *files, "--as-of", "2024-01-01",
+              "--history-start", "2023-01-01"]
+    plain = run(*common, "--out", "plain.yaml", cwd=tmp_path)
+    fixed = run(*common, "--engine-correction", "--out", "fixed.yaml", cwd=tmp_path)
+    assert plain.returncode == 0 and fixed.returncode == 0, plain.stderr + fixed.stderr
+    text = (tmp_path / "fixed.yaml").read_text()
+    assert "engine-corrected" not in (tmp_path / "plain.yaml").read_text()
+    line = next(x for x in text.splitlines() if "logo_retention_12m_frac" in x
+                and "monthly" not in x and "engine-corrected" in x)
+    factor = float(re.search(r"engine-corrected x([0-9.]+)", line).group(1))
+    key = line.split(":")[0]
+    before = next(x for x in (tmp_path / "plain.yaml").read_text().splitlines()
+                  if x.split(":")[0] == key and "renewal_churn_mean" in x)
+
+    def mean(x):
+        return float(re.search(r"renewal_churn_mean ([0-9.e-]+)", x).group(1))
+    assert mean(line) == pytest.approx(mean(before) * factor, rel=1e-3), (line, before)
+    a = yaml.safe_load((tmp_path / "plain.yaml").read_text())["segments"]
+    b = yaml.safe_load(text)["segments"]
+    changed = [s for s in a if a[s]["logo_retention_12m_frac"] != b[s]["logo_retention_12m_frac"]]
+    assert changed, (a, b)
+    assert run("validate", tmp_path / "fixed.yaml", cwd=tmp_path).returncode == 0

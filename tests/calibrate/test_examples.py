@@ -40,3 +40,20 @@ def test_export_of_a_bad_scenario_is_one_line_and_writes_nothing(tmp_path):
                cwd=tmp_path)
     assert proc.returncode == 2
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
+
+
+def test_the_history_has_the_pipeline_in_flight_at_its_start():
+    """Every new customer of a year has its won opportunity in the history, also those whose
+    opportunity was created before the history starts (the pipeline in flight at the origin,
+    which a CRM export holds too): won deals a year = the actuals' new customers (up to the
+    few deals on a calendar-month boundary)."""
+    import pandas as pd
+
+    company = ROOT / "examples" / "company"
+    opps = pd.read_csv(company / "opportunities.csv", parse_dates=["created_date", "closed_date"])
+    actuals = pd.read_csv(company / "actuals.csv", parse_dates=["month"])
+    won = opps[opps["outcome"] == "won"].groupby(opps["closed_date"].dt.year).size()
+    new = actuals.groupby(actuals["month"].dt.year)["new_customers"].sum()
+    assert (opps["created_date"] < pd.Timestamp("2023-01-01")).sum() > 0
+    for year, n in new.items():
+        assert abs(int(won.get(year, 0)) - int(n)) <= 2, (year, int(won.get(year, 0)), int(n))
