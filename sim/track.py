@@ -706,7 +706,7 @@ def reforecast_yaml(plan, plan_path: Path, out_dir: Path, actuals: Actuals,
                     dropped: Sequence[tuple[str, str]] = ()) -> str:
     """The re-forecast scenario: ``extends`` the plan (relative to ``out_dir``), every changed
     value with its comment."""
-    from sim.calibrate.write import _clean, _scalar
+    from sim.calibrate.write import _clean, _scalar, key_tree
 
     rel = os.path.relpath(Path(plan_path).resolve(), Path(out_dir).resolve())
     m = actuals.last_month
@@ -716,12 +716,7 @@ def reforecast_yaml(plan, plan_path: Path, out_dir: Path, actuals: Actuals,
              "# Each changed value says where it came from; everything else is the plan's."]
     lines.append(f"extends: {_scalar(rel)}")
     lines.append(f"description: {_scalar(_clean(f'Re-forecast of {plan.name} from {actuals.label(m)}'))}")
-    tree: dict = {}
-    for path, v in values.items():
-        node = tree
-        for k in path[:-1]:
-            node = node.setdefault(k, {})
-        node[path[-1]] = (v, notes.get(path, ""))
+    tree = key_tree(values, notes)
 
     def emit(node: dict, depth: int) -> None:
         pad = "  " * depth

@@ -119,6 +119,9 @@ def fit_prices(fit: Fit, seg: str, o: pd.DataFrame, subs: pd.DataFrame | None, b
         fit.unsupported.append(f"{p}willingness to pay and discounts: needs list_amount_usd "
                                "on the opportunities")
         return
+    # only decisions whose list amount is known, won and lost alike (a deal without it, such
+    # as one opened before the history, would otherwise count as a loss but never as a win)
+    o = o[o["list_amount_usd"].notna()]
     has_reason = "lost_reason" in o.columns
     reason = (o["lost_reason"].fillna("").str.lower() if has_reason
               else pd.Series("", index=o.index))

@@ -334,7 +334,7 @@ def price_check_table(cal: Calibration) -> pd.DataFrame:
 
         def cdf(x, rep=rep):
             return special.betainc(rep.a, rep.b, np.clip(x, 0, 1))
-        s = o[o["segment"] == seg]
+        s = o[(o["segment"] == seg) & o["list_amount_usd"].notna()]  # as the fit reads them
         reason = (s["lost_reason"].fillna("").str.lower() if "lost_reason" in s
                   else pd.Series("", index=s.index))
         won = s[s["outcome"] == "won"]

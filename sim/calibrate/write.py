@@ -236,12 +236,7 @@ def scenario_yaml(fit: Fit, base, base_path: Path, out: Path, inputs: list[str],
     lines += opening_comment_lines(fit, base.segments)
     lines.append(f"extends: {_scalar(rel)}")
     lines.append(f"description: {_scalar(f'Calibrated from the company data as of {fit.as_of}')}")
-    tree: dict = {}
-    for path, v in values.items():
-        node = tree
-        for k in path[:-1]:
-            node = node.setdefault(k, {})
-        node[path[-1]] = (v, notes.get(path, ""))
+    tree = key_tree(values, notes)
 
     def emit(node, depth, prefix):
         for k, v in node.items():
@@ -253,3 +248,15 @@ def scenario_yaml(fit: Fit, base, base_path: Path, out: Path, inputs: list[str],
                 emit(v, depth + 1, (*prefix, k))
     emit(tree, 0, ())
     return "\n".join(lines) + "\n"
+
+
+def key_tree(values: dict[tuple, object], notes: dict[tuple, str]) -> dict:
+    """Dotted key paths → nested mappings whose leaves are ``(value, note)``, in the order
+    given (the calibrated and the re-forecast scenario files are written from it)."""
+    tree: dict = {}
+    for path, v in values.items():
+        node = tree
+        for k in path[:-1]:
+            node = node.setdefault(k, {})
+        node[path[-1]] = (v, notes.get(path, ""))
+    return tree
