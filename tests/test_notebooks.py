@@ -3,13 +3,13 @@ to a direct run of the same experiment."""
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 from pathlib import Path
 
 import nbformat
 import pytest
+from notebook_rules import assert_thin
 
 import sim
 from sim.report import cells, store
@@ -25,22 +25,10 @@ def test_notebook_is_thin_and_committed_without_outputs(name):
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     nbformat.validate(nb)
     assert nb.metadata.kernelspec.name == "python3"
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
-    assert len(params) == 1, "exactly one cell tagged parameters"
+    assert_thin(nb)
     headings = [c.source.splitlines()[0] for c in nb.cells if c.cell_type == "markdown"]
     assert "## Summary" in headings and "## Assumptions" in headings
     assert headings.index("## Summary") < headings.index("## Assumptions")
-    for c in code:
-        assert c.outputs == [] and c.execution_count is None, "commit without outputs"
-        tree = ast.parse(c.source)
-        for node in ast.walk(tree):
-            assert not isinstance(node, ast.FunctionDef | ast.Lambda | ast.For | ast.While |
-                                  ast.ListComp | ast.DictComp | ast.ClassDef), c.source
-        if c is params[0]:
-            assert all(isinstance(n, ast.Assign) for n in tree.body)
-        elif not c.source.startswith("import"):
-            assert len(tree.body) == 1, f"one call per cell: {c.source!r}"
 
 
 def _kpi_record(nb) -> dict:

@@ -4,7 +4,6 @@ with a Kaplan–Meier chart per segment; the Kaplan–Meier curve is the hand-co
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import re
@@ -15,6 +14,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from notebook_rules import assert_thin
 
 from sim.bundled import NOTEBOOKS
 from sim.calibrate.report import km_survival, load_fit
@@ -44,19 +44,7 @@ def test_kaplan_meier_is_the_hand_computed_one():
 def test_notebook_is_thin_and_committed_without_outputs():
     nb = nbformat.read(NOTEBOOKS / "calibration.ipynb", as_version=4)
     nbformat.validate(nb)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
-    assert len(params) == 1
-    for c in code:
-        assert c.outputs == [] and c.execution_count is None
-        tree = ast.parse(c.source)
-        for node in ast.walk(tree):
-            assert not isinstance(node, ast.FunctionDef | ast.Lambda | ast.For | ast.While |
-                                  ast.ListComp | ast.DictComp | ast.ClassDef), c.source
-        if c is params[0]:
-            assert all(isinstance(n, ast.Assign) for n in tree.body)
-        elif not c.source.startswith("import"):
-            assert len(tree.body) == 1, f"one call per cell: {c.source!r}"
+    assert_thin(nb)
 
 
 @pytest.fixture(scope="module")
