@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from sim.calibrate.fit import Z95, Estimate, Fit, calibrate
+from sim.calibrate.fit import SCALES, Z95, Estimate, Fit, calibrate
 from sim.calibrate.mapping import apply_mapping, load_mapping
 from sim.calibrate.opening import open_pipeline
 from sim.calibrate.run import parse_date, read_inputs
@@ -317,16 +317,43 @@ def _transform(e: Estimate):
     return (lambda x: x), (lambda x: x)
 
 
+def _bounded(e: Estimate) -> bool:
+    """A two-sided finite interval: the estimate can be drawn."""
+    return math.isfinite(e.low) and math.isfinite(e.high) and e.low < e.high
+
+
 def drawn_fit(fit: Fit, rng: np.random.Generator) -> Fit:
-    """A copy of ``fit`` whose estimates are drawn from their 95% intervals: per estimate a
-    standard normal z, on the scale of :func:`_transform`, with the interval's lower or
-    upper half-width / 1.96 as the standard deviation (a split normal: intervals need not
-    be symmetric). Estimates without a two-sided finite interval (counts, the books, shares,
-    an unbounded concentration) stay as they are."""
-    out = Fit(as_of=fit.as_of, estimates=dict(fit.estimates),
-              unsupported=list(fit.unsupported), warnings=list(fit.warnings))
+    """A copy of ``fit`` whose estimates are drawn from their sampling distributions.
+
+    Estimates fitted together (``Fit.joint``: a gamma's shape and scale, a Beta's a and b,
+    the churn means and concentration, the price parameters) are drawn together: one
+    multivariate normal step on their own scales (the inverse Hessian), added to the
+    current values (so a churn mean scaled by the engine correction keeps its scale). Every
+    other estimate with a two-sided finite interval is drawn alone: a standard normal z on
+    the scale of :func:`_transform`, with the interval's lower or upper half-width / 1.96
+    as the standard deviation (a split normal: intervals need not be symmetric). Estimates
+    without one (counts, the books, shares, an unbounded concentration) stay as they are."""
+    out = fit.with_estimates(fit.estimates)
+    done: set[str] = set()
+    for block in fit.joint:
+        if done.intersection(block.names) or any(n not in fit.estimates for n in block.names):
+            continue
+        # an estimate the data cannot bound (an unbounded concentration) stays as it is: the
+        # others' marginal law is the block without its row and column
+        keep = [i for i, n in enumerate(block.names) if _bounded(fit.estimates[n])]
+        if not keep:
+            continue
+        cov = block.cov[np.ix_(keep, keep)]
+        step = np.linalg.cholesky(cov) @ rng.standard_normal(len(keep))
+        for i, dz in zip(keep, step, strict=True):
+            name, scale = block.names[i], block.scales[i]
+            e = fit.estimates[name]
+            f, inv = SCALES[scale]
+            out.estimates[name] = Estimate(float(inv(float(f(e.value)) + dz)), e.low, e.high,
+                                           e.n, e.method, e.warning)
+        done.update(block.names)
     for name, e in fit.estimates.items():
-        if not (math.isfinite(e.low) and math.isfinite(e.high)) or not e.low < e.high:
+        if name in done or not _bounded(e):
             continue
         f, inv = _transform(e)
         z = float(rng.standard_normal())

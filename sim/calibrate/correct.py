@@ -119,8 +119,7 @@ def correct_churn(fit: Fit, base, scenario, subs: pd.DataFrame, since: pd.Timest
                 continue
             factor[n] = min(factor[n] * (k_dat / y_dat) / (k_sim / y_sim),
                             MAX_MEAN / fit.estimates[n].value)
-        cur = Fit(as_of=fit.as_of, estimates=dict(fit.estimates),
-                  unsupported=list(fit.unsupported), warnings=list(fit.warnings))
+        cur = fit.with_estimates(fit.estimates)
         for n, (seg, kind) in names.items():
             k_dat, y_dat = data[(seg, kind)]
             cur.estimates[n] = _scaled(

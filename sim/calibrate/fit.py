@@ -53,15 +53,53 @@ class Estimate:
         return self.low <= truth <= self.high
 
 
+SCALES = {"log": (np.log, np.exp), "logit": (special.logit, special.expit)}
+"""The scales on which a joint block's estimates are about normal (the Hessian's scale)."""
+
+
+@dataclass(frozen=True)
+class Joint:
+    """Estimates fitted together in one likelihood: their covariance (the inverse Hessian)
+    on the scale each is about normal (``SCALES``), so that a draw keeps their correlation
+    (a gamma's shape and scale, a Beta's a and b, churn means and the concentration)."""
+
+    names: tuple[str, ...]
+    scales: tuple[str, ...]
+    cov: np.ndarray
+
+
 @dataclass
 class Fit:
     """Estimates by name (``segment.quantity`` or ``quantity``), what could not be fitted,
-    and warnings. Names are the calibration's own vocabulary (see ``QUANTITIES``)."""
+    warnings, and the joint blocks of estimates fitted together. Names are the
+    calibration's own vocabulary (see ``QUANTITIES``)."""
 
     as_of: str
     estimates: dict[str, Estimate] = field(default_factory=dict)
     unsupported: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    joint: list[Joint] = field(default_factory=list)
+
+    def with_estimates(self, estimates: dict[str, Estimate]) -> Fit:
+        """A copy with these estimates (the rest shared: lists copied, blocks kept)."""
+        return Fit(as_of=self.as_of, estimates=dict(estimates),
+                   unsupported=list(self.unsupported), warnings=list(self.warnings),
+                   joint=list(self.joint))
+
+    def add_joint(self, names, scales, cov) -> None:
+        """Record that ``names`` were fitted together with covariance ``cov`` (on
+        ``scales``); only when every one was accepted by :meth:`add` and ``cov`` is a
+        finite positive-definite matrix."""
+        cov = None if cov is None else np.asarray(cov, float)
+        if cov is None or len(names) < 2 or any(n not in self.estimates for n in names):
+            return
+        if not np.all(np.isfinite(cov)):
+            return
+        try:
+            np.linalg.cholesky(cov)
+        except np.linalg.LinAlgError:
+            return
+        self.joint.append(Joint(tuple(names), tuple(scales), cov))
 
     def add(self, name: str, est: Estimate | None, why_not: str = "") -> None:
         if est is None or not math.isfinite(est.value):
@@ -107,19 +145,20 @@ def _hessian(f, x: np.ndarray, h: float = 1e-4) -> np.ndarray:
     return H
 
 
-def mle(nll, x0) -> tuple[np.ndarray, np.ndarray]:
-    """Minimise a negative log-likelihood; the estimate and its standard errors (inverse
-    Hessian at the optimum; NaN when it is not positive definite)."""
+def mle_cov(nll, x0) -> tuple[np.ndarray, np.ndarray | None]:
+    """Minimise a negative log-likelihood; the estimate and its covariance (inverse Hessian
+    at the optimum; None when it is not positive definite)."""
     res = optimize.minimize(nll, np.asarray(x0, float), method="Nelder-Mead",
                             options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 20000})
     res = optimize.minimize(nll, res.x, method="BFGS")
-    x = res.x
-    try:
-        cov = np.linalg.inv(_hessian(nll, x))
-        se = np.sqrt(np.diag(cov)) if np.all(np.diag(cov) > 0) else np.full(len(x), np.nan)
-    except np.linalg.LinAlgError:
-        se = np.full(len(x), np.nan)
-    return x, se
+    return res.x, _safe_inv(_hessian(nll, res.x))
+
+
+def mle(nll, x0) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`mle_cov` with standard errors instead (NaN when the covariance is not
+    positive definite)."""
+    x, cov = mle_cov(nll, x0)
+    return x, (np.sqrt(np.diag(cov)) if cov is not None else np.full(len(x), np.nan))
 
 
 def _censored_nll(cdf, logsf, lo: np.ndarray, hi: np.ndarray):
@@ -154,18 +193,21 @@ def _gamma_logsf(x, p):
     return np.log(special.gammaincc(math.exp(p[0]), x / math.exp(p[1])))
 
 
-def lognormal_fit(lo: np.ndarray, hi: np.ndarray, method: str) -> tuple[Estimate, Estimate]:
-    """Median and sigma of a lognormal from interval/right-censored data."""
+def lognormal_fit(lo: np.ndarray, hi: np.ndarray, method: str
+                  ) -> tuple[Estimate, Estimate, np.ndarray | None]:
+    """Median and sigma of a lognormal from interval/right-censored data, and their
+    covariance on the log scale."""
     n = len(lo)
     mid = np.where(np.isinf(hi), lo, (lo + hi) / 2)
     logs = np.log(np.maximum(mid, 0.5))
     x0 = [np.mean(logs), math.log(max(np.std(logs), 0.05))]
-    (m, ls), (se_m, se_ls) = mle(_censored_nll(_lognorm_cdf, _lognorm_logsf, lo, hi), x0)
+    (m, ls), cov = mle_cov(_censored_nll(_lognorm_cdf, _lognorm_logsf, lo, hi), x0)
+    se_m, se_ls = np.sqrt(np.diag(cov)) if cov is not None else (math.nan, math.nan)
     median = Estimate(math.exp(m), math.exp(m - Z95 * se_m), math.exp(m + Z95 * se_m), n,
                       f"lognormal MLE ({method})")
     sigma = Estimate(math.exp(ls), math.exp(ls - Z95 * se_ls), math.exp(ls + Z95 * se_ls), n,
                      f"lognormal MLE ({method})")
-    return median, sigma
+    return median, sigma, cov
 
 
 def lognormal_exact(x: np.ndarray, method: str) -> tuple[Estimate, Estimate]:
@@ -223,14 +265,16 @@ LOG_K_RANGE = (math.log(0.05), math.log(MAX_CONCENTRATION))
 CHI2_95 = 3.841458820694124
 
 
-def sbg_fit(groups: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, Estimate]:
+def sbg_fit(groups: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+            ) -> tuple[dict[str, Estimate], tuple[list[str], np.ndarray] | None]:
     """Means per group (``monthly``, ``renewal``) and one shared concentration by maximum
     likelihood. Means: Hessian interval on the logit scale (joint with the concentration when
     it is interior); concentration: profile-likelihood interval, whose upper end is unbounded
-    when the data cannot tell the accounts apart."""
+    when the data cannot tell the accounts apart. Also the groups' joint covariance (logit
+    means, then log concentration when it is interior), or None."""
     names = [g for g, (t, _, _) in groups.items() if len(t)]
     if not names:
-        return {}
+        return {}, None
     packed = {g: _collapse(*groups[g]) for g in names}
 
     def ll_at(p, logk):
@@ -287,7 +331,8 @@ def sbg_fit(groups: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dic
     out["concentration"] = Estimate(math.exp(logk), math.exp(lo_k), math.exp(hi_k), n_total,
                                     "shifted-beta-geometric MLE (a+b) shared by terms, "
                                     "profile-likelihood interval", warn)
-    return out
+    joint = None if cov is None else (names + (["concentration"] if interior else []), cov)
+    return out, joint
 
 
 def _safe_inv(h: np.ndarray):
@@ -386,17 +431,19 @@ def _fit_opportunities(fit: Fit, seg: str, o: pd.DataFrame, as_of) -> None:
     lo = np.where(done, np.maximum(d - 0.5, 0.0), d)
     hi = np.where(done, d + 0.5, np.inf)
     if done.sum() >= 2:
-        med, sig = lognormal_fit(lo, hi, "whole days, open deals right-censored")
+        med, sig, cov = lognormal_fit(lo, hi, "whole days, open deals right-censored")
         fit.add(p + "cycle_median_days", med)
         fit.add(p + "cycle_sigma", sig)
+        fit.add_joint((p + "cycle_median_days", p + "cycle_sigma"), ("log", "log"), cov)
     else:
         fit.unsupported.append(f"{p}cycle: fewer than 2 closed deals")
     if "seats" in o.columns and o["seats"].notna().sum() >= 2:
         s = o["seats"].dropna().to_numpy(float)
         lo = np.where(s <= 1, 0.0, s - 0.5)
-        med, sig = lognormal_fit(lo, s + 0.5, "whole seats of every opportunity")
+        med, sig, cov = lognormal_fit(lo, s + 0.5, "whole seats of every opportunity")
         fit.add(p + "seats_median", med)
         fit.add(p + "seats_sigma", sig)
+        fit.add_joint((p + "seats_median", p + "seats_sigma"), ("log", "log"), cov)
     else:
         fit.unsupported.append(f"{p}seats: no seats column (or fewer than 2 values)")
 
@@ -483,8 +530,8 @@ def _fit_subscriptions(fit: Fit, seg: str, s: pd.DataFrame, as_of, history_start
                 disc = next((c.term_discount_frac for c in contracts
                              if c.term_months == term and c.billing == cols["billing"][lo]), 0.0)
                 active_price.append(arr[-1] / seats / (1 - disc))
-    churn = sbg_fit({k: (np.asarray(v[0], float), np.asarray(v[1], bool),
-                         np.asarray(v[2], float)) for k, v in groups.items()})
+    churn, joint = sbg_fit({k: (np.asarray(v[0], float), np.asarray(v[1], bool),
+                                np.asarray(v[2], float)) for k, v in groups.items()})
     # one mean per kind of term (a T-month term has mean 1 - r12^(T/12)), one concentration;
     # the most common 12+ month term is the one written
     fit.add(p + "monthly_churn_mean", churn.get("monthly"), "no lifetimes on this kind of contract")
@@ -498,6 +545,15 @@ def _fit_subscriptions(fit: Fit, seg: str, s: pd.DataFrame, as_of, history_start
             fit.add(p + "renewal_term_months", Estimate(
                 term, term, term, int(counts.max()), "most common term of the 12+ month "
                 "lifetimes (its churn mean is the one written)"))
+    if joint is not None:  # the written means and the concentration, drawn together
+        written = {"monthly": p + "monthly_churn_mean", "concentration": p + "churn_concentration"}
+        if renewal_terms:
+            written[f"renewal_{term}"] = p + "renewal_churn_mean"
+        groups_, cov = joint
+        keep = [i for i, g in enumerate(groups_) if g in written]
+        fit.add_joint([written[groups_[i]] for i in keep],
+                      ["log" if groups_[i] == "concentration" else "logit" for i in keep],
+                      cov[np.ix_(keep, keep)])
     else:
         fit.unsupported.append(f"{p}renewal_churn_mean: no lifetimes on this kind of contract")
     if len(s) == len(breaks) + 1:  # one row per customer: no ARR change is visible
@@ -515,11 +571,14 @@ def _fit_subscriptions(fit: Fit, seg: str, s: pd.DataFrame, as_of, history_start
                 return -float(np.sum(stats.beta.logpdf(fracs, math.exp(q[0]), math.exp(q[1]))))
             m, v = fracs.mean(), max(fracs.var(), 1e-6)
             c = max(m * (1 - m) / v - 1, 0.5)
-            x, se = mle(nll, [math.log(m * c), math.log((1 - m) * c)])
-            for i, name in enumerate(("contraction_frac_a", "contraction_frac_b")):
-                fit.add(p + name, Estimate(math.exp(x[i]), math.exp(x[i] - Z95 * se[i]),
-                                           math.exp(x[i] + Z95 * se[i]), len(fracs),
-                                           "Beta MLE of the ARR share cut"))
+            x, cov = mle_cov(nll, [math.log(m * c), math.log((1 - m) * c)])
+            se = np.sqrt(np.diag(cov)) if cov is not None else np.full(2, np.nan)
+            names = (p + "contraction_frac_a", p + "contraction_frac_b")
+            for i, name in enumerate(names):
+                fit.add(name, Estimate(math.exp(x[i]), math.exp(x[i] - Z95 * se[i]),
+                                       math.exp(x[i] + Z95 * se[i]), len(fracs),
+                                       "Beta MLE of the ARR share cut"))
+            fit.add_joint(names, ("log", "log"), cov)
         else:
             fit.unsupported.append(f"{p}contraction_frac: fewer than 3 contractions")
     fit.add(p + "installed_customers", Estimate(active, active, active, active,
@@ -656,9 +715,12 @@ def _fit_collections(fit: Fit, inv, as_of) -> None:
         return
 
     mean = max(float(np.mean(d[paid])), 1.0)
-    x, se = mle(_censored_nll(_gamma_cdf, _gamma_logsf, lo, hi),
-                [math.log(2.0), math.log(mean / 2)])
+    x, cov = mle_cov(_censored_nll(_gamma_cdf, _gamma_logsf, lo, hi),
+                     [math.log(2.0), math.log(mean / 2)])
+    se = np.sqrt(np.diag(cov)) if cov is not None else np.full(2, np.nan)
     method = "gamma MLE, whole days, unpaid invoices right-censored"
-    for i, name in enumerate(("collection_lag_shape", "collection_lag_scale")):
+    names = ("collection_lag_shape", "collection_lag_scale")
+    for i, name in enumerate(names):
         fit.add(name, Estimate(math.exp(x[i]), math.exp(x[i] - Z95 * se[i]),
                                math.exp(x[i] + Z95 * se[i]), len(inv), method))
+    fit.add_joint(names, ("log", "log"), cov)

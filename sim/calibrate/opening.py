@@ -23,24 +23,26 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.calibrate.fit import Z95, Estimate, Fit, mle
+from sim.calibrate.fit import Z95, Estimate, Fit, mle_cov
 from sim.units import MONTH_DAYS
 
 OPEN_PIPELINE = "open_pipeline"
 """``<seg>.open_pipeline`` (count) and ``<seg>.open_pipeline_usd`` in ``Fit.estimates``."""
 
 
-def tenure_fit(months: np.ndarray) -> tuple[dict, list[Estimate]]:
+def tenure_fit(months: np.ndarray) -> tuple[dict, list[Estimate], np.ndarray | None]:
     """Gamma and lognormal MLE of fully observed tenures (months > 0); the one with the
-    higher likelihood as a scenario distribution and its parameters as estimates."""
+    higher likelihood as a scenario distribution, its parameters as estimates, and their
+    covariance on the log scale (gamma; None for the lognormal, whose two are independent)."""
     x = np.maximum(np.asarray(months, float), 1e-3)
     n = len(x)
     logs = np.log(x)
     # gamma: log shape, log scale
     m, v = float(x.mean()), float(max(x.var(), 1e-6))
-    g, g_se = mle(lambda q: -float(np.sum(stats.gamma.logpdf(x, math.exp(q[0]),
+    g, g_cov = mle_cov(lambda q: -float(np.sum(stats.gamma.logpdf(x, math.exp(q[0]),
                                                              scale=math.exp(q[1])))),
-                  [math.log(m * m / v), math.log(v / m)])
+                      [math.log(m * m / v), math.log(v / m)])
+    g_se = np.sqrt(np.diag(g_cov)) if g_cov is not None else np.full(2, np.nan)
     ll_g = float(np.sum(stats.gamma.logpdf(x, math.exp(g[0]), scale=math.exp(g[1]))))
     mu, sd = float(logs.mean()), float(logs.std())
     ll_l = float(np.sum(stats.norm.logpdf(logs, mu, sd) - logs)) if sd > 0 else -math.inf
@@ -49,7 +51,7 @@ def tenure_fit(months: np.ndarray) -> tuple[dict, list[Estimate]]:
                   f"lognormal {ll_l:.1f})")
         ests = [Estimate(math.exp(g[i]), math.exp(g[i] - Z95 * g_se[i]),
                          math.exp(g[i] + Z95 * g_se[i]), n, method) for i in range(2)]
-        return {"dist": "gamma", "shape": ests[0].value, "scale": ests[1].value}, ests
+        return {"dist": "gamma", "shape": ests[0].value, "scale": ests[1].value}, ests, g_cov
     method = (f"lognormal MLE of the tenure of active accounts (log-likelihood {ll_l:.1f} vs "
               f"gamma {ll_g:.1f})")
     half = stats.t.ppf(0.975, n - 1) * logs.std(ddof=1) / math.sqrt(n)
@@ -57,7 +59,7 @@ def tenure_fit(months: np.ndarray) -> tuple[dict, list[Estimate]]:
     hi = sd * math.sqrt(n / stats.chi2.ppf(0.025, n - 1))
     ests = [Estimate(math.exp(mu), math.exp(mu - half), math.exp(mu + half), n, method),
             Estimate(sd, lo, hi, n, method)]
-    return {"dist": "lognormal", "median": ests[0].value, "sigma": ests[1].value}, ests
+    return {"dist": "lognormal", "median": ests[0].value, "sigma": ests[1].value}, ests, None
 
 
 def active_at(subs: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -92,11 +94,12 @@ def fit_opening(fit: Fit, subs, opps, inv, base, as_of: pd.Timestamp) -> None:
                 fit.unsupported.append(f"{p}installed_age_months: fewer than 3 distinct "
                                        "tenures")
                 continue
-            dist, ests = tenure_fit(tenure)
+            dist, ests, cov = tenure_fit(tenure)
             names = ("installed_age_shape", "installed_age_scale") if dist["dist"] == "gamma" \
                 else ("installed_age_median", "installed_age_sigma")
             for name, est in zip(names, ests, strict=True):
                 fit.add(p + name, est)
+            fit.add_joint([p + n for n in names], ("log", "log"), cov)
     if inv is not None:
         if base.opening.receivables == "none":
             fit.unsupported.append("opening.receivables_usd: the base says receivables: none")

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from sim.calibrate.fit import Z95, Estimate, Fit, binomial, mle
+from sim.calibrate.fit import Z95, Estimate, Fit, binomial, mle_cov
 from sim.engine.pricing import QUARTER_DAYS
 
 AT_CAP_TOL = 1e-4  # a discount this close to the cap is at the cap (amounts are in cents)
@@ -209,13 +209,13 @@ def fit_prices(fit: Fit, seg: str, o: pd.DataFrame, subs: pd.DataFrame | None, b
            "won deals only, conditioned on winning on price (no lost_reason)")
     method = f"MLE under the engine's price rule, {how}, cap {cap:g}"
     mask = np.array([True, True, True, True, fit_extra])
-    x, se = _fit_free(nll, x0, mask)
+    x, se, cov = _fit_free(nll, x0, mask)
     if fit_extra and x[2] < 0:  # a < 1: the concession's density is unbounded at 0, so the
         # likelihood of the quarter-end extra spikes at each window deal's discount
         fit_extra = False
         mask[4] = False
         x0[4] = special.logit(min(max(base_extra, 1e-6), 1 - 1e-6))
-        x, se = _fit_free(nll, x0, mask)
+        x, se, cov = _fit_free(nll, x0, mask)
         fit.unsupported.append(f"{p}quarter_end_extra_discount: not identified when the "
                                "reps' concession has Beta a < 1, kept from the base")
     if not _wtp_identified(x, se, price.list_price_usd):
@@ -227,7 +227,7 @@ def fit_prices(fit: Fit, seg: str, o: pd.DataFrame, subs: pd.DataFrame | None, b
         fit.unsupported.append(why + "; the reps' concession is fitted given it")
         x0[:2] = math.log(wtp.median), math.log(wtp.sigma)
         mask[:2] = False
-        x, se = _fit_free(nll, x0, mask)
+        x, se, cov = _fit_free(nll, x0, mask)
         method += ", willingness to pay fixed at the base"
     else:
         fit.add(p + "wtp_median_usd", Estimate(math.exp(x[0]), math.exp(x[0] - Z95 * se[0]),
@@ -246,6 +246,12 @@ def fit_prices(fit: Fit, seg: str, o: pd.DataFrame, subs: pd.DataFrame | None, b
     elif q.sum() < MIN_WINDOW_DEALS:
         fit.unsupported.append(f"{p}quarter_end_extra_discount: fewer than "
                                f"{MIN_WINDOW_DEALS:g} won deals in quarter-end windows")
+    # drawn together: the free parameters of the one likelihood, in the order of x
+    names = [p + "wtp_median_usd", p + "wtp_sigma", p + "rep_discount_a", p + "rep_discount_b",
+             p + "quarter_end_extra_discount"]
+    fit.add_joint([n for n, free in zip(names, mask, strict=True) if free],
+                  [sc for sc, free in zip(("log", "log", "log", "log", "logit"), mask,
+                                          strict=True) if free], cov)
     # the contract mix, corrected for the deals lost on price
     if shares:  # at the willingness to pay written (fitted, or the base's)
         mu, s = x[0], math.exp(x[1])
@@ -267,17 +273,19 @@ def fit_prices(fit: Fit, seg: str, o: pd.DataFrame, subs: pd.DataFrame | None, b
                            "kept from the base")
 
 
-def _fit_free(nll, x0: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """MLE over the parameters ``mask`` frees (the others fixed at ``x0``); standard errors
-    of the fixed ones are 0."""
+def _fit_free(nll, x0: np.ndarray, mask: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """MLE over the parameters ``mask`` frees (the others fixed at ``x0``): the estimate,
+    standard errors (0 for the fixed ones) and the free ones' covariance (or None)."""
     def sub(z):
         full = x0.copy()
         full[mask] = z
         return nll(full)
-    z, se_z = mle(sub, x0[mask])
+    z, cov = mle_cov(sub, x0[mask])
     x, se = x0.copy(), np.zeros(len(x0))
-    x[mask], se[mask] = z, se_z
-    return x, se
+    x[mask] = z
+    se[mask] = np.sqrt(np.diag(cov)) if cov is not None else np.nan
+    return x, se, cov
 
 
 WTP_LOG_RANGE = 2.5  # a median this many log units from list, or a sigma above 2: unbounded

@@ -91,10 +91,10 @@ def test_the_tenure_fit_recovers_a_known_law():
     from sim.calibrate.opening import tenure_fit
 
     x = np.random.default_rng(4).gamma(1.7, 20.0, 3000)
-    dist, (shape, scale) = tenure_fit(x)
+    dist, (shape, scale), cov = tenure_fit(x)
     assert dist["dist"] == "gamma"
     assert shape.covers(1.7) and scale.covers(20.0)
-    dist, _ = tenure_fit(np.random.default_rng(5).lognormal(np.log(30), 0.8, 3000))
+    dist, _, _ = tenure_fit(np.random.default_rng(5).lognormal(np.log(30), 0.8, 3000))
     assert dist["dist"] == "lognormal" and abs(dist["median"] - 30) < 2
 
 
