@@ -314,7 +314,11 @@ def _transform(e: Estimate):
         return special.logit, special.expit
     if e.low > 0:
         return np.log, np.exp
-    return (lambda x: x), (lambda x: x)
+    return _identity, _identity
+
+
+def _identity(x):
+    return x
 
 
 def _bounded(e: Estimate) -> bool:
@@ -359,8 +363,10 @@ def drawn_fit(fit: Fit, rng: np.random.Generator) -> Fit:
         z = float(rng.standard_normal())
         mid = float(f(e.value))
         half = (float(f(e.high)) - mid) if z > 0 else (mid - float(f(e.low)))
-        out.estimates[name] = Estimate(float(inv(mid + z * half / Z95)), e.low, e.high, e.n,
-                                       e.method, e.warning)
+        value = float(inv(mid + z * half / Z95))
+        if f is _identity:  # an interval reaching 0 (or 1): a draw stays inside it
+            value = min(max(value, e.low), e.high)
+        out.estimates[name] = Estimate(value, e.low, e.high, e.n, e.method, e.warning)
     return out
 
 

@@ -140,3 +140,14 @@ def test_an_unbounded_member_of_a_block_stays_and_the_rest_are_drawn():
     z = np.array([math.log(d["ent.renewal_churn_mean"].value
                            / (1 - d["ent.renewal_churn_mean"].value)) for d in draws])
     assert z.std() == pytest.approx(math.sqrt(0.1), rel=0.1)
+
+
+def test_a_draw_never_leaves_an_interval_that_reaches_zero():
+    """A churn mean the data barely bound ([0, 1]: no usable Hessian) is drawn on the
+    identity scale; a negative churn (retention above 1) must not come out of it."""
+    fit = Fit(as_of="2024-01-01")
+    fit.add("ent.renewal_churn_mean", Estimate(0.2, 0.0, 1.0, 5, "test"))
+    rng = np.random.default_rng(2)
+    values = [drawn_fit(fit, rng).estimates["ent.renewal_churn_mean"].value
+              for _ in range(400)]
+    assert min(values) >= 0.0 and max(values) <= 1.0 and len(set(values)) > 100
