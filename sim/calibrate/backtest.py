@@ -224,6 +224,7 @@ class Prepared:
     segments: list[str]
     subscriptions_given: bool
     base: object = None  # the base scenario (the fit's overrides are written against it)
+    history: object = None  # the engine correction's scenario: state and plan at the data's start
 
 
 def prepare(base_path: Path, files: dict[str, Path | None], actuals_path: Path, as_of: str,
@@ -280,7 +281,7 @@ def prepare(base_path: Path, files: dict[str, Path | None], actuals_path: Path, 
     extra[1][("calendar",)] = "month 1 is the month of the cut"
     shown = [f"{k}={p}" for k, p in files.items() if p is not None]
 
-    def build(fit):
+    def build(fit, extra=extra):
         with tempfile.TemporaryDirectory(prefix="revsim-backtest-") as tmp:
             probe = Path(tmp) / CALIBRATED
             probe.write_text(scenario_yaml(fit, base, base_path, probe, shown, extra),
@@ -292,16 +293,24 @@ def prepare(base_path: Path, files: dict[str, Path | None], actuals_path: Path, 
                                  + "; ".join(exc.lines)) from None
 
     scenario = build(fit)
+    history = None
     if correct and inputs.subscriptions is not None:  # the engine's realised churn = the data's
-        from sim.calibrate.correct import correct_churn
+        from sim.calibrate.correct import correct_churn, opening_at, with_opening
 
         subs = inputs.subscriptions
         window_start = since if since is not None else subs["start_date"].min()
-        fit = correct_churn(fit, base, scenario, subs, window_start, when, seed=correct_seed)
+        # simulated from the state and plan at the window's start, as the data ran
+        then = shifted_plan(base, max(0, month_index(window_start) - month_index(start)))
+        then[0][("calendar",)] = {"start_month": f"{window_start:%Y-%m}",
+                                  "fiscal_year_start_month": fy}
+        opening = opening_at(inputs, base, window_start)
+        history = build(with_opening(fit, opening), then)
+        fit = correct_churn(fit, base, history, subs, window_start, when, seed=correct_seed)
         scenario = build(fit)
+        history = build(with_opening(fit, opening), then)  # with the corrected churn
     text = scenario_yaml(fit, base, base_path, Path(out) / CALIBRATED, shown, extra)
     return Prepared(scenario, text, fit, actuals, months, when, offset, segments,
-                    files.get("subscriptions") is not None, base)
+                    files.get("subscriptions") is not None, base, history)
 
 
 PARAMETER_STREAM = "backtest_parameters"

@@ -82,6 +82,41 @@ def simulated_churn(scenario, base, months: int, seed: int, reps: int
     return total
 
 
+OPENING = ("installed_customers", "installed_price_usd", "installed_seats_median",
+           "installed_seats_sigma", "installed_arr_usd", "installed_age_shape",
+           "installed_age_scale", "installed_age_median", "installed_age_sigma")
+"""The per-segment estimates of the opening state (plus ``receivables_usd``)."""
+
+
+def _opening_name(name: str) -> bool:
+    return name == "receivables_usd" or name.split(".", 1)[-1] in OPENING
+
+
+def opening_at(inputs, base, start: pd.Timestamp) -> dict[str, Estimate]:
+    """The opening state at ``start`` (the state the data's window began from: installed
+    base, tenure, receivables), fitted from the inputs cut at ``start``. A segment with no
+    customers active then opens empty."""
+    from sim.calibrate.fit import calibrate
+
+    at = calibrate(inputs, base, start, start)
+    est = {n: e for n, e in at.estimates.items() if _opening_name(n)}
+    for seg in base.segments:
+        est.setdefault(f"{seg}.installed_customers", Estimate(
+            0.0, 0.0, 0.0, 0, f"no customers active at {start.date()}"))
+    return est
+
+
+def with_opening(fit: Fit, opening: dict[str, Estimate]) -> Fit:
+    """A copy of ``fit`` with this opening state in place of its own. The correction
+    simulates from the state at the data's start, so that the simulated histories run
+    through the same seasoning of the base as the data did: simulated from the state at the
+    cut instead, a base that has seasoned since churns less, and the correction would push
+    the churn inputs up to make up for it."""
+    est = {n: e for n, e in fit.estimates.items() if not _opening_name(n)}
+    est.update(opening)
+    return fit.with_estimates(est)
+
+
 def _scaled(e: Estimate, factor: float, note: str) -> Estimate:
     def cap(x):
         return min(MAX_MEAN, x * factor) if math.isfinite(x) else x
@@ -93,8 +128,9 @@ def correct_churn(fit: Fit, base, scenario, subs: pd.DataFrame, since: pd.Timest
                   as_of: pd.Timestamp, seed: int = 0, reps: int = DEFAULT_REPS,
                   steps: int = DEFAULT_STEPS) -> Fit:
     """A copy of ``fit`` whose churn means (and intervals) are the engine's base inputs.
-    ``scenario`` is the calibrated scenario (its churn keys are rewritten from each step's
-    fit); ``subs`` the data's subscriptions, measured over [since, as_of)."""
+    ``scenario`` is the calibrated scenario as it stood at ``since`` (opening state from
+    :func:`opening_at`; its churn keys are rewritten from each step's fit); ``subs`` the
+    data's subscriptions, measured over [since, as_of)."""
     import sim
     from sim.calibrate.write import to_scenario_overrides
 

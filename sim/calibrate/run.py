@@ -83,10 +83,11 @@ def calibrate_files(base_path: Path, files: dict[str, Path | None], as_of: str,
 
     text, scenario = check(fit)
     if correct and inputs.subscriptions is not None:  # the engine's realised churn = the data's
-        from sim.calibrate.correct import correct_churn
+        from sim.calibrate.correct import correct_churn, opening_at, with_opening
 
         subs = inputs.subscriptions
         window_start = since if since is not None else subs["start_date"].min()
-        fit = correct_churn(fit, base, scenario, subs, window_start, when, seed=seed)
+        _, history = check(with_opening(fit, opening_at(inputs, base, window_start)))
+        fit = correct_churn(fit, base, history, subs, window_start, when, seed=seed)
         text, _ = check(fit)
     return text, fit

@@ -118,10 +118,27 @@ def test_held_out_months_fall_in_the_band_at_its_nominal_rate(result):
     assert low <= result.summary["overall_coverage_p10_p90"] <= high
 
 
+def test_the_correction_simulates_from_the_state_at_the_datas_start(prep):
+    """The engine correction's scenario opens with the books at the history's start
+    (2023-01-01), not at the cut: the customers active then and their ARR."""
+    subs = pd.read_csv(FILES["subscriptions"], parse_dates=["start_date", "end_date"])
+    start = pd.Timestamp("2023-01-01")
+    live = subs[(subs["start_date"] < start)
+                & (subs["end_date"].isna() | (subs["end_date"] >= start))]
+    history = prep.history
+    for name, seg in history.segments.items():
+        rows = live[live["segment"] == name]
+        assert seg.installed_customers == rows["customer_id"].nunique()
+        assert seg.installed_arr_usd == pytest.approx(rows["arr_usd"].sum(), abs=0.01 * len(rows))
+        assert seg.installed_customers < prep.scenario.segments[name].installed_customers
+    assert history.calendar.start_month == "2023-01"
+    assert prep.scenario.calendar.start_month == "2024-01"
+
+
 def test_the_engine_correction_matches_the_realised_churn(prep):
-    """Simulated histories of the calibrated scenario (seeds the correction did not use)
-    churn per account-year as the data did; the same scenario with its churn inputs
-    doubled does not."""
+    """Simulated histories of the calibrated scenario from the state at the data's start
+    (seeds the correction did not use) churn per account-year as the data did; the same
+    scenario with its churn inputs doubled does not."""
     import sim
     from sim.calibrate.correct import realised_churn, simulated_churn
     from sim.calibrate.run import read_inputs
@@ -129,12 +146,12 @@ def test_the_engine_correction_matches_the_realised_churn(prep):
     subs = read_inputs({"subscriptions": FILES["subscriptions"]}, prep.segments).subscriptions
     data = realised_churn(subs, pd.Timestamp("2023-01-01"), pd.Timestamp("2024-01-01"))
     doubled = {}
-    for name, seg in prep.scenario.segments.items():
+    for name, seg in prep.history.segments.items():
         doubled[f"segments.{name}.logo_retention_12m_frac"] = 1 - 2 * (
             1 - seg.logo_retention_12m_frac)
         doubled[f"segments.{name}.monthly_logo_retention_12m_frac"] = 1 - 2 * (
             1 - seg.monthly_logo_retention_12m_frac)
-    for sc, ok in ((prep.scenario, True), (sim.with_overrides(prep.scenario, doubled), False)):
+    for sc, ok in ((prep.history, True), (sim.with_overrides(prep.history, doubled), False)):
         got = simulated_churn(sc, prep.base, 12, seed=100, reps=4)
         ratios = {}
         for key in (("smb", "monthly"), ("smb", "renewal"), ("mid_market", "renewal")):
