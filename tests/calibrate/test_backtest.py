@@ -1,19 +1,15 @@
 """``revsim backtest`` on the example company: calibrate on 2023, forecast 2024 from the state
 at 2024-01-01, and score the P10–P90 band against what happened.
 
-Measured (20 replications, seed 0): 52% of the 60 month x metric cells inside the band
-(65% with ``--fixed-parameters``), against a nominal 80%; it was 48% while the exported
-history lacked the pipeline in flight at its start (164 deals the warm-up created before
-2023 and that closed in 2023, 8 of them enterprise wins: enterprise win rate fitted 0.10,
-now 0.15; mid-market 0.18, now 0.19; the base's 0.18 and 0.21). What keeps coverage low:
-the example company's 2023 was a bad year (new ARR $5.7M, churned ARR $2.7M; the first
-year of seeds 1-10 of the same scenario: new ARR median $6.4M, range $5.3-7.4M, churned ARR
-median $1.8M, range $1.2-2.7M), so the fit runs low on win rates and high on churn, and 2024
-went back to the scenario's mean (new ARR $6.7M). With the scenario's true win rates
-and churn in the calibrated scenario (opening state and plan shift as calibrated) coverage
-is 80%, so the plan shift and the opening state are not the cause. The test pins what holds
-today: the calibrated backtest clearly beats a fit broken on purpose (churn doubled; the
-opening state of a year earlier); the nominal band is an expected failure.
+Measured (seed 0): 85% of the 60 month x metric cells inside the band with 10 replications,
+92% with 20; 75% and 82% at seed 1. One company's months are one correlated path, so its
+coverage swings: over eight companies exported from the same scenario
+(``python -m benchmarks.backtest_coverage``) coverage averages 79% (48% to 93% per
+company). It was 62% on the example (74% on average) before the parameter draws kept the
+correlation of estimates fitted together and before the engine correction of churn
+simulated from the state at the data's start with 12 histories per step. The test asks for
+the nominal rate within that spread, and that a fit broken on purpose (churn doubled; the
+opening state of a year earlier) falls far below it.
 The CLI is run end to end through the ``revsim`` script.
 """
 
@@ -36,11 +32,10 @@ BASE = ROOT / "examples" / "example_company.yaml"
 FILES = {k: COMPANY / f"{k}.csv" for k in ("subscriptions", "opportunities", "leads", "invoices")}
 REVSIM = shutil.which("revsim") or str(Path(os.sys.executable).parent / "revsim")
 REPS = 10
-COVERAGE_BAND = (0.40, 0.95)
-"""Overall P10–P90 coverage of the 60 held-out month × metric cells that the calibrated fit
-must reach today, and a broken fit must not (see the module docstring)."""
 NOMINAL_BAND = (0.65, 0.95)
-"""About the nominal 80% (10 replications: noisy P10/P90, correlated months)."""
+"""About the nominal 80%: one company's 12 correlated months (see the module docstring)."""
+BROKEN_BELOW = 0.40
+"""A fit broken on purpose scores below this."""
 
 
 @pytest.fixture(scope="module")
@@ -101,21 +96,13 @@ def test_the_tenure_fit_recovers_a_known_law():
 def test_held_out_months_fall_in_the_band_at_about_its_nominal_rate(result):
     s = result.summary
     assert s["cells_scored"] == 60
-    low, high = COVERAGE_BAND
+    low, high = NOMINAL_BAND
     assert low <= s["overall_coverage_p10_p90"] <= high, s["metrics"]
     table = result.table
     assert set(table["metric"]) == {"new_arr", "churned_arr", "customers", "arr", "revenue"}
     assert ((table["p10"] <= table["p50"]) & (table["p50"] <= table["p90"])).all()
     inside = (table["p10"] <= table["actual"]) & (table["actual"] <= table["p90"])
     assert (inside.astype(float) == table["inside"]).all()
-
-
-@pytest.mark.xfail(strict=True, reason="2023 was a bad year for the example company (see "
-                   "the module docstring): the fit runs low on win rates, high on churn; "
-                   "~52%, not ~80%")
-def test_held_out_months_fall_in_the_band_at_its_nominal_rate(result):
-    low, high = NOMINAL_BAND
-    assert low <= result.summary["overall_coverage_p10_p90"] <= high
 
 
 def test_the_correction_simulates_from_the_state_at_the_datas_start(prep):
@@ -186,7 +173,7 @@ def test_a_broken_fit_falls_outside_the_band(prep, result, broken):
                         "installed_age_months", "installed_arr_usd"):
                 over[f"segments.{name}.{key}"] = getattr(seg, key)
     bad = evaluate(prep, reps=REPS, seed=0, overrides=over)
-    assert bad.summary["overall_coverage_p10_p90"] < COVERAGE_BAND[0], bad.summary["metrics"]
+    assert bad.summary["overall_coverage_p10_p90"] < BROKEN_BELOW, bad.summary["metrics"]
     assert bad.summary["overall_coverage_p10_p90"] < result.summary["overall_coverage_p10_p90"]
 
 
