@@ -295,17 +295,17 @@ def prepare(base_path: Path, files: dict[str, Path | None], actuals_path: Path, 
     scenario = build(fit)
     history = None
     if correct and inputs.subscriptions is not None:  # the engine's realised churn = the data's
-        from sim.calibrate.correct import correct_churn, opening_at, with_opening
+        from sim.calibrate.correct import correct_churn, opening_at, window_start, with_opening
 
         subs = inputs.subscriptions
-        window_start = since if since is not None else subs["start_date"].min()
+        start_w = window_start(subs, since, when)
         # simulated from the state and plan at the window's start, as the data ran
-        then = shifted_plan(base, max(0, month_index(window_start) - month_index(start)))
-        then[0][("calendar",)] = {"start_month": f"{window_start:%Y-%m}",
+        then = shifted_plan(base, max(0, month_index(start_w) - month_index(start)))
+        then[0][("calendar",)] = {"start_month": f"{start_w:%Y-%m}",
                                   "fiscal_year_start_month": fy}
-        opening = opening_at(inputs, base, window_start)
+        opening = opening_at(inputs, base, start_w)
         history = build(with_opening(fit, opening), then)
-        fit = correct_churn(fit, base, history, subs, window_start, when, seed=correct_seed)
+        fit = correct_churn(fit, base, history, subs, start_w, when, seed=correct_seed)
         scenario = build(fit)
         history = build(with_opening(fit, opening), then)  # with the corrected churn
     text = scenario_yaml(fit, base, base_path, Path(out) / CALIBRATED, shown, extra)

@@ -93,6 +93,15 @@ def _opening_name(name: str) -> bool:
     return name == "receivables_usd" or name.split(".", 1)[-1] in OPENING
 
 
+def window_start(subs: pd.DataFrame, since: pd.Timestamp | None,
+                 as_of: pd.Timestamp) -> pd.Timestamp:
+    """Where the window the correction matches begins: the history's start (or the first
+    subscription), but at most ``MAX_MONTHS`` before ``as_of``, so that the simulated
+    histories cover the same months as the data they are matched to."""
+    first = since if since is not None else subs["start_date"].min()
+    return max(pd.Timestamp(first), as_of - pd.DateOffset(months=MAX_MONTHS))
+
+
 def opening_at(inputs, base, start: pd.Timestamp) -> dict[str, Estimate]:
     """The opening state at ``start`` (the state the data's window began from: installed
     base, tenure, receivables), fitted from the inputs cut at ``start``. A segment with no

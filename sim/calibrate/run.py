@@ -83,11 +83,11 @@ def calibrate_files(base_path: Path, files: dict[str, Path | None], as_of: str,
 
     text, scenario = check(fit)
     if correct and inputs.subscriptions is not None:  # the engine's realised churn = the data's
-        from sim.calibrate.correct import correct_churn, opening_at, with_opening
+        from sim.calibrate.correct import correct_churn, opening_at, window_start, with_opening
 
         subs = inputs.subscriptions
-        window_start = since if since is not None else subs["start_date"].min()
-        _, history = check(with_opening(fit, opening_at(inputs, base, window_start)))
-        fit = correct_churn(fit, base, history, subs, window_start, when, seed=seed)
+        start_w = window_start(subs, since, when)
+        _, history = check(with_opening(fit, opening_at(inputs, base, start_w)))
+        fit = correct_churn(fit, base, history, subs, start_w, when, seed=seed)
         text, _ = check(fit)
     return text, fit

@@ -275,3 +275,14 @@ def test_calibrate_corrects_the_churn_inputs_on_request(tmp_path):
     changed = [s for s in a if a[s]["logo_retention_12m_frac"] != b[s]["logo_retention_12m_frac"]]
     assert changed, (a, b)
     assert run("validate", tmp_path / "fixed.yaml", cwd=tmp_path).returncode == 0
+
+
+def test_the_correction_window_is_the_datas_and_at_most_the_simulated_length():
+    from sim.calibrate.correct import MAX_MONTHS, window_start
+
+    subs = pd.DataFrame({"start_date": pd.to_datetime(["2015-03-04", "2023-06-01"])})
+    cut = pd.Timestamp("2024-01-01")
+    assert window_start(subs, pd.Timestamp("2023-01-01"), cut) == pd.Timestamp("2023-01-01")
+    assert window_start(subs, None, cut) == cut - pd.DateOffset(months=MAX_MONTHS)
+    recent = pd.DataFrame({"start_date": pd.to_datetime(["2022-05-10"])})
+    assert window_start(recent, None, cut) == pd.Timestamp("2022-05-10")
