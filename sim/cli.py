@@ -191,11 +191,13 @@ def _check_flags(reps: int, seed: int, months: int | None = None) -> None:
         raise _Fail(problems)
 
 
-def _check_work(scenarios: list[tuple[Scenario, float]], reps: int, allow_large: bool) -> None:
-    """Refuse a run whose estimated work exceeds the limits, unless ``--allow-large``."""
+def _check_work(scenarios: list[tuple[Scenario, float]], reps: int, allow_large: bool,
+                reps_flag: str = "--reps") -> None:
+    """Refuse a run whose estimated work exceeds the limits, unless ``--allow-large``
+    (``reps_flag``: the option that set ``reps``, named in the refusal)."""
     from sim.workload import check
 
-    problem = None if allow_large else check(scenarios, reps)
+    problem = None if allow_large else check(scenarios, reps, reps_flag)
     if problem:
         raise _Fail([problem])
 
@@ -400,7 +402,8 @@ def compare(
         ex = _executor(executor, scheduler)
         base_sc, *other_sc = _load_all([base, *others], _with_months(sets, months))
         _check_work([(s, 1) for s in (base_sc, *other_sc)],
-                    max_reps if precision is not None else reps, allow_large)
+                    max_reps if precision is not None else reps, allow_large,
+                    "--max-reps" if precision is not None else "--reps")
     except _Fail as exc:
         raise _fail(exc.lines) from None
     except ScenarioError as exc:
@@ -668,7 +671,8 @@ def report(
                 loaded.append((_load(p, None, {"horizon_months": months} if months else None), 1))
             except ScenarioError:
                 pass
-        _check_work(loaded, cap if adaptive else reps, allow_large)
+        _check_work(loaded, cap if adaptive else reps, allow_large,
+                    "--max-reps" if adaptive else "--reps")
     except _Fail as exc:
         raise _fail(exc.lines) from None
     try:

@@ -101,11 +101,13 @@ def estimate(scenario: Scenario) -> Workload:
     return Workload(leads=leads, opportunities=opps, customers=installed + new, events=events)
 
 
-def check(scenarios: list[tuple[Scenario, float]], replications: int) -> str | None:
+def check(scenarios: list[tuple[Scenario, float]], replications: int,
+          reps_flag: str = "--reps") -> str | None:
     """``None`` if the run is within the limits, else one line saying why it is refused.
 
     ``scenarios`` pairs each scenario with how many times it runs per replication (1, or a
-    multiplier standing for grid points or levers that are estimated together)."""
+    multiplier standing for grid points or levers that are estimated together);
+    ``reps_flag`` is the option that set ``replications`` (an adaptive report: its cap)."""
     if not scenarios:
         return None
     loads = [(sc, n, estimate(sc)) for sc, n in scenarios]
@@ -119,6 +121,6 @@ def check(scenarios: list[tuple[Scenario, float]], replications: int) -> str | N
                 "(MAX_EVENTS_PER_REPLICATION); check the volumes or pass --allow-large")
     if total > MAX_EVENTS_PER_RUN:
         return (f"{detail}: estimated {total:.3g} simulation events in all exceed the limit of "
-                f"{MAX_EVENTS_PER_RUN:.3g} (MAX_EVENTS_PER_RUN); lower --reps or pass "
+                f"{MAX_EVENTS_PER_RUN:.3g} (MAX_EVENTS_PER_RUN); lower {reps_flag} or pass "
                 "--allow-large")
     return None

@@ -330,3 +330,19 @@ def test_with_overrides_keeps_ranges():
     with pytest.raises(ScenarioError):
         with_overrides(load_scenario(SCENARIOS / "baseline.yaml"),
                        {"channels.inbound.budget_per_month_usd": 1e13})
+
+
+@pytest.mark.parametrize(("args", "flag"), [
+    (["report", "baseline.yaml", "--out", "rep", "--months", "2"], "--max-reps"),
+    (["report", "baseline.yaml", "--out", "rep", "--months", "2", "--reps", "2"], "--reps"),
+    (["compare", "baseline.yaml", "baseline.yaml", "--months", "2", "--precision", "1000"],
+     "--max-reps"),
+], ids=["adaptive-report", "fixed-report", "compare-precision"])
+def test_a_refusal_names_the_option_that_set_the_replications(here, monkeypatch, args, flag):
+    """An adaptive run is checked at its cap, so the line names --max-reps, not --reps."""
+    monkeypatch.setattr(sim.workload, "MAX_EVENTS_PER_RUN", 1000)
+    before = sorted(p.name for p in here.iterdir())
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert f"(MAX_EVENTS_PER_RUN); lower {flag} or pass --allow-large" in result.stderr
+    assert sorted(p.name for p in here.iterdir()) == before
