@@ -309,8 +309,8 @@ def pnl_differences(cmp: CompareResult):
     t = pnl_differences_table(cmp)
     if t.empty:
         return _Html("<p>Only the base scenario: nothing to compare.</p>", "No differences.")
-    t = t.assign(year=[f"Year {int(y)}" for y in t["year"]]).rename(
-        columns={"scenario": "Scenario", "year": "Year"}).set_index(["Scenario", "Year"])
+    t = t.rename(columns={"scenario": "Scenario", "year": "Year"}).set_index(["Scenario",
+                                                                               "Year"])
     return _styled(t, default=fmt_dollars,
                    caption=f"Annual P&L minus {cmp.base.name} (means, USD)")
 

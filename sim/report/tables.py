@@ -117,10 +117,32 @@ def _years(monthly: pd.DataFrame) -> pd.Series:
     return (monthly["month"] - 1) // 12 + 1
 
 
+def _reporting_years(result: ExperimentResult, scenario=None):
+    """The monthly table with its months shifted so that 12-month groups (``_years``,
+    ``metrics``' "year") are the scenario's reporting years: plan years, or fiscal years
+    when it has a calendar (the first and last may be part-years); and the label of group y
+    ("Year 1", "FY2027"). ``scenario``: whose calendar (default: the result's own; a
+    comparison groups every plan by the base's)."""
+    sc = scenario if scenario is not None else result.scenario
+    if sc.calendar is None:
+        return result.monthly, lambda y: f"Year {int(y)}"
+    first = period_table(1, sc.calendar).iloc[0]
+    offset = int((first["calendar_month"] - sc.calendar.fiscal_year_start_month) % 12)
+    fy = period_labels(sc.horizon_months, sc.calendar, "year")
+    shifted = result.monthly.assign(month=result.monthly["month"] + offset)
+    return shifted, lambda y: fy[(int(y) - 1) * 12 - offset + 1 if int(y) > 1 else 1]
+
+
+def _short(label: str) -> str:
+    """"Year 1" → "Y1" for step labels; "FY2027" stays."""
+    return label.replace("Year ", "Y")
+
+
 def arr_bridge_table(result: ExperimentResult) -> pd.DataFrame:
-    """Waterfall steps: start ARR, then per year new, expansion, −contraction, −churn and the
-    year-end ARR (means across replications)."""
-    m = result.monthly.assign(year=_years(result.monthly))
+    """Waterfall steps: start ARR, then per year (fiscal year with a calendar) new,
+    expansion, −contraction, −churn and the year-end ARR (means across replications)."""
+    monthly, name = _reporting_years(result)
+    m = monthly.assign(year=_years(monthly))
     flows = m.groupby(["replication", "year"])[
         ["new_arr", "expansion_arr", "contraction_arr", "churned_arr"]].sum()
     end = m.sort_values("month").groupby(["replication", "year"])["arr"].last()
@@ -133,11 +155,13 @@ def arr_bridge_table(result: ExperimentResult) -> pd.DataFrame:
     for year, y in yearly.iterrows():
         for col, label, sign in steps:
             amount = sign * float(y[col])
-            rows.append({"step": f"Y{year} {label}", "start": level, "end": level + amount,
+            rows.append({"step": f"{_short(name(year))} {label}", "start": level,
+                         "end": level + amount,
                          "amount": amount, "kind": "increase" if sign > 0 else "decrease"})
             level += amount
         level = float(y["arr"])
-        rows.append({"step": f"Y{year} end ARR", "start": 0.0, "end": level, "amount": level,
+        rows.append({"step": f"{_short(name(year))} end ARR", "start": 0.0, "end": level,
+                     "amount": level,
                      "kind": "total"})
     df = pd.DataFrame(rows)
     df["order"] = range(len(df))
@@ -145,23 +169,19 @@ def arr_bridge_table(result: ExperimentResult) -> pd.DataFrame:
     return df
 
 
+def _annual_pnl(result: ExperimentResult, scenario=None) -> pd.DataFrame:
+    """Mean P&L per reporting year (index: group 1, 2, ...; see ``_reporting_years``)."""
+    monthly, _ = _reporting_years(result, scenario)
+    p = pd.concat([metrics.pnl(g.drop(columns="replication"), "year")
+                   for _, g in monthly.groupby("replication", sort=True)])
+    return p.groupby(level=0).mean(numeric_only=True)
+
+
 def annual_pnl_table(result: ExperimentResult) -> pd.DataFrame:
     """Mean annual P&L: one row per line item, one column per plan year, or per fiscal year
     ("FY2027") when the scenario has a calendar (USD; margins 0–1)."""
-    sc = result.scenario
-    if sc.calendar is None:
-        p = result.annual_pnl()
-        names = {y: f"Year {int(y)}" for y in p.index}
-    else:
-        # shift plan months so that metrics.pnl's 12-month groups are the fiscal years
-        first = period_table(1, sc.calendar).iloc[0]
-        offset = int((first["calendar_month"] - sc.calendar.fiscal_year_start_month) % 12)
-        shifted = result.monthly.assign(month=result.monthly["month"] + offset)
-        p = pd.concat([metrics.pnl(g.drop(columns="replication"), "year")
-                       for _, g in shifted.groupby("replication", sort=True)])
-        p = p.groupby(level=0).mean(numeric_only=True)
-        fy = period_labels(sc.horizon_months, sc.calendar, "year")
-        names = {y: fy[(int(y) - 1) * 12 - offset + 1 if int(y) > 1 else 1] for y in p.index}
+    p = _annual_pnl(result)
+    names = {y: _reporting_years(result)[1](y) for y in p.index}
     cols = [c for c in PNL_LINES if c in p.columns]
     t = p[cols].T
     t.index = [PNL_LINES[c] for c in cols]
@@ -289,10 +309,12 @@ FUNNEL_COLUMNS = {"leads": "Leads", "opportunities": "Opportunities",
 
 def funnel_table(result: ExperimentResult) -> pd.DataFrame:
     """Per year: funnel volumes and conversions, capacity use (means across replications)."""
-    df = _per_replication(result, None, lambda mon, _: metrics.funnel(mon))
+    monthly, name = _reporting_years(result)
+    df = pd.concat([metrics.funnel(g.drop(columns="replication"))
+                    for _, g in monthly.groupby("replication", sort=True)])
     cols = [c for c in FUNNEL_COLUMNS if c in df.columns]
     out = df[cols].astype(float).groupby(level=0).mean()
-    out.index = [f"Year {int(y)}" for y in out.index]
+    out.index = [name(y) for y in out.index]
     return out.rename(columns=FUNNEL_COLUMNS)
 
 
@@ -394,10 +416,18 @@ def compare_deltas_table(cmp: CompareResult) -> pd.DataFrame:
 
 
 def pnl_differences_table(cmp: CompareResult) -> pd.DataFrame:
-    """Mean annual P&L of each scenario minus the base: scenario, year and main lines."""
-    d = cmp.annual_pnl_differences()
-    if d.empty:
-        return d
+    """Mean annual P&L of each scenario minus the base: scenario, year ("Year 1", or the
+    fiscal year "FY2027" when the base has a calendar) and main lines."""
+    if not cmp.others:
+        return pd.DataFrame()
+    base = _annual_pnl(cmp.base)
+    name = _reporting_years(cmp.base)[1]
+    parts = []
+    for o in cmp.others:
+        diff = _annual_pnl(o, cmp.base.scenario) - base
+        parts.append(diff.reset_index(names="year").assign(
+            scenario=o.name, year=lambda x: [name(y) for y in x["year"]]))
+    d = pd.concat(parts, ignore_index=True)
     cols = ["revenue", "gross_profit", "total_cost", "operating_profit", "cash_balance", "arr",
             "net_new_arr"]
     t = d[["scenario", "year", *[c for c in cols if c in d.columns]]]

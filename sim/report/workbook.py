@@ -260,7 +260,7 @@ def write_workbook(path: Path, entries: Sequence[Entry], seed: int, replications
                 columns={"scenario": "Plan", "year": "Year"})
             table_sheet(wb, "P&L differences", diffs,
                         "Annual P&L of each plan minus the base (means of the replications, USD)",
-                        {c: "usd" for c in diffs.columns[2:]} | {"Year": "integer"},
+                        {c: "usd" for c in diffs.columns[2:]},
                         freeze="C3")
         frame, fmts = targets_frame(results)
         if not frame.empty:

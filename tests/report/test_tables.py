@@ -86,3 +86,40 @@ def test_kpi_tables_shared_by_excel_and_the_index(small):
     head = tables.headline_table(small.base, fmt.INDEX_KPIS)
     assert list(head["kpi"]) == list(fmt.INDEX_KPIS)
     assert all(" (" in t and " – " in t for t in head["text"])
+
+
+@pytest.fixture(scope="module")
+def fiscal():
+    """20 months from Nov 2026 with a fiscal year from February: FY2027 is Nov 2026 – Jan
+    2027 (3 months), FY2028 12 months, FY2029 Feb – Jun 2028 (5 months)."""
+    sc = sim.load_scenario(BASE, {"horizon_months": 20, "calendar": {
+        "start_month": "2026-11", "fiscal_year_start_month": 2}})
+    return sim.compare(sc, [sim.with_overrides(sc, {"pricing.annual_uplift_frac": 0.08})],
+                       replications=2, seed=1, executor="serial")
+
+
+def test_with_a_calendar_the_year_tables_are_fiscal_years(fiscal, small):
+    """ARR bridge, funnel and the compare page's P&L differences group by fiscal year, as the
+    annual P&L does; the groups add up to the whole horizon. Without a calendar they stay
+    plan years."""
+    r = fiscal.base
+    years = ["FY2027", "FY2028", "FY2029"]
+    steps = tables.arr_bridge_table(r)["step"].tolist()
+    assert [s for s in steps if s.endswith("end ARR")] == [f"{y} end ARR" for y in years]
+    assert "FY2027 new" in steps and not any(s.startswith("Y1") for s in steps)
+    funnel = tables.funnel_table(r)
+    assert list(funnel.index) == years
+    assert funnel["Leads"].sum() == pytest.approx(
+        r.monthly.groupby("replication")["leads"].sum().mean())
+    diffs = tables.pnl_differences_table(fiscal)
+    assert diffs["year"].tolist() == years
+    other = fiscal.others[0]
+    whole = (other.monthly.groupby("replication")["revenue"].sum().mean()
+             - r.monthly.groupby("replication")["revenue"].sum().mean())
+    assert diffs["Revenue"].sum() == pytest.approx(whole, rel=1e-9, abs=1e-6)
+    assert list(tables.annual_pnl_table(r).columns) == [
+        "FY2027 (3 mo)", "FY2028", "FY2029 (5 mo)"]
+    # no calendar: plan years, as before
+    assert tables.arr_bridge_table(small.base)["step"].iloc[1] == "Y1 new"
+    assert list(tables.funnel_table(small.base).index) == ["Year 1"]
+    assert tables.pnl_differences_table(small)["year"].tolist() == ["Year 1"]
