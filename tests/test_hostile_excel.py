@@ -7,7 +7,7 @@ from __future__ import annotations
 import openpyxl
 import pandas as pd
 import pytest
-from hostile import FORMULA_DESCRIPTION, FORMULA_TARGET, HTML_DESCRIPTION, build_hostile_report
+from hostile import FORMULA_DESCRIPTION, FORMULA_TARGET, HTML_DESCRIPTION
 
 from sim.escape import excel_frame, neutralise_formulas
 
@@ -15,8 +15,8 @@ DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @pytest.fixture(scope="module")
-def workbook(tmp_path_factory):
-    out, proc = build_hostile_report(tmp_path_factory.mktemp("hostile-excel"))
+def workbook(hostile_report):
+    out, proc = hostile_report
     assert proc.returncode == 0, proc.stderr.decode()
     return openpyxl.load_workbook(out / "revsim_report.xlsx")
 

@@ -15,7 +15,7 @@ import altair as alt
 import pandas as pd
 import pytest
 import vl_convert as vlc
-from hostile import HTML_DESCRIPTION, HTML_NAME, HTML_TARGET, SVG_NAME, build_hostile_report
+from hostile import HTML_DESCRIPTION, HTML_NAME, HTML_TARGET, SVG_NAME
 
 from sim.escape import safe_svg, style_table, svg_html
 from sim.report import cells
@@ -45,8 +45,8 @@ def ran(text: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    out, proc = build_hostile_report(tmp_path_factory.mktemp("hostile-html"))
+def report(hostile_report):
+    out, proc = hostile_report
     assert proc.returncode == 0, proc.stderr.decode()
     return out
 
