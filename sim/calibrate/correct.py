@@ -73,7 +73,8 @@ def simulated_churn(scenario, base, months: int, seed: int, reps: int
     origin = dt.date(2000, 1, 1)
     total: dict[tuple[str, str], tuple[int, float]] = {}
     for r in range(reps):
-        h = export_history(sc, seed=seed + SEED_OFFSET + r, origin=origin)
+        h = export_history(sc, seed=seed + SEED_OFFSET + r, origin=origin,
+                           tables=("subscriptions",))
         subs = h["subscriptions"].replace("", pd.NA)  # an open end is an empty cell
         subs = validate(subs, "subscriptions", list(base.segments), "simulated history")
         got = realised_churn(subs, pd.Timestamp(origin), pd.Timestamp(h["company"]["as_of"]))

@@ -37,26 +37,32 @@ def month_start(origin: dt.date, month: int) -> str:
     return dt.date(k // 12, k % 12 + 1, 1).isoformat()
 
 
-def export_history(scenario: Scenario, seed: int = 0,
-                   origin: dt.date = DEFAULT_ORIGIN) -> dict[str, pd.DataFrame | dict]:
+TABLES = ("subscriptions", "opportunities", "leads", "invoices", "actuals")
+
+
+def export_history(scenario: Scenario, seed: int = 0, origin: dt.date = DEFAULT_ORIGIN,
+                   tables: tuple[str, ...] = TABLES) -> dict[str, pd.DataFrame | dict]:
     """Simulate one replication with the event log and return the canonical tables
-    (``subscriptions``, ``opportunities``, ``leads``, ``invoices``, ``actuals``) and
-    ``company`` (origin, as-of, scenario, seed)."""
+    (``subscriptions``, ``opportunities``, ``leads``, ``invoices``, ``actuals``; or only
+    those in ``tables``) and ``company`` (origin, as-of, scenario, seed)."""
     from sim.runner import simulate
 
     result = simulate(scenario, seed=seed, events=True)
     ev = result.events
     horizon_days = scenario.horizon_months * MONTH_DAYS
     as_of = day(origin, horizon_days)
-    return {
-        "subscriptions": _subscriptions(ev, origin),
-        "opportunities": _opportunities(ev, origin, scenario),
-        "leads": _leads(ev, origin, result.monthly, scenario),
-        "invoices": _invoices(ev, origin),
-        "actuals": _actuals(result.monthly, origin),
-        "company": {"origin": origin.isoformat(), "as_of": as_of, "scenario": scenario.name,
-                    "seed": seed, "horizon_months": scenario.horizon_months},
+    make = {
+        "subscriptions": lambda: _subscriptions(ev, origin),
+        "opportunities": lambda: _opportunities(ev, origin, scenario),
+        "leads": lambda: _leads(ev, origin, result.monthly, scenario),
+        "invoices": lambda: _invoices(ev, origin),
+        "actuals": lambda: _actuals(result.monthly, origin),
     }
+    out: dict[str, pd.DataFrame | dict] = {name: make[name]() for name in TABLES
+                                           if name in tables}
+    out["company"] = {"origin": origin.isoformat(), "as_of": as_of, "scenario": scenario.name,
+                      "seed": seed, "horizon_months": scenario.horizon_months}
+    return out
 
 
 def _subscriptions(ev: pd.DataFrame, origin: dt.date) -> pd.DataFrame:
