@@ -122,12 +122,19 @@ def _ignores_sigint(pid: int) -> bool:
     return False
 
 
+def _interactive() -> None:
+    """Ctrl-C as at a terminal: a shell without job control starts background commands with
+    SIGINT ignored, and a test run launched so (``make test &``) would pass that on."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_long_run(out: Path, executor: str, tmpdir: Path) -> subprocess.Popen:
     # a new session, so that the signal goes to the whole group like Ctrl-C in a terminal
     return subprocess.Popen([REVSIM, "run", str(BASELINE), "--reps", "60", "--executor",
                              executor, "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=_env(TMPDIR=str(tmpdir)), start_new_session=True)
+                            env=_env(TMPDIR=str(tmpdir)), start_new_session=True,
+                            preexec_fn=_interactive)
 
 
 def _wait_for(cond, proc: subprocess.Popen, timeout: float = 90) -> None:
