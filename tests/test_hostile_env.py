@@ -122,10 +122,14 @@ def _ignores_sigint(pid: int) -> bool:
     return False
 
 
-def _interactive() -> None:
-    """Ctrl-C as at a terminal: a shell without job control starts background commands with
-    SIGINT ignored, and a test run launched so (``make test &``) would pass that on."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+@pytest.fixture(autouse=True, scope="module")
+def _interactive():
+    """Ctrl-C as at a terminal. A shell without job control starts background commands with
+    SIGINT ignored, and a test run launched so (``make test &``) would pass "ignore" on to
+    every revsim it starts; with a handler here, exec resets it to the default in them."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
 
 
 def _start_long_run(out: Path, executor: str, tmpdir: Path) -> subprocess.Popen:
@@ -133,8 +137,7 @@ def _start_long_run(out: Path, executor: str, tmpdir: Path) -> subprocess.Popen:
     return subprocess.Popen([REVSIM, "run", str(BASELINE), "--reps", "60", "--executor",
                              executor, "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=_env(TMPDIR=str(tmpdir)), start_new_session=True,
-                            preexec_fn=_interactive)
+                            env=_env(TMPDIR=str(tmpdir)), start_new_session=True)
 
 
 def _wait_for(cond, proc: subprocess.Popen, timeout: float = 90) -> None:

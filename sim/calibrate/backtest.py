@@ -100,24 +100,35 @@ def _first_date(inputs) -> pd.Timestamp | None:
 # ---------------------------------------------------------------- the plan at the cut
 
 
+LAST_STEP_MONTH = 240  # a plan step's month may not exceed this (sim.scenario.Month)
+
+
 def shifted_plan(base, offset: int) -> tuple[dict, dict]:
-    """Key paths → values (and comments) that move the base's plan ``offset`` months later:
-    steps at or before the cut are folded into the starting value, later steps move earlier."""
+    """Key paths → values (and comments) for a scenario that starts ``offset`` months into
+    the base's plan: steps at or before its start are folded into the starting value, later
+    steps move earlier. A negative offset starts before the plan: the starting values stay
+    and every step moves later (dropped past month 240)."""
     values: dict[tuple, object] = {}
     notes: dict[tuple, str] = {}
-    if offset <= 0:
+    if offset == 0:
         return values, notes
-    why = f"plan at the cut: {offset} months into the base's plan"
+    why = (f"plan at the cut: {offset} months into the base's plan" if offset > 0 else
+           f"{-offset} months before the base's plan starts")
+    shift = (f"later steps {offset} months earlier" if offset > 0 else
+             f"steps {-offset} months later")
+
+    def kept(month: int) -> bool:
+        return month > offset and month - offset <= LAST_STEP_MONTH
 
     def roles(path, role):
         taken = sum(s.add for s in role.hiring_plan if s.month <= offset)
         later = [{"month": s.month - offset, "add": s.add} for s in role.hiring_plan
-                 if s.month > offset]
+                 if kept(s.month)]
         if taken or later != [{"month": s.month, "add": s.add} for s in role.hiring_plan]:
             values[(*path, "count")] = max(0, role.count + taken)
             notes[(*path, "count")] = f"{why}; {role.count} + {taken} hired before it"
             values[(*path, "hiring_plan")] = later
-            notes[(*path, "hiring_plan")] = f"{why}; later steps {offset} months earlier"
+            notes[(*path, "hiring_plan")] = f"{why}; {shift}"
 
     for name, team in base.sales.teams.items():
         roles(("sales", "teams", name), team)
@@ -133,11 +144,11 @@ def shifted_plan(base, offset: int) -> tuple[dict, dict]:
         for s in plan:
             if s.month <= offset:
                 now = s.value
-        later = [{"month": s.month - offset, "value": s.value} for s in plan if s.month > offset]
+        later = [{"month": s.month - offset, "value": s.value} for s in plan if kept(s.month)]
         values[(*path, start_key)] = now
-        notes[(*path, start_key)] = f"{why}; the value in force at the cut"
+        notes[(*path, start_key)] = f"{why}; the value in force at its start"
         values[(*path, plan_key)] = later
-        notes[(*path, plan_key)] = f"{why}; later steps {offset} months earlier"
+        notes[(*path, plan_key)] = f"{why}; {shift}"
 
     inbound, partner = base.channels.inbound, base.channels.partner
     steps(("channels", "inbound"), "budget_per_month_usd", "budget_plan",
@@ -300,7 +311,7 @@ def prepare(base_path: Path, files: dict[str, Path | None], actuals_path: Path, 
         subs = inputs.subscriptions
         start_w = window_start(subs, since, when)
         # simulated from the state and plan at the window's start, as the data ran
-        then = shifted_plan(base, max(0, month_index(start_w) - month_index(start)))
+        then = shifted_plan(base, month_index(start_w) - month_index(start))
         then[0][("calendar",)] = {"start_month": f"{start_w:%Y-%m}",
                                   "fiscal_year_start_month": fy}
         opening = opening_at(inputs, base, start_w)

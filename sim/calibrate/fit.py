@@ -24,6 +24,7 @@ Each fit is the engine's own model of the quantity:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,7 +58,7 @@ SCALES = {"log": (np.log, np.exp), "logit": (special.logit, special.expit)}
 """The scales on which a joint block's estimates are about normal (the Hessian's scale)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Joint:
     """Estimates fitted together in one likelihood: their covariance (the inverse Hessian)
     on the scale each is about normal (``SCALES``), so that a draw keeps their correlation
@@ -86,11 +87,17 @@ class Fit:
                    unsupported=list(self.unsupported), warnings=list(self.warnings),
                    joint=list(self.joint))
 
-    def add_joint(self, names, scales, cov) -> None:
+    def add_joint(self, names: Sequence[str], scales: Sequence[str],
+                  cov: np.ndarray | None) -> None:
         """Record that ``names`` were fitted together with covariance ``cov`` (on
         ``scales``); only when every one was accepted by :meth:`add` and ``cov`` is a
-        finite positive-definite matrix."""
+        finite positive-definite matrix. A block whose sizes disagree is a bug: ValueError."""
         cov = None if cov is None else np.asarray(cov, float)
+        if len(scales) != len(names) or (cov is not None and cov.shape != (len(names),) * 2):
+            raise ValueError(f"joint block {list(names)}: {len(scales)} scales, covariance "
+                             f"{None if cov is None else cov.shape}")
+        if any(sc not in SCALES for sc in scales):
+            raise ValueError(f"joint block {list(names)}: unknown scale in {list(scales)}")
         if cov is None or len(names) < 2 or any(n not in self.estimates for n in names):
             return
         if not np.all(np.isfinite(cov)):
@@ -545,6 +552,8 @@ def _fit_subscriptions(fit: Fit, seg: str, s: pd.DataFrame, as_of, history_start
             fit.add(p + "renewal_term_months", Estimate(
                 term, term, term, int(counts.max()), "most common term of the 12+ month "
                 "lifetimes (its churn mean is the one written)"))
+    else:
+        fit.unsupported.append(f"{p}renewal_churn_mean: no lifetimes on this kind of contract")
     if joint is not None:  # the written means and the concentration, drawn together
         written = {"monthly": p + "monthly_churn_mean", "concentration": p + "churn_concentration"}
         if renewal_terms:
@@ -554,8 +563,6 @@ def _fit_subscriptions(fit: Fit, seg: str, s: pd.DataFrame, as_of, history_start
         fit.add_joint([written[groups_[i]] for i in keep],
                       ["log" if groups_[i] == "concentration" else "logit" for i in keep],
                       cov[np.ix_(keep, keep)])
-    else:
-        fit.unsupported.append(f"{p}renewal_churn_mean: no lifetimes on this kind of contract")
     if len(s) == len(breaks) + 1:  # one row per customer: no ARR change is visible
         fit.unsupported.append(f"{p}expansion and contraction: one row per customer, so no "
                                "ARR change is visible (give a row per contract period)")

@@ -69,8 +69,8 @@ def calibrate_files(base_path: Path, files: dict[str, Path | None], as_of: str,
     out_dir = Path(out).absolute().parent
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    def check(fit):
-        text = scenario_yaml(fit, base, base_path, out, shown)
+    def check(fit, extra=None):
+        text = scenario_yaml(fit, base, base_path, out, shown, extra)
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", dir=out_dir, prefix=".check-",
                                          delete=True, encoding="utf-8") as fh:
             fh.write(text)
@@ -83,11 +83,20 @@ def calibrate_files(base_path: Path, files: dict[str, Path | None], as_of: str,
 
     text, scenario = check(fit)
     if correct and inputs.subscriptions is not None:  # the engine's realised churn = the data's
+        from sim.calibrate.backtest import month_index, shifted_plan
         from sim.calibrate.correct import correct_churn, opening_at, window_start, with_opening
 
         subs = inputs.subscriptions
         start_w = window_start(subs, since, when)
-        _, history = check(with_opening(fit, opening_at(inputs, base, start_w)))
+        # the state and plan at the window's start: the plan starts at its calendar's month
+        # (else at --as-of), so before it the starting values hold and its steps come later
+        plan_start = (pd.Timestamp(base.calendar.start_month + "-01")
+                      if base.calendar is not None else when)
+        then = shifted_plan(base, month_index(start_w) - month_index(plan_start))
+        if base.calendar is not None:
+            then[0][("calendar",)] = {"start_month": f"{start_w:%Y-%m}", "fiscal_year_start_month":
+                                      base.calendar.fiscal_year_start_month}
+        _, history = check(with_opening(fit, opening_at(inputs, base, start_w)), then)
         fit = correct_churn(fit, base, history, subs, start_w, when, seed=seed)
         text, _ = check(fit)
     return text, fit

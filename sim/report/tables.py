@@ -4,7 +4,7 @@ the "P50 (P10 – P90)" column a summary carries on purpose."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -117,7 +117,8 @@ def _years(monthly: pd.DataFrame) -> pd.Series:
     return (monthly["month"] - 1) // 12 + 1
 
 
-def _reporting_years(result: ExperimentResult, scenario=None):
+def _reporting_years(result: ExperimentResult, scenario: Scenario | None = None
+                     ) -> tuple[pd.DataFrame, Callable[[int], str]]:
     """The monthly table with its months shifted so that 12-month groups (``_years``,
     ``metrics``' "year") are the scenario's reporting years: plan years, or fiscal years
     when it has a calendar (the first and last may be part-years); and the label of group y
@@ -128,7 +129,9 @@ def _reporting_years(result: ExperimentResult, scenario=None):
         return result.monthly, lambda y: f"Year {int(y)}"
     first = period_table(1, sc.calendar).iloc[0]
     offset = int((first["calendar_month"] - sc.calendar.fiscal_year_start_month) % 12)
-    fy = period_labels(sc.horizon_months, sc.calendar, "year")
+    # labels as far as this result runs (a compared plan may run longer than the base)
+    months = max(sc.horizon_months, int(result.monthly["month"].max()))
+    fy = period_labels(months + 12, sc.calendar, "year")
     shifted = result.monthly.assign(month=result.monthly["month"] + offset)
     return shifted, lambda y: fy[(int(y) - 1) * 12 - offset + 1 if int(y) > 1 else 1]
 
@@ -169,7 +172,7 @@ def arr_bridge_table(result: ExperimentResult) -> pd.DataFrame:
     return df
 
 
-def _annual_pnl(result: ExperimentResult, scenario=None) -> pd.DataFrame:
+def _annual_pnl(result: ExperimentResult, scenario: Scenario | None = None) -> pd.DataFrame:
     """Mean P&L per reporting year (index: group 1, 2, ...; see ``_reporting_years``)."""
     monthly, _ = _reporting_years(result, scenario)
     p = pd.concat([metrics.pnl(g.drop(columns="replication"), "year")
@@ -181,7 +184,8 @@ def annual_pnl_table(result: ExperimentResult) -> pd.DataFrame:
     """Mean annual P&L: one row per line item, one column per plan year, or per fiscal year
     ("FY2027") when the scenario has a calendar (USD; margins 0–1)."""
     p = _annual_pnl(result)
-    names = {y: _reporting_years(result)[1](y) for y in p.index}
+    name = _reporting_years(result)[1]
+    names = {y: name(y) for y in p.index}
     cols = [c for c in PNL_LINES if c in p.columns]
     t = p[cols].T
     t.index = [PNL_LINES[c] for c in cols]
@@ -421,7 +425,8 @@ def pnl_differences_table(cmp: CompareResult) -> pd.DataFrame:
     if not cmp.others:
         return pd.DataFrame()
     base = _annual_pnl(cmp.base)
-    name = _reporting_years(cmp.base)[1]
+    longest = max(cmp.results, key=lambda r: int(r.monthly["month"].max()))
+    name = _reporting_years(longest, cmp.base.scenario)[1]
     parts = []
     for o in cmp.others:
         diff = _annual_pnl(o, cmp.base.scenario) - base

@@ -286,3 +286,32 @@ def test_the_correction_window_is_the_datas_and_at_most_the_simulated_length():
     assert window_start(subs, None, cut) == cut - pd.DateOffset(months=MAX_MONTHS)
     recent = pd.DataFrame({"start_date": pd.to_datetime(["2022-05-10"])})
     assert window_start(recent, None, cut) == pd.Timestamp("2022-05-10")
+
+
+@pytest.mark.parametrize("offset", [6, -6])
+def test_the_plan_moves_with_the_start_both_ways(offset):
+    """Starting 6 months into the plan folds the first 6 months' steps into the starting
+    values; starting 6 months before it keeps the starting values and moves every step 6
+    months later (the engine correction's history can begin before the plan)."""
+    import sim
+    from sim.calibrate.backtest import shifted_plan
+
+    base = sim.load_scenario(BASE)
+    values, notes = shifted_plan(base, offset)
+    for name, team in base.sales.teams.items():
+        path = ("sales", "teams", name)
+        if not team.hiring_plan:
+            continue
+        moved = values[(*path, "hiring_plan")]
+        if offset > 0:
+            taken = sum(s.add for s in team.hiring_plan if s.month <= offset)
+            assert values[(*path, "count")] == team.count + taken
+            assert moved == [{"month": s.month - offset, "add": s.add}
+                             for s in team.hiring_plan if s.month > offset]
+        else:
+            assert values[(*path, "count")] == team.count
+            assert moved == [{"month": s.month + 6, "add": s.add} for s in team.hiring_plan]
+            assert "6 months before the base's plan starts" in notes[(*path, "hiring_plan")]
+    assert any(k[-1] == "hiring_plan" for k in values)
+    sc = sim.with_overrides(base, {".".join(k): v for k, v in values.items()})
+    assert sc.name  # the moved plan is a valid scenario

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from sim.calibrate.backtest import drawn_fit
-from sim.calibrate.fit import Estimate, Fit
+from sim.calibrate.fit import SCALES, Estimate, Fit
 from sim.calibrate.opening import tenure_fit
 
 DRAWS = 3000
@@ -124,6 +124,52 @@ def test_the_calibration_records_its_joint_blocks(tmp_path):
     for b in fit.joint:  # each block's scales are known and its size matches
         assert b.cov.shape == (len(b.names), len(b.names))
         assert set(b.scales) <= {"log", "logit"}
+        # names line up with the covariance: its diagonal is each estimate's own interval
+        # (the concentration's is a profile-likelihood interval, not the Hessian's)
+        for i, (name, scale) in enumerate(zip(b.names, b.scales, strict=True)):
+            e = fit.estimates[name]
+            if "profile" in e.method:
+                continue
+            f = SCALES[scale][0]
+            assert math.sqrt(b.cov[i, i]) == pytest.approx(
+                (f(e.high) - f(e.value)) / 1.959963984540054, rel=1e-6), name
+    # nothing is both fitted and listed as kept from the base
+    for name in fit.estimates:
+        assert not any(u.startswith(name + ":") for u in fit.unsupported), name
+
+
+def test_a_segment_without_renewal_lifetimes_keeps_its_renewal_churn(tmp_path):
+    """Only month-to-month SMB contracts: the renewal churn is listed as kept from the base,
+    and the monthly churn (fitted) is not."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    import sim
+    from sim.calibrate.fit import calibrate
+    from sim.calibrate.run import read_inputs
+
+    root = Path(__file__).resolve().parents[2]
+    base = sim.load_scenario(root / "examples" / "example_company.yaml")
+    subs = pd.read_csv(root / "examples" / "company" / "subscriptions.csv")
+    monthly = subs[(subs["segment"] == "smb") & (subs["term_months"] == 1)]
+    monthly.to_csv(tmp_path / "subs.csv", index=False)
+    fit = calibrate(read_inputs({"subscriptions": tmp_path / "subs.csv"}, list(base.segments)),
+                    base, pd.Timestamp("2024-01-01"), pd.Timestamp("2023-01-01"))
+    assert "smb.monthly_churn_mean" in fit.estimates
+    assert "smb.renewal_churn_mean" not in fit.estimates
+    assert any(u.startswith("smb.renewal_churn_mean:") for u in fit.unsupported)
+    assert not any(u.startswith("smb.monthly_churn_mean:") for u in fit.unsupported)
+
+
+def test_a_block_whose_sizes_disagree_is_refused():
+    fit = Fit(as_of="2024-01-01")
+    fit.add("a", Estimate(2.0, 1.0, 4.0, 100, "test"))
+    fit.add("b", Estimate(3.0, 1.0, 5.0, 100, "test"))
+    with pytest.raises(ValueError):
+        fit.add_joint(("a", "b"), ("log",), np.eye(2))
+    with pytest.raises(ValueError):
+        fit.add_joint(("a", "b"), ("log", "log"), np.eye(3))
 
 
 def test_an_unbounded_member_of_a_block_stays_and_the_rest_are_drawn():

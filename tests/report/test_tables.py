@@ -123,3 +123,15 @@ def test_with_a_calendar_the_year_tables_are_fiscal_years(fiscal, small):
     assert tables.arr_bridge_table(small.base)["step"].iloc[1] == "Y1 new"
     assert list(tables.funnel_table(small.base).index) == ["Year 1"]
     assert tables.pnl_differences_table(small)["year"].tolist() == ["Year 1"]
+
+
+def test_a_compared_plan_longer_than_the_base_gets_fiscal_years_too():
+    """Plans in a comparison need not share a horizon: the longer plan's extra fiscal years
+    are named (differences there are empty, as the base has none)."""
+    cal = {"start_month": "2026-11", "fiscal_year_start_month": 2}
+    short = sim.load_scenario(BASE, {"horizon_months": 3, "calendar": cal})
+    long = sim.with_overrides(short, {"horizon_months": 16}, name="long")
+    cmp = sim.compare(short, [long], replications=1, seed=1, executor="serial")
+    diffs = tables.pnl_differences_table(cmp)
+    assert diffs["year"].tolist() == ["FY2027", "FY2028", "FY2029"]
+    assert diffs.set_index("year").loc["FY2029"].drop("scenario").isna().all()
