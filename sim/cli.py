@@ -192,9 +192,9 @@ def _check_flags(reps: int, seed: int, months: int | None = None) -> None:
 
 
 def _check_work(scenarios: list[tuple[Scenario, float]], reps: int, allow_large: bool,
-                reps_flag: str = "--reps") -> None:
+                reps_flag: str | None = "--reps") -> None:
     """Refuse a run whose estimated work exceeds the limits, unless ``--allow-large``
-    (``reps_flag``: the option that set ``reps``, named in the refusal)."""
+    (``reps_flag``: the option that set ``reps``, named in the refusal; ``None``: none)."""
     from sim.workload import check
 
     problem = None if allow_large else check(scenarios, reps, reps_flag)
@@ -708,12 +708,14 @@ def export(
     seed: SeedOpt = 0,
     out: Annotated[Path, typer.Option("--out", help="Folder for the canonical CSV files.")] = (
         Path("company")),
+    allow_large: AllowLargeOpt = False,
 ) -> None:
     """Write a simulated company's history (one replication) in the canonical input format:
     subscriptions, opportunities, leads, invoices and actuals CSV files, and company.json."""
     try:
         _check_flags(1, seed)
         sc = _load(scenario)
+        _check_work([(sc, 1)], 1, allow_large, None)  # one replication, with its event log
     except ScenarioError as exc:
         raise _fail(exc.lines) from None
     except _Fail as exc:
@@ -750,6 +752,7 @@ def calibrate(
         "--seed), about ten seconds. Off by default: it also absorbs other differences "
         "between the calibrated scenario and the company.")] = False,
     seed: SeedOpt = 0,
+    allow_large: AllowLargeOpt = False,
 ) -> None:
     """Fit the scenario's parameters per segment from the company's own data and write a
     scenario that extends --base, each fitted value commented with its estimate, 95%
@@ -770,7 +773,8 @@ def calibrate(
                  "leads": leads, "invoices": invoices}
         try:
             text, fit = calibrate_files(Path(base), files, as_of, out, mapping, history_start,
-                                        correct=engine_correction, seed=seed)
+                                        correct=engine_correction, seed=seed,
+                                        allow_large=allow_large)
         except InputError as exc:
             raise _fail(str(exc).splitlines()) from None
         for w in fit.warnings:
@@ -913,6 +917,7 @@ def backtest(
         "by default here: it makes the held-out churn match.")] = True,
     reps: RepsOpt = 20,
     seed: SeedOpt = 0,
+    allow_large: AllowLargeOpt = False,
 ) -> None:
     """Calibrate on the data before --as-of, simulate the next --holdout-months from the state
     at the cut, and score the P10-P90 band and the P50 against the actuals."""
@@ -921,6 +926,13 @@ def backtest(
     try:
         _check_flags(reps, seed)
         _load(base)
+        from sim.workload import check_floor
+
+        # the full estimate needs the calibrated scenario (after the fit); this floor
+        # refuses an absurd --reps at once
+        floor = None if allow_large else check_floor(holdout_months, reps)
+        if floor:
+            raise _Fail([floor])
     except ScenarioError as exc:
         raise _fail(exc.lines) from None
     except _Fail as exc:
@@ -936,7 +948,7 @@ def backtest(
                                reps=reps, seed=seed, mapping=mapping,
                                history_start=history_start, plan_start=plan_start,
                                parameter_uncertainty=not fixed_parameters,
-                               correct=engine_correction)
+                               correct=engine_correction, allow_large=allow_large)
         except InputError as exc:
             raise _fail(str(exc).splitlines()) from None
         for w in res.warnings:
