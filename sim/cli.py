@@ -202,6 +202,17 @@ def _check_work(scenarios: list[tuple[Scenario, float]], reps: int, allow_large:
         raise _Fail([problem])
 
 
+def _check_charts() -> None:
+    """Commands that draw charts (report, track, backtest, calibrate --report) refuse before
+    any work when the chart renderer cannot start under the memory limit: one line, exit 1."""
+    from sim.report.charts import renderer_problem
+
+    problem = renderer_problem()
+    if problem:
+        typer.echo(terminal_text(problem), err=True)
+        raise typer.Exit(1)
+
+
 def _progress() -> bool:
     """Commands always show progress: a bar on a terminal, plain stderr lines elsewhere."""
     return True
@@ -675,6 +686,7 @@ def report(
                     "--max-reps" if adaptive else "--reps")
     except _Fail as exc:
         raise _fail(exc.lines) from None
+    _check_charts()
     try:
         from sim.report.build import build_report
     except ModuleNotFoundError as exc:
@@ -766,6 +778,8 @@ def calibrate(
         raise _fail(exc.lines) from None
     except _Fail as exc:
         raise _fail(exc.lines) from None
+    if report is not None:
+        _check_charts()
     from sim.calibrate.run import calibrate_files
 
     with _claim(out, "calibrated") as dest, _claim(report) as report_dest:
@@ -819,6 +833,7 @@ def track(
         raise _fail(exc.lines) from None
     except _Fail as exc:
         raise _fail(exc.lines) from None
+    _check_charts()
     from sim.track import read_actuals, run_track, write_track
 
     try:
@@ -937,6 +952,7 @@ def backtest(
         raise _fail(exc.lines) from None
     except _Fail as exc:
         raise _fail(exc.lines) from None
+    _check_charts()
     from sim.calibrate.backtest import backtest as run_backtest
     from sim.calibrate.backtest import terminal_lines, write_outputs
 
