@@ -51,7 +51,8 @@ RENDER_PROBE = (
     "import mmap, resource, sys\n"
     "resource.setrlimit(resource.RLIMIT_CORE, (0, 0))\n"  # a crash leaves no core file
     "try:\n"  # the address space the command will hold when it draws (never touched)
-    "    held = mmap.mmap(-1, int(sys.argv[1]), prot=getattr(mmap, 'PROT_NONE', 0))\n"
+    "    held = mmap.mmap(-1, int(sys.argv[1]), flags=mmap.MAP_PRIVATE,\n"
+    "                     prot=getattr(mmap, 'PROT_NONE', 0))\n"
     "except OSError:\n"
     "    sys.exit(3)\n"
     "import vl_convert\n"
