@@ -192,14 +192,25 @@ def _check_flags(reps: int, seed: int, months: int | None = None) -> None:
 
 
 def _check_work(scenarios: list[tuple[Scenario, float]], reps: int, allow_large: bool,
-                reps_flag: str = "--reps") -> None:
+                reps_flag: str | None = "--reps") -> None:
     """Refuse a run whose estimated work exceeds the limits, unless ``--allow-large``
-    (``reps_flag``: the option that set ``reps``, named in the refusal)."""
+    (``reps_flag``: the option that set ``reps``, named in the refusal; ``None``: none)."""
     from sim.workload import check
 
     problem = None if allow_large else check(scenarios, reps, reps_flag)
     if problem:
         raise _Fail([problem])
+
+
+def _check_charts() -> None:
+    """Commands that draw charts (report, track, backtest, calibrate --report) refuse before
+    any work when the chart renderer cannot start under the memory limit: one line, exit 1."""
+    from sim.report.charts import renderer_problem
+
+    problem = renderer_problem()
+    if problem:
+        typer.echo(terminal_text(problem), err=True)
+        raise typer.Exit(1)
 
 
 def _progress() -> bool:
@@ -675,6 +686,7 @@ def report(
                     "--max-reps" if adaptive else "--reps")
     except _Fail as exc:
         raise _fail(exc.lines) from None
+    _check_charts()
     try:
         from sim.report.build import build_report
     except ModuleNotFoundError as exc:
@@ -708,12 +720,14 @@ def export(
     seed: SeedOpt = 0,
     out: Annotated[Path, typer.Option("--out", help="Folder for the canonical CSV files.")] = (
         Path("company")),
+    allow_large: AllowLargeOpt = False,
 ) -> None:
     """Write a simulated company's history (one replication) in the canonical input format:
     subscriptions, opportunities, leads, invoices and actuals CSV files, and company.json."""
     try:
         _check_flags(1, seed)
         sc = _load(scenario)
+        _check_work([(sc, 1)], 1, allow_large, None)  # one replication, with its event log
     except ScenarioError as exc:
         raise _fail(exc.lines) from None
     except _Fail as exc:
@@ -750,6 +764,7 @@ def calibrate(
         "--seed), about ten seconds. Off by default: it also absorbs other differences "
         "between the calibrated scenario and the company.")] = False,
     seed: SeedOpt = 0,
+    allow_large: AllowLargeOpt = False,
 ) -> None:
     """Fit the scenario's parameters per segment from the company's own data and write a
     scenario that extends --base, each fitted value commented with its estimate, 95%
@@ -763,6 +778,8 @@ def calibrate(
         raise _fail(exc.lines) from None
     except _Fail as exc:
         raise _fail(exc.lines) from None
+    if report is not None:
+        _check_charts()
     from sim.calibrate.run import calibrate_files
 
     with _claim(out, "calibrated") as dest, _claim(report) as report_dest:
@@ -770,7 +787,8 @@ def calibrate(
                  "leads": leads, "invoices": invoices}
         try:
             text, fit = calibrate_files(Path(base), files, as_of, out, mapping, history_start,
-                                        correct=engine_correction, seed=seed)
+                                        correct=engine_correction, seed=seed,
+                                        allow_large=allow_large)
         except InputError as exc:
             raise _fail(str(exc).splitlines()) from None
         for w in fit.warnings:
@@ -815,6 +833,7 @@ def track(
         raise _fail(exc.lines) from None
     except _Fail as exc:
         raise _fail(exc.lines) from None
+    _check_charts()
     from sim.track import read_actuals, run_track, write_track
 
     try:
@@ -913,6 +932,7 @@ def backtest(
         "by default here: it makes the held-out churn match.")] = True,
     reps: RepsOpt = 20,
     seed: SeedOpt = 0,
+    allow_large: AllowLargeOpt = False,
 ) -> None:
     """Calibrate on the data before --as-of, simulate the next --holdout-months from the state
     at the cut, and score the P10-P90 band and the P50 against the actuals."""
@@ -921,10 +941,18 @@ def backtest(
     try:
         _check_flags(reps, seed)
         _load(base)
+        from sim.workload import check_floor
+
+        # the full estimate needs the calibrated scenario (after the fit); this floor
+        # refuses an absurd --reps at once
+        floor = None if allow_large else check_floor(holdout_months, reps)
+        if floor:
+            raise _Fail([floor])
     except ScenarioError as exc:
         raise _fail(exc.lines) from None
     except _Fail as exc:
         raise _fail(exc.lines) from None
+    _check_charts()
     from sim.calibrate.backtest import backtest as run_backtest
     from sim.calibrate.backtest import terminal_lines, write_outputs
 
@@ -936,7 +964,7 @@ def backtest(
                                reps=reps, seed=seed, mapping=mapping,
                                history_start=history_start, plan_start=plan_start,
                                parameter_uncertainty=not fixed_parameters,
-                               correct=engine_correction)
+                               correct=engine_correction, allow_large=allow_large)
         except InputError as exc:
             raise _fail(str(exc).splitlines()) from None
         for w in res.warnings:

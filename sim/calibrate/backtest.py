@@ -241,12 +241,16 @@ class Prepared:
 def prepare(base_path: Path, files: dict[str, Path | None], actuals_path: Path, as_of: str,
             holdout_months: int, out: Path, mapping: Path | None = None,
             history_start: str | None = None, plan_start: str | None = None,
-            correct: bool = True, correct_seed: int = 0) -> Prepared:
+            correct: bool = True, correct_seed: int = 0, reps: int | None = None,
+            allow_large: bool = False) -> Prepared:
     """Check the inputs, calibrate on the data before the cut and build the scenario that
     runs the held-out months (InputError: bad input; nothing is written). ``correct``:
     the churn inputs get the engine correction of ``sim.calibrate.correct`` (simulated
-    histories with seeds from ``correct_seed``)."""
+    histories with seeds from ``correct_seed``). ``reps``: the replications that will run
+    (:func:`work`); their work and the correction's are checked by ``sim.workload`` before
+    either starts (``TooMuchWork`` beyond the limits, unless ``allow_large``)."""
     from sim.scenario_io import ScenarioError, load_scenario
+    from sim.workload import require
 
     base = load_scenario(base_path)
     when = parse_date(as_of, "--as-of")
@@ -304,9 +308,18 @@ def prepare(base_path: Path, files: dict[str, Path | None], actuals_path: Path, 
                                  + "; ".join(exc.lines)) from None
 
     scenario = build(fit)
+    runs = work(scenario, reps) if reps is not None else []
+    require(runs, 1, allow_large)  # the replications, before the correction's histories
     history = None
     if correct and inputs.subscriptions is not None:  # the engine's realised churn = the data's
-        from sim.calibrate.correct import correct_churn, opening_at, window_start, with_opening
+        from sim.calibrate.correct import (
+            correct_churn,
+            correction_label,
+            correction_work,
+            opening_at,
+            window_start,
+            with_opening,
+        )
 
         subs = inputs.subscriptions
         start_w = window_start(subs, since, when)
@@ -316,12 +329,20 @@ def prepare(base_path: Path, files: dict[str, Path | None], actuals_path: Path, 
                                   "fiscal_year_start_month": fy}
         opening = opening_at(inputs, base, start_w)
         history = build(with_opening(fit, opening), then)
+        require([*runs, *correction_work(history, start_w, when)], 1, allow_large,
+                what=correction_label(start_w, when) if not runs else "")
         fit = correct_churn(fit, base, history, subs, start_w, when, seed=correct_seed)
         scenario = build(fit)
         history = build(with_opening(fit, opening), then)  # with the corrected churn
     text = scenario_yaml(fit, base, base_path, Path(out) / CALIBRATED, shown, extra)
     return Prepared(scenario, text, fit, actuals, months, when, offset, segments,
                     files.get("subscriptions") is not None, base, history)
+
+
+def work(scenario, reps: int) -> list[tuple]:
+    """The simulations :func:`evaluate` runs, for ``sim.workload``: ``reps`` replications of
+    the held-out months and one more for the model's open pipeline (scenario, count)."""
+    return [(scenario, reps + 1)]
 
 
 PARAMETER_STREAM = "backtest_parameters"
@@ -463,10 +484,13 @@ def backtest(base_path: Path, files: dict[str, Path | None], actuals_path: Path,
              holdout_months: int, out: Path, reps: int = 20, seed: int = 0,
              mapping: Path | None = None, history_start: str | None = None,
              plan_start: str | None = None,
-             parameter_uncertainty: bool = True, correct: bool = True) -> BacktestResult:
-    """Everything ``revsim backtest`` computes; nothing is written (InputError: bad input)."""
+             parameter_uncertainty: bool = True, correct: bool = True,
+             allow_large: bool = False) -> BacktestResult:
+    """Everything ``revsim backtest`` computes; nothing is written (InputError: bad input,
+    or work beyond the limits of ``sim.workload`` without ``allow_large``)."""
     prep = prepare(base_path, files, actuals_path, as_of, holdout_months, out, mapping,
-                   history_start, plan_start, correct, seed)
+                   history_start, plan_start, correct, seed, reps=reps,
+                   allow_large=allow_large)
     return evaluate(prep, reps, seed, parameter_uncertainty=parameter_uncertainty)
 
 

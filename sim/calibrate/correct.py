@@ -135,6 +135,29 @@ def _scaled(e: Estimate, factor: float, note: str) -> Estimate:
                     e.warning)
 
 
+def history_months(since: pd.Timestamp, as_of: pd.Timestamp) -> int:
+    """Months of each simulated history: the window's length, within
+    [``MIN_MONTHS``, ``MAX_MONTHS``]."""
+    months = round((as_of - since) / pd.Timedelta(days=365.25) * 12)
+    return max(MIN_MONTHS, min(MAX_MONTHS, months))
+
+
+def correction_work(scenario, since: pd.Timestamp, as_of: pd.Timestamp,
+                    reps: int = DEFAULT_REPS, steps: int = DEFAULT_STEPS) -> list[tuple]:
+    """The simulations :func:`correct_churn` runs at most, for ``sim.workload``: ``reps``
+    histories of :func:`history_months` months per step, as (scenario, count) pairs."""
+    months = history_months(since, as_of)
+    sc = scenario.model_copy(update={"horizon_months": months, "name": "calibrated scenario"})
+    return [(sc, reps * max(steps, 0))]
+
+
+def correction_label(since: pd.Timestamp, as_of: pd.Timestamp, reps: int = DEFAULT_REPS,
+                     steps: int = DEFAULT_STEPS) -> str:
+    """How a refusal of the correction's work names it."""
+    return (f"--engine-correction ({reps * steps} simulated histories of "
+            f"{history_months(since, as_of)} months): ")
+
+
 def correct_churn(fit: Fit, base, scenario, subs: pd.DataFrame, since: pd.Timestamp,
                   as_of: pd.Timestamp, seed: int = 0, reps: int = DEFAULT_REPS,
                   steps: int = DEFAULT_STEPS) -> Fit:
@@ -145,8 +168,7 @@ def correct_churn(fit: Fit, base, scenario, subs: pd.DataFrame, since: pd.Timest
     import sim
     from sim.calibrate.write import to_scenario_overrides
 
-    months = round((as_of - since) / pd.Timedelta(days=365.25) * 12)
-    months = max(MIN_MONTHS, min(MAX_MONTHS, months))
+    months = history_months(since, as_of)
     data = realised_churn(subs, since, as_of)
     names = {f"{seg}.{q}": (seg, kind) for seg in base.segments for q, kind in KINDS.items()
              if f"{seg}.{q}" in fit.estimates and data.get((seg, kind), (0, 0))[0] >= MIN_CHURNS}

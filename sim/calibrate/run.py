@@ -54,10 +54,11 @@ def parse_date(text: str, flag: str) -> pd.Timestamp:
 def calibrate_files(base_path: Path, files: dict[str, Path | None], as_of: str,
                     out: Path, mapping: Path | None = None,
                     history_start: str | None = None, correct: bool = False,
-                    seed: int = 0) -> tuple[str, Fit]:
+                    seed: int = 0, allow_large: bool = False) -> tuple[str, Fit]:
     """The calibrated scenario's text (checked by loading it) and the fit. ``correct``:
     churn inputs with the engine correction of ``sim.calibrate.correct`` (simulated
-    histories with seeds from ``seed``)."""
+    histories with seeds from ``seed``; their work is checked first by ``sim.workload``,
+    ``TooMuchWork`` beyond the limits unless ``allow_large``)."""
     from sim.scenario_io import ScenarioError, load_scenario
 
     base = load_scenario(base_path)
@@ -84,7 +85,15 @@ def calibrate_files(base_path: Path, files: dict[str, Path | None], as_of: str,
     text, scenario = check(fit)
     if correct and inputs.subscriptions is not None:  # the engine's realised churn = the data's
         from sim.calibrate.backtest import month_index, shifted_plan
-        from sim.calibrate.correct import correct_churn, opening_at, window_start, with_opening
+        from sim.calibrate.correct import (
+            correct_churn,
+            correction_label,
+            correction_work,
+            opening_at,
+            window_start,
+            with_opening,
+        )
+        from sim.workload import require
 
         subs = inputs.subscriptions
         start_w = window_start(subs, since, when)
@@ -97,6 +106,8 @@ def calibrate_files(base_path: Path, files: dict[str, Path | None], as_of: str,
             then[0][("calendar",)] = {"start_month": f"{start_w:%Y-%m}", "fiscal_year_start_month":
                                       base.calendar.fiscal_year_start_month}
         _, history = check(with_opening(fit, opening_at(inputs, base, start_w)), then)
+        require(correction_work(history, start_w, when), 1, allow_large, None,
+                correction_label(start_w, when))
         fit = correct_churn(fit, base, history, subs, start_w, when, seed=seed)
         text, _ = check(fit)
     return text, fit
