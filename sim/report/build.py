@@ -177,9 +177,12 @@ def _quiet_kernel_manager():
 
 def execute_notebook(name: str, output: Path, parameters: dict, cwd: Path,
                      timeout: int = 900) -> None:
-    """Execute ``notebooks/<name>.ipynb`` with Papermill into ``output``. A failure is the
-    exception (the caller words it in one line), so Papermill's own log of it (e.g. "Kernel
-    died while waiting for execute reply.") is silenced."""
+    """Execute ``notebooks/<name>.ipynb`` with Papermill into ``output``, the kernel started in
+    ``cwd``. (Papermill's own ``cwd=`` changes this process's folder while the notebook runs;
+    two notebooks run at once, so their changes interleave and could leave the kernel, or
+    this process, in the other's folder. nbclient's ``resources`` path sets only the kernel's.)
+    A failure is the exception (the caller words it in one line), so Papermill's own log of
+    it (e.g. "Kernel died while waiting for execute reply.") is silenced."""
     import logging
 
     import papermill as pm
@@ -187,7 +190,8 @@ def execute_notebook(name: str, output: Path, parameters: dict, cwd: Path,
     logging.getLogger("papermill").setLevel(logging.CRITICAL)
 
     pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(output), parameters=parameters,
-                        cwd=str(cwd), kernel_name="python3", progress_bar=False,
+                        resources={"metadata": {"path": str(cwd)}},
+                        kernel_name="python3", progress_bar=False,
                         log_output=False, request_save_on_cell_execute=False,
                         execution_timeout=timeout,
                         kernel_manager_class=_quiet_kernel_manager())
