@@ -144,7 +144,8 @@ def write_manifest(folder: Path, kind: str = "folder") -> dict:
         elif e.is_file(follow_symlinks=False):
             files.append({"path": rel, "size": e.stat(follow_symlinks=False).st_size,
                           "sha256": _sha256(Path(e.path))})
-    manifest = {**_header(kind), "files": files, "folders": folders}
+    manifest = {**_header(kind), "files": sorted(files, key=lambda f: f["path"]),
+                "folders": sorted(folders)}
     (folder / MARKER).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return manifest
 

@@ -7,6 +7,7 @@ replace the user's files. A failed report keeps the earlier one and puts the par
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -74,15 +75,15 @@ def test_no_marker_or_manifest_is_tracked_by_git():
     assert shipped == [], f"a revsim marker is committed: {shipped}"
 
 
-def test_the_manifest_lists_every_file_with_its_size_and_hash(outputs):
-    for out in outputs.values():
+def test_the_manifest_lists_every_file_with_its_size_and_hash(outputs, tmp_path):
+    for out in (*outputs.values(), _result(tmp_path / "nested")):
         manifest = json.loads((out / MARKER).read_text())
         assert {"revsim", "kind", "command", "created", "files", "folders"} <= set(manifest)
-        on_disk = sorted(str(p.relative_to(out)) for p in out.rglob("*")
+        on_disk = sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
                          if p.is_file() and p.name != MARKER)
+        assert manifest["folders"] == sorted(p.relative_to(out).as_posix()
+                                             for p in out.rglob("*") if p.is_dir())
         assert [f["path"] for f in manifest["files"]] == on_disk
-        import hashlib
-
         for f in manifest["files"]:
             data = (out / f["path"]).read_bytes()
             assert f["size"] == len(data) and f["sha256"] == hashlib.sha256(data).hexdigest()
@@ -258,8 +259,9 @@ def test_check_apart_sees_through_spellings(tmp_path):
 
 
 def _result(folder: Path) -> Path:
-    (folder / "html").mkdir(parents=True)
+    (folder / "html" / "z").mkdir(parents=True)
     (folder / "html" / "a.html").write_text("<p>a</p>")
+    (folder / "html" / "z" / "b.html").write_text("<p>b</p>")
     (folder / "data.csv").write_text("x\n1\n")
     (folder / "empty").mkdir()
     write_manifest(folder, "test")
