@@ -15,9 +15,12 @@ import random
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
+
+from sim.atomic import MARKER
 
 ROOT = Path(__file__).resolve().parents[1]
 EX = ROOT / "examples"
@@ -41,10 +44,19 @@ STRIPE_SEGMENT = {"smb": "SMB", "mid_market": "Mid-Market", "enterprise": "Enter
 
 
 def export_company() -> Path:
+    """``revsim export`` into a fresh folder, then its files (not its ``.revsim-output``
+    manifest) into ``examples/company``: no manifest is ever committed, so a copy of the
+    example folder is never a folder revsim may replace."""
     out = EX / "company"
     revsim = shutil.which("revsim") or str(Path(sys.executable).parent / "revsim")
-    subprocess.run([revsim, "export", "examples/example_company.yaml", "--seed", str(SEED),
-                    "--out", "examples/company"], check=True, cwd=ROOT)
+    with tempfile.TemporaryDirectory(prefix="revsim-examples-") as tmp:
+        fresh = Path(tmp) / "company"
+        subprocess.run([revsim, "export", "examples/example_company.yaml", "--seed", str(SEED),
+                        "--out", str(fresh)], check=True, cwd=ROOT)
+        out.mkdir(exist_ok=True)
+        for f in sorted(fresh.iterdir()):
+            if f.name != MARKER:
+                shutil.copyfile(f, out / f.name)
     return out
 
 

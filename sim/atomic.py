@@ -1,11 +1,16 @@
 """Safe outputs: ``--out`` replaces only what revsim wrote, atomically, one writer at a time.
 
-A result folder carries a marker file, :data:`MARKER` (JSON: the command, the revsim version,
-the time). ``--out`` may name an absent path, an empty folder, or a folder with that marker;
-anything else (a non-empty folder without the marker, a file, a symbolic link, ``.``, ``..``,
-the current folder or one of its parents, the home folder, a project root holding
-``pyproject.toml`` or ``.git``) is refused before any work with :class:`OutputError`
-(exit code 2). A file output (``sweep --out x.csv``, ``schema --out x.json``) replaces only
+A result folder carries a manifest, :data:`MARKER` (JSON: the revsim version, the kind, the
+command, the time, and every file revsim wrote there with its size and SHA-256), written last,
+once the result is complete. ``--out`` may name an absent path, an empty folder, or a folder
+whose manifest parses and matches what is there now exactly — no file or folder it does not
+list (nested ones included, symbolic links never), none missing, none changed (see
+:func:`foreign`). So a copied result folder with one of the user's files added, or a marker
+from an older revsim without the list, is refused: ownership cannot be copied along with the
+folder. Anything else (a file, a symbolic link, ``.``, ``..``, the current folder or one of its
+parents, the home folder, a project root holding ``pyproject.toml`` or ``.git``) is refused
+before any work with :class:`OutputError` (exit code 2), naming the flag (``--out``,
+``--report``) and what is foreign. A file output (``sweep --out x.csv``, ``schema --out x.json``) replaces only
 an absent path or a file revsim recognisably wrote (a sweep table, the scenario schema).
 
 Before any work :func:`claim` also checks the destination: its nearest existing parent is a
@@ -33,6 +38,7 @@ import ctypes
 import errno
 import fcntl
 import glob
+import hashlib
 import json
 import os
 import shlex
@@ -79,6 +85,13 @@ def command_line() -> str:
     return shlex.join(argv)
 
 
+def _command_kind() -> str:
+    """The revsim command that is running (``run``, ``report``, ...), else ``folder``."""
+    words = [a for a in sys.argv[1:] if not a.startswith("-")]
+    return words[0] if words and Path(sys.argv[0]).name in ("revsim", "cli.py",
+                                                            "__main__.py") else "folder"
+
+
 def revsim_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -88,21 +101,130 @@ def revsim_version() -> str:
         return "unknown"
 
 
-def marker_text(kind: str) -> str:
-    return json.dumps({"revsim": revsim_version(), "kind": kind, "command": command_line(),
-                       "created": datetime.now(UTC).isoformat(timespec="seconds")}, indent=1)
+def _header(kind: str) -> dict:
+    return {"revsim": revsim_version(), "kind": kind, "command": command_line(),
+            "created": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
-def has_marker(folder: Path) -> bool:
-    """``folder`` holds a regular marker file that reads as revsim's JSON."""
+_BUILDING = "building"
+"""The ``kind`` of the marker a result folder holds while it is being built (a hidden
+``.NAME.tmp-*`` folder only; such a folder is never swapped in)."""
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _walk(folder: Path, descend: Callable[[str], bool] = lambda rel: True
+          ) -> Iterator[tuple[str, os.DirEntry]]:
+    """Every entry under ``folder`` (relative POSIX path, entry), sorted, links not followed,
+    sub-folders entered when ``descend(rel)``; the top-level marker is left out."""
+    stack = [("", folder)]
+    while stack:
+        prefix, here = stack.pop()
+        with os.scandir(here) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for e in entries:
+            rel = f"{prefix}{e.name}"
+            if rel == MARKER:
+                continue
+            yield rel, e
+            if e.is_dir(follow_symlinks=False) and descend(rel):
+                stack.append((f"{rel}/", Path(e.path)))
+
+
+def write_manifest(folder: Path, kind: str = "folder") -> dict:
+    """Write :data:`MARKER` into the finished ``folder``: every file and folder in it, each
+    file with its size and SHA-256. Called last, once nothing else will be written there."""
+    files, folders = [], []
+    for rel, e in _walk(folder):
+        if e.is_dir(follow_symlinks=False):
+            folders.append(rel)
+        elif e.is_file(follow_symlinks=False):
+            files.append({"path": rel, "size": e.stat(follow_symlinks=False).st_size,
+                          "sha256": _sha256(Path(e.path))})
+    manifest = {**_header(kind), "files": sorted(files, key=lambda f: f["path"]),
+                "folders": sorted(folders)}
+    (folder / MARKER).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    return manifest
+
+
+def read_marker(folder: Path) -> dict | None:
+    """The marker in ``folder`` as JSON (a dict naming ``revsim``), or None."""
     m = folder / MARKER
-    if m.is_symlink() or not m.is_file():
-        return False
+    if m.is_symlink() or not m.is_file() or m.stat().st_size > 200_000_000:
+        return None
     try:
-        data = json.loads(m.read_text(encoding="utf-8")[:10_000])
+        data = json.loads(m.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and "revsim" in data
+        return None
+    return data if isinstance(data, dict) and "revsim" in data else None
+
+
+def _listing(data: dict) -> tuple[dict[str, tuple[int, str]], set[str]] | None:
+    files, folders = data.get("files"), data.get("folders")
+    if not isinstance(files, list) or not isinstance(folders, list):
+        return None
+    listed = {}
+    for f in files:
+        if not (isinstance(f, dict) and isinstance(f.get("path"), str)
+                and isinstance(f.get("size"), int) and isinstance(f.get("sha256"), str)):
+            return None
+        listed[f["path"]] = (f["size"], f["sha256"])
+    if not all(isinstance(d, str) for d in folders):
+        return None
+    return listed, set(folders)
+
+
+def _more(names: list[str], what: str) -> str:
+    first = names[0]
+    return first if len(names) == 1 else f"{first} (and {len(names) - 1} more {what})"
+
+
+def foreign(folder: Path) -> str | None:
+    """Why revsim may not replace the existing folder ``folder``, as the end of a sentence
+    ("holds X, which revsim did not write"); None when it may: the folder is empty, or its
+    manifest parses and lists exactly what is there now (no other file or folder, nested
+    included; no symbolic link; nothing missing; every file's size and SHA-256 as written)."""
+    if not any(folder.iterdir()):
+        return None
+    data = read_marker(folder)
+    if data is None:
+        names = [rel for rel, _ in _walk(folder, lambda rel: False)] or [MARKER]
+        return (f"holds {_more(names, 'entries')}, which revsim did not write (no {MARKER} "
+                f"manifest)")
+    if data.get("kind") == _BUILDING:
+        return f"is a revsim result that was never finished ({MARKER} lists no files)"
+    listing = _listing(data)
+    if listing is None:
+        return (f"was written by an older revsim: its {MARKER} has no manifest of the files "
+                f"it wrote, so revsim cannot tell them from yours")
+    listed, folders = listing
+    extra, check, seen = [], [], set()
+    for rel, e in _walk(folder, lambda rel: rel in folders):  # not into a folder of yours
+        if e.is_symlink():
+            extra.append(f"{rel} (a symbolic link)")
+        elif e.is_dir(follow_symlinks=False):
+            if rel not in folders:
+                extra.append(f"{rel}/")
+            seen.add(rel)
+        elif e.is_file(follow_symlinks=False) and rel in listed:
+            seen.add(rel)
+            check.append((rel, Path(e.path), e.stat(follow_symlinks=False).st_size))
+        else:
+            extra.append(rel)
+    if extra:
+        return f"holds {_more(extra, 'entries')}, which revsim did not write"
+    missing = sorted((set(listed) | folders) - seen)
+    if missing:
+        return (f"has lost {_more(missing, 'files')}, which revsim wrote there, so it was "
+                f"changed since")
+    changed = [rel for rel, path, size in check
+               if size != listed[rel][0] or _sha256(path) != listed[rel][1]]
+    if changed:
+        return f"holds {_more(changed, 'files')}, changed since revsim wrote it"
+    return None
 
 
 # ---------------------------------------------------------------- what a file output may replace
@@ -137,30 +259,42 @@ def _inside(a: Path, b: Path) -> bool:
     return a == b or b in a.parents
 
 
-def resolve_out(out: str | Path) -> Path:
+def resolve_out(out: str | Path, flag: str = "--out") -> Path:
     """The absolute destination: the parent resolved (symbolic links, ``..``), the last name
     kept as given so that a link there is seen, not followed."""
     p = Path(os.path.expanduser(str(out)))
     if p.name in ("", "..") or str(out).rstrip("/").endswith(("/.", "/..")) or \
             str(out).strip() in (".", "..", "./", "../"):
-        raise OutputError(f"--out {out}: is the current folder or a parent; {_HOW}")
+        raise OutputError(f"{flag} {out}: is the current folder or a parent; {_HOW}")
     return p.absolute().parent.resolve() / p.name
 
 
-def check_out(out: str | Path, kind: str = "dir") -> Path:
+def check_out(out: str | Path, kind: str = "dir", flag: str = "--out") -> Path:
     """Refuse (:class:`OutputError`) a destination revsim may not replace; return it resolved.
 
-    ``kind`` is ``"dir"`` for a result folder or a key of :data:`FILE_KINDS` for a file."""
+    ``kind`` is ``"dir"`` for a result folder or a key of :data:`FILE_KINDS` for a file;
+    ``flag`` is the option that named it, for the message."""
     try:
-        return _check_out(out, kind)
+        return _check_out(out, kind, flag)
     except OSError as exc:  # e.g. a folder revsim may not list
-        raise OutputError(f"--out {out}: cannot inspect it ({exc.strerror or exc}); choose "
+        raise OutputError(f"{flag} {out}: cannot inspect it ({exc.strerror or exc}); choose "
                           f"another folder") from None
 
 
-def _check_out(out: str | Path, kind: str) -> Path:
-    target = resolve_out(out)
-    shown = f"--out {out}"
+def check_apart(*outputs: tuple[str, str | Path | None]) -> None:
+    """Refuse two outputs of one command (``(flag, path)`` pairs) when one is the other or
+    inside it: writing the second would replace or swallow the first."""
+    given = [(flag, out, resolve_out(out, flag)) for flag, out in outputs if out is not None]
+    for i, (fa, a, pa) in enumerate(given):
+        for fb, b, pb in given[i + 1:]:
+            if _inside(pa, pb) or _inside(pb, pa):
+                raise OutputError(f"{fa} {a} and {fb} {b}: one is inside the other, so writing "
+                                  f"one would replace the other; give them separate places")
+
+
+def _check_out(out: str | Path, kind: str, flag: str = "--out") -> Path:
+    target = resolve_out(out, flag)
+    shown = f"{flag} {out}"
     here = Path.cwd().resolve()
     home = Path.home().resolve()
     if _inside(home, target):
@@ -177,9 +311,9 @@ def _check_out(out: str | Path, kind: str) -> Path:
             if any((target / f).exists() for f in _PROJECT_FILES):
                 raise OutputError(f"{shown}: is a project folder (holds pyproject.toml or "
                                   f".git); choose a new folder")
-            if not has_marker(target) and any(target.iterdir()):
-                raise OutputError(f"{shown}: is a folder revsim did not write (no {MARKER} "
-                                  f"marker) and it is not empty; {_HOW}")
+            why = foreign(target)
+            if why is not None:
+                raise OutputError(f"{shown}: {why}; {_HOW}")
     else:
         if target.is_dir():
             raise OutputError(f"{shown}: is a folder; give a file name")
@@ -217,12 +351,16 @@ _HELD: dict[Path, Claim] = {}
 
 
 class Claim:
-    """A checked, locked destination; write it with :meth:`folder` or :meth:`write_text`."""
+    """A checked, locked destination; write it with :meth:`folder` or :meth:`write_text`.
 
-    def __init__(self, out: str | Path, kind: str = "dir"):
+    ``earlier`` says whether the folder held an earlier result when it was claimed."""
+
+    def __init__(self, out: str | Path, kind: str = "dir", flag: str = "--out"):
         self.kind = kind
-        self.shown = f"--out {out}"
-        self.target = check_out(out, kind)
+        self.flag = flag
+        self.shown = f"{flag} {out}"
+        self.target = check_out(out, kind, flag)
+        self._into: Claim | None = self
         parent = self.target.parent
         self._made = [p for p in (parent, *parent.parents) if not p.exists()]
         parent.mkdir(parents=True, exist_ok=True)
@@ -230,7 +368,10 @@ class Claim:
         self._fd = _lock(self._lock_path, self.shown)
         try:
             self.restored = recover(self.target, kind)
-            self.target = check_out(out, kind)  # a restored result is checked again
+            if self.restored:  # a restored result is checked again
+                self.target = check_out(out, kind, flag)
+            self.earlier = kind == "dir" and self.target.is_dir() and any(
+                self.target.iterdir())
         except BaseException:
             self.close()
             raise
@@ -255,23 +396,39 @@ class Claim:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def divert(self, other: Claim | None) -> None:
+        """Put the result :meth:`folder` is building into ``other`` (a claimed sibling of
+        this target, e.g. ``NAME.failed``) instead of this target; None: discard it."""
+        if other is not None and other.target.parent != self.target.parent:
+            raise ValueError("a result can only be diverted to a sibling folder")
+        self._into = other
+
     @contextlib.contextmanager
-    def folder(self) -> Iterator[Path]:
-        """Yield an empty hidden folder (with the marker); on success it replaces the target."""
+    def folder(self, kind: str | None = None) -> Iterator[Path]:
+        """Yield an empty hidden folder; on success its manifest (:data:`MARKER`, kind
+        ``kind``, by default the revsim command) is written last and it replaces the target
+        (or goes where :meth:`divert` says)."""
         target = self.target
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        self._into = self
         try:
             tmp.chmod(0o755)  # mkdtemp makes 0700; a report folder is for others to read
-            (tmp / MARKER).write_text(marker_text("folder"), encoding="utf-8")
+            (tmp / MARKER).write_text(json.dumps(_header(_BUILDING)), encoding="utf-8")
             yield tmp
+            into = self._into
+            if into is None:  # discarded
+                raise _Discarded
+            write_manifest(tmp, kind or _command_kind())
             if os.environ.get("REVSIM_FAULT") == "enospc":
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp))
             _fault_pause("before-swap")
+            target = into.target
             if target.is_symlink() or target.exists():
-                if target.is_symlink() or not target.is_dir() or not (
-                        has_marker(target) or not any(target.iterdir())):
-                    raise OutputError(f"{self.shown}: changed during the run and is no longer "
-                                      f"a revsim result; nothing was written", EXIT_ENVIRONMENT)
+                why = ("is a symbolic link" if target.is_symlink() else
+                       "is no longer a folder" if not target.is_dir() else foreign(target))
+                if why is not None:
+                    raise OutputError(f"{into.shown}: changed during the run and {why}; "
+                                      f"nothing was written", EXIT_ENVIRONMENT)
                 if _exchange(tmp, target):
                     _fault_pause("after-swap")
                 else:
@@ -287,10 +444,14 @@ class Claim:
                 shutil.rmtree(tmp, ignore_errors=True)  # the earlier result
             else:
                 os.rename(tmp, target)
+        except _Discarded:
+            shutil.rmtree(tmp, ignore_errors=True)
         except BaseException:
             if tmp.exists() and tmp != target:
                 shutil.rmtree(tmp, ignore_errors=True)
             raise
+        finally:
+            self._into = self
 
     def write_text(self, text: str) -> None:
         """Write a file output via a hidden sibling and an atomic replace."""
@@ -309,9 +470,14 @@ class Claim:
             raise
 
 
-def claim(out: str | Path, kind: str = "dir") -> Claim:
-    """Check and lock ``out`` before any work (see the module docstring)."""
-    return Claim(out, kind)
+class _Discarded(Exception):
+    """The result being built was discarded on purpose (:meth:`Claim.divert` with None)."""
+
+
+def claim(out: str | Path, kind: str = "dir", flag: str = "--out") -> Claim:
+    """Check and lock ``out`` before any work (see the module docstring); ``flag`` names the
+    option in messages."""
+    return Claim(out, kind, flag)
 
 
 def _lock(path: Path, shown: str) -> int:
@@ -340,11 +506,17 @@ def _leftovers(target: Path, what: str) -> list[Path]:
     return sorted(target.parent.glob(pattern), key=lambda p: p.name)
 
 
-def _ours(p: Path, kind: str) -> bool:
+def _ours(p: Path, kind: str, building: bool = False) -> bool:
+    """``p`` is revsim's by the same rule as ``--out`` (:func:`foreign`); ``building``: a
+    hidden ``.NAME.tmp-*`` folder whose build was killed (its marker says so) counts too."""
     if p.is_symlink():
         return False
     if kind == "dir":
-        return p.is_dir() and (has_marker(p) or not any(p.iterdir()))
+        if not p.is_dir():
+            return False
+        if building and (read_marker(p) or {}).get("kind") == _BUILDING:
+            return True
+        return foreign(p) is None
     return p.is_file()
 
 
@@ -359,7 +531,7 @@ def recover(target: str | Path, kind: str = "dir") -> str | None:
         os.rename(newest, target)
         olds.remove(newest)
         restored = newest.name
-    rest = [p for p in _leftovers(target, "tmp") if _ours(p, kind)]
+    rest = [p for p in _leftovers(target, "tmp") if _ours(p, kind, building=True)]
     rest += [p for p in _leftovers(target, "probe") if _ours(p, "file")]
     for p in olds + rest:
         if p.is_dir():

@@ -110,10 +110,10 @@ def _fail(lines: list[str]) -> typer.Exit:
     return typer.Exit(EXIT_INVALID)
 
 
-def _claim(out: Path | None, kind: str = "dir"):
-    """Check and lock an ``--out`` destination before any work; a context manager that does
-    nothing when there is no ``--out``. A refusal is one line and exit 2 (exit 1 when another
-    revsim holds it)."""
+def _claim(out: Path | None, kind: str = "dir", flag: str = "--out"):
+    """Check and lock an ``--out`` (or ``flag``) destination before any work; a context manager
+    that does nothing when there is no ``--out``. A refusal is one line and exit 2 (exit 1 when
+    another revsim holds it)."""
     import contextlib
 
     from sim.atomic import OutputError, claim
@@ -121,13 +121,13 @@ def _claim(out: Path | None, kind: str = "dir"):
     if out is None:
         return contextlib.nullcontext()
     try:
-        return claim(out, kind)
+        return claim(out, kind, flag)
     except OutputError as exc:
         typer.echo(terminal_text(str(exc)), err=True)
         raise typer.Exit(exc.code) from None
 
 
-def _write(out: Path, write) -> None:
+def _write(out: Path, write, flag: str = "--out") -> None:
     """Run ``write()``; a destination that fails while writing (disk full, permission changed,
     a folder changed mid-run) is one line and exit 1, and ``out`` keeps what it held."""
     from sim.atomic import OutputError
@@ -139,8 +139,8 @@ def _write(out: Path, write) -> None:
         raise typer.Exit(exc.code) from None
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        typer.echo(terminal_text(f"--out {out}: could not write ({reason}); nothing was written "
-                                 f"there, an earlier result is unchanged"), err=True)
+        typer.echo(terminal_text(f"{flag} {out}: could not write ({reason}); nothing was "
+                                 f"written there, an earlier result is unchanged"), err=True)
         raise typer.Exit(1) from None
     typer.echo(terminal_text(f"wrote {out}"), err=True)
 
@@ -778,11 +778,16 @@ def calibrate(
         raise _fail(exc.lines) from None
     except _Fail as exc:
         raise _fail(exc.lines) from None
-    if report is not None:
-        _check_charts()
+    from sim.atomic import OutputError, check_apart
     from sim.calibrate.run import calibrate_files
 
-    with _claim(out, "calibrated") as dest, _claim(report) as report_dest:
+    try:
+        check_apart(("--out", out), ("--report", report))
+    except OutputError as exc:
+        raise _fail([str(exc)]) from None
+    if report is not None:
+        _check_charts()
+    with _claim(out, "calibrated") as dest, _claim(report, flag="--report") as report_dest:
         files = {"subscriptions": subscriptions, "opportunities": opportunities,
                  "leads": leads, "invoices": invoices}
         try:
@@ -798,7 +803,7 @@ def calibrate(
             from sim.calibrate.report import build_report
 
             _write(report, lambda: build_report(report_dest, Path(base), files, as_of,
-                                                history_start, mapping, out, fit))
+                                                history_start, mapping, out, fit), "--report")
 
 
 @app.command()

@@ -177,11 +177,21 @@ def _quiet_kernel_manager():
 
 def execute_notebook(name: str, output: Path, parameters: dict, cwd: Path,
                      timeout: int = 900) -> None:
-    """Execute ``notebooks/<name>.ipynb`` with Papermill into ``output``."""
+    """Execute ``notebooks/<name>.ipynb`` with Papermill into ``output``, the kernel started in
+    ``cwd``. (Papermill's own ``cwd=`` changes this process's folder while the notebook runs;
+    two notebooks run at once, so their changes interleave and could leave the kernel, or
+    this process, in the other's folder. nbclient's ``resources`` path sets only the kernel's.)
+    A failure is the exception (the caller words it in one line), so Papermill's own log of
+    it (e.g. "Kernel died while waiting for execute reply.") is silenced."""
+    import logging
+
     import papermill as pm
 
+    logging.getLogger("papermill").setLevel(logging.CRITICAL)
+
     pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(output), parameters=parameters,
-                        cwd=str(cwd), kernel_name="python3", progress_bar=False,
+                        resources={"metadata": {"path": str(cwd)}},
+                        kernel_name="python3", progress_bar=False,
                         log_output=False, request_save_on_cell_execute=False,
                         execution_timeout=timeout,
                         kernel_manager_class=_quiet_kernel_manager())
@@ -363,7 +373,7 @@ def build_report(paths: Sequence[str | Path], replications: int | None = None, s
     try:
         dest = claim(out_dir)  # checked and locked before any work
     except OutputError as exc:
-        print(exc, file=sys.stderr)
+        print(terminal_text(str(exc)), file=sys.stderr)
         return exc.code
     with dest:
         return _build(entries, dest, out_dir, reps, seed, executor, months, scheduler, t0)
@@ -380,8 +390,11 @@ def _build(entries: list[Entry], dest: Claim, out_dir: str | Path, reps: Replica
               file=sys.stderr)
         return EXIT_INVALID
     compare_entry: dict = {}
+    shown = Path(out_dir)
+    kept = None  # where a failed build over an earlier report went instead (see _divert)
     try:
-        with hermetic_jupyter(), dest.folder() as tmp:
+        with contextlib.ExitStack() as claims, hermetic_jupyter(), \
+                dest.folder("report") as tmp:
             def round_done(n: int, widest: float, target: float) -> None:
                 _step(f"ran {n} replications of each scenario: widest 95% half-width of an "
                       f"NPV difference {fmt_dollars(widest)} (target {fmt_dollars(target)})", t0)
@@ -421,12 +434,14 @@ def _build(entries: list[Entry], dest: Claim, out_dir: str | Path, reps: Replica
                 compare_entry["error"] = f"base scenario failed: {base.error}"
             with _StepBar(len(jobs) + 2):  # notebooks, workbook, board pack
                 _run_notebooks(jobs, tmp, t0)
-                for e in entries:
-                    if e.error:
-                        print(terminal_text(e.error), file=sys.stderr)
+                errors = [e.error for e in entries if e.error]
                 if compare_entry.get("error"):
-                    print(terminal_text(f"comparison: {compare_entry['error']}"),
-                          file=sys.stderr)
+                    errors.append(f"comparison: {compare_entry['error']}")
+                if errors and dest.earlier:
+                    kept = _divert(dest, claims, out_dir)
+                for error in errors:
+                    tail = f"; {shown} keeps the earlier report" if dest.earlier else ""
+                    print(terminal_text(error + tail), file=sys.stderr)
                 decision = _decision(entries)
                 write_workbook(tmp / WORKBOOK, entries, seed, replications, decision,
                                reps.note())
@@ -460,9 +475,32 @@ def _build(entries: list[Entry], dest: Claim, out_dir: str | Path, reps: Replica
         return EXIT_SCENARIO_FAILED
     failed = sum(1 for e in entries if e.error) + bool(compare_entry.get("error"))
     wall = time.perf_counter() - t0
-    print(terminal_text(f"report: {Path(out_dir) / 'index.html'} ({len(entries)} scenario(s), "
+    if failed and dest.earlier:
+        where = (f"the partial report is in {kept / 'index.html'}" if kept else
+                 "the partial report was not kept")
+        print(terminal_text(f"revsim report: {failed} part(s) failed; {shown} keeps the earlier "
+                            f"report, {where}"), file=sys.stderr)
+        return EXIT_SCENARIO_FAILED
+    print(terminal_text(f"report: {shown / 'index.html'} ({len(entries)} scenario(s), "
                         f"{failed} failed) in {wall:.0f} s"))
     return EXIT_SCENARIO_FAILED if failed else EXIT_OK
+
+
+def _divert(dest: Claim, claims: contextlib.ExitStack, out_dir: str | Path) -> Path | None:
+    """Some parts failed and ``dest`` holds an earlier report: the new, partial one goes to
+    the sibling ``NAME.failed`` (revsim's by the same manifest rule, replaced by the next
+    failed build) and the earlier report stays. Returns that folder as the user would name
+    it, or None when it may not be written (one line; the partial report is discarded)."""
+    shown = Path(out_dir)
+    shown = shown.with_name(f"{shown.name}.failed")
+    try:
+        failed = claims.enter_context(claim(shown, flag="partial report"))
+    except OutputError as exc:
+        print(terminal_text(str(exc)), file=sys.stderr)
+        dest.divert(None)
+        return None
+    dest.divert(failed)
+    return shown
 
 
 def _progress_mode() -> str:
