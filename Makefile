@@ -22,7 +22,7 @@ TEST_ENV := JUPYTER_CONFIG_DIR=$(JUPYTER_TEST)/config JUPYTER_DATA_DIR=$(JUPYTER
 # debugpy (pulled in by ipykernel) warns about frozen modules on every kernel start.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: all test report lab bench validate lock clean distclean
+.PHONY: all test test-fast jupyter-test report lab bench validate lock clean distclean
 
 all: test
 
@@ -53,10 +53,24 @@ lock:
 
 $(VENV): $(STAMP)
 
-test: $(STAMP)
+# The suite on two workers, a file per worker at a time (tests/conftest.py groups them), the
+# 20 slowest tests listed at the end; then the notebooks (nbval keeps a notebook's cells in one
+# kernel, in order, so they run on their own). `make test-fast`: the same without the slow
+# end-to-end checks (`-m "not e2e"`: report builds, browser, notebooks, install, Dask, kills).
+PYTEST := $(TEST_ENV) $(BIN)/python -m pytest
+PARALLEL := -n 2 --dist loadgroup --durations=20
+
+test: $(STAMP) jupyter-test
 	$(BIN)/ruff check sim tests benchmarks scripts
+	$(PYTEST) tests $(PARALLEL)
+	$(if $(NOTEBOOKS),$(PYTEST) --nbval-lax notebooks)
+
+test-fast: $(STAMP) jupyter-test
+	$(BIN)/ruff check sim tests benchmarks scripts
+	$(PYTEST) tests $(PARALLEL) -m "not e2e"
+
+jupyter-test:
 	mkdir -p $(JUPYTER_TEST)/config $(JUPYTER_TEST)/data $(JUPYTER_TEST)/runtime $(JUPYTER_TEST)/ipython
-	$(TEST_ENV) $(BIN)/python -m pytest tests $(if $(NOTEBOOKS),--nbval-lax notebooks)
 
 report: $(STAMP)
 	$(BIN)/revsim report scenarios/baseline.yaml $(WHAT_IFS) $(if $(REPS),--reps $(REPS)) --out reports

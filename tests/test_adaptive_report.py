@@ -20,6 +20,8 @@ import pytest
 import sim
 from sim.experiment import DECISION_KPI, compare_to_precision
 
+pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
+
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
 REVSIM = shutil.which("revsim", path=str(Path(sys.executable).parent)) or shutil.which("revsim")

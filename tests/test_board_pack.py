@@ -17,6 +17,8 @@ import sim
 from sim import board_pack
 from sim.finance_excel import FORMATS, write_decision_workbook
 
+pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
+
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
 TOOLS = ("pdftoppm", "pdftotext", "pdfinfo")

@@ -19,6 +19,8 @@ import nbformat
 import pytest
 from browser_probe import measure, screenshot
 
+pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
+
 ROOT = Path(__file__).resolve().parent.parent
 MONTHS = 12
 REVSIM = shutil.which("revsim", path=str(Path(sys.executable).parent)) or "revsim"

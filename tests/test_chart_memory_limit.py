@@ -25,6 +25,8 @@ from test_cli import REVSIM
 
 import sim.report.charts as charts
 
+pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "example_company.yaml"
 COMPANY = ROOT / "examples" / "company"

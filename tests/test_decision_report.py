@@ -14,6 +14,8 @@ import pytest
 
 from sim import board_pack
 
+pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
+
 ROOT = Path(__file__).resolve().parent.parent
 REVSIM = shutil.which("revsim", path=str(Path(sys.executable).parent)) or shutil.which("revsim")
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from hostile import BASELINE, REVSIM, one_line_failure
 
+pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
+
 ROOT = Path(__file__).resolve().parents[1]
 DASK = str(Path(sys.executable).with_name("dask"))
 TINY = ["--set", "horizon_months=6", "--reps", "2"]

@@ -16,6 +16,8 @@ from hostile import BASELINE, REVSIM, one_line_failure
 
 from sim import errors
 
+pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--set", "horizon_months=6", "--reps", "2", "--executor", "serial"]
 

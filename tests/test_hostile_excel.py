@@ -11,6 +11,8 @@ from hostile import FORMULA_DESCRIPTION, FORMULA_TARGET, HTML_DESCRIPTION
 
 from sim.escape import excel_frame, neutralise_formulas
 
+pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
+
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
 

@@ -20,6 +20,8 @@ from hostile import HTML_DESCRIPTION, HTML_NAME, HTML_TARGET, SVG_NAME
 from sim.escape import safe_svg, style_table, svg_html
 from sim.report import cells
 
+pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
+
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists()
                                         else None)
 needs_chromium = pytest.mark.skipif(

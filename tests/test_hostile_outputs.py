@@ -18,6 +18,8 @@ import pytest
 
 from sim.report import store
 
+pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
+
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 REVSIM = shutil.which("revsim", path=str(Path(sys.executable).parent))

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
+
 ROOT = Path(__file__).resolve().parent.parent
 # what the wheel is built from (pyproject.toml names these)
 SOURCES = ("pyproject.toml", "README.md", "sim", "notebooks", "scenarios")

@@ -15,6 +15,8 @@ import sim
 from sim.report import cells, store
 from sim.report.build import NOTEBOOKS, execute_notebook, hermetic_jupyter
 
+pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
+
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = ["scenario_report", "compare_scenarios", "pricing_whatif", "sensitivity", "offsite",
          "account_plan"]

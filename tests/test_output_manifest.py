@@ -19,6 +19,8 @@ import pytest
 
 from sim.atomic import MARKER, OutputError, check_apart, foreign, recover, write_manifest
 
+pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
+
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 COMPANY_YAML = ROOT / "examples" / "example_company.yaml"

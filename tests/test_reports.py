@@ -15,6 +15,8 @@ import sim
 from sim.report import build as reports
 from sim.report import workbook
 
+pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
+
 ROOT = Path(__file__).resolve().parent.parent
 BASE = ROOT / "scenarios" / "baseline.yaml"
 EVIL = "<script>alert('x')</script> & <b>bold</b>"

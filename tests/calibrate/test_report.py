@@ -19,6 +19,8 @@ from notebook_rules import assert_thin
 from sim.bundled import NOTEBOOKS
 from sim.calibrate.report import km_survival, load_fit
 
+pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
+
 ROOT = Path(__file__).resolve().parents[2]
 REVSIM = shutil.which("revsim") or str(Path(os.sys.executable).parent / "revsim")
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists()
