@@ -228,12 +228,15 @@ def _read_csv(path: Path, shown: str, lim: Limits, check: HeaderCheck | None,
         chunks, rows = [], 0
         with pd.read_csv(fh, chunksize=CHUNK_ROWS, **opts) as reader:
             for chunk in reader:
+                if chunk.shape[1] != len(cols):
+                    raise InputError(f"{shown}: rows have {chunk.shape[1]} cells but the header "
+                                     f"has {len(cols)} columns")
                 rows += len(chunk)
                 _check_rows(rows, len(cols), max_rows, lim, shown)
                 chunks.append(chunk)
                 progress.update(rows, fh.tell())
     df = (pd.concat(chunks, ignore_index=True) if chunks
-          else pd.DataFrame(columns=range(len(cols)), dtype=object))
+          else pd.DataFrame(columns=range(len(cols)), dtype=str))
     df.columns = cols
     return _text_frame(df)
 
@@ -272,22 +275,29 @@ def check_workbook(path: Path, shown: str, lim: Limits | None = None) -> None:
                 f"not a spreadsheet); {ALLOW_LARGE_ENV}=1 reads it anyway")
 
 
-def _cell_text(value: Any) -> Any:
-    """A workbook cell as pandas' ``read_excel(dtype=str)`` gives it: empty → missing,
-    whole floats as integers, everything else ``str``."""
-    import datetime as dt
+def _excel_na() -> frozenset[str]:
+    try:
+        from pandas._libs.parsers import STR_NA_VALUES
 
-    if value is None or value == "":
+        return frozenset(STR_NA_VALUES)
+    except ImportError:  # pragma: no cover - pandas moved it
+        return frozenset({"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan",
+                          "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None",
+                          "n/a", "nan", "null"})
+
+
+def _cell_text(value: Any, na: frozenset[str]) -> Any:
+    """A workbook cell as pandas' ``read_excel(dtype=str)`` gives it: empty or one of
+    pandas' missing-value words → missing, whole floats as integers, the rest ``str``."""
+    if value is None:
         return None
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else str(value)
-    if isinstance(value, (int, str)):
-        return str(value)
-    if isinstance(value, dt.datetime):
-        return str(value)
-    return str(value)
+    if isinstance(value, float) and not isinstance(value, bool):
+        if value != value:
+            return None
+        text = str(int(value)) if value.is_integer() else str(value)
+    else:
+        text = str(value)
+    return None if text in na else text
 
 
 def _read_excel(path: Path, shown: str, lim: Limits, check: HeaderCheck | None,
@@ -312,27 +322,28 @@ def _read_excel(path: Path, shown: str, lim: Limits, check: HeaderCheck | None,
             head = head[:-1]
         if not head:
             raise InputError(f"{shown}: the first sheet is empty (expected a header row)")
-        cols = _header(list(head), shown, check)
+        cols = _header([_cell_text(v, frozenset()) for v in head], shown, check)
         width = len(cols)
         max_rows = min(lim.rows, lim.cells // max(1, width))
+        na = _excel_na()
         data: list[list] = []
-        blank_run = 0
+        blank = 0  # blank rows since the last one with data: kept between rows, not at the end
         for row in rows_iter:
-            cells = [_cell_text(v) for v in row]
+            cells = [_cell_text(v, na) for v in row]
             if not any(c is not None for c in cells):
-                blank_run += 1  # blank rows are skipped (as pandas does)
-                if blank_run > max_rows:
-                    _check_rows(blank_run, width, max_rows, lim, shown)
+                blank += 1
+                if len(data) + blank > max_rows:
+                    _check_rows(len(data) + blank, width, max_rows, lim, shown)
                 continue
-            blank_run = 0
-            extra = [c for c in cells[width:] if c is not None]
-            if extra:
-                raise InputError(f"{shown}: row {len(data) + 1}: {len(cells) - width} more "
-                                 f"cell(s) than the header's {width} columns")
+            data.extend([[None] * width] * blank)
+            blank = 0
+            if any(c is not None for c in cells[width:]):
+                raise InputError(f"{shown}: row {len(data) + 1}: a value beyond the header's "
+                                 f"{width} columns (a column without a name)")
             data.append(cells[:width] + [None] * (width - len(cells)))
             _check_rows(len(data), width, max_rows, lim, shown)
             progress.update(len(data))
     finally:
         wb.close()
-    df = pd.DataFrame(data, columns=cols, dtype=object)
+    df = pd.DataFrame(data, columns=cols, dtype=object).astype(str)
     return _text_frame(df)
