@@ -20,6 +20,7 @@ with warnings.catch_warnings():
     from pandera.errors import SchemaErrors
 
 from sim.errors import InputError, one_line
+from sim.escape import inline_text
 
 KINDS = ("subscriptions", "opportunities", "leads", "invoices", "actuals")
 MAX_PROBLEMS = 50  # lines shown per file; the rest are counted
@@ -131,8 +132,12 @@ def header_check(kind: str, segments: list[str], shown: str, spec: dict | None =
         probe = apply_mapping(pd.DataFrame({c: pd.Series(dtype=object) for c in columns}),
                               spec, shown)
         missing = [n for n, col in s.columns.items() if col.required and n not in probe.columns]
+        if len(missing) == 1:
+            raise InputError(f"{shown}: column {missing[0]}: missing column")
         if missing:
-            raise InputError("\n".join(f"{shown}: column {n}: missing column" for n in missing))
+            has = one_line(", ".join(inline_text(c) for c in columns), 120)
+            raise InputError(f"{shown}: columns {', '.join(missing)}: missing columns (the "
+                             f"header has {has})")
     return check
 
 
