@@ -26,10 +26,10 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from sim.calibrate.fit import SCALES, Z95, Estimate, Fit, Inputs, calibrate
+from sim.calibrate.fit import SCALES, Z95, Estimate, Fit, calibrate
 from sim.calibrate.mapping import apply_mapping, load_mapping
 from sim.calibrate.opening import open_pipeline
-from sim.calibrate.run import cap_warnings, check_window, parse_date, read_inputs
+from sim.calibrate.run import announce_fit, cap_warnings, check_window, parse_date, read_inputs
 from sim.calibrate.schemas import header_check, read_table, validate
 from sim.calibrate.write import scenario_yaml
 from sim.errors import InputError, one_line
@@ -259,8 +259,6 @@ def prepare(base_path: Path, files: dict[str, Path | None], actuals_path: Path, 
         raise InputError(f"--holdout-months: must be 1 to {MAX_HOLDOUT} (got {holdout_months})")
     since = parse_date(history_start, "--history-start") if history_start else None
     segments = list(base.segments)
-    if since is not None and since >= when:
-        check_window(Inputs(), when, since)
     inputs = read_inputs(files, segments, mapping)
     actuals = read_actuals(Path(actuals_path), mapping, segments)
     first = _first_date(inputs)
@@ -288,6 +286,7 @@ def prepare(base_path: Path, files: dict[str, Path | None], actuals_path: Path, 
         raise InputError(f"--plan-start {start:%Y-%m}: after --as-of {when:%Y-%m}")
 
     check_window(inputs, when, since)
+    announce_fit(inputs)
     fit = calibrate(inputs, base, when, since)
     cap_warnings(fit, base)
     extra = shifted_plan(base, offset)

@@ -96,6 +96,21 @@ def check_window(inputs: Inputs, when: pd.Timestamp,
         raise InputError(f"--as-of {when.date()}: no data rows {where} it ({span})")
 
 
+def announce_fit(inputs: Inputs) -> None:
+    """One stderr line before fitting large inputs (the fits take minutes on a million rows:
+    the price fit is linear in the deals), so the wait is not silent."""
+    import os
+    import sys
+
+    from sim.readers import PROGRESS_ROWS
+
+    n = sum(len(df) for df in (inputs.subscriptions, inputs.opportunities, inputs.leads,
+                               inputs.invoices) if df is not None)
+    if n >= PROGRESS_ROWS and os.environ.get("REVSIM_PROGRESS", "auto") != "never":
+        print(f"calibrating on {n:,} rows (about a minute per 50,000 deals)", file=sys.stderr,
+              flush=True)
+
+
 def cap_warnings(fit: Fit, base) -> None:
     """A warning for each count the scenario caps: installed customers beyond the base's
     market size are written as the market size."""
@@ -125,6 +140,7 @@ def calibrate_files(base_path: Path, files: dict[str, Path | None], as_of: str,
         check_window(Inputs(), when, since)
     inputs = read_inputs(files, list(base.segments), mapping)
     check_window(inputs, when, since)
+    announce_fit(inputs)
     fit = calibrate(inputs, base, when, since)
     cap_warnings(fit, base)
     shown = [f"{k}={p}" for k, p in files.items() if p is not None]
