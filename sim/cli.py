@@ -563,7 +563,9 @@ def sweep(
             raise _fail(exc.lines) from None
         _sweep_print(sc, points, result, reps, seed)
         if out is not None:
-            _write(out, lambda: dest.write_text(result.table.to_csv(index=False)))
+            from sim.escape import csv_frame
+
+            _write(out, lambda: dest.write_text(csv_frame(result.table).to_csv(index=False)))
 
 
 def _sweep_print(sc, points, result, reps, seed) -> None:

@@ -11,7 +11,10 @@ reaches an output that could interpret it:
   turns every cell that would be a formula into text (OWASP CSV-injection guidance: a leading
   ``=``, ``+``, ``-``, ``@``, tab or carriage return is shown, never evaluated).
 - The terminal: :func:`terminal_text` drops escape sequences and control characters, and
-  :func:`rich_text` wraps it so rich never reads ``[markup]`` in it.
+  :func:`rich_text` wraps it so rich never reads ``[markup]`` in it; :func:`inline_text`
+  writes a file or column name inside a one-line message (controls as ``\\n`` escapes).
+- CSV: :func:`csv_text` / :func:`csv_frame` apply Excel's rule with a leading ``'``, and
+  :func:`csv_untext` takes it off again when revsim reads a table.
 
 No heavy imports at module level (the CLI imports this for ``revsim validate``).
 """
@@ -41,6 +44,18 @@ def terminal_text(text: Any) -> str:
     """``text`` without terminal escape sequences or control characters (tab and newline
     kept; each other control shows as U+FFFD); ordinary Unicode is unchanged."""
     return _CONTROLS.sub(REPLACEMENT, _ESCAPES.sub("", str(text)))
+
+
+def inline_text(text: Any) -> str:
+    """``text`` (a file name, a column name) for one line of a message: every character a
+    terminal would not print as itself -- newline, tab, CR, escape, other controls and the
+    bidirectional overrides -- is written as its Python escape (``\\n``, ``\\x1b``,
+    ``\\u202e``), so a name can neither split a message in two nor restyle it."""
+    s = str(text)
+    if s.isprintable():
+        return s
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                   for ch in s)
 
 
 def rich_text(text: Any, style: str = ""):
@@ -173,9 +188,22 @@ def _clean_index(index):
 
 def csv_text(value: Any) -> Any:
     """A text cell for a CSV file a spreadsheet may open: OWASP's CSV-injection rule, a
-    single quote before a leading ``=``, ``+``, ``-``, ``@``, tab or CR. Numbers unchanged."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    single quote before a leading ``=``, ``+``, ``-``, ``@``, tab or CR (the same cells
+    :func:`neutralise_formulas` makes text in Excel). Text that already starts with quotes
+    before such a character gets one more, so :func:`csv_untext` gives back every string
+    exactly. Numbers (a negative one included) are not text and stay as they are."""
+    if isinstance(value, str) and value.lstrip("'").startswith(_FORMULA_START):
         return "'" + value
+    return value
+
+
+def csv_untext(value: Any) -> Any:
+    """The inverse of :func:`csv_text`, applied to every text cell revsim reads from a table
+    (``sim.readers``): a quote before (quotes and) a formula character is taken off, so an
+    exported file reads back to the original strings. Other text is unchanged."""
+    if (isinstance(value, str) and value.startswith("'")
+            and value.lstrip("'").startswith(_FORMULA_START)):
+        return value[1:]
     return value
 
 

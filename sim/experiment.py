@@ -312,7 +312,7 @@ class ExperimentResult:
             write_parquet(self.by_segment, tmp / "by_segment.parquet")
             write_parquet(self.by_channel, tmp / "by_channel.parquet")
             write_parquet(self.by_team, tmp / "by_team.parquet")
-            self.kpis.to_csv(tmp / "kpis.csv", index=False)
+            csv_frame(self.kpis).to_csv(tmp / "kpis.csv", index=False)
             summary = {
                 "scenario": self.name,
                 "scenario_hash": self.hash,

@@ -163,6 +163,20 @@ def _where(mark) -> str:
 
 
 def _read_yaml(path: Path, shown: str) -> dict:
+    data = read_yaml_bounded(path, shown)
+    if data is None:
+        raise ScenarioError([f"{shown}: (file): file is empty; expected a mapping of scenario keys"])
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            [f"{shown}: (file): expected a mapping of scenario keys (got {type(data).__name__})"]
+        )
+    return data
+
+
+def read_yaml_bounded(path: Path, shown: str) -> Any:
+    """One YAML document within the limits above (size, nesting, aliases, expanded values),
+    duplicate keys and unknown tags refused; ``ScenarioError`` with one line otherwise. The
+    loader of scenario files, shared by every YAML revsim reads (``sim.readers.load_yaml``)."""
     try:
         with path.open("rb") as fh:
             raw = fh.read(MAX_FILE_BYTES + 1)
@@ -197,12 +211,6 @@ def _read_yaml(path: Path, shown: str) -> dict:
         raise ScenarioError([f"{shown}: {where}: malformed YAML: {problem}"]) from None
     except yaml.YAMLError as exc:
         raise ScenarioError([f"{shown}: (yaml): malformed YAML: {exc}"]) from None
-    if data is None:
-        raise ScenarioError([f"{shown}: (file): file is empty; expected a mapping of scenario keys"])
-    if not isinstance(data, dict):
-        raise ScenarioError(
-            [f"{shown}: (file): expected a mapping of scenario keys (got {type(data).__name__})"]
-        )
     return data
 
 

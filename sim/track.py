@@ -161,14 +161,15 @@ def read_actuals(path: str | Path, scenario, start_month: str | None = None,
     """Read and validate an actuals file (pandera; one line per problem) and match its months
     to the plan's: the scenario's calendar, else ``start_month``, else the first month given.
     ``through`` (YYYY-MM) keeps the months up to it."""
-    from sim.calibrate.schemas import read_table, validate
+    from sim.calibrate.schemas import header_check, read_table, validate
+    from sim.escape import inline_text
 
     path = Path(path)
-    shown = str(path)
+    shown = inline_text(path)
     for flag, text in (("--start-month", start_month), ("--through", through)):
         if text is not None and not _is_month(text):
             raise InputError(f"{flag}: expected a month as YYYY-MM (got {one_line(text, 40)!r})")
-    raw = read_table(path)
+    raw = read_table(path, header_check("actuals", list(scenario.segments), shown))
     known = [c for c in raw.columns if c in TRACKABLE]
     ignored = [c for c in raw.columns if c != "month" and c not in TRACKABLE]
     df = validate(raw, "actuals", list(scenario.segments), shown, _metric_columns(known))

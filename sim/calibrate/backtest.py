@@ -29,10 +29,11 @@ from scipy import special
 from sim.calibrate.fit import SCALES, Z95, Estimate, Fit, calibrate
 from sim.calibrate.mapping import apply_mapping, load_mapping
 from sim.calibrate.opening import open_pipeline
-from sim.calibrate.run import parse_date, read_inputs
-from sim.calibrate.schemas import read_table, validate
+from sim.calibrate.run import announce_fit, cap_warnings, check_window, parse_date, read_inputs
+from sim.calibrate.schemas import header_check, read_table, validate
 from sim.calibrate.write import scenario_yaml
 from sim.errors import InputError, one_line
+from sim.escape import inline_text
 
 METRICS = ("new_arr", "churned_arr", "customers", "arr", "revenue")
 """Monthly columns scored when the actuals have them (the engine's ``.monthly`` names)."""
@@ -58,10 +59,11 @@ class BacktestResult:
 def read_actuals(path: Path, mapping: Path | None, segments: list[str]) -> pd.DataFrame:
     """The actuals file: ``month`` (a date; the month it falls in) and the scored metrics
     it has, as numbers (an empty cell is a month without that actual)."""
-    shown = str(path)
+    shown = inline_text(path)
     spec = load_mapping(mapping) if mapping is not None else {}
-    df = validate(apply_mapping(read_table(Path(path)), spec.get("actuals"), shown), "actuals",
-                  segments, shown)
+    check = header_check("actuals", segments, shown, spec.get("actuals"))
+    df = validate(apply_mapping(read_table(Path(path), check), spec.get("actuals"), shown),
+                  "actuals", segments, shown)
     have = [m for m in METRICS if m in df.columns]
     if not have:
         raise InputError(f"{shown}: no column to score (needs one of {', '.join(METRICS)})")
@@ -272,7 +274,7 @@ def prepare(base_path: Path, files: dict[str, Path | None], actuals_path: Path, 
     missing = [m for m in months if m not in have]
     if missing:
         last = actuals["month"].max()
-        raise InputError(f"{actuals_path}: --holdout-months {holdout_months} from {when:%Y-%m} "
+        raise InputError(f"{inline_text(actuals_path)}: --holdout-months {holdout_months} from {when:%Y-%m} "
                          f"needs actuals through {months[-1]:%Y-%m}; month {missing[0]:%Y-%m} "
                          f"is missing (the file ends {last:%Y-%m})")
     if plan_start:
@@ -287,7 +289,10 @@ def prepare(base_path: Path, files: dict[str, Path | None], actuals_path: Path, 
     if offset < 0:
         raise InputError(f"--plan-start {start:%Y-%m}: after --as-of {when:%Y-%m}")
 
+    check_window(inputs, when, since)
+    announce_fit(inputs)
     fit = calibrate(inputs, base, when, since)
+    cap_warnings(fit, base)
     extra = shifted_plan(base, offset)
     extra[0][("horizon_months",)] = holdout_months
     extra[1][("horizon_months",)] = "the held-out months"

@@ -212,8 +212,12 @@ def _actuals(monthly: pd.DataFrame, origin: dt.date) -> pd.DataFrame:
 
 
 def write_history(history: dict, folder) -> None:
-    """Write the tables as CSV files and ``company.json`` into ``folder``."""
+    """Write the tables as CSV files and ``company.json`` into ``folder``. Text cells that a
+    spreadsheet would read as a formula (a segment named ``=...``) get a leading quote
+    (``sim.escape.csv_frame``); revsim's readers take it off again."""
     from pathlib import Path
+
+    from sim.escape import csv_frame
 
     folder = Path(folder)
     for name, frame in history.items():
@@ -221,4 +225,4 @@ def write_history(history: dict, folder) -> None:
             (folder / "company.json").write_text(json.dumps(frame, indent=2) + "\n",
                                                  encoding="utf-8")
         else:
-            frame.to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
+            csv_frame(frame).to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")

@@ -14,32 +14,104 @@ Everything it does is data; nothing in it is executed.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
-import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from sim.errors import InputError, one_line
+from sim.escape import inline_text
 
 KEYS = {"columns", "values", "date_format", "constant", "segment", "multiply", "product",
         "blank_when"}
+KINDS = ("subscriptions", "opportunities", "leads", "invoices", "actuals")
+
+Scalar = StrictStr | int | float | bool | None
+Number = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class _Segment(_Strict):
+    from_: StrictStr = Field(alias="from")
+    bands: list[tuple[Number, StrictStr]] | None = None
+    values: dict[Scalar, Scalar] | None = None
+
+    @model_validator(mode="after")
+    def _one_rule(self):
+        if (self.bands is None) == (self.values is None):
+            raise ValueError("give exactly one of bands and values")
+        return self
+
+
+class _Spec(_Strict):
+    """One kind's mapping: its shape is checked here, so a malformed file is one line naming
+    the key instead of an error deep in ``apply_mapping``."""
+
+    columns: dict[StrictStr, StrictStr] | None = None
+    values: dict[StrictStr, dict[Scalar, Scalar]] | None = None
+    date_format: StrictStr | None = None
+    constant: dict[StrictStr, Scalar] | None = None
+    segment: _Segment | None = None
+    multiply: dict[StrictStr, Number] | None = None
+    product: dict[StrictStr, list[StrictStr]] | None = None
+    blank_when: dict[StrictStr, dict[StrictStr, Scalar]] | None = None
+
+    @field_validator("date_format")
+    @classmethod
+    def _format(cls, fmt: str | None) -> str | None:
+        if fmt is None:
+            return fmt
+        if "%" not in fmt:
+            raise ValueError("has no % directive (e.g. \"%m/%d/%Y\")")
+        try:
+            pd.to_datetime(pd.Series(["2024-01-31"]), format=fmt, errors="coerce")
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"not a date format ({one_line(exc, 80)})") from None
+        return fmt
+
+
+def _problem(shown: str, kind: str, err: dict) -> str:
+    loc = ".".join(str(p) for p in (kind, *err["loc"]) if p not in ("function-after",))
+    msg = err["msg"].removeprefix("Value error, ")
+    got = err.get("input")
+    shown_got = "" if isinstance(got, dict) else f" (got {one_line(repr(got), 60)})"
+    return f"{shown}: {inline_text(loc)}: {msg}{shown_got}"
 
 
 def load_mapping(path: Path) -> dict:
-    shown = str(path)
+    """A mapping file, read by the bounded YAML loader (``sim.readers.load_yaml``, the limits
+    of scenario files) and checked key by key; one line naming the file and key otherwise."""
+    from sim.readers import load_yaml
+
+    path = Path(path)
+    shown = inline_text(path)
     if not path.is_file():
         raise InputError(f"{shown}: file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError(f"{shown}: not valid YAML ({one_line(exc, 200)})") from None
+    data = load_yaml(path, shown)
     if not isinstance(data, dict):
         raise InputError(f"{shown}: expected a mapping of file kinds (subscriptions, ...)")
     for kind, spec in data.items():
-        if kind not in ("subscriptions", "opportunities", "leads", "invoices", "actuals"):
-            raise InputError(f"{shown}: {kind}: unknown kind")
+        if kind not in KINDS:
+            raise InputError(f"{shown}: {inline_text(kind)}: unknown kind (kinds are "
+                             f"{', '.join(KINDS)})")
         if not isinstance(spec, dict) or set(spec) - KEYS:
             raise InputError(f"{shown}: {kind}: expected keys among {sorted(KEYS)}")
+        try:
+            _Spec.model_validate(spec)
+        except ValidationError as exc:
+            raise InputError(_problem(shown, kind, exc.errors()[0])) from None
     return data
 
 

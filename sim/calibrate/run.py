@@ -10,9 +10,10 @@ import pandas as pd
 from sim.atomic import FILE_KINDS
 from sim.calibrate.fit import Fit, Inputs, calibrate
 from sim.calibrate.mapping import apply_mapping, load_mapping
-from sim.calibrate.schemas import read_table, validate
+from sim.calibrate.schemas import DATE_MAX, DATE_MIN, header_check, read_table, validate
 from sim.calibrate.write import HEADER, scenario_yaml
-from sim.errors import InputError
+from sim.errors import InputError, one_line
+from sim.escape import inline_text
 
 
 def _is_calibrated(path: Path) -> bool:
@@ -33,9 +34,10 @@ def read_inputs(files: dict[str, Path | None], segments: list[str],
                          "--invoices")
     frames, problems = {}, []
     for kind, path in given.items():
-        shown = str(path)
+        shown = inline_text(path)
         try:
-            df = apply_mapping(read_table(Path(path)), spec.get(kind), shown)
+            check = header_check(kind, segments, shown, spec.get(kind))
+            df = apply_mapping(read_table(Path(path), check), spec.get(kind), shown)
             frames[kind] = validate(df, kind, segments, shown)
         except InputError as exc:
             problems += str(exc).splitlines()
@@ -45,10 +47,81 @@ def read_inputs(files: dict[str, Path | None], segments: list[str],
 
 
 def parse_date(text: str, flag: str) -> pd.Timestamp:
+    """A date flag: ISO, not empty, between 1900 and 2200 (the range of dates in the files)."""
+    shown = one_line(repr(text), 60)
     try:
-        return pd.Timestamp(pd.to_datetime(text, format="ISO8601"))
-    except (ValueError, TypeError):
-        raise InputError(f"{flag}: not an ISO date (YYYY-MM-DD): {text!r}") from None
+        when = pd.Timestamp(pd.to_datetime(str(text).strip(), format="ISO8601"))
+    except (ValueError, TypeError, OverflowError):
+        raise InputError(f"{flag}: not an ISO date (YYYY-MM-DD): {shown}") from None
+    if pd.isna(when):
+        raise InputError(f"{flag}: empty; give a date as YYYY-MM-DD")
+    if when.tzinfo is not None:
+        when = when.tz_localize(None)
+    if not DATE_MIN <= when <= DATE_MAX:
+        raise InputError(f"{flag}: {when.date()} is outside {DATE_MIN.year}-{DATE_MAX.year}")
+    return when
+
+
+DATE_COLUMNS = {"subscriptions": "start_date", "opportunities": "created_date",
+                "leads": "month", "invoices": "issued_date"}
+
+
+def check_window(inputs: Inputs, when: pd.Timestamp,
+                 since: pd.Timestamp | None) -> None:
+    """Refuse a window with no data: ``--history-start`` on or after ``--as-of``, or no row of
+    any given file known before ``--as-of`` (and, with ``--history-start``, still observed
+    after it), naming the span the files cover."""
+    if since is not None and since >= when:
+        raise InputError(f"--history-start {since.date()}: on or after --as-of {when.date()} "
+                         "(the history runs from --history-start to --as-of)")
+    lo, hi, found = None, None, 0
+    for kind, col in DATE_COLUMNS.items():
+        df = getattr(inputs, kind)
+        if df is None or df.empty:
+            continue
+        dates = df[col].dropna()
+        if not dates.empty:
+            lo = dates.min() if lo is None else min(lo, dates.min())
+            hi = dates.max() if hi is None else max(hi, dates.max())
+        known = df[col] < when
+        if since is not None:
+            end = {"subscriptions": "end_date", "opportunities": "closed_date",
+                   "invoices": "paid_date"}.get(kind)
+            known &= (df[end].isna() | (df[end] >= since)) if end else (df[col] >= since)
+        found += int(known.sum())
+    if not found:
+        span = (f"the files run from {lo.date()} to {hi.date()}" if lo is not None
+                else "the files have no dated rows")
+        where = f"between --history-start {since.date()} and" if since is not None else "before"
+        raise InputError(f"--as-of {when.date()}: no data rows {where} it ({span})")
+
+
+def announce_fit(inputs: Inputs) -> None:
+    """One stderr line before fitting large inputs (the fits take minutes on a million rows:
+    the price fit is linear in the deals), so the wait is not silent."""
+    import os
+    import sys
+
+    from sim.readers import PROGRESS_ROWS
+
+    n = sum(len(df) for df in (inputs.subscriptions, inputs.opportunities, inputs.leads,
+                               inputs.invoices) if df is not None)
+    if n >= PROGRESS_ROWS and os.environ.get("REVSIM_PROGRESS", "auto") != "never":
+        print(f"calibrating on {n:,} rows (about a minute per 50,000 deals)", file=sys.stderr,
+              flush=True)
+
+
+def cap_warnings(fit: Fit, base) -> None:
+    """A warning for each count the scenario caps: installed customers beyond the base's
+    market size are written as the market size."""
+    for seg, spec in base.segments.items():
+        est = fit.estimates.get(f"{seg}.installed_customers")
+        if est is not None and est.value > spec.market_size_accounts:
+            line = (f"segments.{seg}.installed_customers: {int(est.value):,} customers active at "
+                    f"{fit.as_of}, written as {spec.market_size_accounts:,} (the base's "
+                    f"market_size_accounts caps it; raise it in the base to keep them all)")
+            if line not in fit.warnings:
+                fit.warnings.append(line)
 
 
 def calibrate_files(base_path: Path, files: dict[str, Path | None], as_of: str,
@@ -64,8 +137,13 @@ def calibrate_files(base_path: Path, files: dict[str, Path | None], as_of: str,
     base = load_scenario(base_path)
     when = parse_date(as_of, "--as-of")
     since = parse_date(history_start, "--history-start") if history_start else None
+    if since is not None and since >= when:
+        check_window(Inputs(), when, since)
     inputs = read_inputs(files, list(base.segments), mapping)
+    check_window(inputs, when, since)
+    announce_fit(inputs)
     fit = calibrate(inputs, base, when, since)
+    cap_warnings(fit, base)
     shown = [f"{k}={p}" for k, p in files.items() if p is not None]
     out_dir = Path(out).absolute().parent
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ row (1-based data row; the CSV line is row + 1) and the column. Extra columns ar
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -19,6 +20,7 @@ with warnings.catch_warnings():
     from pandera.errors import SchemaErrors
 
 from sim.errors import InputError, one_line
+from sim.escape import inline_text
 
 KINDS = ("subscriptions", "opportunities", "leads", "invoices", "actuals")
 MAX_PROBLEMS = 50  # lines shown per file; the rest are counted
@@ -110,21 +112,67 @@ def schema(kind: str, segments: list[str]) -> pa.DataFrameSchema:
     raise ValueError(kind)
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """A CSV or Excel file as text columns (empty cells as missing); one-line errors."""
-    shown = str(path)
-    if not path.is_file():
-        raise InputError(f"{shown}: file not found")
-    try:
-        if path.suffix.lower() in (".xlsx", ".xlsm"):
-            df = pd.read_excel(path, dtype=str)
-        else:
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
-                             skipinitialspace=True)
-    except (ValueError, UnicodeDecodeError, OSError, pd.errors.ParserError) as exc:
-        raise InputError(f"{shown}: cannot read it as a table ({one_line(exc, 200)})") from None
-    df.columns = [str(c).strip() for c in df.columns]
-    return df
+def read_table(path: Path, check_header=None) -> pd.DataFrame:
+    """A CSV or Excel file as text columns (empty cells as missing), through the shared
+    reader limits of ``sim.readers`` (size, rows, cells, zip bombs, duplicate columns,
+    progress); ``check_header(columns)`` may refuse the file from its header alone."""
+    from sim.readers import read_table as read
+
+    return read(Path(path), check_header)
+
+
+def header_check(kind: str, segments: list[str], shown: str, spec: dict | None = None):
+    """A check of a file's header alone (before its rows are read): the kind's required
+    columns, after the mapping ``spec`` renames, are all there; one line per missing one."""
+    s = schema(kind, segments)
+
+    def check(columns: list[str]) -> None:
+        from sim.calibrate.mapping import apply_mapping
+
+        probe = apply_mapping(pd.DataFrame({c: pd.Series(dtype=object) for c in columns}),
+                              spec, shown)
+        missing = [n for n, col in s.columns.items() if col.required and n not in probe.columns]
+        if len(missing) == 1:
+            raise InputError(f"{shown}: column {missing[0]}: missing column")
+        if missing:
+            has = one_line(", ".join(inline_text(c) for c in columns), 120)
+            raise InputError(f"{shown}: columns {', '.join(missing)}: missing columns (the "
+                             f"header has {has})")
+    return check
+
+
+DATE_MIN, DATE_MAX = pd.Timestamp("1900-01-01"), pd.Timestamp("2200-12-31 23:59:59")
+"""Dates outside these are refused (a typo such as 0001-01-01 or a placeholder 9999-12-31)."""
+_TZ = re.compile(r"([T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*(Z|[+-]\d{2}(?::?\d{2})?)$",
+                 re.IGNORECASE)
+
+
+def _dates(raw: pd.Series, name: str) -> tuple[pd.Series, list]:
+    """ISO dates (times allowed): one time zone per column (its offset dropped: the local
+    date as written), between DATE_MIN and DATE_MAX; a bad cell is a problem with its row."""
+    problems = []
+    text = raw.astype("string").str.strip()
+    zone = text.str.extract(_TZ)[1].str.upper().str.replace(":", "", regex=False)
+    zone = zone.where(zone.notna() | text.isna(), "none")  # a date without a zone: "none"
+    zones = zone.dropna()
+    bad_zone = pd.Series(False, index=raw.index)
+    if zones.nunique() > 1:
+        first_i, first = zones.index[0], zones.iloc[0]
+        bad_zone = zone.notna() & (zone != first)
+        for i in raw.index[bad_zone]:
+            problems.append((i, name, f"time zone {zone[i]} differs from {first} on row "
+                                      f"{int(first_i) + 1} (one time zone per column)"))
+    local = text.str.replace(_TZ, r"\1", regex=True)
+    parsed = pd.to_datetime(local.astype(object).where(local.notna()), format="ISO8601",
+                            errors="coerce")
+    for i in raw.index[raw.notna() & parsed.isna() & ~bad_zone]:
+        problems.append((i, name, f"not an ISO date (YYYY-MM-DD): {one_line(raw[i], 40)!r}"))
+    out = parsed.notna() & ((parsed < DATE_MIN) | (parsed > DATE_MAX))
+    for i in raw.index[out]:
+        problems.append((i, name, f"{parsed[i].date()} is outside {DATE_MIN.year}-"
+                                  f"{DATE_MAX.year}"))
+    parsed = parsed.where(~out & ~bad_zone)
+    return parsed.astype("datetime64[ns]"), problems
 
 
 def _parse(df: pd.DataFrame, s: pa.DataFrameSchema) -> tuple[pd.DataFrame, list]:
@@ -138,9 +186,10 @@ def _parse(df: pd.DataFrame, s: pa.DataFrameSchema) -> tuple[pd.DataFrame, list]
         kind = str(col.dtype)
         raw = df[name]
         if "datetime" in kind.lower():
-            parsed = pd.to_datetime(raw, format="ISO8601", errors="coerce")
-            what = "not an ISO date (YYYY-MM-DD)"
-        elif kind.startswith(("int", "float")):
+            df[name], bad = _dates(raw, name)
+            problems += bad
+            continue
+        if kind.startswith(("int", "float")):
             parsed = pd.to_numeric(raw.astype("str").str.replace(",", "", regex=False)
                                    .where(raw.notna()), errors="coerce")
             if kind.startswith("int"):
