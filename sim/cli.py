@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -63,7 +64,8 @@ SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the random streams
 AllowLargeOpt = Annotated[
     bool,
     typer.Option("--allow-large", help="Run even when the estimated work exceeds the limits "
-                 "(see sim/workload.py)."),
+                 "(see sim/workload.py); commands that read company files also read files "
+                 "beyond the reader limits (sim/readers.py)."),
 ]
 ExecutorOpt = Annotated[
     Executor | None,
@@ -211,6 +213,15 @@ def _check_charts() -> None:
     if problem:
         typer.echo(terminal_text(problem), err=True)
         raise typer.Exit(1)
+
+
+def _lift_reader_limits(allow_large: bool) -> None:
+    """``--allow-large`` on a command that reads company files lifts the reader limits too
+    (sim/readers.py; the same as REVSIM_ALLOW_LARGE=1 for this process and its workers)."""
+    if allow_large:
+        from sim.readers import ALLOW_LARGE_ENV
+
+        os.environ[ALLOW_LARGE_ENV] = "1"
 
 
 def _progress() -> bool:
@@ -771,6 +782,7 @@ def calibrate(
     """Fit the scenario's parameters per segment from the company's own data and write a
     scenario that extends --base, each fitted value commented with its estimate, 95%
     interval, n and method."""
+    _lift_reader_limits(allow_large)
     from sim.errors import InputError
 
     try:
@@ -829,6 +841,7 @@ def track(
     """The plan's fan with the actual months on it, each month's percentile rank, the chance
     of each target given the months so far, and a re-forecast scenario from the state at the
     last actual month."""
+    _lift_reader_limits(allow_large)
     from sim.errors import InputError
 
     try:
@@ -943,6 +956,7 @@ def backtest(
 ) -> None:
     """Calibrate on the data before --as-of, simulate the next --holdout-months from the state
     at the cut, and score the P10-P90 band and the P50 against the actuals."""
+    _lift_reader_limits(allow_large)
     from sim.errors import InputError
 
     try:

@@ -80,7 +80,7 @@ def limits() -> Limits:
 
 def _over(shown: str, what: str, limit: int, var: str) -> InputError:
     return InputError(f"{shown}: {what} (limit {limit:,}, {var}; set {var} higher or "
-                      f"{ALLOW_LARGE_ENV}=1 to read it)")
+                      f"--allow-large or {ALLOW_LARGE_ENV}=1 to read it)")
 
 
 # ---------------------------------------------------------------- YAML

@@ -11,9 +11,11 @@ SHARED = {"test_hostile_html.py": "hostile_report", "test_hostile_excel.py": "ho
 """Modules that read one session fixture run on one xdist worker, so it is built once."""
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Under ``--dist loadgroup`` every file is one group: a module fixture is built by one
-    worker only, and a file's tests keep their order."""
+    worker only, and a file's tests keep their order. First of all such hooks: xdist's worker
+    reads the groups in its own (registered later, so otherwise called first)."""
     for item in items:
         if item.get_closest_marker("xdist_group") is None:
             group = SHARED.get(item.path.name, str(item.path.relative_to(config.rootpath)))

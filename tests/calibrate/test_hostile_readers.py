@@ -373,3 +373,17 @@ def test_an_exported_file_reads_back_like_pandas_for_excel(tmp_path):
     theirs.columns = [str(c) for c in theirs.columns]
     theirs.loc[3, "a"] = "@SUM(1)"
     pd.testing.assert_frame_equal(ours, theirs)
+
+
+def test_the_allow_large_flag_lifts_the_reader_limits_for_its_command(tmp_path):
+    (tmp_path / "s.csv").write_text(SUBS)
+    argv = [REVSIM, "calibrate", "--base", str(BASE), "--as-of", "2025-01-01",
+            "--subscriptions", "s.csv", "--out", "cal.yaml"]
+    env = {**os.environ, "REVSIM_MAX_INPUT_ROWS": "1"}
+    refused = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, env=env,
+                             timeout=300)
+    assert refused.returncode == 2
+    assert "more than 1 rows" in refused.stderr and "--allow-large" in refused.stderr
+    lifted = subprocess.run([*argv, "--allow-large"], cwd=tmp_path, capture_output=True,
+                            text=True, env=env, timeout=300)
+    assert "more than 1 rows" not in lifted.stderr, lifted.stderr
