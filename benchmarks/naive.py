@@ -12,9 +12,9 @@ import math
 import numpy as np
 import simpy
 
-from sim import market
+from sim.engine import market
 from sim.engine.plan import effective_headcount, headcount, step_plan
-from sim.scenario import Scenario
+from sim.scenario.model import Scenario
 from sim.units import MONTH_DAYS
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.atomic import MARKER
+from sim.outputs.atomic import MARKER
 
 ROOT = Path(__file__).resolve().parents[1]
 EX = ROOT / "examples"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 import sim
-from sim.metrics import segment_economics
+from sim.analysis.metrics import segment_economics
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED = {

@@ -10,23 +10,23 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "Scenario": "sim.scenario",
-    "ScenarioError": "sim.scenario_io",
-    "load_scenario": "sim.scenario_io",
-    "scenario_hash": "sim.scenario_io",
-    "scenario_to_yaml": "sim.scenario_io",
-    "with_overrides": "sim.scenario_io",
-    "SimulationResult": "sim.runner",
-    "simulate": "sim.runner",
-    "CompareResult": "sim.experiment",
-    "ExperimentResult": "sim.experiment",
-    "SweepResult": "sim.experiment",
-    "compare": "sim.experiment",
-    "run_experiment": "sim.experiment",
-    "sensitivity": "sim.experiment",
-    "sweep": "sim.experiment",
-    "account_plan_return": "sim.experiment",
-    "pricing_sweep": "sim.experiment",
+    "Scenario": "sim.scenario.model",
+    "ScenarioError": "sim.scenario.io",
+    "load_scenario": "sim.scenario.io",
+    "scenario_hash": "sim.scenario.io",
+    "scenario_to_yaml": "sim.scenario.io",
+    "with_overrides": "sim.scenario.io",
+    "SimulationResult": "sim.experiments.replication",
+    "simulate": "sim.experiments.replication",
+    "CompareResult": "sim.experiments.experiment",
+    "ExperimentResult": "sim.experiments.experiment",
+    "SweepResult": "sim.experiments.experiment",
+    "compare": "sim.experiments.experiment",
+    "run_experiment": "sim.experiments.experiment",
+    "sensitivity": "sim.experiments.experiment",
+    "sweep": "sim.experiments.experiment",
+    "account_plan_return": "sim.experiments.experiment",
+    "pricing_sweep": "sim.experiments.experiment",
     "build_report": "sim.report.build",
     "load_result": "sim.report.store",
     "save_result": "sim.report.store",
@@ -68,7 +68,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from sim.experiment import (
+    from sim.experiments.experiment import (
         CompareResult,
         ExperimentResult,
         SweepResult,
@@ -79,14 +79,14 @@ if TYPE_CHECKING:
         sensitivity,
         sweep,
     )
+    from sim.experiments.replication import SimulationResult, simulate
     from sim.report.build import build_report
     from sim.report.store import load_result, save_result
-    from sim.runner import SimulationResult, simulate
-    from sim.scenario import Scenario
-    from sim.scenario_io import (
+    from sim.scenario.io import (
         ScenarioError,
         load_scenario,
         scenario_hash,
         scenario_to_yaml,
         with_overrides,
     )
+    from sim.scenario.model import Scenario

@@ -1,6 +1,6 @@
 """The ``revsim`` command line: validate, schema, run, compare, sweep, sensitivity, report.
 
-Parse, call ``sim.experiment`` or ``sim.report``, print through ``sim.report.fmt`` (the KPI
+Parse, call ``sim.experiments.experiment`` or ``sim.report``, print through ``sim.kpis`` (the KPI
 catalogue and its one formatter). Every scenario problem is printed as ``file: key.path: reason`` on stderr with exit code 2 and
 no traceback. Heavy modules (pandas, the experiment runner, the report pipeline) are imported
 inside the commands so that ``revsim validate`` and ``revsim --help`` start quickly.
@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sim.escape import rich_text, terminal_text
-from sim.report.fmt import fmt_range, fmt_value, short_label
-from sim.scenario_io import ScenarioError, digits, load_scenario, parse_overrides, scenario_hash
+from sim.kpis import fmt_range, fmt_value, short_label
+from sim.outputs.escape import rich_text, terminal_text
+from sim.scenario.io import ScenarioError, digits, load_scenario, parse_overrides, scenario_hash
 
 if TYPE_CHECKING:
-    from sim.scenario import Scenario
+    from sim.scenario.model import Scenario
 
 EXIT_INVALID = 2
 """Exit code for bad input (the same code click uses for usage errors)."""
@@ -48,7 +48,7 @@ class Executor(StrEnum):
 
 MAX_REPS = 1_000_000
 """Most replications per scenario a command accepts (the work estimate usually stops far
-earlier; see ``sim.workload``)."""
+earlier; see ``sim.experiments.workload``)."""
 MAX_SEED = 2**63 - 1
 """Largest seed (seeds are stored as 64-bit integers in the outputs)."""
 MAX_MONTHS = 120
@@ -64,8 +64,8 @@ SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the random streams
 AllowLargeOpt = Annotated[
     bool,
     typer.Option("--allow-large", help="Run even when the estimated work exceeds the limits "
-                 "(see sim/workload.py); commands that read company files also read files "
-                 "beyond the reader limits (sim/readers.py)."),
+                 "(see sim/experiments/workload.py); commands that read company files also read files "
+                 "beyond the reader limits (sim/calibrate/readers.py)."),
 ]
 ExecutorOpt = Annotated[
     Executor | None,
@@ -118,7 +118,7 @@ def _claim(out: Path | None, kind: str = "dir", flag: str = "--out"):
     another revsim holds it)."""
     import contextlib
 
-    from sim.atomic import OutputError, claim
+    from sim.outputs.atomic import OutputError, claim
 
     if out is None:
         return contextlib.nullcontext()
@@ -132,7 +132,7 @@ def _claim(out: Path | None, kind: str = "dir", flag: str = "--out"):
 def _write(out: Path, write, flag: str = "--out") -> None:
     """Run ``write()``; a destination that fails while writing (disk full, permission changed,
     a folder changed mid-run) is one line and exit 1, and ``out`` keeps what it held."""
-    from sim.atomic import OutputError
+    from sim.outputs.atomic import OutputError
 
     try:
         write()
@@ -197,7 +197,7 @@ def _check_work(scenarios: list[tuple[Scenario, float]], reps: int, allow_large:
                 reps_flag: str | None = "--reps") -> None:
     """Refuse a run whose estimated work exceeds the limits, unless ``--allow-large``
     (``reps_flag``: the option that set ``reps``, named in the refusal; ``None``: none)."""
-    from sim.workload import check
+    from sim.experiments.workload import check
 
     problem = None if allow_large else check(scenarios, reps, reps_flag)
     if problem:
@@ -217,9 +217,9 @@ def _check_charts() -> None:
 
 def _lift_reader_limits(allow_large: bool) -> None:
     """``--allow-large`` on a command that reads company files lifts the reader limits too
-    (sim/readers.py; the same as REVSIM_ALLOW_LARGE=1 for this process and its workers)."""
+    (sim/calibrate/readers.py; the same as REVSIM_ALLOW_LARGE=1 for this process and its workers)."""
     if allow_large:
-        from sim.readers import ALLOW_LARGE_ENV
+        from sim.calibrate.readers import ALLOW_LARGE_ENV
 
         os.environ[ALLOW_LARGE_ENV] = "1"
 
@@ -329,7 +329,7 @@ def schema(
     ] = None,
 ) -> None:
     """Write the JSON Schema of scenario files (for editor autocompletion)."""
-    from sim.scenario_io import json_schema
+    from sim.scenario.io import json_schema
 
     text = json.dumps(json_schema(), indent=2) + "\n"
     if out is None:
@@ -376,7 +376,7 @@ def run(
     except _Fail as exc:
         raise _fail(exc.lines) from None
     with _claim(out):
-        from sim.experiment import run_experiment
+        from sim.experiments.experiment import run_experiment
 
         result = run_experiment(sc, replications=reps, seed=seed, executor=ex,
                                 scheduler=scheduler, progress=_progress())
@@ -390,7 +390,7 @@ def run(
 
 def _events(sc: Scenario, seed: int):
     """Event log of replication 0 (the same streams as replication 0 of the run)."""
-    from sim.runner import simulate
+    from sim.experiments.replication import simulate
 
     return simulate(sc, seed=seed, replication=0, events=True).events
 
@@ -438,8 +438,8 @@ def _compare(base_sc, other_sc, reps, seed, ex, scheduler, out, precision=None,
              max_reps=200) -> None:
     from rich.table import Table
 
-    from sim.experiment import compare as run_compare
-    from sim.experiment import compare_to_precision
+    from sim.experiments.experiment import compare as run_compare
+    from sim.experiments.experiment import compare_to_precision
     from sim.report.tables import compare_deltas_table
 
     reached = None
@@ -516,7 +516,7 @@ def _grid_points(sc: Scenario, points: dict[str, list[float]]) -> list[tuple[Sce
     """The scenarios of a grid for the work estimate (each point, or the base times the count)."""
     import itertools
 
-    from sim.scenario_io import with_overrides
+    from sim.scenario.io import with_overrides
 
     combos = list(itertools.islice(itertools.product(*points.values()), MAX_GRID_ESTIMATED + 1))
     if len(combos) > MAX_GRID_ESTIMATED:
@@ -564,7 +564,7 @@ def sweep(
         raise _fail(exc.lines) from None
     except ScenarioError as exc:
         raise _fail(exc.lines) from None
-    from sim.experiment import sweep as run_sweep
+    from sim.experiments.experiment import sweep as run_sweep
 
     with _claim(out, "sweep") as dest:
         try:
@@ -574,7 +574,7 @@ def sweep(
             raise _fail(exc.lines) from None
         _sweep_print(sc, points, result, reps, seed)
         if out is not None:
-            from sim.escape import csv_frame
+            from sim.outputs.escape import csv_frame
 
             _write(out, lambda: dest.write_text(csv_frame(result.table).to_csv(index=False)))
 
@@ -624,8 +624,8 @@ def sensitivity(
     except ScenarioError as exc:
         raise _fail(exc.lines) from None
     names = [s.strip() for s in levers.split(",") if s.strip()] if levers else None
-    from sim.experiment import DEFAULT_LEVERS
-    from sim.experiment import sensitivity as run_sensitivity
+    from sim.experiments.experiment import DEFAULT_LEVERS
+    from sim.experiments.experiment import sensitivity as run_sensitivity
 
     try:  # the base and two variants per lever, each up to (1 + step) times the base's work
         n_runs = 1 + 2 * len(names or DEFAULT_LEVERS)
@@ -721,7 +721,7 @@ def recover(
 ) -> None:
     """Put back the earlier result a killed run left next to OUT (as a hidden .OUT.old-*
     folder) when OUT is missing, and remove the hidden leftovers of killed runs."""
-    with _claim(out) as dest:  # claiming restores and cleans (sim.atomic.recover)
+    with _claim(out) as dest:  # claiming restores and cleans (sim.outputs.atomic.recover)
         restored = dest.restored
     typer.echo(f"restored {out} from {restored}" if restored else f"{out}: nothing to recover",
                err=True)
@@ -792,8 +792,8 @@ def calibrate(
         raise _fail(exc.lines) from None
     except _Fail as exc:
         raise _fail(exc.lines) from None
-    from sim.atomic import OutputError, check_apart
     from sim.calibrate.run import calibrate_files
+    from sim.outputs.atomic import OutputError, check_apart
 
     try:
         check_apart(("--out", out), ("--report", report))
@@ -854,7 +854,7 @@ def track(
     except _Fail as exc:
         raise _fail(exc.lines) from None
     _check_charts()
-    from sim.track import read_actuals, run_track, write_track
+    from sim.track.run import read_actuals, run_track, write_track
 
     try:
         acts = read_actuals(actuals, sc, start_month, through)
@@ -875,8 +875,8 @@ def track(
 
 
 def _print_track(result) -> None:
-    from sim.report.fmt import FRAC, fmt_unit
-    from sim.track import fmt_metric
+    from sim.kpis import FRAC, fmt_unit
+    from sim.track.run import fmt_metric
 
     a = result.actuals
     typer.echo(terminal_text(f"months matched: {a.matched}"))
@@ -962,7 +962,7 @@ def backtest(
     try:
         _check_flags(reps, seed)
         _load(base)
-        from sim.workload import check_floor
+        from sim.experiments.workload import check_floor
 
         # the full estimate needs the calibrated scenario (after the fit); this floor
         # refuses an absurd --reps at once

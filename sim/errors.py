@@ -89,11 +89,18 @@ def output_errors(path: str | Path) -> Iterator[None]:
         ) from exc
 
 
+class ScenarioError(Exception):
+    """A scenario could not be loaded; ``lines`` holds one message per problem."""
+
+    def __init__(self, lines: list[str]):
+        self.lines = lines
+        super().__init__("\n".join(lines))
+
+
 def describe(exc: BaseException) -> tuple[int, list[str]]:
     """Exit code and the line(s) to print for an exception that reached the top."""
     from concurrent.futures.process import BrokenProcessPool
 
-    from sim.scenario_io import ScenarioError
 
     if isinstance(exc, RevsimError):
         return exc.exit_code, [f"revsim: {one_line(exc)}"]

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 import sim
-from sim.scenario import Scenario
-from sim.scenario_io import scenario_from_dict, scenario_to_dict
+from sim.scenario.io import scenario_from_dict, scenario_to_dict
+from sim.scenario.model import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO_DIR = ROOT / "scenarios"

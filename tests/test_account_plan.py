@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.experiment import account_plan_return
+from sim.experiments.experiment import account_plan_return
 
 BASE = "scenarios/baseline.yaml"
 SHORT = {"horizon_months": 24}

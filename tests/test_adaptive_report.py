@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.experiment import DECISION_KPI, compare_to_precision
+from sim.experiments.experiment import DECISION_KPI, compare_to_precision
 
 pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
 

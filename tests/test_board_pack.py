@@ -14,8 +14,8 @@ import openpyxl
 import pytest
 
 import sim
-from sim import board_pack
-from sim.finance_excel import FORMATS, write_decision_workbook
+from sim.report import board_pack
+from sim.report.excel import FORMATS, write_decision_workbook
 
 pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
 
@@ -103,7 +103,7 @@ def test_pdf_opens_with_the_verdict_and_its_intervals(pack, cmp):
     assert "Ranked by the mean NPV of operating profit" in first
     assert "price_increase" in first and "95% interval" in first and "paired runs" in first
     assert HOSTILE in first  # scenario text shown as text
-    from sim.verdict import verdict
+    from sim.analysis.verdict import verdict
 
     frame, _ = verdict(cmp)
     assert frame.iloc[0]["scenario"] in first

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.escape import csv_frame, csv_text, csv_untext
+from sim.outputs.escape import csv_frame, csv_text, csv_untext
 
 ROOT = Path(__file__).resolve().parents[1]
 REVSIM = shutil.which("revsim") or str(Path(os.sys.executable).parent / "revsim")
@@ -45,7 +45,7 @@ def _number(text: str) -> bool:
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """``revsim export`` of the baseline over 6 months with ``smb`` renamed to EVIL."""
-    from sim.scenario_io import load_scenario, scenario_to_dict
+    from sim.scenario.io import load_scenario, scenario_to_dict
 
     folder = tmp_path_factory.mktemp("evil")
     data = _rename(scenario_to_dict(load_scenario(ROOT / "scenarios" / "baseline.yaml")),

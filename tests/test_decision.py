@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 import sim
-from sim import bridge, statements
-from sim import stats as mc
-from sim.experiment import compare_to_precision
-from sim.verdict import verdict
+from sim.analysis import bridge, statements
+from sim.analysis import stats as mc
+from sim.analysis.verdict import verdict
+from sim.experiments.experiment import compare_to_precision
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
@@ -239,7 +239,7 @@ def test_summary_and_kpis_csv_carry_every_cfo_metric_with_quantiles(tmp_path):
         assert kpis[name]["label"] != name  # a human label
     # the values are those of the yearly metrics of each replication
     one = sim.simulate(sc, seed=2, replication=0)
-    from sim import metrics
+    from sim.analysis import metrics
 
     yearly = metrics.saas_metrics(one.monthly, one.cohorts, one.initial)
     assert csv.loc[0, "ltv_to_cac_last_year"] == pytest.approx(yearly.loc[2, "ltv_to_cac"])

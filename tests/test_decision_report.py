@@ -12,7 +12,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from sim import board_pack
+from sim.report import board_pack
 
 pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
 

@@ -1,4 +1,4 @@
-"""sim.executors: every executor hands back the same results for the same tasks."""
+"""sim.experiments.executors: every executor hands back the same results for the same tasks."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import operator
 
 import pytest
 
-from sim import executors
+from sim.experiments import executors
 
 TASKS = [(i, operator.pow, (i, 3)) for i in range(7)]
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.experiment import paired_delta, t975
+from sim.experiments.experiment import paired_delta, t975
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = ROOT / "scenarios" / "baseline.yaml"

@@ -12,11 +12,11 @@ import openpyxl
 import pytest
 
 import sim
-from sim.experiment import compare_of
-from sim.finance_excel import FORMATS
+from sim.experiments.experiment import compare_of
 from sim.report.build import Entry
+from sim.report.excel import FORMATS
 from sim.report.workbook import write_workbook
-from sim.scenario import Scenario, SegmentPrice
+from sim.scenario.model import Scenario, SegmentPrice
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from hostile import FORMULA_DESCRIPTION, FORMULA_TARGET, HTML_DESCRIPTION
 
-from sim.escape import excel_frame, neutralise_formulas
+from sim.outputs.escape import excel_frame, neutralise_formulas
 
 pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
 

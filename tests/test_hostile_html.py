@@ -17,7 +17,7 @@ import pytest
 import vl_convert as vlc
 from hostile import HTML_DESCRIPTION, HTML_NAME, HTML_TARGET, SVG_NAME
 
-from sim.escape import safe_svg, style_table, svg_html
+from sim.outputs.escape import safe_svg, style_table, svg_html
 from sim.report import cells
 
 pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
@@ -139,7 +139,7 @@ def test_an_svg_that_could_run_code_is_not_inlined():
 def test_summary_html_escapes_scenario_text():
     from test_scenario import BASELINE
 
-    from sim.scenario_io import load_scenario, with_overrides
+    from sim.scenario.io import load_scenario, with_overrides
 
     sc = with_overrides(load_scenario(BASELINE, {"horizon_months": 2}),
                         {"name": HTML_NAME, "description": HTML_DESCRIPTION})

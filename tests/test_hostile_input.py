@@ -20,9 +20,9 @@ from test_cli import REVSIM, invoke
 from test_scenario import BASELINE, ROOT, SCENARIOS, WHAT_IFS
 
 import sim
-import sim.workload
-from sim.runner import simulate
-from sim.scenario_io import (
+import sim.experiments.workload
+from sim.experiments.replication import simulate
+from sim.scenario.io import (
     MAX_EXTENDS_DEPTH,
     MAX_FILE_BYTES,
     MAX_NESTING_DEPTH,
@@ -210,13 +210,13 @@ def test_cli_prints_huge_integer_as_one_line(here):
 def test_bundled_scenarios_pass_the_work_limits_with_margin():
     for path in [BASELINE, *WHAT_IFS]:
         sc = load_scenario(path)
-        assert sim.workload.check([(sc, 1)], 20 * 10) is None, path  # 10x the default reps
+        assert sim.experiments.workload.check([(sc, 1)], 20 * 10) is None, path  # 10x the default reps
 
 
 def test_estimate_follows_the_simulation():
     sc = load_scenario(BASELINE)
     res = simulate(sc.model_copy(update={"horizon_months": 12}), seed=0)
-    est = sim.workload.estimate(sc.model_copy(update={"horizon_months": 12}))
+    est = sim.experiments.workload.estimate(sc.model_copy(update={"horizon_months": 12}))
     opps = res.monthly["opportunities"].sum()
     assert 0.7 * opps <= est.opportunities <= 1.5 * opps
     assert res.stats["simpy_events"] <= est.events <= 3 * res.stats["simpy_events"]
@@ -247,7 +247,7 @@ def test_huge_work_is_refused_before_simulating(here, args):
 
 
 def test_allow_large_lets_a_refused_run_through(here, monkeypatch):
-    monkeypatch.setattr(sim.workload, "MAX_EVENTS_PER_RUN", 1000)
+    monkeypatch.setattr(sim.experiments.workload, "MAX_EVENTS_PER_RUN", 1000)
     args = ["run", "baseline.yaml", "--reps", "2", "--months", "2", "--executor", "serial"]
     refused = invoke(*args)
     assert refused.exit_code == 2
@@ -340,7 +340,7 @@ def test_with_overrides_keeps_ranges():
 ], ids=["adaptive-report", "fixed-report", "compare-precision"])
 def test_a_refusal_names_the_option_that_set_the_replications(here, monkeypatch, args, flag):
     """An adaptive run is checked at its cap, so the line names --max-reps, not --reps."""
-    monkeypatch.setattr(sim.workload, "MAX_EVENTS_PER_RUN", 1000)
+    monkeypatch.setattr(sim.experiments.workload, "MAX_EVENTS_PER_RUN", 1000)
     before = sorted(p.name for p in here.iterdir())
     result = invoke(*args)
     assert result.exit_code == 2, result.output

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 from hostile import ESCAPE_NAME, MARKUP_NAME, REVSIM, revsim, write_scenario
 
-from sim.escape import terminal_text
+from sim.outputs.escape import terminal_text
 
 FAST = ("--reps", "2", "--months", "2", "--executor", "serial")
 

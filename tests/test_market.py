@@ -1,4 +1,4 @@
-"""The market economics in closed form (``sim.market``): response curves, the outbound contact
+"""The market economics in closed form (``sim.engine.market``): response curves, the outbound contact
 pool and the in-market cap, checked against their definitions and by direction."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from sim import market
+from sim.engine import market
 
 
 def test_inbound_leads_at_the_reference_spend_cost_the_reference_cost_per_lead():

@@ -1,5 +1,5 @@
 """Market economics in the engine: the simulated leads, opportunities and team queues against
-the closed forms of ``sim.market`` (within Monte Carlo error, 4 standard errors), and the
+the closed forms of ``sim.engine.market`` (within Monte Carlo error, 4 standard errors), and the
 "no free lunch" checks of issue 13: demand costs money per segment, SDRs have diminishing
 returns, the in-market share bounds opportunities, and each segment sells with its own team.
 """
@@ -15,10 +15,10 @@ import pytest
 from engine_helpers import SEGMENTS, baseline, from_baseline
 
 import sim
-from sim import market
+from sim.analysis.metrics import unit_economics
+from sim.engine import market
 from sim.engine.model import Replication
 from sim.engine.sales import SalesTeam
-from sim.metrics import unit_economics
 
 HORIZON = 6
 REPS = 4
@@ -35,7 +35,7 @@ FROZEN = {
 
 def expected_demand(sc) -> dict[str, dict[str, float]]:
     """Expected leads and opportunities a month by segment and channel of a frozen market,
-    from the scenario's parameters and ``sim.market`` (the engine is not consulted)."""
+    from the scenario's parameters and ``sim.engine.market`` (the engine is not consulted)."""
     ch = sc.channels
     sdrs = sc.headcount.sdr.count
     out = {}

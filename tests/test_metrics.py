@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim import metrics as m
+from sim.analysis import metrics as m
 
 # --------------------------------------------------------------------------- builders
 

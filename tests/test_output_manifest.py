@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.atomic import MARKER, OutputError, check_apart, foreign, recover, write_manifest
+from sim.outputs.atomic import MARKER, OutputError, check_apart, foreign, recover, write_manifest
 
 pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
 

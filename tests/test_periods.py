@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 import sim
-from sim.periods import labels, period_table
-from sim.scenario import Calendar
-from sim.scenario_io import scenario_to_dict
+from sim.scenario.calendar import labels, period_table
+from sim.scenario.io import scenario_to_dict
+from sim.scenario.model import Calendar
 
 
 def test_without_a_calendar_periods_are_plan_relative():

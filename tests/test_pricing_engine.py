@@ -183,7 +183,7 @@ def test_baseline_enterprise_discount_sits_in_the_published_band():
 # -- the sweep and the pricing notebook ----------------------------------------------------------
 
 def test_the_pricing_sweep_shows_the_caps_trade_off():
-    from sim.experiment import pricing_sweep
+    from sim.experiments.experiment import pricing_sweep
     from sim.report import tables as nbh
 
     grid = pricing_sweep(from_baseline({}, horizon=9), [0], [0.1, 0.35], replications=2)

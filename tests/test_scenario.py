@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 import sim
-from sim.scenario_io import json_schema, scenario_to_dict
+from sim.scenario.io import json_schema, scenario_to_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from sim import stats as mc
+from sim.analysis import stats as mc
 
 
 @pytest.mark.parametrize(("df", "t"), [(1, 12.706), (4, 2.776), (9, 2.262), (11, 2.201),

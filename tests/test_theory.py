@@ -18,8 +18,8 @@ import pytest
 from engine_helpers import MONTH_DAYS, one_segment
 
 import sim
+from sim.analysis.metrics import funnel
 from sim.engine.retention_math import churn_law
-from sim.metrics import funnel
 
 # --------------------------------------------------------------------------- Erlang C
 

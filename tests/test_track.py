@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from sim.atomic import MARKER
-from sim.experiment import run_experiment
-from sim.runner import simulate
-from sim.scenario_io import load_scenario
-from sim.track import (
+from sim.experiments.experiment import run_experiment
+from sim.experiments.replication import simulate
+from sim.outputs.atomic import MARKER
+from sim.scenario.io import load_scenario
+from sim.track.run import (
     TRACKABLE,
     Actuals,
     percentile_rank,

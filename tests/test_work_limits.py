@@ -1,5 +1,5 @@
 """Every command that simulates estimates its work first, with the one model of
-``sim.workload``, and refuses beyond the limits (exit 2, one line naming ``--allow-large``)
+``sim.experiments.workload``, and refuses beyond the limits (exit 2, one line naming ``--allow-large``)
 before anything is simulated or written: ``export``, ``backtest`` (a floor before the fit,
 then the calibrated scenario's replications and the engine correction's histories),
 ``calibrate --engine-correction``, ``track`` and ``run``, plan targets counted in every
@@ -15,10 +15,10 @@ import pytest
 from test_cli import invoke
 from test_scenario import BASELINE
 
-import sim.experiment
-import sim.runner
-import sim.workload
-from sim.scenario_io import load_scenario, with_overrides
+import sim.experiments.experiment
+import sim.experiments.replication
+import sim.experiments.workload
+from sim.scenario.io import load_scenario, with_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "example_company.yaml"
@@ -52,8 +52,8 @@ def no_simulation(monkeypatch):
     """Any simulation fails the test: a refusal must come before the first one."""
     def simulate(*args, **kwargs):
         raise AssertionError("simulated before the work was checked")
-    monkeypatch.setattr(sim.runner, "simulate", simulate)
-    monkeypatch.setattr(sim.experiment, "simulate", simulate)
+    monkeypatch.setattr(sim.experiments.replication, "simulate", simulate)
+    monkeypatch.setattr(sim.experiments.experiment, "simulate", simulate)
 
 
 def listing(folder: Path) -> list[str]:
@@ -107,7 +107,7 @@ def test_oversized_work_is_refused_before_simulating(here, no_simulation, case):
 
 
 def test_allow_large_lets_export_through(here, monkeypatch):
-    monkeypatch.setattr(sim.workload, "MAX_EVENTS_PER_REPLICATION", 1000)
+    monkeypatch.setattr(sim.experiments.workload, "MAX_EVENTS_PER_REPLICATION", 1000)
     refused = invoke("export", "baseline.yaml", "--out", "co")
     assert refused.exit_code == 2 and "--allow-large" in refused.stderr
     assert not (here / "co").exists()
@@ -140,14 +140,14 @@ def test_allow_large_reaches_the_engine_correction(here, monkeypatch):
 
 def test_the_estimate_grows_with_targets():
     sc = load_scenario(BASELINE)
-    base = sim.workload.estimate(sc.model_copy(update={"targets": []}))
+    base = sim.experiments.workload.estimate(sc.model_copy(update={"targets": []}))
     target = sc.targets[0]
-    events = [sim.workload.estimate(sc.model_copy(update={"targets": [target] * n})).events
+    events = [sim.experiments.workload.estimate(sc.model_copy(update={"targets": [target] * n})).events
               for n in (0, 10, 1_000, 20_000)]
     assert events[0] == base.events
     assert events == sorted(events) and len(set(events)) == 4
     # every other volume stays as it was: only the work of evaluating the targets grows
-    many = sim.workload.estimate(sc.model_copy(update={"targets": [target] * 20_000}))
+    many = sim.experiments.workload.estimate(sc.model_copy(update={"targets": [target] * 20_000}))
     assert (many.leads, many.opportunities, many.customers) == (
         base.leads, base.opportunities, base.customers)
     assert many.targets == 20_000
@@ -157,8 +157,8 @@ def test_targets_alone_tip_the_run_over_the_limit():
     sc = load_scenario(BASELINE)
     plain = sc.model_copy(update={"targets": []})
     loaded = sc.model_copy(update={"targets": [sc.targets[0]] * TARGETS})
-    assert sim.workload.check([(plain, 1)], 1000) is None
-    assert "MAX_EVENTS_PER_RUN" in sim.workload.check([(loaded, 1)], 1000)
+    assert sim.experiments.workload.check([(plain, 1)], 1000) is None
+    assert "MAX_EVENTS_PER_RUN" in sim.experiments.workload.check([(loaded, 1)], 1000)
 
 
 def test_the_correction_work_is_its_histories():
@@ -175,5 +175,5 @@ def test_the_correction_work_is_its_histories():
     [(longest, _)] = correction_work(sc, pd.Timestamp("2010-01-01"), as_of)
     assert longest.horizon_months == MAX_MONTHS
     bigger = with_overrides(sc, {"channels.inbound.budget_per_month_usd": 1e8})
-    assert (sim.workload.estimate(correction_work(bigger, since, as_of)[0][0]).events
-            > sim.workload.estimate(history).events)
+    assert (sim.experiments.workload.estimate(correction_work(bigger, since, as_of)[0][0]).events
+            > sim.experiments.workload.estimate(history).events)

@@ -33,7 +33,7 @@ from sim.calibrate.run import announce_fit, cap_warnings, check_window, parse_da
 from sim.calibrate.schemas import header_check, read_table, validate
 from sim.calibrate.write import scenario_yaml
 from sim.errors import InputError, one_line
-from sim.escape import inline_text
+from sim.outputs.escape import inline_text
 
 METRICS = ("new_arr", "churned_arr", "customers", "arr", "revenue")
 """Monthly columns scored when the actuals have them (the engine's ``.monthly`` names)."""
@@ -102,7 +102,7 @@ def _first_date(inputs) -> pd.Timestamp | None:
 # ---------------------------------------------------------------- the plan at the cut
 
 
-LAST_STEP_MONTH = 240  # a plan step's month may not exceed this (sim.scenario.Month)
+LAST_STEP_MONTH = 240  # a plan step's month may not exceed this (sim.scenario.model.Month)
 
 
 def shifted_plan(base, offset: int) -> tuple[dict, dict]:
@@ -209,7 +209,7 @@ def errors(table: pd.DataFrame) -> dict:
 def model_open_pipeline(scenario, seed: int) -> dict[str, int]:
     """Opportunities in flight at day 0 in one replication (those the warm-up created and
     that close or go cold after day 0), per segment."""
-    from sim.runner import simulate
+    from sim.experiments.replication import simulate
 
     ev = simulate(scenario, seed=seed, events=True).events
     closes = ev[ev["kind"].isin(["deal_won", "deal_lost", "lost_waiting"])
@@ -227,7 +227,7 @@ def model_open_pipeline(scenario, seed: int) -> dict[str, int]:
 class Prepared:
     """The calibrated scenario at the cut and what it is scored against."""
 
-    scenario: object  # sim.scenario.Scenario
+    scenario: object  # sim.scenario.model.Scenario
     text: str
     fit: Fit
     actuals: pd.DataFrame
@@ -249,10 +249,10 @@ def prepare(base_path: Path, files: dict[str, Path | None], actuals_path: Path, 
     runs the held-out months (InputError: bad input; nothing is written). ``correct``:
     the churn inputs get the engine correction of ``sim.calibrate.correct`` (simulated
     histories with seeds from ``correct_seed``). ``reps``: the replications that will run
-    (:func:`work`); their work and the correction's are checked by ``sim.workload`` before
+    (:func:`work`); their work and the correction's are checked by ``sim.experiments.workload`` before
     either starts (``TooMuchWork`` beyond the limits, unless ``allow_large``)."""
-    from sim.scenario_io import ScenarioError, load_scenario
-    from sim.workload import require
+    from sim.experiments.workload import require
+    from sim.scenario.io import ScenarioError, load_scenario
 
     base = load_scenario(base_path)
     when = parse_date(as_of, "--as-of")
@@ -345,7 +345,7 @@ def prepare(base_path: Path, files: dict[str, Path | None], actuals_path: Path, 
 
 
 def work(scenario, reps: int) -> list[tuple]:
-    """The simulations :func:`evaluate` runs, for ``sim.workload``: ``reps`` replications of
+    """The simulations :func:`evaluate` runs, for ``sim.experiments.workload``: ``reps`` replications of
     the held-out months and one more for the model's open pipeline (scenario, count)."""
     return [(scenario, reps + 1)]
 
@@ -422,14 +422,14 @@ def run_replications(prep: Prepared, reps: int, seed: int, overrides: dict | Non
     parameter uncertainty each replication first draws the fitted parameters
     (:func:`drawn_fit`, stream ``backtest_parameters``), so the band holds both what the
     data could not pin down and the business's own randomness."""
-    import sim
     from sim.calibrate.write import to_scenario_overrides
-    from sim.runner import simulate
-    from sim.streams import Streams
+    from sim.engine.streams import Streams
+    from sim.experiments.replication import simulate
+    from sim.scenario.io import with_overrides
 
     scenario = prep.scenario
     if overrides:
-        scenario = sim.with_overrides(scenario, overrides)
+        scenario = with_overrides(scenario, overrides)
     parts = []
     for r in range(reps):
         sc = scenario
@@ -437,7 +437,7 @@ def run_replications(prep: Prepared, reps: int, seed: int, overrides: dict | Non
             rng = Streams(seed, r).numpy(PARAMETER_STREAM)
             values, _ = to_scenario_overrides(drawn_fit(prep.fit, rng), prep.base)
             drawn = {".".join(path): v for path, v in values.items()}
-            sc = sim.with_overrides(sc, {**drawn, **(overrides or {})})
+            sc = with_overrides(sc, {**drawn, **(overrides or {})})
         parts.append(simulate(sc, seed=seed, replication=r).monthly.assign(replication=r))
     return pd.concat(parts, ignore_index=True), scenario
 
@@ -492,7 +492,7 @@ def backtest(base_path: Path, files: dict[str, Path | None], actuals_path: Path,
              parameter_uncertainty: bool = True, correct: bool = True,
              allow_large: bool = False) -> BacktestResult:
     """Everything ``revsim backtest`` computes; nothing is written (InputError: bad input,
-    or work beyond the limits of ``sim.workload`` without ``allow_large``)."""
+    or work beyond the limits of ``sim.experiments.workload`` without ``allow_large``)."""
     prep = prepare(base_path, files, actuals_path, as_of, holdout_months, out, mapping,
                    history_start, plan_start, correct, seed, reps=reps,
                    allow_large=allow_large)
@@ -516,7 +516,7 @@ def _jsonable(x):
 
 def write_outputs(res: BacktestResult, folder: Path) -> None:
     """backtest.csv, backtest.json, the calibrated scenario and backtest.html in ``folder``."""
-    from sim.escape import csv_frame
+    from sim.outputs.escape import csv_frame
 
     (folder / CALIBRATED).write_text(res.scenario_text, encoding="utf-8")
     csv_frame(res.table).to_csv(folder / "backtest.csv", index=False, lineterminator="\n")
@@ -554,8 +554,8 @@ def html_page(res: BacktestResult) -> str:
     """A static page: the scores, then each metric's fan with the actuals (inline SVG)."""
     import vl_convert as vlc
 
-    from sim.escape import html_text, svg_html
-    from sim.report.fmt import fmt_value
+    from sim.kpis import fmt_value
+    from sim.outputs.escape import html_text, svg_html
 
     s = res.summary
     rows = []
@@ -611,7 +611,7 @@ def _pct(x, signed: bool = False) -> str:
 
 def terminal_lines(res: BacktestResult) -> list[str]:
     """The short plain table printed by ``revsim backtest``."""
-    from sim.report.fmt import fmt_value
+    from sim.kpis import fmt_value
 
     s = res.summary
     lines = [f"backtest from {s['as_of']}: {s['holdout_months']} months held out, "

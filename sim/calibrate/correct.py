@@ -66,10 +66,10 @@ def realised_churn(subs: pd.DataFrame, since: pd.Timestamp, as_of: pd.Timestamp
 def simulated_churn(scenario, base, months: int, seed: int, reps: int
                     ) -> dict[tuple[str, str], tuple[int, float]]:
     """:func:`realised_churn` of ``reps`` simulated histories of ``months`` months, pooled."""
-    import sim
     from sim.calibrate.export import export_history
+    from sim.scenario.io import with_overrides
 
-    sc = sim.with_overrides(scenario, {"horizon_months": months})
+    sc = with_overrides(scenario, {"horizon_months": months})
     origin = dt.date(2000, 1, 1)
     total: dict[tuple[str, str], tuple[int, float]] = {}
     for r in range(reps):
@@ -144,7 +144,7 @@ def history_months(since: pd.Timestamp, as_of: pd.Timestamp) -> int:
 
 def correction_work(scenario, since: pd.Timestamp, as_of: pd.Timestamp,
                     reps: int = DEFAULT_REPS, steps: int = DEFAULT_STEPS) -> list[tuple]:
-    """The simulations :func:`correct_churn` runs at most, for ``sim.workload``: ``reps``
+    """The simulations :func:`correct_churn` runs at most, for ``sim.experiments.workload``: ``reps``
     histories of :func:`history_months` months per step, as (scenario, count) pairs."""
     months = history_months(since, as_of)
     sc = scenario.model_copy(update={"horizon_months": months, "name": "calibrated scenario"})
@@ -165,8 +165,8 @@ def correct_churn(fit: Fit, base, scenario, subs: pd.DataFrame, since: pd.Timest
     ``scenario`` is the calibrated scenario as it stood at ``since`` (opening state from
     :func:`opening_at`; its churn keys are rewritten from each step's fit); ``subs`` the
     data's subscriptions, measured over [since, as_of)."""
-    import sim
     from sim.calibrate.write import to_scenario_overrides
+    from sim.scenario.io import with_overrides
 
     months = history_months(since, as_of)
     data = realised_churn(subs, since, as_of)
@@ -180,7 +180,7 @@ def correct_churn(fit: Fit, base, scenario, subs: pd.DataFrame, since: pd.Timest
         values, _ = to_scenario_overrides(cur, base)
         churn = {".".join(p): v for p, v in values.items()
                  if p[-1] in ("logo_retention_12m_frac", "monthly_logo_retention_12m_frac")}
-        got = simulated_churn(sim.with_overrides(scenario, churn), base, months, seed, reps)
+        got = simulated_churn(with_overrides(scenario, churn), base, months, seed, reps)
         for n, key in names.items():
             k_sim, y_sim = got.get(key, (0, 0.0))
             k_dat, y_dat = data[key]

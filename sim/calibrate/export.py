@@ -14,7 +14,7 @@ import re
 
 import pandas as pd
 
-from sim.scenario import Scenario
+from sim.scenario.model import Scenario
 from sim.units import MONTH_DAYS
 
 DEFAULT_ORIGIN = dt.date(2023, 1, 1)
@@ -45,7 +45,7 @@ def export_history(scenario: Scenario, seed: int = 0, origin: dt.date = DEFAULT_
     """Simulate one replication with the event log and return the canonical tables
     (``subscriptions``, ``opportunities``, ``leads``, ``invoices``, ``actuals``; or only
     those in ``tables``) and ``company`` (origin, as-of, scenario, seed)."""
-    from sim.runner import simulate
+    from sim.experiments.replication import simulate
 
     result = simulate(scenario, seed=seed, events=True)
     ev = result.events
@@ -214,10 +214,10 @@ def _actuals(monthly: pd.DataFrame, origin: dt.date) -> pd.DataFrame:
 def write_history(history: dict, folder) -> None:
     """Write the tables as CSV files and ``company.json`` into ``folder``. Text cells that a
     spreadsheet would read as a formula (a segment named ``=...``) get a leading quote
-    (``sim.escape.csv_frame``); revsim's readers take it off again."""
+    (``sim.outputs.escape.csv_frame``); revsim's readers take it off again."""
     from pathlib import Path
 
-    from sim.escape import csv_frame
+    from sim.outputs.escape import csv_frame
 
     folder = Path(folder)
     for name, frame in history.items():

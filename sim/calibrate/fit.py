@@ -627,11 +627,11 @@ def _poisson_scale(leads: float, exposure: float, method: str, n: int) -> Estima
 
 
 def _fit_leads(fit: Fit, leads, opps, subs, base, as_of) -> None:
-    """Inbound, per segment: leads = (s_ref / cpl) (s / s_ref)^b (``sim.market``), b from
+    """Inbound, per segment: leads = (s_ref / cpl) (s / s_ref)^b (``sim.engine.market``), b from
     the base; the cost per lead is written at the segment's mean observed spend. Outbound,
     per segment: leads = reached x fresh / contacted, the reached accounts replayed through
     the base's contact pool (contacts per SDR, cool-down) on the observed open accounts."""
-    from sim import market
+    from sim.engine import market
 
     months = pd.DatetimeIndex(sorted(leads["month"].unique()))
     open_acc = _open_accounts(subs, base, months)

@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from sim.errors import InputError, one_line
-from sim.escape import inline_text
+from sim.outputs.escape import inline_text
 
 KEYS = {"columns", "values", "date_format", "constant", "segment", "multiply", "product",
         "blank_when"}
@@ -91,9 +91,9 @@ def _problem(shown: str, kind: str, err: dict) -> str:
 
 
 def load_mapping(path: Path) -> dict:
-    """A mapping file, read by the bounded YAML loader (``sim.readers.load_yaml``, the limits
+    """A mapping file, read by the bounded YAML loader (``sim.calibrate.readers.load_yaml``, the limits
     of scenario files) and checked key by key; one line naming the file and key otherwise."""
-    from sim.readers import load_yaml
+    from sim.calibrate.readers import load_yaml
 
     path = Path(path)
     shown = inline_text(path)

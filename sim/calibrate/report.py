@@ -8,7 +8,7 @@ contract mix of new customers; sales cycle and seats by their lognormals; the pr
 the closed forms of ``sim.engine.pricing``. The observed survival is Kaplan–Meier
 (``scipy.stats.ecdf`` on ``scipy.stats.CensoredData``, log-log 95% band) of the customers
 won during the history (the installed base is left-truncated, so it is not in the curve).
-Every text from a data file reaches the page escaped (``sim.escape``).
+Every text from a data file reaches the page escaped (``sim.outputs.escape``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from scipy import special, stats
 
 from sim.calibrate.fit import Estimate, Fit, Inputs, _before
 from sim.calibrate.prices import option_key, quarter_end_share
-from sim.escape import html_text, style_table
+from sim.outputs.escape import html_text, style_table
 from sim.units import MONTH_DAYS
 
 FIT_FILE = "fit.json"  # next to the executed notebook in a calibration report
@@ -69,7 +69,7 @@ def load(base: str, files: dict[str, str], as_of: str, history_start: str = "",
     import tempfile
 
     from sim.calibrate.run import calibrate_files, parse_date, read_inputs
-    from sim.scenario_io import load_scenario
+    from sim.scenario.io import load_scenario
 
     base_sc = load_scenario(Path(base))
     given = {k: Path(v) for k, v in files.items() if v}
@@ -406,10 +406,10 @@ def build_report(dest, base: Path, files: dict[str, Path | None], as_of: str,
                  history_start: str | None, mapping: Path | None, calibrated: Path,
                  fit: Fit) -> None:
     """``calibration.html`` (offline, code hidden), the executed ``calibration.ipynb`` and
-    ``fit.json`` into the claimed folder ``dest`` (``sim.atomic.Claim``), through the same
+    ``fit.json`` into the claimed folder ``dest`` (``sim.outputs.atomic.Claim``), through the same
     Papermill execution and HTML export as ``revsim report`` (``sim.report.build``)."""
-    from sim.atomic import OutputError
     from sim.errors import EXIT_ENVIRONMENT
+    from sim.outputs.atomic import OutputError
     from sim.report.build import execute_notebook, export_html, hermetic_jupyter, notebook_error
 
     params = {"base": str(Path(base).resolve()),

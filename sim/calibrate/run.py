@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.atomic import FILE_KINDS
 from sim.calibrate.fit import Fit, Inputs, calibrate
 from sim.calibrate.mapping import apply_mapping, load_mapping
 from sim.calibrate.schemas import DATE_MAX, DATE_MIN, header_check, read_table, validate
 from sim.calibrate.write import HEADER, scenario_yaml
 from sim.errors import InputError, one_line
-from sim.escape import inline_text
+from sim.outputs.atomic import FILE_KINDS
+from sim.outputs.escape import inline_text
 
 
 def _is_calibrated(path: Path) -> bool:
@@ -102,7 +102,7 @@ def announce_fit(inputs: Inputs) -> None:
     import os
     import sys
 
-    from sim.readers import PROGRESS_ROWS
+    from sim.calibrate.readers import PROGRESS_ROWS
 
     n = sum(len(df) for df in (inputs.subscriptions, inputs.opportunities, inputs.leads,
                                inputs.invoices) if df is not None)
@@ -130,9 +130,9 @@ def calibrate_files(base_path: Path, files: dict[str, Path | None], as_of: str,
                     seed: int = 0, allow_large: bool = False) -> tuple[str, Fit]:
     """The calibrated scenario's text (checked by loading it) and the fit. ``correct``:
     churn inputs with the engine correction of ``sim.calibrate.correct`` (simulated
-    histories with seeds from ``seed``; their work is checked first by ``sim.workload``,
+    histories with seeds from ``seed``; their work is checked first by ``sim.experiments.workload``,
     ``TooMuchWork`` beyond the limits unless ``allow_large``)."""
-    from sim.scenario_io import ScenarioError, load_scenario
+    from sim.scenario.io import ScenarioError, load_scenario
 
     base = load_scenario(base_path)
     when = parse_date(as_of, "--as-of")
@@ -171,7 +171,7 @@ def calibrate_files(base_path: Path, files: dict[str, Path | None], as_of: str,
             window_start,
             with_opening,
         )
-        from sim.workload import require
+        from sim.experiments.workload import require
 
         subs = inputs.subscriptions
         start_w = window_start(subs, since, when)

@@ -20,7 +20,7 @@ with warnings.catch_warnings():
     from pandera.errors import SchemaErrors
 
 from sim.errors import InputError, one_line
-from sim.escape import inline_text
+from sim.outputs.escape import inline_text
 
 KINDS = ("subscriptions", "opportunities", "leads", "invoices", "actuals")
 MAX_PROBLEMS = 50  # lines shown per file; the rest are counted
@@ -114,9 +114,9 @@ def schema(kind: str, segments: list[str]) -> pa.DataFrameSchema:
 
 def read_table(path: Path, check_header=None) -> pd.DataFrame:
     """A CSV or Excel file as text columns (empty cells as missing), through the shared
-    reader limits of ``sim.readers`` (size, rows, cells, zip bombs, duplicate columns,
+    reader limits of ``sim.calibrate.readers`` (size, rows, cells, zip bombs, duplicate columns,
     progress); ``check_header(columns)`` may refuse the file from its header alone."""
-    from sim.readers import read_table as read
+    from sim.calibrate.readers import read_table as read
 
     return read(Path(path), check_header)
 

@@ -10,11 +10,11 @@ import simpy
 
 from sim.engine.events import EventLog
 from sim.engine.ledger import Ledger
-from sim.streams import Streams
+from sim.engine.streams import Streams
 from sim.units import CHANNELS, MONTH_DAYS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sim.scenario import Scenario, Segment, SegmentPrice
+    from sim.scenario.model import Scenario, Segment, SegmentPrice
 
 
 class CountingEnvironment(simpy.Environment):

@@ -1,5 +1,5 @@
 """Demand: leads by channel and segment each month (what each segment's spend and SDR effort
-buy, see ``sim.market``), qualification under the in-market cap, and the draws of each
+buy, see ``sim.engine.market``), qualification under the in-market cap, and the draws of each
 opportunity (a ``Prospect``).
 
 Leads that never become opportunities are drawn in bulk (numpy) and only counted, so only
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim import market
+from sim.engine import market
 from sim.engine.context import Context
 from sim.engine.entities import Prospect
 from sim.engine.plan import MonthlyPlan, effective_headcount
@@ -25,7 +25,7 @@ PROSPECT_DRAWS = ("contract", "wtp", "seats", "win", "cycle", "patience", "onboa
 def segment_demand(ctx: Context, plan: MonthlyPlan, month: int, k: int, open_accounts: float,
                    pool: market.ContactPool) -> tuple[list[float], list[float]]:
     """Expected leads of segment k by lead channel in a 1-based month, and each channel's
-    chance that a lead qualifies once the in-market cap is applied (see ``sim.market``).
+    chance that a lead qualifies once the in-market cap is applied (see ``sim.engine.market``).
 
     Inbound: the segment's share of the budget on its own response curve. Outbound: the
     segment's share of ramped SDRs working its open accounts, less those cooling down from

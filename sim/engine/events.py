@@ -1,7 +1,7 @@
 """The event log: one flat record per thing that happened, so any figure can be traced.
 
 Off by default (it costs memory and time); ``simulate(..., events=True)`` turns it on.
-``sim.tables.events_table`` turns it into a frame.
+``sim.experiments.tables.events_table`` turns it into a frame.
 """
 
 from __future__ import annotations

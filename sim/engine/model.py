@@ -19,7 +19,7 @@ from sim.engine.plan import monthly_plan
 from sim.engine.retention import Retention
 from sim.engine.sales import SalesForce
 from sim.engine.stakeholders import StakeholderModel
-from sim.scenario import Scenario
+from sim.scenario.model import Scenario
 from sim.units import MONTH_DAYS
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sim.scenario import PlanStep, Role, SalesTeam, Scenario
+    from sim.scenario.model import PlanStep, Role, SalesTeam, Scenario
 
 ROLES = ("ae", "sdr", "csm", "onboarding", "management")
 COST_LINES = ("marketing_programs", "partner_program", *ROLES, "fixed_opex")

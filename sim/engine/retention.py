@@ -24,7 +24,7 @@ from sim.units import MONTH_DAYS, YEAR_DAYS, ArrChange, Channel
 if TYPE_CHECKING:  # pragma: no cover
     from sim.engine.billing import Billing
     from sim.engine.stakeholders import StakeholderModel
-    from sim.scenario import Segment
+    from sim.scenario.model import Segment
 
 OVER_WTP_RAMP_FRAC = 0.2  # price 20% above willingness to pay reaches the full over-WTP churn
 MONTHLY_RENEWAL_BLOCK_MONTHS = 3  # monthly renewals drawn at once (one geometric draw)

@@ -26,7 +26,7 @@ accounts at neutral health.
 
 **Expected lifetime.** With α < 1 the sBG lifetime has an infinite mean (the surviving tail
 never churns fast enough), so lifetimes are truncated at ``LIFETIME_CAP_MONTHS`` (ten years,
-the same cap as the LTV of ``sim.metrics``): E[min(L, cap)] = ∫₀^cap S(⌊a / T⌋) da.
+the same cap as the LTV of ``sim.analysis.metrics``): E[min(L, cap)] = ∫₀^cap S(⌊a / T⌋) da.
 
 **Seasoned installed base.** A business that has sold at a steady rate for N months has
 accounts of every age a ∈ [0, N); one acquired a months ago has survived n(a) = ⌊a / T⌋
@@ -75,7 +75,7 @@ def _bisect(f, lo: float, hi: float, tol: float = 1e-14) -> float:
 
 
 LIFETIME_CAP_MONTHS = 120
-"""Expected lifetimes are truncated at ten years (the LTV cap of ``sim.metrics``)."""
+"""Expected lifetimes are truncated at ten years (the LTV cap of ``sim.analysis.metrics``)."""
 RECEIVABLES_LOOKBACK_MONTHS = 24
 """Monthly invoices older than this are taken as collected before day 0."""
 

@@ -24,8 +24,8 @@ from sim.engine.pricing import conceded_discount, in_quarter_end, price_deal
 from sim.units import MONTH_DAYS, YEAR_DAYS, Channel
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sim.scenario import SalesTeam as SalesTeamPlan
-    from sim.scenario import SegmentPrice
+    from sim.scenario.model import SalesTeam as SalesTeamPlan
+    from sim.scenario.model import SegmentPrice
 
 DISCOUNT_SEED_SALT = 0x5EED_D15C  # a deal's concession stream: its account seed ^ this
 CAPACITY_TOLERANCE = 1e-9  # 2.9999999 deal slots from float ramps count as 3

@@ -25,20 +25,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sim.atomic import Claim, OutputError, claim
 from sim.bundled import NOTEBOOKS
 from sim.errors import RevsimError
-from sim.escape import svg_html, terminal_text
-from sim.experiment import compare, run_experiment
-from sim.report.fmt import fmt_dollars
+from sim.experiments.experiment import compare, run_experiment
+from sim.kpis import fmt_dollars
+from sim.outputs.atomic import Claim, OutputError, claim
+from sim.outputs.escape import svg_html, terminal_text
 from sim.report.index import write_index
 from sim.report.store import save_result
 from sim.report.workbook import WORKBOOK, write_workbook
-from sim.scenario_io import ScenarioError, load_scenario
+from sim.scenario.io import ScenarioError, load_scenario
 
 if TYPE_CHECKING:
-    from sim.experiment import ExperimentResult
-    from sim.scenario import Scenario
+    from sim.experiments.experiment import ExperimentResult
+    from sim.scenario.model import Scenario
 
 __all__ = ["WORKBOOK", "build_report", "write_index", "write_workbook"]
 EXIT_OK, EXIT_SCENARIO_FAILED, EXIT_INVALID = 0, 1, 2
@@ -46,7 +46,7 @@ EXIT_OK, EXIT_SCENARIO_FAILED, EXIT_INVALID = 0, 1, 2
 # nbconvert's lab template loads require.js, MathJax and Mermaid from CDNs; the report must
 # open offline, so those blocks are emptied. Charts are written as inline <svg> elements (the
 # stock template wraps them in <img> data URIs or escapes them), but only after
-# sim.escape.svg_html has checked that the SVG cannot run code (vl-convert escapes every text
+# sim.outputs.escape.svg_html has checked that the SVG cannot run code (vl-convert escapes every text
 # it draws; anything else falls back to an <img>, where browsers never run scripts).
 _TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
@@ -272,7 +272,7 @@ class Replications:
     """How many replications a report runs: ``fixed`` (``--reps N``), or adaptive up to a
     precision — ``precision`` USD, or when None ``REPORT_PRECISION_FRAC`` of the base's NPV —
     starting at ``initial`` and stopping at ``max_replications``. After the run ``count`` and
-    ``reached`` (a :class:`sim.experiment.Precision`) say what happened."""
+    ``reached`` (a :class:`sim.experiments.experiment.Precision`) say what happened."""
 
     fixed: int | None = None
     precision: float | None = None
@@ -312,7 +312,7 @@ def _simulate(entries: list[Entry], reps: Replications, seed: int, executor: str
     reps.count = reps.fixed if reps.fixed is not None and not adaptive else REPORT_FIXED_REPS
     try:
         if adaptive:
-            from sim.experiment import compare_to_precision
+            from sim.experiments.experiment import compare_to_precision
 
             relative = reps.precision is None
             cmp, reps.reached = compare_to_precision(
@@ -451,7 +451,7 @@ def _build(entries: list[Entry], dest: Claim, out_dir: str | Path, reps: Replica
                     _step("wrote board_pack.pdf", t0)
                 verdict_block = ""
                 if decision is not None:
-                    from sim.board_pack import verdict_html
+                    from sim.report.board_pack import verdict_html
 
                     verdict_block = verdict_html(decision)
                 wall = time.perf_counter() - t0
@@ -543,7 +543,7 @@ class _StepBar:
             self.bar.stop()
 
     def done(self, what: str) -> None:
-        from sim.escape import markup_text
+        from sim.outputs.escape import markup_text
 
         with self.lock:
             self.bar.update(self.task, advance=1, description=markup_text(what))
@@ -562,7 +562,7 @@ def _step(what: str, t0: float) -> None:
 def _decision(entries: Sequence[Entry]):
     """The comparison behind the verdict: every scenario that ran, the base first; None when
     the base failed."""
-    from sim.experiment import compare_of
+    from sim.experiments.experiment import compare_of
 
     done = [e.result for e in entries if e.result is not None and e.ok]
     if not done or entries[0].result is None:
@@ -575,7 +575,7 @@ def _board_pack(decision, tmp: Path) -> bool:
     stderr and the rest of the report stands."""
     if decision is None:
         return False
-    from sim.board_pack import write_board_pack
+    from sim.report.board_pack import write_board_pack
 
     try:
         write_board_pack(decision, tmp)

@@ -1,8 +1,8 @@
 """What the notebooks call: one call per cell, each returning something a notebook displays
 (a chart, a formatted table, an HTML block with a plain-text fallback, a widget).
 
-The numbers come from :mod:`sim.report.tables`, the formats from :mod:`sim.report.fmt`, the
-charts from :mod:`sim.report.charts`; every text shown is HTML-escaped (:mod:`sim.escape`).
+The numbers come from :mod:`sim.report.tables`, the formats from :mod:`sim.kpis`, the
+charts from :mod:`sim.report.charts`; every text shown is HTML-escaped (:mod:`sim.outputs.escape`).
 """
 
 from __future__ import annotations
@@ -14,17 +14,17 @@ from typing import Any
 
 import pandas as pd
 
-from sim.escape import html_text, style_table
-from sim.experiment import (
+from sim.experiments.experiment import (
     CompareResult,
     ExperimentResult,
     compare,
     pricing_sweep,  # noqa: F401 - a notebook cell: nb.pricing_sweep
     run_experiment,
 )
+from sim.kpis import decision_rank, fmt_dollars, fmt_lever, fmt_usd, fmt_value
+from sim.kpis import label as kpi_label
+from sim.outputs.escape import html_text, style_table
 from sim.report import charts
-from sim.report.fmt import decision_rank, fmt_dollars, fmt_lever, fmt_usd, fmt_value
-from sim.report.fmt import label as kpi_label
 from sim.report.offsite import offsite_workbook  # noqa: F401 - a notebook cell
 from sim.report.store import load_result, project_path, scenario_for
 from sim.report.tables import (
@@ -56,8 +56,8 @@ from sim.report.tables import (
     unit_economics_table,
     utilisation_table,
 )
-from sim.scenario import Scenario
-from sim.scenario_io import scenario_hash, scenario_to_dict
+from sim.scenario.io import scenario_hash, scenario_to_dict
+from sim.scenario.model import Scenario
 
 MIME_KPIS = "application/vnd.revsim.kpis+json"
 """Mimetype of the machine-readable KPI record a notebook's KPI cell carries next to its HTML."""
@@ -66,7 +66,7 @@ MIME_KPIS = "application/vnd.revsim.kpis+json"
 def _styled(df: pd.DataFrame, formats: Mapping[str, Any] | None = None, default=fmt_usd,
             caption: str | None = None, hide_index: bool = False):
     """A pandas Styler with per-column formatters (default: USD) and a caption; all text in
-    it (caption, labels, cells) is HTML-escaped by :func:`sim.escape.style_table`."""
+    it (caption, labels, cells) is HTML-escaped by :func:`sim.outputs.escape.style_table`."""
     sty = style_table(df, formats, default, caption, hide_index)
     return sty.set_table_styles([
         {"selector": "caption", "props": "caption-side: top; font-weight: bold; "

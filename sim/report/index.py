@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.escape import html_text
-from sim.report.fmt import INDEX_KPIS
+from sim.kpis import INDEX_KPIS
+from sim.outputs.escape import html_text
 from sim.report.tables import headline_table
 from sim.report.workbook import WORKBOOK
 

@@ -9,15 +9,15 @@ from typing import Any
 
 import pandas as pd
 
-from sim.escape import style_table
-from sim.experiment import ExperimentResult, pricing_overrides, run_experiment
+from sim.experiments.experiment import ExperimentResult, pricing_overrides, run_experiment
+from sim.kpis import fmt_usd
+from sim.kpis import label as kpi_label
+from sim.outputs.escape import style_table
 from sim.report import charts
-from sim.report.fmt import fmt_usd
-from sim.report.fmt import label as kpi_label
 from sim.report.store import scenario_for
 from sim.report.tables import fan_table
-from sim.scenario import Scenario
-from sim.scenario_io import with_overrides
+from sim.scenario.io import with_overrides
+from sim.scenario.model import Scenario
 
 
 def ae_count_overrides(scenario: Scenario, total: int) -> dict[str, int]:

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.experiment import ExperimentResult, write_parquet
-from sim.scenario import Scenario
-from sim.scenario_io import load_scenario, scenario_from_dict, scenario_to_dict
+from sim.experiments.experiment import ExperimentResult, write_parquet
+from sim.scenario.io import load_scenario, scenario_from_dict, scenario_to_dict
+from sim.scenario.model import Scenario
 
 
 def json_safe(x: Any) -> Any:

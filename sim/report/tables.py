@@ -10,11 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim import metrics
-from sim.experiment import CompareResult, ExperimentResult, paired_deltas
-from sim.periods import labels as period_labels
-from sim.periods import period_table
-from sim.report.fmt import (
+from sim.analysis import metrics
+from sim.experiments.experiment import CompareResult, ExperimentResult, paired_deltas
+from sim.kpis import (
     COMPARE_KPIS,
     HEADLINE_KPIS,
     KPIS,
@@ -24,10 +22,12 @@ from sim.report.fmt import (
     fmt_value,
     short_label,
 )
-from sim.report.fmt import label as kpi_label
+from sim.kpis import label as kpi_label
 from sim.report.store import json_safe
-from sim.scenario import Scenario
-from sim.scenario_io import scenario_to_dict
+from sim.scenario.calendar import labels as period_labels
+from sim.scenario.calendar import period_table
+from sim.scenario.io import scenario_to_dict
+from sim.scenario.model import Scenario
 
 PNL_LINES = {
     "revenue": "Revenue",
@@ -593,7 +593,7 @@ def assumption_rows(scenario: Scenario) -> pd.DataFrame:
     channels, sales, headcount, onboarding, customer success, costs, finance, opening,
     targets, account plan) in the scenario's own order: section, a readable label
     (``smb › List price``), unit, value (a distribution as ``lognormal(median 60, …)``), the
-    field's source or assumption note (its docstring in ``sim.scenario``) and the dotted key
+    field's source or assumption note (its docstring in ``sim.scenario.model``) and the dotted key
     ``--set`` takes."""
     rows = []
     data = scenario_to_dict(scenario)

@@ -5,8 +5,8 @@ and (with a decision) the profit bridge and three statements by month, quarter a
 
 Every sheet is a table with human labels, a number format per unit (USD, %, months, counts),
 a frozen header, an autofilter and a print setup one page wide in landscape
-(:mod:`sim.finance_excel`). Tables come from :mod:`sim.report.tables`; no cell can become a
-formula (:func:`sim.escape.neutralise_formulas`)."""
+(:mod:`sim.report.excel`). Tables come from :mod:`sim.report.tables`; no cell can become a
+formula (:func:`sim.outputs.escape.neutralise_formulas`)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from sim.escape import excel_text, neutralise_formulas
-from sim.experiment import CompareResult, ExperimentResult
-from sim.finance_excel import (
+from sim.experiments.experiment import CompareResult, ExperimentResult
+from sim.outputs.escape import excel_text, neutralise_formulas
+from sim.report import tables
+from sim.report.excel import (
     BOLD,
     FORMATS,
     HEADER_FILL,
@@ -30,8 +31,7 @@ from sim.finance_excel import (
     print_setup,
     table_sheet,
 )
-from sim.report import tables
-from sim.scenario_io import scenario_hash
+from sim.scenario.io import scenario_hash
 
 if TYPE_CHECKING:
     from sim.report.build import Entry
@@ -276,7 +276,7 @@ def write_workbook(path: Path, entries: Sequence[Entry], seed: int, replications
             pnl_sheet(wb, _sheet_name(e.slug, used), e.result)
         assumptions_sheet(wb, [e.scenario for e in done], [e.result.name for e in done])
     if decision is not None:
-        from sim.finance_excel import add_decision_sheets
+        from sim.report.excel import add_decision_sheets
 
         add_decision_sheets(wb, decision)
         wb.move_sheet("Verdict", offset=-wb.sheetnames.index("Verdict"))

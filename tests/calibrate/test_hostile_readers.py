@@ -257,7 +257,7 @@ def test_hostile_input_is_one_line(case: Case, tmp_path, monkeypatch):
 def test_a_zip_bomb_is_refused_before_openpyxl_opens_it(tmp_path, monkeypatch):
     import openpyxl
 
-    from sim.readers import read_table
+    from sim.calibrate.readers import read_table
 
     def never(*a, **k):
         raise AssertionError("openpyxl opened the bomb")
@@ -276,7 +276,7 @@ def test_a_zip_bomb_is_refused_before_openpyxl_opens_it(tmp_path, monkeypatch):
 
 def test_a_workbook_without_the_required_columns_is_refused_from_its_header(tmp_path,
                                                                            monkeypatch):
-    import sim.readers as readers
+    import sim.calibrate.readers as readers
     from sim.calibrate.schemas import header_check, read_table
 
     path = tmp_path / "deals.xlsx"
@@ -299,7 +299,7 @@ def test_a_csv_without_the_required_columns_is_refused_before_its_rows(tmp_path)
 
 
 def test_allow_large_lifts_the_limits(tmp_path, monkeypatch):
-    from sim.readers import read_table
+    from sim.calibrate.readers import read_table
 
     path = tmp_path / "s.csv"
     path.write_text(SUBS)
@@ -311,8 +311,8 @@ def test_allow_large_lifts_the_limits(tmp_path, monkeypatch):
 
 
 def test_a_large_file_shows_progress(tmp_path, capsys, monkeypatch):
-    import sim.readers as readers
-    from sim.readers import read_table
+    import sim.calibrate.readers as readers
+    from sim.calibrate.readers import read_table
 
     monkeypatch.delenv("REVSIM_PROGRESS", raising=False)
     rows = readers.PROGRESS_ROWS + readers.CHUNK_ROWS  # one line, at PROGRESS_ROWS
@@ -329,7 +329,7 @@ def test_a_large_file_shows_progress(tmp_path, capsys, monkeypatch):
 
 
 def test_small_files_are_silent(tmp_path, capsys):
-    from sim.readers import read_table
+    from sim.calibrate.readers import read_table
 
     path = tmp_path / "s.csv"
     path.write_text(SUBS)
@@ -361,7 +361,7 @@ def test_an_exported_file_reads_back_like_pandas_for_excel(tmp_path):
 
     import pandas as pd
 
-    from sim.readers import read_table
+    from sim.calibrate.readers import read_table
 
     rows = [["a", "b", 2023, "d"], [1, 1.5, dt.datetime(2023, 1, 2), "x"],
             [None, None, None, None], [3.0, -2, dt.date(2023, 1, 3), "N/A"],

@@ -19,7 +19,7 @@ from scipy import special
 from sim.calibrate.run import calibrate_files
 from sim.calibrate.write import to_scenario_overrides
 from sim.engine.retention_math import churn_law
-from sim.scenario_io import load_scenario
+from sim.scenario.io import load_scenario
 
 HERE = Path(__file__).resolve().parent
 TRUTH = HERE / "truth.yaml"

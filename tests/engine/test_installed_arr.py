@@ -10,7 +10,7 @@ import pytest
 from engine_helpers import CENT, from_baseline
 
 import sim
-from sim.scenario_io import ScenarioError
+from sim.scenario.io import ScenarioError
 
 BOOKS = {"smb": 5_432_109.87, "mid_market": 9_876_543.21, "enterprise": 3_210_987.65}
 

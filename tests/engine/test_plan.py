@@ -14,7 +14,7 @@ from sim.engine.plan import (
     monthly_plan,
     step_plan,
 )
-from sim.scenario import PlanStep, Role
+from sim.scenario.model import PlanStep, Role
 
 
 def test_step_plan_holds_the_last_step_reached():

@@ -22,8 +22,8 @@ from engine_helpers import (
 )
 
 import sim
+from sim.analysis.metrics import saas_metrics
 from sim.engine.retention_math import churn_law
-from sim.metrics import saas_metrics
 
 # --------------------------------------------------------------------------- stationarity
 

@@ -11,8 +11,9 @@ import pytest
 import vl_convert as vlc
 
 import sim
-from sim.report import cells, charts, fmt, tables
-from sim.scenario import Calendar
+from sim import kpis as fmt
+from sim.report import cells, charts, tables
+from sim.scenario.model import Calendar
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "scenarios" / "baseline.yaml"

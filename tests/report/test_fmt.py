@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import sim
-from sim.report import fmt
+from sim import kpis as fmt
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "scenarios" / "baseline.yaml"
@@ -23,7 +23,7 @@ def result():
 def test_catalogue_covers_every_kpi_in_the_summary(result):
     summary = result.kpi_summary
     missing = set(summary["kpi"]) - set(fmt.KPIS)
-    assert not missing, f"add these KPIs to sim.report.fmt.KPIS: {sorted(missing)}"
+    assert not missing, f"add these KPIs to sim.kpis.KPIS: {sorted(missing)}"
     for row in summary.itertuples():
         assert row.label == fmt.KPIS[row.kpi].label
 

@@ -9,8 +9,9 @@ import pytest
 import vl_convert as vlc
 
 import sim
-from sim.experiment import pricing_sweep
-from sim.report import charts, fmt, tables
+from sim import kpis as fmt
+from sim.experiments.experiment import pricing_sweep
+from sim.report import charts, tables
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "scenarios" / "baseline.yaml"

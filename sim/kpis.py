@@ -44,7 +44,7 @@ def _catalogue(*kpis: Kpi) -> dict[str, Kpi]:
 
 
 KPIS = _catalogue(
-    # headline KPIs of every replication (sim.metrics.headline_kpis)
+    # headline KPIs of every replication (sim.analysis.metrics.headline_kpis)
     Kpi("revenue_total", "Revenue, total (USD)", "Revenue", USD),
     Kpi("operating_profit_total", "Operating profit, total (USD)", "Operating profit", USD),
     Kpi("npv_operating_profit", "NPV of operating profit (USD)", "NPV of operating profit", USD),
@@ -58,7 +58,7 @@ KPIS = _catalogue(
         higher_is_better=False),
     Kpi("gross_margin_frac", "Gross margin", "Gross margin", FRAC),
     Kpi("ending_customers", "Ending customers", "Ending customers", COUNT),
-    # CFO efficiency metrics of every replication (sim.metrics.cfo_kpis)
+    # CFO efficiency metrics of every replication (sim.analysis.metrics.cfo_kpis)
     Kpi("ltv_to_cac_last_year", "LTV/CAC, last full year", "LTV/CAC", RATIO),
     Kpi("burn_multiple_last_year", "Burn multiple, last full year", "Burn multiple", RATIO,
         higher_is_better=False),
@@ -69,12 +69,12 @@ KPIS = _catalogue(
         higher_is_better=False),
     Kpi("break_even_month", "Cumulative break-even month", "Break-even month", MONTHS,
         higher_is_better=False),
-    # sweep points (sim.experiment.sweep, pricing_sweep)
+    # sweep points (sim.experiments.experiment.sweep, pricing_sweep)
     Kpi("win_rate_frac", "Win rate", "Win rate", FRAC),
     Kpi("new_arr_per_deal", "New ARR per deal", "New ARR per deal", USD),
     Kpi("avg_discount_frac", "Average discount off list (deals won)", "Average discount", FRAC,
         higher_is_better=False),
-    # account-plan programme (sim.experiment.account_plan_return)
+    # account-plan programme (sim.experiments.experiment.account_plan_return)
     Kpi("programme_accounts", "Accounts in the programme (ever)", "Programme accounts", COUNT,
         format="{:,.1f}"),
     Kpi("renewal_rate_programme", "Renewal rate, with programme", "Renewal rate (with)", FRAC),
@@ -97,6 +97,9 @@ HEADLINE_KPIS = ("operating_profit_total", "revenue_total", "ending_arr", "net_n
 """The KPIs a scenario's summary leads with (profit first)."""
 INDEX_KPIS = HEADLINE_KPIS[:-1]
 """The KPIs on each card of the report's index page."""
+DECISION_KPI = "npv_operating_profit"
+"""The KPI plans are ranked on: NPV of operating profit (verdict, compare, index)."""
+
 COMPARE_KPIS = ("operating_profit_total", "npv_operating_profit", "revenue_total", "ending_arr",
                 "cash_trough")
 """The KPIs a comparison reports paired differences of."""

@@ -4,7 +4,7 @@ cash through receivables and deferred revenue, and a balance sheet that balances
 
 Pure functions of the monthly table (plus the scenario for the partner programme's cost,
 which the tables carry inside marketing). The identities, exact by construction of the
-tables (sim/tables.py), and checked in tests every month of every replication:
+tables (sim/experiments/tables.py), and checked in tests every month of every replication:
 
 - cash flow: Δcash = operating profit − Δreceivables + Δdeferred revenue;
 - balance sheet: cash + receivables = deferred revenue + equity, where equity is the
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sim.periods import labels
+from sim.scenario.calendar import labels
 
 INCOME_LINES = {
     "revenue": "Revenue",

@@ -3,7 +3,7 @@
 Every field has a unit (name suffix or type alias) and a docstring saying what it means and
 where its default comes from. ``baseline.yaml`` sets everything; other scenarios ``extends:``
 it and change only what they need. Loading, inheritance and overrides live in
-``sim.scenario_io``; this module only declares the shape.
+``sim.scenario.io``; this module only declares the shape.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from sim.distributions import (
+from sim.scenario.distributions import (
     Beta,
     Distribution,
     Fixed,
@@ -38,7 +38,7 @@ from sim.distributions import (
 # Every money, count and rate field has an upper bound far above any real plan, so that a
 # typo (or a hostile file) cannot overflow the arithmetic, silently give $0, or ask the
 # random generators for more draws than fit in memory. The work of a valid scenario is then
-# bounded by ``sim.workload`` before a run. No default or bundled value is near a bound.
+# bounded by ``sim.experiments.workload`` before a run. No default or bundled value is near a bound.
 
 MAX_USD = 1e12
 """Largest amount of any money field (USD; per person, seat, account or month as named)."""

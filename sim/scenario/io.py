@@ -20,15 +20,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from sim.scenario import Scenario
-
-
-class ScenarioError(Exception):
-    """A scenario could not be loaded; ``lines`` holds one message per problem."""
-
-    def __init__(self, lines: list[str]):
-        self.lines = lines
-        super().__init__("\n".join(lines))
+from sim.errors import ScenarioError
+from sim.scenario.model import Scenario
 
 
 def display_path(path: Path | str) -> str:
@@ -176,7 +169,7 @@ def _read_yaml(path: Path, shown: str) -> dict:
 def read_yaml_bounded(path: Path, shown: str) -> Any:
     """One YAML document within the limits above (size, nesting, aliases, expanded values),
     duplicate keys and unknown tags refused; ``ScenarioError`` with one line otherwise. The
-    loader of scenario files, shared by every YAML revsim reads (``sim.readers.load_yaml``)."""
+    loader of scenario files, shared by every YAML revsim reads (``sim.calibrate.readers.load_yaml``)."""
     try:
         with path.open("rb") as fh:
             raw = fh.read(MAX_FILE_BYTES + 1)

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from sim.engine.model import Replication
-from sim.scenario import Scenario
-from sim.scenario_io import scenario_hash
-from sim.tables import accounts_table, build_tables, events_table
+from sim.experiments.tables import accounts_table, build_tables, events_table
+from sim.scenario.io import scenario_hash
+from sim.scenario.model import Scenario
 
 
 @dataclass

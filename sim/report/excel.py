@@ -2,7 +2,7 @@
 (monthly, quarterly, fiscal year) with a number format per unit, frozen headers, filters on
 tables, and a print setup that fits a page width in landscape.
 
-Works on an openpyxl ``Workbook``; text from scenarios goes in as text (``sim.escape``).
+Works on an openpyxl ``Workbook``; text from scenarios goes in as text (``sim.outputs.escape``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from sim.escape import excel_text
-from sim.statements import BALANCE_LINES, CASH_FLOW_LINES, INCOME_LINES
+from sim.analysis.statements import BALANCE_LINES, CASH_FLOW_LINES, INCOME_LINES
+from sim.outputs.escape import excel_text
 
 FORMATS = {
     "usd": '$#,##0;[Red]-$#,##0;"–"',
@@ -34,7 +34,7 @@ FORMATS = {
 points, other numbers, plain integers (years, plan months)."""
 UNIT_FORMATS = {"usd": "usd", "frac": "pct", "months": "months", "days": "days",
                 "count": "count", "ratio": "ratio", "number": "number"}
-"""``sim.report.fmt`` unit → key of ``FORMATS``."""
+"""``sim.kpis`` unit → key of ``FORMATS``."""
 UNIT_NAMES = {"usd": "USD", "pct": "%", "months": "months", "days": "days", "count": "count",
               "ratio": "ratio", "points": "points", "number": "number", "integer": "number"}
 """How a unit reads in a Unit column."""
@@ -43,7 +43,7 @@ UNIT_NAMES = {"usd": "USD", "pct": "%", "months": "months", "days": "days", "cou
 def kpi_format(name: str) -> str:
     """The ``FORMATS`` key of a KPI (or any named value) from the KPI catalogue: NRR and
     margins as %, customers as whole numbers, payback in months, Rule of 40 in points."""
-    from sim.report.fmt import unit_of
+    from sim.kpis import unit_of
 
     if "rule_of_40" in name:
         return "points"
@@ -216,9 +216,9 @@ def _short_name(name: str, suffix: str, used: set[str]) -> str:
 def add_decision_sheets(wb, compare_result, freqs=("month", "quarter", "year")) -> list[str]:
     """Verdict, profit bridge and the statements (mean of the replications) of every plan
     by month, quarter and fiscal year; returns the sheet names added."""
-    from sim.bridge import bridges
-    from sim.statements import mean_statements
-    from sim.verdict import verdict
+    from sim.analysis.bridge import bridges
+    from sim.analysis.statements import mean_statements
+    from sim.analysis.verdict import verdict
 
     frame, sentences = verdict(compare_result)
     added = [verdict_sheet(wb, frame, sentences, compare_result.base.replications).title]
@@ -241,7 +241,7 @@ def write_decision_workbook(path, compare_result) -> None:
     """A workbook of the decision sheets alone (the report adds them to its own)."""
     from openpyxl import Workbook
 
-    from sim.escape import neutralise_formulas
+    from sim.outputs.escape import neutralise_formulas
 
     wb = Workbook()
     wb.remove(wb.active)

@@ -11,7 +11,7 @@ import pandas as pd
 from sim.engine.events import EventLog
 from sim.engine.ledger import Ledger
 from sim.engine.plan import ROLES, MonthlyPlan
-from sim.scenario import Scenario
+from sim.scenario.model import Scenario
 from sim.units import CHANNELS, LEAD_CHANNELS, MONTH_DAYS, YEAR_DAYS, Channel
 from sim.units import CohortMeasure as CM
 

@@ -18,12 +18,12 @@ from pathlib import Path
 import altair as alt
 import pandas as pd
 
-from sim.bridge import DRIVERS, bridges
-from sim.escape import html_text, svg_html
-from sim.report.fmt import fmt_usd
-from sim.report.fmt import label as kpi_label
-from sim.statements import BALANCE_LINES, CASH_FLOW_LINES, INCOME_LINES, mean_statements
-from sim.verdict import verdict
+from sim.analysis.bridge import DRIVERS, bridges
+from sim.analysis.statements import BALANCE_LINES, CASH_FLOW_LINES, INCOME_LINES, mean_statements
+from sim.analysis.verdict import verdict
+from sim.kpis import fmt_usd
+from sim.kpis import label as kpi_label
+from sim.outputs.escape import html_text, svg_html
 
 CSS = """
 @page { size: A4 landscape; margin: 12mm 12mm 14mm 12mm;

@@ -199,7 +199,7 @@ def csv_text(value: Any) -> Any:
 
 def csv_untext(value: Any) -> Any:
     """The inverse of :func:`csv_text`, applied to every text cell revsim reads from a table
-    (``sim.readers``): a quote before (quotes and) a formula character is taken off, so an
+    (``sim.calibrate.readers``): a quote before (quotes and) a formula character is taken off, so an
     exported file reads back to the original strings. Other text is unchanged."""
     if (isinstance(value, str) and value.startswith("'")
             and value.lstrip("'").startswith(_FORMULA_START)):

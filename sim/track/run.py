@@ -11,7 +11,7 @@ the actual balance, the calendar moved on, the remaining months, the plan's time
 shifted, the targets cut to the remaining part where that is well defined), written with a
 comment on every changed value. Its replications give the probability of each target given
 the months so far: each replication's path is the actual months 1..m followed by its own
-months m+1..H, and the target is measured on it as :mod:`sim.metrics` measures it on a plan.
+months m+1..H, and the target is measured on it as :mod:`sim.analysis.metrics` measures it on a plan.
 
 Months are matched through the scenario's ``calendar``; without one, plan month 1 is
 ``--start-month`` or else the first month of the actuals file.
@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim import metrics
-from sim import stats as mc
+from sim.analysis import metrics
+from sim.analysis import stats as mc
 from sim.errors import InputError, one_line
-from sim.periods import MONTH_NAMES
+from sim.scenario.calendar import MONTH_NAMES
 
 TRACKABLE = (
     "customers", "new_customers", "churned_customers", "arr", "new_arr", "expansion_arr",
@@ -61,7 +61,7 @@ RANK_METHOD = ("mid-rank: (replications below + half the replications equal) / r
                "(scipy.stats.percentileofscore, kind='mean')")
 PROBABILITY_METHOD = (
     "P(hit | actuals) = share of re-forecast replications whose path (the actual months, "
-    "then that replication's remaining months) meets the target, measured as sim.metrics "
+    "then that replication's remaining months) meets the target, measured as sim.analysis.metrics "
     "measures a plan; 95% Wilson interval. At plan: share of the plan's replications.")
 SEATS_DRAWS = 200_000
 """Draws (fixed seed) for the expected seats of an installed account: max(1, round(seats))."""
@@ -74,8 +74,8 @@ FRACTIONS = ("ae_utilization", "onboarding_utilization", "cs_coverage_factor")
 
 
 def metric_unit(metric: str) -> str:
-    """The unit of an engine monthly column (sim.report.fmt units)."""
-    from sim.report.fmt import COUNT, DAYS, FRAC, USD
+    """The unit of an engine monthly column (sim.kpis units)."""
+    from sim.kpis import COUNT, DAYS, FRAC, USD
 
     if metric in COUNTS:
         return COUNT
@@ -87,7 +87,7 @@ def metric_unit(metric: str) -> str:
 
 
 def fmt_metric(metric: str, value: Any) -> str:
-    from sim.report.fmt import fmt_unit
+    from sim.kpis import fmt_unit
 
     return fmt_unit(metric_unit(metric), value)
 
@@ -162,7 +162,7 @@ def read_actuals(path: str | Path, scenario, start_month: str | None = None,
     to the plan's: the scenario's calendar, else ``start_month``, else the first month given.
     ``through`` (YYYY-MM) keeps the months up to it."""
     from sim.calibrate.schemas import header_check, read_table, validate
-    from sim.escape import inline_text
+    from sim.outputs.escape import inline_text
 
     path = Path(path)
     shown = inline_text(path)
@@ -582,7 +582,7 @@ def _fold_steps(steps: list[dict], m: int) -> tuple[list[dict], list[dict]]:
 def reforecast_values(plan, plan_result, actuals: Actuals, plans: list[TargetPlan]
                       ) -> tuple[dict[tuple, Any], dict[tuple, str]]:
     """Scenario key paths → the re-forecast's values, and → where each came from."""
-    from sim.scenario_io import scenario_to_dict
+    from sim.scenario.io import scenario_to_dict
 
     m, horizon = actuals.last_month, plan.horizon_months
     at = actuals.label(m)
@@ -775,7 +775,7 @@ class TrackResult:
 def load_checked(text: str, target: Path):
     """Load the re-forecast text as a scenario from a hidden sibling of ``target`` (so its
     relative ``extends`` resolves as it will in ``target``); one line when it is not valid."""
-    from sim.scenario_io import ScenarioError, load_scenario
+    from sim.scenario.io import ScenarioError, load_scenario
 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
@@ -796,7 +796,7 @@ def run_track(plan_path: Path, plan, actuals: Actuals, out_dir: Path, replicatio
               workers: int | None = None, progress: bool = False) -> TrackResult:
     """The plan's replications, the track table, the re-forecast (written, checked by loading,
     run on the same seed) and the target probabilities at plan and given the actuals."""
-    from sim.experiment import run_experiment
+    from sim.experiments.experiment import run_experiment
 
     m, horizon = actuals.last_month, plan.horizon_months
     if m >= horizon:
@@ -825,11 +825,11 @@ def run_track(plan_path: Path, plan, actuals: Actuals, out_dir: Path, replicatio
 
 def write_track(result: TrackResult, folder: Path) -> None:
     """track.csv, targets.csv, reforecast.yaml and track.html into ``folder``."""
-    from sim.escape import csv_frame
+    from sim.outputs.escape import csv_frame
 
     csv_frame(result.table).to_csv(folder / "track.csv", index=False)
     csv_frame(result.targets).to_csv(folder / "targets.csv", index=False)
     (folder / "reforecast.yaml").write_text(result.reforecast_text, encoding="utf-8")
-    from sim.track_html import track_html
+    from sim.track.page import track_html
 
     (folder / "track.html").write_text(track_html(result), encoding="utf-8")

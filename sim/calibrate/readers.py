@@ -1,7 +1,7 @@
 """Every input file revsim reads goes through here, with one set of limits.
 
 - YAML (scenarios and mapping files): :func:`load_yaml`, the bounded loader of
-  ``sim.scenario_io`` (file size, nesting, aliases and values once aliases are expanded; an
+  ``sim.scenario.io`` (file size, nesting, aliases and values once aliases are expanded; an
   alias bomb is refused in milliseconds, before anything is built).
 - Tables (CSV and Excel: calibration inputs, actuals): :func:`read_table`. Before any data is
   parsed: the file's size, and for a workbook the uncompressed sizes its zip directory
@@ -17,8 +17,8 @@ which no real scenario or mapping comes near). A refusal is one line naming the 
 limit (``InputError``, exit 2).
 
 Text cells are returned as read, except that the quote revsim puts before a formula-like text
-when it writes a CSV (:func:`sim.escape.csv_text`) is taken off again
-(:func:`sim.escape.csv_untext`): a table revsim exported reads back to the original strings.
+when it writes a CSV (:func:`sim.outputs.escape.csv_text`) is taken off again
+(:func:`sim.outputs.escape.csv_untext`): a table revsim exported reads back to the original strings.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import InputError, one_line
-from sim.escape import csv_untext, inline_text
+from sim.outputs.escape import csv_untext, inline_text
 
 MAX_INPUT_BYTES = 1_000_000_000
 """Largest table file, and largest total uncompressed size a workbook's zip declares."""
@@ -89,7 +89,7 @@ def _over(shown: str, what: str, limit: int, var: str) -> InputError:
 def load_yaml(path: Path, shown: str | None = None) -> Any:
     """A YAML file through the bounded loader of scenario files (the same limits); its
     problems as one ``InputError`` line (``file: line L, column C: reason``)."""
-    from sim.scenario_io import ScenarioError, read_yaml_bounded
+    from sim.scenario.io import ScenarioError, read_yaml_bounded
 
     shown = inline_text(path) if shown is None else shown
     try:
@@ -121,7 +121,7 @@ class _Progress:
             if self.bar is None:
                 from rich.progress import Progress
 
-                from sim.escape import markup_text
+                from sim.outputs.escape import markup_text
 
                 self.bar = Progress(transient=True)
                 self.task = self.bar.add_task(markup_text(f"reading {self.shown}"),
@@ -203,7 +203,7 @@ def _header(names: Sequence[Any], shown: str, check: HeaderCheck | None) -> list
 
 
 def _text_frame(frame):
-    """Text cells with revsim's CSV quote taken off (see :func:`sim.escape.csv_untext`)."""
+    """Text cells with revsim's CSV quote taken off (see :func:`sim.outputs.escape.csv_untext`)."""
     for col in frame.columns:
         s = frame[col]
         quoted = s.str.startswith("'", na=False)

@@ -15,11 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim import stats as mc
-from sim.experiment import DECISION_KPI
-from sim.report.fmt import fmt_usd
-from sim.report.fmt import label as kpi_label
-from sim.scenario_io import scenario_to_dict
+from sim.analysis import stats as mc
+from sim.kpis import DECISION_KPI, fmt_usd
+from sim.kpis import label as kpi_label
+from sim.scenario.io import scenario_to_dict
 
 PROSE = {"npv_operating_profit": "NPV of operating profit",
          "operating_profit_total": "operating profit", "revenue_total": "revenue",

@@ -5,7 +5,7 @@ Every replication ``r`` of an experiment with seed ``s`` runs ``simulate(scenari
 two scenarios share their random streams replication by replication (common random numbers)
 and the same seed gives identical tables on the serial, process and Dask executors. Work is
 cut into chunks whose results are summarised in the worker: event logs never travel back;
-where chunks run (serial, process pool, Dask) is :mod:`sim.executors`' business.
+where chunks run (serial, process pool, Dask) is :mod:`sim.experiments.executors`' business.
 """
 
 from __future__ import annotations
@@ -23,18 +23,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim import executors, metrics
-from sim import stats as mc
-from sim.atomic import atomic_dir
+from sim.analysis import metrics
+from sim.analysis import stats as mc
 from sim.errors import output_errors
-from sim.escape import csv_frame
-from sim.report.fmt import COMPARE_KPIS
-from sim.report.fmt import label as kpi_label
-from sim.runner import simulate
-from sim.scenario import Scenario
-from sim.scenario_io import scenario_hash, scenario_to_dict, scenario_to_yaml, with_overrides
+from sim.experiments import executors
+from sim.experiments.replication import simulate
+from sim.kpis import COMPARE_KPIS, DECISION_KPI
+from sim.kpis import label as kpi_label
+from sim.outputs.atomic import atomic_dir
+from sim.outputs.escape import csv_frame
+from sim.scenario.io import scenario_hash, scenario_to_dict, scenario_to_yaml, with_overrides
+from sim.scenario.model import Scenario
 
-DECISION_KPI = "npv_operating_profit"
 """The decision metric of comparisons and the verdict: mean NPV of operating profit."""
 
 
@@ -79,7 +79,7 @@ def _month_hook(on_months: Callable[[int], None]) -> Callable[[int, int], None]:
 
 def _replicate(scenario: Scenario, seed: int, reps: Sequence[int]) -> list[dict]:
     """Run replications in a worker and keep only their tables and KPIs (no event logs);
-    simulated months go to :func:`sim.executors.month_sink` for the progress display."""
+    simulated months go to :func:`sim.experiments.executors.month_sink` for the progress display."""
     targets = [t.model_dump() for t in scenario.targets]
     rate = scenario.finance.discount_rate_per_year_frac
     on_months = executors.month_sink()
@@ -165,7 +165,7 @@ class _Progress:
         if enabled and not self.lines:
             from rich.progress import Progress
 
-            from sim.escape import markup_text
+            from sim.outputs.escape import markup_text
 
             self.bar = Progress(transient=True)
             self.task = self.bar.add_task(markup_text(label), total=total)
@@ -304,7 +304,7 @@ class ExperimentResult:
 
         These bytes depend only on the scenario, seed and replications (not the executor);
         how the run went (executor, wall time, versions, host, command) goes to run.json.
-        ``out_dir`` must be absent, empty or an earlier revsim result (see sim.atomic)."""
+        ``out_dir`` must be absent, empty or an earlier revsim result (see sim.outputs.atomic)."""
         with output_errors(out_dir), atomic_dir(out_dir) as tmp:
             for name, frame in (extra or {}).items():
                 write_parquet(frame, tmp / name)
@@ -341,7 +341,7 @@ def write_run_facts(path: Path, stats: Mapping[str, Any]) -> None:
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
-    from sim.atomic import command_line
+    from sim.outputs.atomic import command_line
 
     versions = {"python": platform.python_version()}
     for pkg in ("revsim", "numpy", "pandas", "pyarrow", "simpy", "dask"):
@@ -460,8 +460,8 @@ class CompareResult:
     def write(self, out_dir: str | Path) -> Path:
         """deltas.csv, kpis_p50.csv, verdict.csv, profit_bridge.csv (driver means and 95%
         intervals per plan), summary.json (with the verdict's sentences) and run.json."""
-        from sim.bridge import bridges
-        from sim.verdict import verdict
+        from sim.analysis.bridge import bridges
+        from sim.analysis.verdict import verdict
 
         frame, sentences = verdict(self)
         bridge = pd.concat([b[1].assign(scenario=name) for name, b in bridges(self).items()],

@@ -9,8 +9,8 @@ import math
 import altair as alt
 import pandas as pd
 
-from sim.escape import html_text, svg_html
-from sim.report.fmt import COUNT, FRAC, USD, fmt_unit
+from sim.kpis import COUNT, FRAC, USD, fmt_unit
+from sim.outputs.escape import html_text, svg_html
 
 CSS = """
 body { font: 14px/1.45 -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; color: #1b1f24;
@@ -33,7 +33,7 @@ def _svg(chart) -> str:
 
 
 def _axis_format(metric: str) -> str:
-    from sim.track import metric_unit
+    from sim.track.run import metric_unit
 
     unit = metric_unit(metric)
     return "$,.3~s" if unit == USD else ".0%" if unit == FRAC else ",.0f" if unit == COUNT \
@@ -94,7 +94,7 @@ def _prob(p, low, high) -> str:
 
 
 def track_html(result) -> str:
-    from sim.track import PROBABILITY_METHOD, RANK_METHOD, fmt_metric
+    from sim.track.run import PROBABILITY_METHOD, RANK_METHOD, fmt_metric
 
     a, plan = result.actuals, result.plan
     m = a.last_month
@@ -133,7 +133,7 @@ def track_html(result) -> str:
                  if rows else '<p class="note">The plan has no targets.</p>')
     parts.append("<h2>Each metric: the plan's fan and the actual months</h2>")
     bands = result.plan_result.monthly
-    from sim import metrics
+    from sim.analysis import metrics
 
     fan = metrics.quantile_bands(bands, a.metrics, by="month")
     table = result.table

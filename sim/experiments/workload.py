@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim import market
+from sim.engine import market
 from sim.errors import InputError
-from sim.scenario import Role, Scenario
+from sim.scenario.model import Role, Scenario
 
 MAX_EVENTS_PER_REPLICATION = 20_000_000
 """Most estimated SimPy events in one replication (about 700 times the baseline); one

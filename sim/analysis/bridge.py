@@ -22,8 +22,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from sim import stats as mc
-from sim.statements import income_statement
+from sim.analysis import stats as mc
+from sim.analysis.statements import income_statement
 
 DRIVERS = {
     "volume": "Volume (new customers won)",

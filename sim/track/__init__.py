@@ -1,0 +1,1 @@
+"""Plan against actual months: actuals, percentile ranks, targets, re-forecast and the track page."""
