@@ -7,6 +7,7 @@ import math
 import random
 from typing import TYPE_CHECKING
 
+from sim.engine.bookings import book_arr_change
 from sim.engine.context import Context
 from sim.engine.entities import Account, Prospect
 from sim.units import MONTH_DAYS, YEAR_DAYS, ArrChange, Channel, CohortMeasure, LifeEvent
@@ -28,28 +29,6 @@ NO_WINDOW = -1.0  # partner_window_end of an account without an open commission 
 TERM_END, EXPANSION, ANNUAL_INVOICE, PARTNER_WINDOW_END = LifeEvent
 PARTNER, INSTALLED_BASE = Channel.PARTNER, Channel.INSTALLED_BASE
 ARR_EXPANSION, ARR_CONTRACTION, ARR_CHURN = ArrChange
-
-_ARR_FLOW = {ArrChange.EXPANSION: "expansion_arr", ArrChange.CONTRACTION: "contraction_arr",
-             ArrChange.CHURN: "churned_arr"}
-_ARR_COHORT = {ArrChange.EXPANSION: CohortMeasure.EXPANSION_ARR,
-               ArrChange.CONTRACTION: CohortMeasure.CONTRACTION_ARR,
-               ArrChange.CHURN: CohortMeasure.CHURNED_ARR}
-_ARR_LOG = {change: change.name.lower() for change in ArrChange}
-
-
-def book_arr_change(ctx: Context, a: Account, t: float, delta: float, change: ArrChange) -> None:
-    """Change an account's ARR and book it: ARR levels, the flow and the cohort measure."""
-    ledger = ctx.ledger
-    a.arr += delta
-    ledger.level("arr", a.seg, a.ch).add(t, delta)
-    if not a.annual_billing:
-        ledger.level("monthly_billed_arr", a.seg, a.ch).add(t, delta)
-    if a.partner_window_end > t:
-        ledger.level("partner_window_arr", a.seg, a.ch).add(t, delta)
-    ledger.flow(t, _ARR_FLOW[change], a.seg, a.ch, abs(delta))
-    ledger.cohort_flow(t, a.cohort, _ARR_COHORT[change], abs(delta))
-    ctx.note(t, a.id, _ARR_LOG[change], a.seg, a.ch, abs(delta))
-
 
 def installed_price_scale(installed_arr_usd: float | None, draws: list[tuple]) -> float:
     """The factor on the installed accounts' prices (``draws``: option, net price, seats, ...)

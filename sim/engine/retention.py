@@ -13,8 +13,8 @@ import math
 import random
 from typing import TYPE_CHECKING
 
+from sim.engine.bookings import book_arr_change
 from sim.engine.context import Context
-from sim.engine.customers import book_arr_change
 from sim.engine.entities import Account
 from sim.engine.plan import effective_headcount
 from sim.engine.pricing import GRANDFATHER, installed_price_step
