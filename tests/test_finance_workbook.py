@@ -13,7 +13,7 @@ import pytest
 
 import sim
 from sim.experiments.experiment import compare_of
-from sim.report.build import Entry
+from sim.report.entries import Entry
 from sim.report.excel import FORMATS
 from sim.report.workbook import write_workbook
 from sim.scenario.model import Scenario, SegmentPrice

@@ -21,7 +21,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,14 +31,14 @@ from sim.experiments.experiment import compare, run_experiment
 from sim.kpis import fmt_dollars
 from sim.outputs.atomic import Claim, OutputError, claim
 from sim.outputs.escape import svg_html, terminal_text
+from sim.report.entries import Entry
 from sim.report.index import write_index
 from sim.report.store import save_result
 from sim.report.workbook import WORKBOOK, write_workbook
 from sim.scenario.io import ScenarioError, load_scenario
 
 if TYPE_CHECKING:
-    from sim.experiments.experiment import ExperimentResult
-    from sim.scenario.model import Scenario
+    pass
 
 __all__ = ["WORKBOOK", "build_report", "write_index", "write_workbook"]
 EXIT_OK, EXIT_SCENARIO_FAILED, EXIT_INVALID = 0, 1, 2
@@ -68,22 +68,6 @@ body .jp-RenderedHTMLCommon th.row_heading, body .jp-RenderedHTMLCommon td { whi
 </style>
 {%- endblock extra_css -%}
 """
-
-
-@dataclass
-class Entry:
-    """One scenario of the report and what became of it."""
-
-    path: Path
-    slug: str
-    scenario: Scenario | None = None
-    result: ExperimentResult | None = None
-    error: str | None = None
-    files: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
 
 
 # ---------------------------------------------------------------- hermetic Jupyter

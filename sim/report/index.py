@@ -14,7 +14,7 @@ from sim.report.tables import headline_table
 from sim.report.workbook import WORKBOOK
 
 if TYPE_CHECKING:
-    from sim.report.build import Entry
+    from sim.report.entries import Entry
 
 
 _CSS = """

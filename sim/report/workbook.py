@@ -34,7 +34,7 @@ from sim.report.excel import (
 from sim.scenario.io import scenario_hash
 
 if TYPE_CHECKING:
-    from sim.report.build import Entry
+    from sim.report.entries import Entry
 
 WORKBOOK = "revsim_report.xlsx"
 """File name of the workbook in the report folder."""

@@ -33,7 +33,7 @@ def _svg(chart) -> str:
 
 
 def _axis_format(metric: str) -> str:
-    from sim.track.run import metric_unit
+    from sim.track.common import metric_unit
 
     unit = metric_unit(metric)
     return "$,.3~s" if unit == USD else ".0%" if unit == FRAC else ",.0f" if unit == COUNT \
@@ -94,7 +94,7 @@ def _prob(p, low, high) -> str:
 
 
 def track_html(result) -> str:
-    from sim.track.run import PROBABILITY_METHOD, RANK_METHOD, fmt_metric
+    from sim.track.common import PROBABILITY_METHOD, RANK_METHOD, fmt_metric
 
     a, plan = result.actuals, result.plan
     m = a.last_month
