@@ -26,11 +26,13 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from sim.calibrate.fit import SCALES, Z95, Estimate, Fit, calibrate
+from sim.calibrate.fit import calibrate
 from sim.calibrate.mapping import apply_mapping, load_mapping
+from sim.calibrate.mle import SCALES, Z95, Estimate, Fit
 from sim.calibrate.opening import open_pipeline
 from sim.calibrate.run import announce_fit, cap_warnings, check_window, parse_date, read_inputs
 from sim.calibrate.schemas import header_check, read_table, validate
+from sim.calibrate.timeline import month_index, shifted_plan
 from sim.calibrate.write import scenario_yaml
 from sim.errors import InputError, one_line
 from sim.outputs.escape import inline_text
@@ -86,10 +88,6 @@ def read_actuals(path: Path, mapping: Path | None, segments: list[str]) -> pd.Da
     return out.sort_values("month", kind="mergesort").reset_index(drop=True)
 
 
-def month_index(ts: pd.Timestamp) -> int:
-    return ts.year * 12 + ts.month - 1
-
-
 def _first_date(inputs) -> pd.Timestamp | None:
     firsts = []
     for df, col in ((inputs.subscriptions, "start_date"), (inputs.opportunities, "created_date"),
@@ -97,70 +95,6 @@ def _first_date(inputs) -> pd.Timestamp | None:
         if df is not None and len(df):
             firsts.append(df[col].min())
     return min(firsts) if firsts else None
-
-
-# ---------------------------------------------------------------- the plan at the cut
-
-
-LAST_STEP_MONTH = 240  # a plan step's month may not exceed this (sim.scenario.model.Month)
-
-
-def shifted_plan(base, offset: int) -> tuple[dict, dict]:
-    """Key paths → values (and comments) for a scenario that starts ``offset`` months into
-    the base's plan: steps at or before its start are folded into the starting value, later
-    steps move earlier. A negative offset starts before the plan: the starting values stay
-    and every step moves later (dropped past month 240)."""
-    values: dict[tuple, object] = {}
-    notes: dict[tuple, str] = {}
-    if offset == 0:
-        return values, notes
-    why = (f"plan at the cut: {offset} months into the base's plan" if offset > 0 else
-           f"{-offset} months before the base's plan starts")
-    shift = (f"later steps {offset} months earlier" if offset > 0 else
-             f"steps {-offset} months later")
-
-    def kept(month: int) -> bool:
-        return month > offset and month - offset <= LAST_STEP_MONTH
-
-    def roles(path, role):
-        taken = sum(s.add for s in role.hiring_plan if s.month <= offset)
-        later = [{"month": s.month - offset, "add": s.add} for s in role.hiring_plan
-                 if kept(s.month)]
-        if taken or later != [{"month": s.month, "add": s.add} for s in role.hiring_plan]:
-            values[(*path, "count")] = max(0, role.count + taken)
-            notes[(*path, "count")] = f"{why}; {role.count} + {taken} hired before it"
-            values[(*path, "hiring_plan")] = later
-            notes[(*path, "hiring_plan")] = f"{why}; {shift}"
-
-    for name, team in base.sales.teams.items():
-        roles(("sales", "teams", name), team)
-    for name in type(base.headcount).model_fields:
-        role = getattr(base.headcount, name)
-        if hasattr(role, "hiring_plan"):
-            roles(("headcount", name), role)
-
-    def steps(path, start_key, plan_key, start, plan):
-        if not plan:
-            return
-        now = start
-        for s in plan:
-            if s.month <= offset:
-                now = s.value
-        later = [{"month": s.month - offset, "value": s.value} for s in plan if kept(s.month)]
-        values[(*path, start_key)] = now
-        notes[(*path, start_key)] = f"{why}; the value in force at its start"
-        values[(*path, plan_key)] = later
-        notes[(*path, plan_key)] = f"{why}; {shift}"
-
-    inbound, partner = base.channels.inbound, base.channels.partner
-    steps(("channels", "inbound"), "budget_per_month_usd", "budget_plan",
-          inbound.budget_per_month_usd, inbound.budget_plan)
-    steps(("channels", "partner"), "active_partners", "partner_plan", partner.active_partners,
-          partner.partner_plan)
-    if ("channels", "partner", "active_partners") in values:
-        values[("channels", "partner", "active_partners")] = int(
-            values[("channels", "partner", "active_partners")])
-    return values, notes
 
 
 # ---------------------------------------------------------------- scoring

@@ -26,7 +26,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from sim.calibrate.fit import Estimate, Fit
+from sim.calibrate.mle import Estimate, Fit
 from sim.calibrate.schemas import validate
 
 KINDS = {"monthly_churn_mean": "monthly", "renewal_churn_mean": "renewal"}

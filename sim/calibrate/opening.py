@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.calibrate.fit import Z95, Estimate, Fit, mle_cov
+from sim.calibrate.mle import Z95, Estimate, Fit, mle_cov
 from sim.units import MONTH_DAYS
 
 OPEN_PIPELINE = "open_pipeline"
@@ -132,7 +132,7 @@ def open_pipeline(fit: Fit, segments) -> dict[str, tuple[int, float]]:
 
 def opening_overrides(fit: Fit, base) -> tuple[dict[tuple, object], dict[tuple, str]]:
     """Scenario key paths → values and comments for the opening state."""
-    from sim.calibrate.write import _note, _sig
+    from sim.calibrate.mle import _note, _sig
 
     values: dict[tuple, object] = {}
     notes: dict[tuple, str] = {}

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from sim.calibrate.fit import Z95, Estimate, Fit, binomial, mle_cov
+from sim.calibrate.mle import Z95, Estimate, Fit, binomial, mle_cov
 from sim.engine.pricing import QUARTER_DAYS
 
 AT_CAP_TOL = 1e-4  # a discount this close to the cap is at the cap (amounts are in cents)

@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from sim.calibrate.fit import Estimate, Fit, Inputs, _before
+from sim.calibrate.fit import Inputs, _before
+from sim.calibrate.mle import Estimate, Fit
 from sim.calibrate.prices import option_key, quarter_end_share
 from sim.outputs.escape import html_text, style_table
 from sim.units import MONTH_DAYS

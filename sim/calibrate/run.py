@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.calibrate.fit import Fit, Inputs, calibrate
+from sim.calibrate.fit import Inputs, calibrate
 from sim.calibrate.mapping import apply_mapping, load_mapping
+from sim.calibrate.mle import Fit
 from sim.calibrate.schemas import DATE_MAX, DATE_MIN, header_check, read_table, validate
 from sim.calibrate.write import HEADER, scenario_yaml
 from sim.errors import InputError, one_line
@@ -162,7 +163,6 @@ def calibrate_files(base_path: Path, files: dict[str, Path | None], as_of: str,
 
     text, scenario = check(fit)
     if correct and inputs.subscriptions is not None:  # the engine's realised churn = the data's
-        from sim.calibrate.backtest import month_index, shifted_plan
         from sim.calibrate.correct import (
             correct_churn,
             correction_label,
@@ -171,6 +171,7 @@ def calibrate_files(base_path: Path, files: dict[str, Path | None], as_of: str,
             window_start,
             with_opening,
         )
+        from sim.calibrate.timeline import month_index, shifted_plan
         from sim.experiments.workload import require
 
         subs = inputs.subscriptions

@@ -15,20 +15,10 @@ from pathlib import Path
 
 import yaml
 
-from sim.calibrate.fit import LEAD_CHANNELS, Estimate, Fit
+from sim.calibrate.mle import LEAD_CHANNELS, Estimate, Fit, _note, _sig
 from sim.engine.retention_math import betaln
 
 HEADER = "# revsim calibrate"
-
-
-def _sig(x: float) -> float:
-    return float(f"{x:.6g}")
-
-
-def _note(name: str, e: Estimate) -> str:
-    ci = "" if math.isnan(e.low) else f" [{_sig(e.low):g}, {_sig(e.high):g}] 95%"
-    warn = f"; WARNING {e.warning}" if e.warning else ""
-    return f"{name} {_sig(e.value):g}{ci}, n={e.n}, {e.method}{warn}"
 
 
 def _monthly_r12(mean: float, kappa: float | None) -> float:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim.calibrate.fit import LEAD_CHANNELS
+from sim.calibrate.mle import LEAD_CHANNELS
 from sim.engine.retention_math import churn_law
 
 

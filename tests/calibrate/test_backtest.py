@@ -294,7 +294,7 @@ def test_the_plan_moves_with_the_start_both_ways(offset):
     values; starting 6 months before it keeps the starting values and moves every step 6
     months later (the engine correction's history can begin before the plan)."""
     import sim
-    from sim.calibrate.backtest import shifted_plan
+    from sim.calibrate.timeline import shifted_plan
 
     base = sim.load_scenario(BASE)
     values, notes = shifted_plan(base, offset)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from sim.calibrate.backtest import drawn_fit
-from sim.calibrate.fit import SCALES, Estimate, Fit
+from sim.calibrate.mle import SCALES, Estimate, Fit
 from sim.calibrate.opening import tenure_fit
 
 DRAWS = 3000
