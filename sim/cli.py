@@ -876,7 +876,7 @@ def track(
 
 def _print_track(result) -> None:
     from sim.kpis import FRAC, fmt_unit
-    from sim.track.run import fmt_metric
+    from sim.track.common import fmt_metric
 
     a = result.actuals
     typer.echo(terminal_text(f"months matched: {a.matched}"))

@@ -20,6 +20,8 @@ import pytest
 
 from sim.outputs.escape import csv_frame, csv_text, csv_untext
 
+pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
+
 ROOT = Path(__file__).resolve().parents[1]
 REVSIM = shutil.which("revsim") or str(Path(os.sys.executable).parent / "revsim")
 EVIL = "@SUM(1+9)*cmd|' /C calc'!A0"

@@ -27,6 +27,7 @@ def small():
     return sim.load_scenario(BASE, overrides={"horizon_months": 6})
 
 
+@pytest.mark.e2e  # processes, Dask and a kill
 def test_same_seed_gives_identical_tables_on_every_executor(small):
     """serial, a local process pool and a real dask.distributed LocalCluster on loopback."""
     runs = {ex: sim.run_experiment(small, replications=3, seed=7, executor=ex, workers=2)
@@ -157,6 +158,7 @@ def _complete(out: Path) -> bool:
     return True
 
 
+@pytest.mark.e2e  # processes, Dask and a kill
 def test_a_killed_revsim_run_never_damages_an_earlier_result(tmp_path):
     """Kill `revsim run` at many moments — while importing, simulating and writing — and the
     output folder is always either the earlier result untouched or a complete new one."""

@@ -31,6 +31,8 @@ from sim.track.run import (
     write_track,
 )
 
+pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "example_company.yaml"
 ACTUALS = ROOT / "examples" / "company" / "actuals.csv"

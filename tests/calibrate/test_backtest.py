@@ -26,6 +26,8 @@ import pytest
 
 from sim.calibrate.backtest import evaluate, prepare
 
+pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPANY = ROOT / "examples" / "company"
 BASE = ROOT / "examples" / "example_company.yaml"

@@ -21,6 +21,8 @@ from sim.calibrate.write import to_scenario_overrides
 from sim.engine.retention_math import churn_law
 from sim.scenario.io import load_scenario
 
+pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
+
 HERE = Path(__file__).resolve().parent
 TRUTH = HERE / "truth.yaml"
 REVSIM = shutil.which("revsim") or str(Path(os.sys.executable).parent / "revsim")
