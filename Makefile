@@ -53,12 +53,12 @@ lock:
 
 $(VENV): $(STAMP)
 
-# The suite on two workers, a file per worker at a time (tests/conftest.py groups them), the
+# The suite on two workers, a file per worker at a time (its module fixtures built once), the
 # 20 slowest tests listed at the end; then the notebooks (nbval keeps a notebook's cells in one
 # kernel, in order, so they run on their own). `make test-fast`: the same without the slow
 # end-to-end checks (`-m "not e2e"`: report builds, browser, notebooks, install, Dask, kills).
 PYTEST := $(TEST_ENV) $(BIN)/python -m pytest
-PARALLEL := -n 2 --dist loadgroup --durations=20
+PARALLEL := -n 2 --dist loadfile --durations=20
 
 test: $(STAMP) jupyter-test
 	$(BIN)/ruff check sim tests benchmarks scripts

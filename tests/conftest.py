@@ -1,25 +1,10 @@
-"""Fixtures shared across test modules (an expensive artefact that several modules read is
-built once per session), and the grouping of tests for ``pytest -n 2 --dist loadgroup``
-(pytest-xdist, as ``make test`` runs them)."""
+"""Fixtures shared across test modules: an expensive artefact that several modules read is
+built once per session (once per xdist worker under ``make test``'s ``-n 2 --dist loadfile``)."""
 
 from __future__ import annotations
 
 import pytest
 from hostile import build_hostile_report
-
-SHARED = {"test_hostile_html.py": "hostile_report", "test_hostile_excel.py": "hostile_report"}
-"""Modules that read one session fixture run on one xdist worker, so it is built once."""
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """Under ``--dist loadgroup`` every file is one group: a module fixture is built by one
-    worker only, and a file's tests keep their order. First of all such hooks: xdist's worker
-    reads the groups in its own (registered later, so otherwise called first)."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            group = SHARED.get(item.path.name, str(item.path.relative_to(config.rootpath)))
-            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
