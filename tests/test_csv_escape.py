@@ -106,3 +106,20 @@ def test_every_csv_revsim_writes_goes_through_csv_frame():
             if ".to_csv(" in line and "csv_frame(" not in line:
                 offenders.append(f"{path.relative_to(ROOT)}:{no}: {line.strip()}")
     assert not offenders, offenders
+
+
+@pytest.mark.parametrize("name", ["plan\r=1+2", "t\r-1+cmd|' /C calc'!A0", "\r=1+1", "a\r\n@x"])
+def test_a_carriage_return_cannot_start_a_row_of_formulas(tmp_path, name):
+    """A bare CR is a row break to a spreadsheet but not quoted by the CSV writer: after
+    csv_frame the cell holds a line feed instead, so it is quoted and stays one cell."""
+    import csv
+
+    path = tmp_path / "t.csv"
+    csv_frame(pd.DataFrame({"name": [name], "value": [1.0]})).to_csv(path, index=False)
+    raw = path.read_bytes()
+    assert b"\r" not in raw
+    with path.open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert len(rows) == 2 and len(rows[1]) == 2  # the header and one row of two cells
+    cell = rows[1][0]
+    assert cell.replace("\n", "") == csv_text(name).replace("\r", "").replace("\n", "")

@@ -171,8 +171,36 @@ def test_schema_and_sweep_replace_only_their_own_files(tmp_path):
     grid = ["--grid", "pricing.segments.smb.list_price_usd=550,650", *SMALL]
     assert revsim("sweep", BASELINE, *grid, "--out", csv, cwd=tmp_path).returncode == 0
     assert revsim("sweep", BASELINE, *grid, "--out", csv, cwd=tmp_path).returncode == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.json", "scenario.schema.json",
-                                                          "sweep.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".scenario.schema.json.revsim-output", ".sweep.csv.revsim-output", "other.json",
+        "scenario.schema.json", "sweep.csv"]
+
+
+def test_a_file_output_edited_copied_or_the_users_is_kept(tmp_path):
+    """A file output is revsim's only while it matches its manifest: an edited sweep table,
+    a copy without its manifest, a user's file with the sweep's columns are all refused."""
+    grid = ["--grid", "pricing.segments.smb.list_price_usd=550,650", *SMALL]
+    csv = tmp_path / "sweep.csv"
+    assert revsim("sweep", BASELINE, *grid, "--out", csv, cwd=tmp_path).returncode == 0
+    with csv.open("a") as fh:
+        fh.write("board decided X\n")
+    edited = csv.read_bytes()
+    line = one_line_refusal(revsim("sweep", BASELINE, *grid, "--out", csv, cwd=tmp_path))
+    assert "was changed since revsim wrote it" in line
+    assert csv.read_bytes() == edited
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(edited)
+    assert "no .copy.csv.revsim-output manifest" in one_line_refusal(
+        revsim("sweep", BASELINE, *grid, "--out", copy, cwd=tmp_path))
+    mine = tmp_path / "mine.csv"
+    mine.write_text("revenue_total_mean,win_rate_frac,new_arr_per_deal,my_notes\n1,2,3,X\n")
+    assert "did not write" in one_line_refusal(
+        revsim("sweep", BASELINE, *grid, "--out", mine, cwd=tmp_path))
+    assert mine.read_text().endswith("1,2,3,X\n") and copy.read_bytes() == edited
+    schema = tmp_path / "s.json"
+    assert revsim("schema", "--out", schema, cwd=tmp_path).returncode == 0
+    assert "as a schema output, not a sweep one" in one_line_refusal(
+        revsim("sweep", BASELINE, *grid, "--out", schema, cwd=tmp_path))
 
 
 def test_disk_full_while_writing_is_one_line_exit_1_and_keeps_the_earlier_result(tmp_path):

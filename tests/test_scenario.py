@@ -618,3 +618,13 @@ def test_a_pooled_team_is_one_line_and_replaces_the_parents_teams(here, baseline
     assert list(s.sales.teams) == list(baseline.sales.teams)
     assert s.sales.teams["smb"].count == 3
     assert s.sales.teams["enterprise"] == baseline.sales.teams["enterprise"]
+
+
+def test_a_newline_in_a_file_name_cannot_split_an_error_or_fake_an_ok_line(tmp_path):
+    path = tmp_path / "x\nok  fine.yaml"
+    path.write_text("extends: " + str(ROOT / "scenarios" / "baseline.yaml") + "\nbogus_key: 1\n")
+    with pytest.raises(sim.ScenarioError) as err:
+        sim.load_scenario(path)
+    assert len(err.value.lines) == 1
+    assert "\n" not in err.value.lines[0]
+    assert "x\\nok  fine.yaml: bogus_key: unknown key" in err.value.lines[0]

@@ -11,18 +11,9 @@ from sim.calibrate.fit import Inputs, calibrate
 from sim.calibrate.mapping import apply_mapping, load_mapping
 from sim.calibrate.mle import Fit
 from sim.calibrate.schemas import DATE_MAX, DATE_MIN, header_check, read_table, validate
-from sim.calibrate.write import HEADER, scenario_yaml
+from sim.calibrate.write import scenario_yaml
 from sim.errors import InputError, one_line
-from sim.outputs.atomic import FILE_KINDS
 from sim.outputs.escape import inline_text
-
-
-def _is_calibrated(path: Path) -> bool:
-    with path.open("rb") as fh:
-        return fh.read(len(HEADER)).decode("utf-8", "replace") == HEADER
-
-
-FILE_KINDS.setdefault("calibrated", _is_calibrated)
 
 
 def read_inputs(files: dict[str, Path | None], segments: list[str],
@@ -67,6 +58,12 @@ DATE_COLUMNS = {"subscriptions": "start_date", "opportunities": "created_date",
                 "leads": "month", "invoices": "issued_date"}
 
 
+MIN_HISTORY_DAYS = 90
+"""Shortest history revsim calibrates from (about three months; an assumption): a shorter
+window holds too few renewals, churn and paid invoices to fit, and a churn fit on days of
+exposure reads as no churn at all (retention 1.0 with a tight-looking n)."""
+
+
 def check_window(inputs: Inputs, when: pd.Timestamp,
                  since: pd.Timestamp | None) -> None:
     """Refuse a window with no data: ``--history-start`` on or after ``--as-of``, or no row of
@@ -75,6 +72,10 @@ def check_window(inputs: Inputs, when: pd.Timestamp,
     if since is not None and since >= when:
         raise InputError(f"--history-start {since.date()}: on or after --as-of {when.date()} "
                          "(the history runs from --history-start to --as-of)")
+    if since is not None and (when - since).days < MIN_HISTORY_DAYS:
+        raise InputError(f"--history-start {since.date()}: only {(when - since).days} day(s) "
+                         f"before --as-of {when.date()}; calibration needs at least "
+                         f"{MIN_HISTORY_DAYS} days of history (give an earlier --history-start)")
     lo, hi, found = None, None, 0
     for kind, col in DATE_COLUMNS.items():
         df = getattr(inputs, kind)
@@ -95,6 +96,10 @@ def check_window(inputs: Inputs, when: pd.Timestamp,
                 else "the files have no dated rows")
         where = f"between --history-start {since.date()} and" if since is not None else "before"
         raise InputError(f"--as-of {when.date()}: no data rows {where} it ({span})")
+    if lo is not None and (when - lo).days < MIN_HISTORY_DAYS:
+        raise InputError(f"--as-of {when.date()}: the files start {lo.date()}, only "
+                         f"{(when - lo).days} day(s) before it; calibration needs at least "
+                         f"{MIN_HISTORY_DAYS} days of history")
 
 
 def announce_fit(inputs: Inputs) -> None:

@@ -10,8 +10,10 @@ from an older revsim without the list, is refused: ownership cannot be copied al
 folder. Anything else (a file, a symbolic link, ``.``, ``..``, the current folder or one of its
 parents, the home folder, a project root holding ``pyproject.toml`` or ``.git``) is refused
 before any work with :class:`OutputError` (exit code 2), naming the flag (``--out``,
-``--report``) and what is foreign. A file output (``sweep --out x.csv``, ``schema --out x.json``) replaces only
-an absent path or a file revsim recognisably wrote (a sweep table, the scenario schema).
+``--report``) and what is foreign. A file output (``sweep --out x.csv``, ``schema --out
+x.json``, ``calibrate --out x.yaml``) has its manifest beside it, ``.x.csv.revsim-output``
+(kind, size, SHA-256), and replaces only an absent path or a file of its kind that is byte for
+byte what revsim wrote (:func:`foreign_file`): a copy, an edit or a user's file is refused.
 
 Before any work :func:`claim` also checks the destination: its nearest existing parent is a
 folder, revsim can create a file there, and at least :func:`min_free_bytes` are free. The
@@ -182,6 +184,49 @@ def _more(names: list[str], what: str) -> str:
     return first if len(names) == 1 else f"{first} (and {len(names) - 1} more {what})"
 
 
+def sidecar(path: Path) -> Path:
+    """The manifest of a file output: the hidden sibling ``.NAME.revsim-output``."""
+    return path.parent / f".{path.name}{MARKER}"
+
+
+def write_file_manifest(path: Path, kind: str) -> None:
+    """Record the file output ``path`` as revsim's: its kind, size and SHA-256, in
+    :func:`sidecar`, written atomically after the file is in place."""
+    data = {**_header(kind), "file": path.name, "size": path.stat().st_size,
+            "sha256": _sha256(path)}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(data, indent=1))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, sidecar(path))
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def foreign_file(path: Path, kind: str) -> str | None:
+    """Why revsim may not replace the existing file ``path`` as a ``kind`` output, as the end
+    of a sentence; None when its manifest (:func:`sidecar`) names that kind and the file is
+    byte for byte what revsim wrote. A copy (without its manifest), a file of the user's and a
+    revsim file edited since are all refused, as for folders."""
+    m = sidecar(path)
+    data = None
+    if m.is_file() and not m.is_symlink() and m.stat().st_size < 100_000:
+        try:
+            data = json.loads(m.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = None
+    if not isinstance(data, dict) or "revsim" not in data or "sha256" not in data:
+        return f"is a file revsim did not write (no {m.name} manifest beside it)"
+    if data.get("kind") != kind or data.get("file") != path.name:
+        return f"was written by revsim as a {data.get('kind')!s} output, not a {kind} one"
+    if path.stat().st_size != data.get("size") or _sha256(path) != data["sha256"]:
+        return "was changed since revsim wrote it"
+    return None
+
+
 def foreign(folder: Path) -> str | None:
     """Why revsim may not replace the existing folder ``folder``, as the end of a sentence
     ("holds X, which revsim did not write"); None when it may: the folder is empty, or its
@@ -230,25 +275,6 @@ def foreign(folder: Path) -> str | None:
 # ---------------------------------------------------------------- what a file output may replace
 
 
-def _is_sweep_csv(path: Path) -> bool:
-    with path.open("rb") as fh:
-        head = fh.readline(65_536).decode("utf-8", "replace").strip().split(",")
-    return {"revenue_total_mean", "win_rate_frac", "new_arr_per_deal"} <= set(head)
-
-
-def _is_schema_json(path: Path) -> bool:
-    if path.stat().st_size > 5_000_000:
-        return False
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and data.get("title") == "revsim scenario"
-
-
-FILE_KINDS: dict[str, Callable[[Path], bool]] = {"sweep": _is_sweep_csv,
-                                                 "schema": _is_schema_json}
-"""File outputs and how revsim recognises a file it wrote earlier."""
 
 
 # ---------------------------------------------------------------- checks
@@ -272,7 +298,7 @@ def resolve_out(out: str | Path, flag: str = "--out") -> Path:
 def check_out(out: str | Path, kind: str = "dir", flag: str = "--out") -> Path:
     """Refuse (:class:`OutputError`) a destination revsim may not replace; return it resolved.
 
-    ``kind`` is ``"dir"`` for a result folder or a key of :data:`FILE_KINDS` for a file;
+    ``kind`` is ``"dir"`` for a result folder or the kind of a file output (``sweep``, ``schema``, ``calibrated``);
     ``flag`` is the option that named it, for the message."""
     try:
         return _check_out(out, kind, flag)
@@ -317,9 +343,12 @@ def _check_out(out: str | Path, kind: str, flag: str = "--out") -> Path:
     else:
         if target.is_dir():
             raise OutputError(f"{shown}: is a folder; give a file name")
-        if target.exists() and not (target.is_file() and FILE_KINDS[kind](target)):
-            raise OutputError(f"{shown}: is a file revsim did not write; choose a new file "
-                              f"name or delete it yourself")
+        if target.exists():
+            why = ("is not a regular file" if not target.is_file()
+                   else foreign_file(target, kind))
+            if why is not None:
+                raise OutputError(f"{shown}: {why}; choose a new file name or delete it "
+                                  f"yourself")
     _check_parent(target, shown)
     return target
 
@@ -464,6 +493,7 @@ class Claim:
                     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), tmp)
             os.chmod(tmp, 0o644)
             os.replace(tmp, target)
+            write_file_manifest(target, self.kind)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
@@ -558,7 +588,7 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
 
 
 def atomic_write_text(path: str | Path, text: str, kind: str = "schema") -> None:
-    """Write a file output of ``kind`` (see :data:`FILE_KINDS`) safely and atomically."""
+    """Write a file output of ``kind`` safely and atomically, with its manifest (:func:`sidecar`)."""
     held = _HELD.get(resolve_out(path))
     if held is not None and held.kind != "dir":
         held.write_text(text)

@@ -191,7 +191,14 @@ def csv_text(value: Any) -> Any:
     single quote before a leading ``=``, ``+``, ``-``, ``@``, tab or CR (the same cells
     :func:`neutralise_formulas` makes text in Excel). Text that already starts with quotes
     before such a character gets one more, so :func:`csv_untext` gives back every string
-    exactly. Numbers (a negative one included) are not text and stay as they are."""
+    exactly. Numbers (a negative one included) are not text and stay as they are.
+
+    A carriage return inside text becomes a line feed: CSV writers quote a cell that holds
+    their line terminator (``\n``) but leave a bare CR as it is, and a spreadsheet starts a
+    new row at it, so the text after it would be a cell of its own, a formula included. A
+    quoted cell is one cell whatever its lines start with (the CR itself is not kept)."""
+    if isinstance(value, str) and "\r" in value:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
     if isinstance(value, str) and value.lstrip("'").startswith(_FORMULA_START):
         return "'" + value
     return value

@@ -21,12 +21,15 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from sim.errors import ScenarioError
+from sim.outputs.escape import inline_text
 from sim.scenario.model import Scenario
 
 
 def display_path(path: Path | str) -> str:
-    """The path as the user gave it (relative stays relative, absolute stays absolute)."""
-    return os.path.normpath(str(path))
+    """The path as the user gave it (relative stays relative, absolute stays absolute), for
+    one line of a message: a newline or a control character in the name is shown escaped, so
+    it can neither split an error in two nor fake an "ok" line."""
+    return inline_text(os.path.normpath(str(path)))
 
 
 # ---------------------------------------------------------------- YAML

@@ -104,6 +104,12 @@ CASES = [
         row2="C2,smb,2020-02-01,2021-02-01,12,annual,1200")},
          "--as-of 2025-01-01: no data rows between --history-start 2022-01-01 and it",
          {"history_start": "2022-01-01"}),
+    Case("a history of one day", {"s.csv": SUBS},
+         "--history-start 2024-01-01: only 1 day(s) before --as-of 2024-01-02; calibration "
+         "needs at least 90 days", {"as_of": "2024-01-02", "history_start": "2024-01-01"}),
+    Case("files that start days before as-of", {"s.csv": SUBS},
+         "--as-of 2024-02-15: the files start 2024-01-01, only 45 day(s) before it",
+         {"as_of": "2024-02-15"}),
     # ---- columns and cells
     Case("two arr_usd columns", {"s.csv": subs(head=HEAD + ",arr_usd",
                                                row1="C1,smb,2024-01-01,,1,monthly,1200,5",
