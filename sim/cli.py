@@ -985,7 +985,8 @@ def backtest(
                                reps=reps, seed=seed, mapping=mapping,
                                history_start=history_start, plan_start=plan_start,
                                parameter_uncertainty=not fixed_parameters,
-                               correct=engine_correction, allow_large=allow_large)
+                               correct=engine_correction, allow_large=allow_large,
+                               progress=_progress())
         except InputError as exc:
             raise _fail(str(exc).splitlines()) from None
         for w in res.warnings:

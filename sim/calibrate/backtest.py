@@ -351,13 +351,15 @@ def drawn_fit(fit: Fit, rng: np.random.Generator) -> Fit:
 
 
 def run_replications(prep: Prepared, reps: int, seed: int, overrides: dict | None,
-                     parameter_uncertainty: bool) -> tuple[pd.DataFrame, object]:
+                     parameter_uncertainty: bool, progress: bool = False
+                     ) -> tuple[pd.DataFrame, object]:
     """Monthly tables of ``reps`` replications (replication r: streams (seed, r)). With
     parameter uncertainty each replication first draws the fitted parameters
     (:func:`drawn_fit`, stream ``backtest_parameters``), so the band holds both what the
     data could not pin down and the business's own randomness."""
     from sim.calibrate.write import to_scenario_overrides
     from sim.engine.streams import Streams
+    from sim.experiments.experiment import Progress
     from sim.experiments.replication import simulate
     from sim.scenario.io import with_overrides
 
@@ -365,6 +367,7 @@ def run_replications(prep: Prepared, reps: int, seed: int, overrides: dict | Non
     if overrides:
         scenario = with_overrides(scenario, overrides)
     parts = []
+    bar = Progress(reps * scenario.horizon_months, "backtest", progress)
     for r in range(reps):
         sc = scenario
         if parameter_uncertainty:
@@ -373,15 +376,18 @@ def run_replications(prep: Prepared, reps: int, seed: int, overrides: dict | Non
             drawn = {".".join(path): v for path, v in values.items()}
             sc = with_overrides(sc, {**drawn, **(overrides or {})})
         parts.append(simulate(sc, seed=seed, replication=r).monthly.assign(replication=r))
+        bar.advance(scenario.horizon_months)
+    bar.close()
     return pd.concat(parts, ignore_index=True), scenario
 
 
 def evaluate(prep: Prepared, reps: int = 20, seed: int = 0, overrides: dict | None = None,
-             parameter_uncertainty: bool = True) -> BacktestResult:
+             parameter_uncertainty: bool = True, progress: bool = False) -> BacktestResult:
     """Run the held-out months and score them. ``overrides`` (dotted keys) change the
     calibrated scenario first: the tests break a fit on purpose with it."""
     fit, segments, actuals, when = prep.fit, prep.segments, prep.actuals, prep.when
-    monthly, scenario = run_replications(prep, reps, seed, overrides, parameter_uncertainty)
+    monthly, scenario = run_replications(prep, reps, seed, overrides, parameter_uncertainty,
+                                         progress)
     metrics = [m for m in METRICS if m in actuals.columns]
     table = score(monthly, actuals, prep.months, metrics)
     per_metric = errors(table)
@@ -424,13 +430,15 @@ def backtest(base_path: Path, files: dict[str, Path | None], actuals_path: Path,
              mapping: Path | None = None, history_start: str | None = None,
              plan_start: str | None = None,
              parameter_uncertainty: bool = True, correct: bool = True,
-             allow_large: bool = False) -> BacktestResult:
+             allow_large: bool = False, progress: bool = False) -> BacktestResult:
     """Everything ``revsim backtest`` computes; nothing is written (InputError: bad input,
-    or work beyond the limits of ``sim.experiments.workload`` without ``allow_large``)."""
+    or work beyond the limits of ``sim.experiments.workload`` without ``allow_large``;
+    ``progress``: the replications' progress on stderr, as ``revsim run`` shows it)."""
     prep = prepare(base_path, files, actuals_path, as_of, holdout_months, out, mapping,
                    history_start, plan_start, correct, seed, reps=reps,
                    allow_large=allow_large)
-    return evaluate(prep, reps, seed, parameter_uncertainty=parameter_uncertainty)
+    return evaluate(prep, reps, seed, parameter_uncertainty=parameter_uncertainty,
+                    progress=progress)
 
 
 def _jsonable(x):

@@ -145,7 +145,7 @@ PROGRESS_QUIET_SECONDS = 3.0
 runs (and their one-line errors) stay quiet. ``REVSIM_PROGRESS=always`` / ``never`` override."""
 
 
-class _Progress:
+class Progress:
     """Progress in simulated months (replications x horizon): a rich bar on a terminal, a
     plain line per ``PROGRESS_STEP_PERCENT`` on stderr otherwise, nothing when disabled."""
 
@@ -204,7 +204,7 @@ def _run_all(
     jobs = [(i, sc, seed, reps) for i, sc in enumerate(scenarios)
             for reps in _chunks(replications, n_workers, first)]
     horizon = {i: sc.horizon_months for i, sc in enumerate(scenarios)}
-    bar = _Progress((replications - first) * sum(horizon.values()), label, progress)
+    bar = Progress((replications - first) * sum(horizon.values()), label, progress)
     live = executor in ("serial", "process")  # months tick inside replications
     try:
         return _execute(jobs, executor, scheduler, workers,

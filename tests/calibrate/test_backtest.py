@@ -182,9 +182,9 @@ def test_a_broken_fit_falls_outside_the_band(prep, result, broken):
 # ---------------------------------------------------------------- the command line
 
 
-def run(*args, cwd):
+def run(*args, cwd, **env):
     return subprocess.run([REVSIM, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=900)
+                          timeout=900, env={**os.environ, **env})
 
 
 def _flags(holdout=3, as_of="2024-01-01", actuals=COMPANY / "actuals.csv", plan="2023-01"):
@@ -194,8 +194,10 @@ def _flags(holdout=3, as_of="2024-01-01", actuals=COMPANY / "actuals.csv", plan=
 
 
 def test_the_command_writes_the_backtest(tmp_path):
-    proc = run(*_flags(), "--out", "bt", cwd=tmp_path)
+    proc = run(*_flags(), "--out", "bt", cwd=tmp_path, REVSIM_PROGRESS="always")
     assert proc.returncode == 0, proc.stderr
+    # the replications show progress as run's do (a long --reps is never silent)
+    assert "backtest: 100% (9 of 9 months simulated)" in proc.stderr.splitlines()
     out = tmp_path / "bt"
     assert {p.name for p in out.iterdir()} == {".revsim-output", "backtest.csv", "backtest.json",
                                                "backtest.html", "calibrated.yaml"}
