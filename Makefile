@@ -53,17 +53,17 @@ lock:
 
 $(VENV): $(STAMP)
 
-# The suite on two workers, a file per worker at a time (its module fixtures built once), the
-# 20 slowest tests listed at the end; then the notebooks (nbval keeps a notebook's cells in one
-# kernel, in order, so they run on their own). `make test-fast`: the same without the slow
-# end-to-end checks (`-m "not e2e"`: report builds, browser, notebooks, install, Dask, kills).
+# The suite and the notebooks on three workers (two cores: a worker often waits on a
+# subprocess, a kernel or a browser), a file per worker at a time (its module fixtures built
+# once; a notebook's cells in one kernel, in order), the 20 slowest tests listed at the end.
+# `make test-fast`: the same without the slow end-to-end checks (`-m "not e2e"`: report
+# builds, browser, notebooks, install, Dask, kills, whole company histories).
 PYTEST := $(TEST_ENV) $(BIN)/python -m pytest
-PARALLEL := -n 2 --dist loadfile --durations=20
+PARALLEL := -n 3 --dist loadfile --durations=20
 
 test: $(STAMP) jupyter-test
 	$(BIN)/ruff check sim tests benchmarks scripts
-	$(PYTEST) tests $(PARALLEL)
-	$(if $(NOTEBOOKS),$(PYTEST) --nbval-lax notebooks)
+	$(PYTEST) tests $(if $(NOTEBOOKS),--nbval-lax notebooks) $(PARALLEL)
 
 test-fast: $(STAMP) jupyter-test
 	$(BIN)/ruff check sim tests benchmarks scripts
