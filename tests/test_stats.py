@@ -53,3 +53,20 @@ def test_replications_for_reaches_the_half_width_and_no_fewer_would():
 
 def test_every_statistic_has_a_label():
     assert {"mean", "p10", "p50", "p90", "p10_p90", "probability"} <= set(mc.STAT_LABELS)
+
+
+def test_wilson_and_t_quantiles_equal_scipy_stats_bit_for_bit():
+    """The intervals avoid importing scipy.stats (about a second for every revsim command)
+    yet are exactly what it computes."""
+    from scipy import stats as st
+
+    from sim.analysis.stats import proportion_ci, t_quantile
+
+    for n in (1, 2, 7, 40, 333):
+        for k in sorted({0, 1, n // 3, n // 2, n - 1, n}):
+            for conf in (0.8, 0.9, 0.95):
+                ref = st.binomtest(k, n).proportion_ci(confidence_level=conf, method="wilson")
+                got = proportion_ci(k, n, conf)
+                assert (got["ci_low"], got["ci_high"]) == (float(ref.low), float(ref.high))
+    for df in (1, 2, 5, 19, 99, 1000):
+        assert t_quantile(df) == float(st.t.ppf(0.975, df))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats as _st
+from scipy.special import ndtri, stdtrit
 
 CONFIDENCE = 0.95
 """Level of every interval revsim reports."""
@@ -35,7 +35,7 @@ def t_quantile(df: int | float, confidence: float = CONFIDENCE) -> float:
     """Two-sided Student-t quantile for ``df`` degrees of freedom (NaN when df ≤ 0)."""
     if not df or df <= 0:
         return math.nan
-    return float(_st.t.ppf(0.5 + confidence / 2, df))
+    return float(stdtrit(df, 0.5 + confidence / 2))  # what scipy.stats.t.ppf computes
 
 
 def mean_ci(values, confidence: float = CONFIDENCE) -> dict[str, float]:
@@ -58,8 +58,25 @@ def proportion_ci(successes: int, trials: int, confidence: float = CONFIDENCE,
     k, n = int(successes), int(trials)
     if n <= 0:
         return {"p": math.nan, "ci_low": math.nan, "ci_high": math.nan, "n": 0}
-    ci = _st.binomtest(k, n).proportion_ci(confidence_level=confidence, method=method)
-    return {"p": k / n, "ci_low": float(ci.low), "ci_high": float(ci.high), "n": n}
+    if method == "wilson":
+        low, high = _wilson(k, n, confidence)
+    else:  # scipy.stats costs about a second to import: only for the other methods
+        from scipy import stats
+
+        ci = stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method=method)
+        low, high = ci.low, ci.high
+    return {"p": k / n, "ci_low": float(low), "ci_high": float(high), "n": n}
+
+
+def _wilson(k: int, n: int, confidence: float) -> tuple[float, float]:
+    """Two-sided Wilson score interval, as ``scipy.stats.binomtest(k, n).proportion_ci(
+    method="wilson")`` computes it (Newcombe 1998), operation for operation."""
+    p = k / n
+    z = ndtri(0.5 + 0.5 * confidence)
+    denom = 2 * (n + z**2)
+    center = (2 * n * p + z**2) / denom
+    delta = z / denom * np.sqrt(4 * n * p * (1 - p) + z**2)
+    return (0.0 if k == 0 else center - delta), (1.0 if k == n else center + delta)
 
 
 def probability(flags, confidence: float = CONFIDENCE) -> dict[str, float]:
@@ -87,7 +104,7 @@ def replications_for(half_width: float, sd: float, confidence: float = CONFIDENC
         return at_least
     if sd == 0:
         return at_least
-    n = max(at_least, math.ceil((_st.norm.ppf(0.5 + confidence / 2) * sd / half_width) ** 2))
+    n = max(at_least, math.ceil((ndtri(0.5 + confidence / 2) * sd / half_width) ** 2))
     while t_quantile(n - 1, confidence) * sd / math.sqrt(n) > half_width:
         n += 1
     return n
