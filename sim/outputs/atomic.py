@@ -189,21 +189,31 @@ def sidecar(path: Path) -> Path:
     return path.parent / f".{path.name}{MARKER}"
 
 
-def write_file_manifest(path: Path, kind: str) -> None:
-    """Record the file output ``path`` as revsim's: its kind, size and SHA-256, in
-    :func:`sidecar`, written atomically after the file is in place."""
-    data = {**_header(kind), "file": path.name, "size": path.stat().st_size,
-            "sha256": _sha256(path)}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+def _replace_text(path: Path, data: bytes, output: Path) -> None:
+    """Write ``data`` to ``path`` through a hidden sibling ``.OUTPUT.tmp-*`` (the pattern
+    :func:`recover` cleans after a kill) and an atomic replace."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.tmp-", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(data, indent=1))
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            if os.environ.get("REVSIM_FAULT") == "enospc":
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), tmp)
         os.chmod(tmp, 0o644)
-        os.replace(tmp, sidecar(path))
+        os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def write_file_output(path: Path, text: str, kind: str) -> None:
+    """Replace the file output ``path`` with ``text`` atomically, then record it as revsim's
+    in :func:`sidecar`: its kind, size and SHA-256 (of the bytes written, not read back)."""
+    data = text.encode("utf-8")
+    _replace_text(path, data, path)
+    manifest = {**_header(kind), "file": path.name, "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest()}
+    _replace_text(sidecar(path), json.dumps(manifest, indent=1).encode("utf-8"), path)
 
 
 def foreign_file(path: Path, kind: str) -> str | None:
@@ -483,21 +493,9 @@ class Claim:
             self._into = self
 
     def write_text(self, text: str) -> None:
-        """Write a file output via a hidden sibling and an atomic replace."""
-        target = self.target
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                if os.environ.get("REVSIM_FAULT") == "enospc":
-                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), tmp)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-            write_file_manifest(target, self.kind)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        """Write a file output and its manifest, each via a hidden sibling and an atomic
+        replace (:func:`write_file_output`)."""
+        write_file_output(self.target, text, self.kind)
 
 
 class _Discarded(Exception):
