@@ -48,6 +48,11 @@ KPIS = _catalogue(
     Kpi("revenue_total", "Revenue, total (USD)", "Revenue", USD),
     Kpi("operating_profit_total", "Operating profit, total (USD)", "Operating profit", USD),
     Kpi("npv_operating_profit", "NPV of operating profit (USD)", "NPV of operating profit", USD),
+    Kpi("value_created_usd",
+        "Value created: NPV of operating profit + customer equity of the ending base (USD)",
+        "Value created", USD),
+    Kpi("customer_equity_usd",
+        "Customer equity of the ending base, discounted to today (USD)", "Customer equity", USD),
     Kpi("ending_arr", "Ending ARR (USD)", "Ending ARR", USD),
     Kpi("net_new_arr_total", "Net new ARR (USD)", "Net new ARR", USD),
     Kpi("nrr_last_year", "NRR, last full year", "NRR", FRAC),
@@ -100,11 +105,12 @@ INDEX_KPIS = HEADLINE_KPIS[:-1]
 DECISION_KPI = "npv_operating_profit"
 """The KPI plans are ranked on: NPV of operating profit (verdict, compare, index)."""
 
-COMPARE_KPIS = ("operating_profit_total", "npv_operating_profit", "revenue_total", "ending_arr",
-                "cash_trough")
+COMPARE_KPIS = ("operating_profit_total", "npv_operating_profit", "value_created_usd",
+                "revenue_total", "ending_arr", "cash_trough")
 """The KPIs a comparison reports paired differences of."""
 
-DECISION_ORDER = ("operating_profit_total", "npv_operating_profit", "revenue_total",
+DECISION_ORDER = ("operating_profit_total", "npv_operating_profit", "value_created_usd",
+                  "customer_equity_usd", "revenue_total",
                   "ending_arr", "net_new_arr_total", "cash_trough", "ending_cash", "nrr_last_year",
                   "grr_last_year", "gross_margin_frac", "cac_payback_months",
                   "ltv_to_cac_last_year", "burn_multiple_last_year", "rule_of_40_last_year",

@@ -49,6 +49,7 @@ class Customers:
         self.rng_installed = ctx.streams.python("installed_base")
         self.by_segment = [0] * len(ctx.segments)  # live customers
         self.created = 0  # accounts ever created; the next account's id
+        self.live: dict[int, Account] = {}  # live accounts by id
 
     # -- creation --------------------------------------------------------------------------
 
@@ -71,6 +72,7 @@ class Customers:
         a.seats, a.price, a.wtp = seats, price, wtp
         a.arr = seats * price
         a.term_months = option.term_months
+        a.option_i, a.first_t = option_i, t - tenure_days
         a.annual_billing = option.billing == "annual"
         a.start_t = t - elapsed_days  # start of the current term
         a.term_end = a.start_t + term_days
@@ -94,6 +96,7 @@ class Customers:
         ledger.level("arr", k, c).add(t, a.arr)
         ledger.level("customers", k, c).add(t, 1)
         self.by_segment[k] += 1
+        self.live[a.id] = a
         if not installed:
             ledger.flow(t, "new_customers", k, c, 1)
             ledger.flow(t, "new_arr", k, c, a.arr)
@@ -189,6 +192,13 @@ class Customers:
                 self.ctx.env.process(self.life(a))
         self.billing.monthly_opening_receivables()
 
+    def ending_base(self, t: float) -> list[tuple[int, int, float, float]]:
+        """(segment, contract option, months since the first contract, ARR) of every account
+        alive at ``t``, in creation order: what the customer equity of the base is valued on
+        (``sim.analysis.value``)."""
+        return [(a.seg, a.option_i, (t - a.first_t) / MONTH_DAYS, a.arr)
+                for a in self.live.values()]
+
     # -- expansion --------------------------------------------------------------------------
 
     def next_expansion(self, a: Account, t: float) -> float:
@@ -264,5 +274,6 @@ class Customers:
         ledger.flow(t, "churned_customers", a.seg, a.ch, 1)
         ledger.cohort_flow(t, a.cohort, CohortMeasure.CHURNED_CUSTOMERS, 1)
         self.by_segment[a.seg] -= 1
+        del self.live[a.id]
         if a.stake is not None:
             self.stakeholders.detach(a, t)

@@ -82,4 +82,5 @@ class Account:
         "expansion_rng",  # expansion draws, a stream of its own
         "partner_window_end",  # end of the partner's commission window; -1 when none is open
         "active", "stake", "churn_at",
+        "option_i", "first_t",  # contract option; day of the first contract (may be < 0)
     )

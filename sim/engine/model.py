@@ -47,6 +47,7 @@ class Replication:
         self.demand = Demand(ctx, self.plan)
         self.initial: dict[str, float] = {}
         self.sim_events = 0
+        self.ending_base: list[tuple[int, int, float, float]] = []
 
     def month(self, t: float, month: int) -> None:
         """The start of a 1-based month, in this order: restaff AEs and onboarding, read
@@ -99,6 +100,7 @@ class Replication:
         self.env.process(self.months())
         self.env.run(until=self.ledger.t_end)
         self.ledger.finish()
+        self.ending_base = self.customers.ending_base(self.ledger.t_end)
         self.sim_events = self.env.events_scheduled
         if self.stakeholders is not None:
             self.stakeholders.finish()

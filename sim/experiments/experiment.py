@@ -25,6 +25,7 @@ import pandas as pd
 
 from sim.analysis import metrics
 from sim.analysis import stats as mc
+from sim.analysis.value import value_kpis
 from sim.errors import output_errors
 from sim.experiments import executors
 from sim.experiments.replication import simulate
@@ -90,6 +91,7 @@ def _replicate(scenario: Scenario, seed: int, reps: Sequence[int]) -> list[dict]
         yearly = metrics.saas_metrics(res.monthly, res.cohorts, res.initial)
         kpis = metrics.headline_kpis(res.monthly, res.cohorts, res.initial, rate, yearly=yearly)
         kpis.update(metrics.cfo_kpis(res.monthly, yearly))
+        kpis.update(value_kpis(res.ending_base, scenario, kpis["npv_operating_profit"]))
         kpis["replication"] = r
         att = metrics.target_attainment(res.monthly, res.cohorts, res.initial, targets,
                                         yearly=yearly) if targets else pd.DataFrame()

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from sim.analysis.value import ending_base_frame
 from sim.engine.model import Replication
 from sim.experiments.tables import accounts_table, build_tables, events_table
 from sim.scenario.io import scenario_hash
@@ -32,6 +33,9 @@ class SimulationResult:
     """Per-account stakeholder outcomes when the account-plan model is on."""
     by_team: pd.DataFrame | None = None
     """Per sales team and month: utilisation, waits, leads lost waiting, quota attainment."""
+    ending_base: pd.DataFrame | None = None
+    """One row per account alive at the horizon: segment, contract option and term, months
+    since its first contract, ARR (``sim.analysis.value.ENDING_BASE_COLUMNS``)."""
 
 
 def simulate(
@@ -55,6 +59,9 @@ def simulate(
         by_team=tables["by_team"],
         cohorts=tables["cohorts"],
         initial=model.initial,
+        ending_base=ending_base_frame(
+            model.ending_base, model.ledger.segments,
+            {n: [o.term_months for o in seg.contracts] for n, seg in scenario.segments.items()}),
         events=log,
         seed=seed,
         replication=replication,
