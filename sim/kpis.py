@@ -22,6 +22,8 @@ EXCEL_FORMATS = {USD: "#,##0", FRAC: "0.0%", MONTHS: "0.0", DAYS: "0.0", COUNT: 
 
 MISSING = "—"
 """What a missing or non-finite value shows as."""
+NOT_MEANINGFUL = "n/m"
+"""What a ratio that has no meaning shows as (the burn multiple of a plan generating cash)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class Kpi:
     higher_is_better: bool = True
     format: str | None = None
     """A format spec that overrides the unit's (e.g. a mean count with one decimal)."""
+    missing: str = MISSING
+    """What a missing value reads as (the burn multiple of a cash-generative year: n/m)."""
 
 
 def _catalogue(*kpis: Kpi) -> dict[str, Kpi]:
@@ -65,11 +69,14 @@ KPIS = _catalogue(
     Kpi("ending_customers", "Ending customers", "Ending customers", COUNT),
     # CFO efficiency metrics of every replication (sim.analysis.metrics.cfo_kpis)
     Kpi("ltv_to_cac_last_year", "LTV/CAC, last full year", "LTV/CAC", RATIO),
-    Kpi("burn_multiple_last_year", "Burn multiple, last full year", "Burn multiple", RATIO,
-        higher_is_better=False),
+    Kpi("burn_multiple_last_year", "Burn multiple, last full year (n/m when cash-generative)",
+        "Burn multiple", RATIO, higher_is_better=False, missing=NOT_MEANINGFUL),
+    Kpi("fcf_margin_last_year", "Free-cash-flow margin, last full year", "FCF margin", FRAC),
     Kpi("rule_of_40_last_year", "Rule of 40, last full year (points)", "Rule of 40", NUMBER,
         format="{:,.1f}"),
-    Kpi("magic_number_last_year", "Magic number, last full year", "Magic number", RATIO),
+    Kpi("magic_number_last_year",
+        "Magic number, last quarter of the last full year (Q-on-Q revenue × 4 ÷ prior S&M)",
+        "Magic number (last qtr)", RATIO),
     Kpi("first_profitable_month", "First profitable month", "First profitable month", MONTHS,
         higher_is_better=False),
     Kpi("break_even_month", "Cumulative break-even month", "Break-even month", MONTHS,
@@ -113,7 +120,8 @@ DECISION_ORDER = ("operating_profit_total", "npv_operating_profit", "value_creat
                   "customer_equity_usd", "revenue_total",
                   "ending_arr", "net_new_arr_total", "cash_trough", "ending_cash", "nrr_last_year",
                   "grr_last_year", "gross_margin_frac", "cac_payback_months",
-                  "ltv_to_cac_last_year", "burn_multiple_last_year", "rule_of_40_last_year",
+                  "ltv_to_cac_last_year", "burn_multiple_last_year", "fcf_margin_last_year",
+                  "rule_of_40_last_year",
                   "magic_number_last_year", "first_profitable_month", "break_even_month",
                   "ending_customers")
 """The order a CFO reads KPIs in: profit, then growth, cash, retention and efficiency."""
@@ -218,9 +226,10 @@ def fmt_unit(unit: str, x: Any) -> str:
 def fmt_value(name: str, x: Any) -> str:
     """A KPI (or any named value) the way a CFO reads it: the one formatter of revsim."""
     k = KPIS.get(name)
+    if k is not None and math.isnan(as_float(x)):
+        return k.missing
     if k is not None and k.format is not None:
-        v = as_float(x)
-        return MISSING if math.isnan(v) else k.format.format(v)
+        return k.format.format(as_float(x))
     return fmt_unit(unit_of(name), x)
 
 

@@ -82,8 +82,9 @@ def test_compare_reports_deltas_for_each_scenario(small):
     cmp = sim.compare(small, [dearer], replications=3, seed=0, executor="serial")
     d = cmp.deltas
     assert set(d["scenario"]) == {dearer.name}
+    # value created joined the compared KPIs (issue 23: a decision metric past the horizon)
     assert set(d["kpi"]) == {"operating_profit_total", "npv_operating_profit", "revenue_total",
-                             "ending_arr", "cash_trough"}
+                             "ending_arr", "cash_trough", "value_created_usd"}
     assert ((d["ci_low"] <= d["mean_delta"]) & (d["mean_delta"] <= d["ci_high"])).all()
     assert d["prob_better"].between(0, 1).all()
     # the base of a comparison is the same run as the scenario alone

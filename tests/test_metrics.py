@@ -214,8 +214,11 @@ def test_undefined_values_are_nan_not_inf_or_errors(call):
     assert math.isnan(call())
 
 
-def test_burn_multiple_is_zero_when_not_burning():
-    assert m.burn_multiple(-2e6, 1e6) == 0.0
+def test_burn_multiple_is_not_meaningful_when_not_burning():
+    # issue 23: a cash-generative year used to read 0.00x, the best possible burn multiple,
+    # even in plans losing money; it is now "n/m" (NaN), with the FCF margin beside it
+    assert math.isnan(m.burn_multiple(-2e6, 1e6))
+    assert math.isnan(m.burn_multiple(0.0, 1e6))
 
 
 def test_rule_of_40_rejects_unknown_basis():
@@ -356,7 +359,7 @@ def test_saas_metrics_efficiency_hand_numbers(cohorts):
     assert s.loc[1, "ltv_to_cac"] == pytest.approx(80_000 / 25_000)
     # Year 1 burns 84k of cash for 228k of net new ARR; year 2 generates cash.
     assert s.loc[1, "burn_multiple"] == pytest.approx(84_000 / 228_000)
-    assert s.loc[2, "burn_multiple"] == 0.0
+    assert math.isnan(s.loc[2, "burn_multiple"])  # cash-generative: n/m (issue 23)
     assert s.loc[1, "revenue_growth_frac"] == pytest.approx(0.0)
     assert s.loc[1, "rule_of_40"] == pytest.approx(-7.0)
     assert s.loc[2, "rule_of_40"] == pytest.approx(18.0)

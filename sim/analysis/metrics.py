@@ -155,18 +155,23 @@ def nrr(start_arr: float, expansion: float, contraction: float, churn: float) ->
 
 
 def magic_number(q_revenue_increase: float, prev_q_sm: float) -> float:
-    """Magic number = quarter-on-quarter revenue increase × 4 ÷ prior-quarter S&M cost."""
+    """Magic number = quarter-on-quarter revenue increase × 4 ÷ prior-quarter S&M cost (one
+    quarter's measure: the yearly tables read it at each year's last quarter)."""
     return _div_pos(_num(q_revenue_increase) * 4, prev_q_sm)
 
 
 def burn_multiple(net_burn: float, net_new_arr: float) -> float:
-    """Burn multiple = max(net burn, 0) ÷ net new ARR (NaN if net new ARR ≤ 0).
+    """Burn multiple = net burn ÷ net new ARR; NaN ("n/m") when it is not meaningful.
 
-    A business that generates cash has net burn 0 and so a burn multiple of 0; a shrinking
-    ARR base makes the ratio meaningless, hence NaN rather than a negative number.
+    A business that generates cash (net burn ≤ 0) has no burn to divide: its burn multiple
+    is not meaningful, and reads "n/m" next to its free-cash-flow margin (a 0.00× would rank
+    a plan losing money but collecting cash with the best). A shrinking ARR base makes the
+    ratio meaningless too, hence NaN rather than a negative number.
     """
     burn = _num(net_burn)
-    return _div_pos(max(burn, 0.0) if not math.isnan(burn) else NAN, net_new_arr)
+    if math.isnan(burn) or burn <= 0:
+        return NAN
+    return _div_pos(burn, net_new_arr)
 
 
 def rule_of_40(growth_pct: float, margin_pct: float, basis: str = "operating_margin") -> float:
@@ -359,8 +364,9 @@ def saas_metrics(
         net_burn = max(-cash_change, 0.0) if not math.isnan(cash_change) else NAN
         revenue_annualised = revenue * MONTHS_PER_YEAR / n_months
         growth = _div_pos(revenue_annualised, prev_revenue_annualised) - 1.0
+        fcf_margin = _div_pos(float(g["cash_collected"].sum() - g["total_cost"].sum()), revenue)
         if rule_of_40_basis == "fcf_margin":
-            margin = _div_pos(float(g["cash_collected"].sum() - g["total_cost"].sum()), revenue)
+            margin = fcf_margin
         else:
             margin = op_margin
         ret = _retention(panel, start_month, end_month)
@@ -389,6 +395,7 @@ def saas_metrics(
                 "magic_number": _magic_number_at(df, end_month),
                 "net_burn": net_burn,
                 "burn_multiple": burn_multiple(net_burn, net_new),
+                "fcf_margin_frac": fcf_margin,
                 "revenue_growth_frac": growth,
                 "operating_margin_frac": op_margin,
                 "rule_of_40": rule_of_40(growth * 100, margin * 100, basis=rule_of_40_basis),
@@ -696,14 +703,16 @@ def headline_kpis(
     }
 
 
-CFO_KPIS = ("ltv_to_cac_last_year", "burn_multiple_last_year", "rule_of_40_last_year",
-            "magic_number_last_year", "first_profitable_month", "break_even_month")
+CFO_KPIS = ("ltv_to_cac_last_year", "burn_multiple_last_year", "fcf_margin_last_year",
+            "rule_of_40_last_year", "magic_number_last_year", "first_profitable_month",
+            "break_even_month")
 
 
 def cfo_kpis(monthly: pd.DataFrame, yearly: pd.DataFrame) -> dict[str, float]:
-    """One replication's efficiency scalars: LTV/CAC, burn multiple, Rule of 40 (points) and
-    magic number of the last full year, and the first profitable and cumulative break-even
-    months (NaN when never reached)."""
+    """One replication's efficiency scalars: LTV/CAC, burn multiple (NaN when the year
+    generates cash), free-cash-flow margin and Rule of 40 (points) of the last full year, the
+    magic number of that year's last quarter, and the first profitable and cumulative
+    break-even months (NaN when never reached)."""
     last = yearly.loc[_last_full_year(yearly)]
     even = break_even(monthly)
 
@@ -713,6 +722,7 @@ def cfo_kpis(monthly: pd.DataFrame, yearly: pd.DataFrame) -> dict[str, float]:
     return {
         "ltv_to_cac_last_year": _num(last["ltv_to_cac"]),
         "burn_multiple_last_year": _num(last["burn_multiple"]),
+        "fcf_margin_last_year": _num(last["fcf_margin_frac"]),
         "rule_of_40_last_year": _num(last["rule_of_40"]),
         "magic_number_last_year": _num(last["magic_number"]),
         "first_profitable_month": month(even["first_profitable_month"]),

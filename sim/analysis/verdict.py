@@ -26,6 +26,10 @@ PROSE = {"npv_operating_profit": "NPV of operating profit",
 """How a KPI reads inside a sentence."""
 SENTENCE_KPI = "operating_profit_total"
 """The sentences speak of operating profit over the horizon (paired runs)."""
+VALUE_KPI = "value_created_usd"
+"""...and of the value created, which sees past the horizon (``sim.analysis.value``)."""
+_TAG_FIELDS = ("mean_delta", "ci_low", "ci_high", "prob_better", "prob_better_low",
+               "prob_better_high")
 
 
 def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -96,10 +100,10 @@ def verdict(compare_result, decision_kpi: str = DECISION_KPI,
                "cash_trough_p50": q["p50"], "cash_trough_p10": q["p10"],
                "prob_breach": breach["p"], "prob_breach_low": breach["ci_low"],
                "prob_breach_high": breach["ci_high"]}
-        for kpi, tag in ((decision_kpi, "decision"), (SENTENCE_KPI, "profit")):
-            if is_base:
-                d = dict.fromkeys(("mean_delta", "ci_low", "ci_high", "prob_better",
-                                   "prob_better_low", "prob_better_high"), math.nan)
+        for kpi, tag in ((decision_kpi, "decision"), (SENTENCE_KPI, "profit"),
+                         (VALUE_KPI, "value")):
+            if is_base or (r.name, kpi) not in deltas.index:
+                d = dict.fromkeys(_TAG_FIELDS, math.nan)
             else:
                 d = deltas.loc[(r.name, kpi)]
             row.update({f"{tag}_delta": d["mean_delta"], f"{tag}_ci_low": d["ci_low"],
@@ -122,6 +126,15 @@ def _pct(x: float) -> str:
 
 def _signed(x: float) -> str:
     return ("+" if x > 0 else "") + fmt_usd(x)
+
+
+def _value_clause(r) -> str:
+    """"; value created …": the horizon's NPV plus the ending base's customer equity."""
+    if "value_delta" not in r or math.isnan(r["value_delta"]):
+        return ""
+    return (f"; value created (NPV of profit plus the ending customers' equity) "
+            f"{_signed(r['value_delta'])} (95% interval {fmt_usd(r['value_ci_low'])} to "
+            f"{fmt_usd(r['value_ci_high'])})")
 
 
 def sentences(frame: pd.DataFrame, base_name: str, n: int, decision_kpi: str,
@@ -148,7 +161,7 @@ def sentences(frame: pd.DataFrame, base_name: str, n: int, decision_kpi: str,
                else "")
             + f"; mean {label} "
             f"{_signed(r['decision_delta'])} (95% interval {fmt_usd(r['decision_ci_low'])} to "
-            f"{fmt_usd(r['decision_ci_high'])}). Cash trough P50 "
+            f"{fmt_usd(r['decision_ci_high'])})" + _value_clause(r) + ". Cash trough P50 "
             f"{fmt_usd(r['cash_trough_p50'])}; P(cash below {fmt_usd(floor)}) "
             f"{_pct(r['prob_breach'])} (95% interval {_pct(r['prob_breach_low'])}–"
             f"{_pct(r['prob_breach_high'])}). Levers: {r['levers']}.")

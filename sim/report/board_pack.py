@@ -21,7 +21,7 @@ import pandas as pd
 from sim.analysis.bridge import DRIVERS, bridges
 from sim.analysis.statements import BALANCE_LINES, CASH_FLOW_LINES, INCOME_LINES, mean_statements
 from sim.analysis.verdict import verdict
-from sim.kpis import fmt_usd
+from sim.kpis import KPIS, fmt_usd
 from sim.kpis import label as kpi_label
 from sim.outputs.escape import html_text, svg_html
 
@@ -129,15 +129,17 @@ def _bridge_section(cmp) -> str:
             + "".join(parts) + "</section>")
 
 
-HEADLINE = ("operating_profit_total", "npv_operating_profit", "revenue_total", "ending_arr",
-            "cash_trough", "nrr_last_year", "gross_margin_frac", "cac_payback_months",
-            "ltv_to_cac_last_year", "burn_multiple_last_year", "rule_of_40_last_year",
-            "break_even_month")
+HEADLINE = ("operating_profit_total", "npv_operating_profit", "value_created_usd",
+            "revenue_total", "ending_arr", "cash_trough", "nrr_last_year", "gross_margin_frac",
+            "cac_payback_months", "ltv_to_cac_last_year", "burn_multiple_last_year",
+            "fcf_margin_last_year", "rule_of_40_last_year", "break_even_month")
 
 
 def _kpi_value(kpi: str, v: float) -> str:
     if v is None or math.isnan(v):
-        return "—"
+        return KPIS[kpi].missing if kpi in KPIS else "—"
+    if kpi == "fcf_margin_last_year":
+        return f"{v:.1%}"
     if kpi.endswith("_frac") or kpi.startswith(("nrr", "grr")):
         return f"{v:.1%}"
     if "month" in kpi:
