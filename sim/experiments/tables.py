@@ -125,8 +125,12 @@ CELL_COLUMNS = (
     "contraction_arr", "churned_arr", "revenue", "billings", "cogs", "gross_profit", "leads",
     "opportunities", "deals_won", "deals_lost", "leads_lost_waiting", "list_arr_won",
     "discount_usd", "marketing_cost", "sales_cost", "customer_success_cost", "partner_cost",
-    "customer_months",
+    "customer_months", "sales_commission",
 )
+SPLIT_DISCOUNT_COLUMNS = ("term_discount_usd", "rep_discount_usd", "quarter_end_discount_usd",
+                          "price_leak_usd")
+"""The discount's split, carried into the long tables when the engine's ledger records it
+(the pocket-price waterfall of ``sim.analysis.waterfall``)."""
 
 
 def monthly_table(ledger: Ledger, plan: MonthlyPlan, cells: dict[str, np.ndarray],
@@ -176,7 +180,7 @@ def long_table(cells: dict[str, np.ndarray], axis_summed: int, label: str,
     parts = []
     for i, name in enumerate(names):
         cols = {"month": months, label: name}
-        for key in CELL_COLUMNS:
+        for key in (*CELL_COLUMNS, *(k for k in SPLIT_DISCOUNT_COLUMNS if k in cells)):
             cols[key] = cells[key].sum(axis=axis_summed)[:, i]
         parts.append(pd.DataFrame(cols))
     return pd.concat(parts, ignore_index=True).sort_values(["month", label], ignore_index=True)

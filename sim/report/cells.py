@@ -192,6 +192,21 @@ def unit_economics(result: ExperimentResult, dim: str = "segment") -> _Html:
     return _Html(body, "\n".join([t.to_string(), *notes]))
 
 
+def pocket_price(result: ExperimentResult) -> _Html:
+    """The pocket-price waterfall per segment: list → each concession → commissions →
+    pocket price, USD and % of list (``sim.report.waterfall``)."""
+    from sim.report.waterfall import waterfall_html, waterfall_wide
+
+    return _Html(waterfall_html(result), waterfall_wide(result).to_string())
+
+
+def pocket_price_chart(result: ExperimentResult):
+    """The same waterfall as floating bars per segment."""
+    from sim.report.waterfall import waterfall_chart
+
+    return waterfall_chart(result)
+
+
 def cohort_retention(result: ExperimentResult):
     """Logo and revenue retention of each quarter's new customers (and the installed base)."""
     return charts.cohort_retention_chart(cohort_table(result))

@@ -150,6 +150,17 @@ def targets_frame(results: Sequence[ExperimentResult]) -> tuple[pd.DataFrame, li
     return pd.DataFrame(rows), fmts
 
 
+def pocket_price_frame(results: Sequence[ExperimentResult]) -> pd.DataFrame:
+    """Plan, Segment, Step, USD and % of list of every plan's pocket-price waterfall."""
+    from sim.report.waterfall import waterfall_table
+
+    parts = [waterfall_table(r).assign(plan=r.name) for r in results]
+    t = pd.concat(parts, ignore_index=True)
+    return t[["plan", "segment", "step", "usd", "pct_of_list"]].rename(columns={
+        "plan": "Plan", "segment": "Segment", "step": "Step", "usd": "USD",
+        "pct_of_list": "% of list"})
+
+
 def pnl_sheet(wb, name: str, result: ExperimentResult):
     """A plan's annual P&L (mean of the replications): lines down, years across; USD lines
     in dollars, margins in %."""
@@ -228,7 +239,7 @@ def write_workbook(path: Path, entries: Sequence[Entry], seed: int, replications
     wb.remove(wb.active)
     about_sheet(wb, entries, seed, replications, replications_note)
     used: set[str] = {"about", "kpis", "comparison", "kpi p50", "p&l differences", "targets",
-                      "assumptions", "verdict", "profit bridge"}
+                      "assumptions", "verdict", "profit bridge", "pocket price"}
     if done:
         frame, fmts = kpis_frame(results)
         table_sheet(wb, "KPIs", frame, f"Every KPI of every plan across {replications} "
@@ -272,6 +283,12 @@ def write_workbook(path: Path, entries: Sequence[Entry], seed: int, replications
                         row_format_columns=["Target value", "Actual, P10",
                                             "Actual, P50 (median)", "Actual, P90"],
                         freeze="C3", widths={"Target": 30})
+        table_sheet(wb, "Pocket price", pocket_price_frame(results),
+                    "Pocket-price waterfall of new business per plan and segment (mean per "
+                    "replication over the horizon): list ARR of the deals won, each "
+                    "concession and the commissions paid, down to the pocket price",
+                    {"USD": "usd", "% of list": "pct"}, freeze="D3",
+                    widths={"Plan": 20, "Segment": 14, "Step": 22})
         for e in done:
             pnl_sheet(wb, _sheet_name(e.slug, used), e.result)
         assumptions_sheet(wb, [e.scenario for e in done], [e.result.name for e in done])
