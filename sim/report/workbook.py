@@ -287,7 +287,7 @@ def write_workbook(path: Path, entries: Sequence[Entry], seed: int, replications
                     "Pocket-price waterfall of new business per plan and segment (mean per "
                     "replication over the horizon): list ARR of the deals won, each "
                     "concession and the commissions paid, down to the pocket price",
-                    {"USD": "usd", "% of list": "pct"}, freeze="D3",
+                    {"USD": "usd", "% of list": "pct"}, freeze="C3",
                     widths={"Plan": 20, "Segment": 14, "Step": 22})
         for e in done:
             pnl_sheet(wb, _sheet_name(e.slug, used), e.result)
