@@ -14,6 +14,61 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 BLOCK = re.compile(r"<!-- output: (?P<cmd>.*?) -->\n.*?<!-- /output -->", re.S)
+PROSE = re.compile(r"<!-- prose: compare -->\n.*?<!-- /prose -->", re.S)
+"""A paragraph written from the compare table just above it (same run, same numbers)."""
+ROW = re.compile(r"^│ (?P<plan>\S+)\s+│ (?P<kpi>[^│]+?)\s+│[^│]+│[^│]+│\s+(?P<delta>\S+) │"
+                 r"\s+(?P<low>\S+) to (?P<high>\S+) │\s+(?P<p>[\d.]+%) │$", re.M)
+
+
+def compare_rows(table: str) -> dict[tuple[str, str], dict[str, str]]:
+    """(plan, KPI label) → mean delta, 95% interval ends and P(better), as the table prints
+    them."""
+    return {(m["plan"], m["kpi"]): m.groupdict() for m in ROW.finditer(table)}
+
+
+def _verb(delta: str, up: str, down: str) -> str:
+    return down if delta.startswith("-") else up
+
+
+def compare_prose(table: str) -> str:
+    """The CFO's reading of the compare table, every number taken from it."""
+    r = compare_rows(table)
+    op, arr, rev = ("Operating profit, total (USD)", "Ending ARR (USD)", "Revenue, total (USD)")
+    value = next((k for _, k in r if k.startswith("Value created")), None)
+    pi, dc, cs = (r[("price_increase", op)], r[("discount_cap", op)],
+                  r[("cs_investment", op)])
+
+    def amount(d: dict) -> str:
+        return d["delta"].lstrip("-")
+
+    text = (
+        f"Read it as a CFO would: the 8% price rise {_verb(pi['delta'], 'adds', 'costs')} "
+        f"about {amount(pi)} operating profit over three years (95% interval {pi['low']} to "
+        f"{pi['high']}) and beats the baseline in {pi['p']} of paired replications; capping "
+        f"discounts at 15% {_verb(dc['delta'], 'adds', 'loses')} about {amount(dc)} "
+        f"(beats the baseline in {dc['p']}); the customer-success investment "
+        f"{_verb(r[('cs_investment', rev)]['delta'], 'grows', 'shrinks')} revenue by "
+        f"{amount(r[('cs_investment', rev)])} and ending ARR by "
+        f"{amount(r[('cs_investment', arr)])}, and {_verb(cs['delta'], 'adds', 'costs')} "
+        f"{amount(cs)} of operating profit within three years")
+    if value is not None:
+        v = r[("cs_investment", value)]
+        text += (f"; counting the ending customers' equity, its value created "
+                 f"{_verb(v['delta'], 'rises', 'falls')} by {amount(v)} (95% interval "
+                 f"{v['low']} to {v['high']})")
+    return text + (". This paragraph and the table above come from the same run of "
+                   "`scripts/regen_readme.py`.")
+
+
+def render_prose(text: str) -> str:
+    """Each prose block rewritten from the compare output block before it."""
+    out, last = [], 0
+    for m in PROSE.finditer(text):
+        before = BLOCK.findall(text[:m.start()]) and list(BLOCK.finditer(text[:m.start()]))[-1]
+        para = compare_prose(before.group(0))
+        out += [text[last:m.start()], f"<!-- prose: compare -->\n{para}\n<!-- /prose -->"]
+        last = m.end()
+    return "".join([*out, text[last:]])
 
 
 def render(match: re.Match) -> str:
@@ -41,5 +96,6 @@ def _wrap(cmd: str, width: int = 80) -> list[str]:
 if __name__ == "__main__":
     text = README.read_text(encoding="utf-8")
     new, n = BLOCK.subn(render, text)
+    new = render_prose(new)
     README.write_text(new, encoding="utf-8")
     print(f"re-ran {n} README output block(s)")
