@@ -53,6 +53,9 @@ class Lever:
         return self.key.replace("*", who, 1)
 
     def label_for(self, who: str | None = None) -> str:
+        """The label of one segment or team, or of the lever as a whole (``who`` None)."""
+        if who is None:
+            return self.label.replace(", {} team", "").replace(", {}", "")
         return self.label.format(who) if "{}" in self.label else self.label
 
     def base_values(self, scenario: Scenario | Mapping) -> dict[str, Any]:
