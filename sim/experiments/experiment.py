@@ -30,9 +30,10 @@ from sim.experiments.sweep import (
     sweep,
 )
 from sim.experiments.writers import STATISTICS, write_parquet, write_run_facts
+from sim.kpis import COMPARE_KPIS, DECISION_KPI
 
 __all__ = [
-    "BAND_MEASURES", "DEFAULT_LEVERS", "KEPT_PROBABILITIES", "PRICING_KPIS",
+    "BAND_MEASURES", "COMPARE_KPIS", "DECISION_KPI", "DEFAULT_LEVERS", "KEPT_PROBABILITIES", "PRICING_KPIS",
     "PROGRESS_QUIET_SECONDS", "PROGRESS_STEP_PERCENT", "STATISTICS", "SWEEP_KPIS",
     "CompareResult", "ExperimentResult", "Precision", "Progress", "RunSettings", "SweepResult",
     "account_plan_return", "compare", "compare_adaptive", "compare_of", "compare_to_precision",
