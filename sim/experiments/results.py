@@ -34,7 +34,6 @@ BAND_MEASURES = ("revenue", "operating_profit", "arr", "cash_balance", "customer
                  "cash_collected", "total_cost", "ae_utilization", "onboarding_utilization")
 
 
-
 def _summary(values: pd.DataFrame) -> pd.DataFrame:
     """Per KPI: P10, P50, P90, mean with its 95% t interval, and n, the replications where
     the KPI has a value (a break-even month that never comes has none)."""
