@@ -18,15 +18,16 @@ _EXPORTS = {
     "with_overrides": "sim.scenario.io",
     "SimulationResult": "sim.experiments.replication",
     "simulate": "sim.experiments.replication",
-    "CompareResult": "sim.experiments.experiment",
-    "ExperimentResult": "sim.experiments.experiment",
-    "SweepResult": "sim.experiments.experiment",
-    "compare": "sim.experiments.experiment",
-    "run_experiment": "sim.experiments.experiment",
-    "sensitivity": "sim.experiments.experiment",
-    "sweep": "sim.experiments.experiment",
-    "account_plan_return": "sim.experiments.experiment",
-    "pricing_sweep": "sim.experiments.experiment",
+    "CompareResult": "sim.experiments.compare",
+    "ExperimentResult": "sim.experiments.results",
+    "SweepResult": "sim.experiments.sweep",
+    "compare": "sim.experiments.compare",
+    "run_experiment": "sim.experiments.results",
+    "sensitivity": "sim.experiments.sensitivity",
+    "sweep": "sim.experiments.sweep",
+    "account_plan_return": "sim.experiments.programme",
+    "pricing_sweep": "sim.experiments.sweep",
+    "RunSettings": "sim.experiments.settings",
     "build_report": "sim.report.build",
     "load_result": "sim.report.store",
     "save_result": "sim.report.store",
@@ -39,6 +40,7 @@ __all__ = [
     "save_result",
     "CompareResult",
     "ExperimentResult",
+    "RunSettings",
     "Scenario",
     "ScenarioError",
     "SimulationResult",
@@ -68,18 +70,13 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from sim.experiments.experiment import (
-        CompareResult,
-        ExperimentResult,
-        SweepResult,
-        account_plan_return,
-        compare,
-        pricing_sweep,
-        run_experiment,
-        sensitivity,
-        sweep,
-    )
+    from sim.experiments.compare import CompareResult, compare
+    from sim.experiments.programme import account_plan_return
     from sim.experiments.replication import SimulationResult, simulate
+    from sim.experiments.results import ExperimentResult, run_experiment
+    from sim.experiments.sensitivity import sensitivity
+    from sim.experiments.settings import RunSettings
+    from sim.experiments.sweep import SweepResult, pricing_sweep, sweep
     from sim.report.build import build_report
     from sim.report.store import load_result, save_result
     from sim.scenario.io import (

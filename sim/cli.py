@@ -438,19 +438,14 @@ def _compare(base_sc, other_sc, reps, seed, ex, scheduler, out, precision=None,
              max_reps=200) -> None:
     from rich.table import Table
 
-    from sim.experiments.experiment import compare as run_compare
-    from sim.experiments.experiment import compare_to_precision
+    from sim.experiments.compare import compare_adaptive
+    from sim.experiments.settings import RunSettings
     from sim.report.tables import compare_deltas_table
 
-    reached = None
-    if precision is not None and other_sc:
-        result, reached = compare_to_precision(
-            base_sc, other_sc, precision, initial=reps, max_replications=max_reps, seed=seed,
-            executor=ex, scheduler=scheduler, progress=_progress())
-        reps = reached.replications
-    else:
-        result = run_compare(base_sc, other_sc, replications=reps, seed=seed, executor=ex,
-                             scheduler=scheduler, progress=_progress())
+    result, reached = compare_adaptive(
+        base_sc, other_sc, RunSettings(reps, seed, ex, scheduler, progress=_progress()),
+        precision, max_replications=max_reps)
+    reps = reached.replications if reached is not None else reps
     df = compare_deltas_table(result)  # kpi: the label, kpi_name: the key
 
     table = Table(title=rich_text(f"Against {base_sc.name}  ({reps} replications, seed {seed}, "

@@ -12,6 +12,8 @@ import pytest
 from engine_helpers import from_baseline
 
 import sim
+from sim.scenario.levers import LEVERS as CATALOGUE
+from sim.scenario.levers import lever
 
 SEED = 2024
 REPLICATIONS = 3
@@ -81,33 +83,38 @@ def onboarding_wait_days(runs) -> float:
 
 
 LEVERS = [
-    # (dotted key, low, high, measure, expected sign of measure(high) - measure(low))
-    ("pricing.segments.smb.list_price_usd", 450, 800, win_rate, -1),
-    ("pricing.segments.smb.list_price_usd", 450, 800, arr_per_deal("smb"), +1),
-    ("pricing.segments.mid_market.list_price_usd", 700, 1200, win_rate, -1),
-    ("pricing.segments.mid_market.list_price_usd", 700, 1200, arr_per_deal("mid_market"), +1),
-    ("pricing.segments.smb.discount_cap_frac", 0.0, 0.4, win_rate, +1),
-    ("pricing.segments.smb.discount_cap_frac", 0.0, 0.4, net_price_frac, -1),
-    ("pricing.segments.enterprise.discount_cap_frac", 0.15, 0.35, win_rate, +1),
-    ("pricing.segments.enterprise.discount_cap_frac", 0.15, 0.35, arr_per_deal("enterprise"),
+    # (dotted key, low, high, measure, expected sign of measure(high) - measure(low)); the
+    # catalogue's levers (sim.scenario.levers) by their catalogue key, then other parameters
+    (lever("list_price").key_for("smb"), 450, 800, win_rate, -1),
+    (lever("list_price").key_for("smb"), 450, 800, arr_per_deal("smb"), +1),
+    (lever("list_price").key_for("mid_market"), 700, 1200, win_rate, -1),
+    (lever("list_price").key_for("mid_market"), 700, 1200, arr_per_deal("mid_market"), +1),
+    (lever("discount_cap").key_for("smb"), 0.0, 0.4, win_rate, +1),
+    (lever("discount_cap").key_for("smb"), 0.0, 0.4, net_price_frac, -1),
+    (lever("discount_cap").key_for("enterprise"), 0.15, 0.35, win_rate, +1),
+    (lever("discount_cap").key_for("enterprise"), 0.15, 0.35, arr_per_deal("enterprise"),
      -1),
     ("pricing.segments.smb.rep_discount_frac", 0.0, 0.2, net_price_frac, -1),
     ("pricing.segments.smb.quarter_end_extra_discount_frac", 0.0, 0.1, net_price_frac, -1),
-    ("channels.inbound.budget_per_month_usd", 50_000, 300_000, channel_leads("inbound"), +1),
-    ("sales.teams.mid_market.count", 2, 10, column("leads_lost_waiting"), -1),
+    (lever("marketing_budget").key, 50_000, 300_000, channel_leads("inbound"), +1),
+    (lever("ae_count").key_for("mid_market"), 2, 10, column("leads_lost_waiting"), -1),
     ("sales.teams.smb.concurrent_deals_per_ae", 8, 40, column("leads_lost_waiting"), -1),
     ("sales.teams.enterprise.loaded_cost_per_month_usd", 20_000, 40_000, column("sales_cost"), +1),
     ("channels.outbound.cooldown_months", 0, 12, channel_leads("outbound"), -1),
     ("segments.enterprise.in_market_per_year_frac", 0.05, 0.4, column("opportunities"), +1),
     ("channels.inbound.cost_per_lead_usd.enterprise", 1_800, 7_200, channel_leads("inbound"), -1),
-    ("headcount.sdr.count", 1, 10, channel_leads("outbound"), +1),
-    ("headcount.csm.count", 3, 15, column("churned_arr"), -1),
-    ("headcount.onboarding.count", 1, 8, onboarding_wait_days, -1),
-    ("pricing.annual_uplift_frac", 0.0, 0.10, column("expansion_arr"), +1),
-    ("pricing.annual_uplift_frac", 0.0, 0.10, column("churned_customers"), +1),
-    ("channels.partner.active_partners", 5, 60, column("partner_cost"), +1),
-    ("channels.partner.active_partners", 5, 60, channel_leads("partner"), +1),
-    ("headcount.management.count", 2, 10, column("other_opex"), +1),
+    (lever("sdr_count").key, 1, 10, channel_leads("outbound"), +1),
+    (lever("csm_count").key, 3, 15, column("churned_arr"), -1),
+    (lever("onboarding_count").key, 1, 8, onboarding_wait_days, -1),
+    (lever("annual_uplift").key, 0.0, 0.10, column("expansion_arr"), +1),
+    (lever("annual_uplift").key, 0.0, 0.10, column("churned_customers"), +1),
+    (lever("active_partners").key, 5, 60, column("partner_cost"), +1),
+    (lever("active_partners").key, 5, 60, channel_leads("partner"), +1),
+    (lever("management_count").key, 2, 10, column("other_opex"), +1),
+    (lever("partner_commission").key, 0.05, 0.3, column("partner_cost"), +1),
+    (lever("logo_retention").key_for("smb"), 0.7, 0.98, column("churned_customers"), -1),
+    (lever("win_probability").key_for("mid_market"), 0.1, 0.4, win_rate, +1),
+    (lever("fixed_opex").key, 600_000, 1_000_000, column("other_opex"), +1),
 ]
 
 
@@ -120,3 +127,14 @@ def test_lever_moves_its_measure_the_expected_way(key, low, high, measure, sign)
     assert np.isfinite(lo) and np.isfinite(hi)
     assert np.sign(hi - lo) == sign, f"{key}: {low} -> {measure.__name__} {lo:.4g}; " \
                                      f"{high} -> {hi:.4g} (expected sign {sign:+d})"
+
+
+def test_every_catalogue_lever_has_a_direction_check():
+    """The lever catalogue and these checks cannot drift apart: each lever of
+    ``sim.scenario.levers.LEVERS`` (for some segment or team) is moved here."""
+    checked = {key for key, *_ in LEVERS}
+    missing = [lv.name for lv in CATALOGUE
+               if not any(k == lv.key or ("*" in lv.key and k.startswith(lv.key.split("*")[0])
+                                          and k.endswith(lv.key.split("*")[1]))
+                          for k in checked)]
+    assert not missing, f"catalogue levers without a direction check: {missing}"

@@ -15,8 +15,9 @@ import pytest
 from test_cli import invoke
 from test_scenario import BASELINE
 
-import sim.experiments.experiment
+import sim.experiments.programme
 import sim.experiments.replication
+import sim.experiments.runner
 import sim.experiments.workload
 from sim.scenario.io import load_scenario, with_overrides
 
@@ -53,7 +54,8 @@ def no_simulation(monkeypatch):
     def simulate(*args, **kwargs):
         raise AssertionError("simulated before the work was checked")
     monkeypatch.setattr(sim.experiments.replication, "simulate", simulate)
-    monkeypatch.setattr(sim.experiments.experiment, "simulate", simulate)
+    monkeypatch.setattr(sim.experiments.runner, "simulate", simulate)
+    monkeypatch.setattr(sim.experiments.programme, "simulate", simulate)
 
 
 def listing(folder: Path) -> list[str]:

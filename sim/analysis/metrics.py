@@ -13,11 +13,13 @@ reported as ``float("nan")``: never ``inf``, never an exception. Fractions carry
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from sim.analysis.bands import quantile_bands, target_probability  # noqa: F401  (re-exported)
 
 NAN = float("nan")
 MONTHS_PER_YEAR = 12
@@ -786,38 +788,3 @@ def target_attainment(
     out["year"] = out["year"].astype("Int64")
     out["hit"] = out["hit"].astype(bool)
     return out
-
-
-def target_probability(attainment_long: pd.DataFrame) -> pd.DataFrame:
-    """Per target across replications: P(hit) = share of replications hitting; P10/P50/P90 actual."""
-    keys = ["name", "metric", "year", "op", "target"]
-    grouped = attainment_long.groupby(keys, dropna=False, sort=False)
-    out = grouped.agg(
-        replications=("hit", "size"),
-        probability=("hit", "mean"),
-        p10=("actual", lambda s: s.quantile(0.1)),
-        p50=("actual", lambda s: s.quantile(0.5)),
-        p90=("actual", lambda s: s.quantile(0.9)),
-    )
-    return out.reset_index()
-
-
-def quantile_bands(
-    long_df: pd.DataFrame,
-    measures: Iterable[str],
-    by: str | Sequence[str] = "month",
-    q: Sequence[float] = (0.1, 0.5, 0.9),
-) -> pd.DataFrame:
-    """Across replications, per ``by`` and measure: quantiles (columns p10, p50, …) and mean."""
-    by_cols = [by] if isinstance(by, str) else list(by)
-    measures = list(measures)
-    melted = long_df.melt(id_vars=by_cols, value_vars=measures, var_name="measure")
-    melted["value"] = melted["value"].astype(float)
-    grouped = melted.groupby([*by_cols, "measure"], sort=True)["value"]
-    parts = {f"p{round(p * 100):g}": grouped.quantile(p) for p in q}
-    parts["mean"] = grouped.mean()
-    out = pd.DataFrame(parts).reset_index()
-    order = {m: i for i, m in enumerate(measures)}
-    return out.sort_values(
-        [*by_cols, "measure"], key=lambda s: s.map(order) if s.name == "measure" else s
-    ).reset_index(drop=True)

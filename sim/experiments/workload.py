@@ -21,8 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sim.engine import market
+from sim.engine.plan import monthly_plan
 from sim.errors import InputError
-from sim.scenario.model import Role, Scenario
+from sim.scenario.model import Scenario
 
 MAX_EVENTS_PER_REPLICATION = 20_000_000
 """Most estimated SimPy events in one replication (about 700 times the baseline); one
@@ -57,18 +58,6 @@ class Workload:
     """Plan targets evaluated in every replication."""
 
 
-def _headcount(role: Role, month: int) -> float:
-    return max(0.0, role.count + sum(h.add for h in role.hiring_plan if h.month <= month))
-
-
-def _step(start: float, steps, month: int) -> float:
-    value = start
-    for s in sorted(steps, key=lambda s: s.month):
-        if s.month <= month:
-            value = s.value
-    return value
-
-
 def estimate(scenario: Scenario) -> Workload:
     """Expected leads, opportunities, customers and SimPy events of one replication."""
     s = scenario
@@ -76,10 +65,11 @@ def estimate(scenario: Scenario) -> Workload:
     H = s.horizon_months
     leads = opps = first_month_opps = 0.0
     new_customers = {name: 0.0 for name in s.segments}
+    plan = monthly_plan(s)  # the engine's plan: budget, partners and SDRs month by month
     for m in range(1, H + 1):
-        budget = _step(ch.inbound.budget_per_month_usd, ch.inbound.budget_plan, m)
-        partners = _step(ch.partner.active_partners, ch.partner.partner_plan, m)
-        sdrs = _headcount(s.headcount.sdr, m)
+        budget = plan.marketing_budget_usd[m - 1]
+        partners = plan.active_partners[m - 1]
+        sdrs = plan.headcount["sdr"][m - 1]
         for name, seg in s.segments.items():
             spend = budget * ch.inbound.segment_mix.get(name, 0.0)
             inbound = market.inbound_leads(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.experiments.experiment import ExperimentResult, pricing_overrides, run_experiment
+from sim.experiments.results import ExperimentResult, run_experiment
 from sim.kpis import fmt_usd
 from sim.kpis import label as kpi_label
 from sim.outputs.escape import style_table
@@ -17,31 +17,35 @@ from sim.report import charts
 from sim.report.store import scenario_for
 from sim.report.tables import fan_table
 from sim.scenario.io import with_overrides
+from sim.scenario.levers import Lever, lever, price_change_overrides, team_total_overrides
 from sim.scenario.model import Scenario
 
 
 def ae_count_overrides(scenario: Scenario, total: int) -> dict[str, int]:
-    """Starting AEs per sales team for a new total, in proportion to today's teams (largest
-    remainders; an empty plan gives the first team everything)."""
-    teams = scenario.sales.teams
-    now = sum(t.count for t in teams.values())
-    if now == 0:
-        counts = {name: (total if i == 0 else 0) for i, name in enumerate(teams)}
-    else:
-        exact = {name: total * t.count / now for name, t in teams.items()}
-        counts = {name: int(v) for name, v in exact.items()}
-        left = total - sum(counts.values())
-        for name in sorted(exact, key=lambda n: exact[n] - counts[n], reverse=True)[:left]:
-            counts[name] += 1
-    return {f"sales.teams.{name}.count": n for name, n in counts.items()}
+    """Starting AEs per sales team for a new total, in proportion to today's teams (see
+    :func:`sim.scenario.levers.team_total_overrides`)."""
+    return team_total_overrides(scenario, total)
+
+
+SLIDERS: dict[str, str] = {
+    "price_change_pct": "list_price",
+    "discount_cap_frac": "discount_cap",
+    "marketing_budget_usd": "marketing_budget",
+    "ae_count": "ae_count",
+    "csm_count": "csm_count",
+    "onboarding_count": "onboarding_count",
+    "annual_uplift_frac": "annual_uplift",
+}
+"""Each slider and the catalogue lever it moves (:data:`sim.scenario.levers.LEVERS`): one
+slider per lever, for every segment or team at once (a price change in percent, a cap on every
+segment's discount cap, a total of AEs split like today's teams)."""
 
 
 class OffsiteWorkbook:
     """Sliders for the main levers; each change re-runs a small experiment (few replications,
     short horizon, serial) and redraws revenue and operating profit against the baseline."""
 
-    LEVERS = ("price_change_pct", "discount_cap_frac", "marketing_budget_usd", "ae_count",
-              "csm_count", "onboarding_count", "annual_uplift_frac")
+    LEVERS = tuple(SLIDERS)
 
     def __init__(self, scenario: Scenario, replications: int = 2, seed: int = 0,
                  executor: str = "serial"):
@@ -54,16 +58,14 @@ class OffsiteWorkbook:
         self._widgets = None
 
     def defaults(self) -> dict[str, float]:
-        sc = self.scenario
-        return {
-            "price_change_pct": 0,
-            "discount_cap_frac": max(p.discount_cap_frac for p in sc.pricing.segments.values()),
-            "marketing_budget_usd": sc.channels.inbound.budget_per_month_usd,
-            "ae_count": sum(team.count for team in sc.sales.teams.values()),
-            "csm_count": sc.headcount.csm.count,
-            "onboarding_count": sc.headcount.onboarding.count,
-            "annual_uplift_frac": sc.pricing.annual_uplift_frac,
-        }
+        """Each slider's value today: the lever's base value (its largest over segments for
+        the discount cap, its total over teams for AEs; a price change of 0)."""
+        out: dict[str, float] = {}
+        for slider, name in SLIDERS.items():
+            values = list(lever(name).base_values(self.scenario).values())
+            out[slider] = (0 if slider == "price_change_pct" else sum(values)
+                           if lever(name).unit == "count" else max(values))
+        return out
 
     def overrides(self, **levers: float) -> dict[str, Any]:
         """Dotted overrides for lever values (missing levers keep the baseline)."""
@@ -71,13 +73,14 @@ class OffsiteWorkbook:
         if unknown:
             raise ValueError(f"unknown lever(s): {', '.join(sorted(unknown))}")
         v = {**self.defaults(), **levers}
-        over = pricing_overrides(self.scenario, float(v["price_change_pct"]),
-                                  float(v["discount_cap_frac"]))
-        over["channels.inbound.budget_per_month_usd"] = float(v["marketing_budget_usd"])
+        over = price_change_overrides(self.scenario, float(v["price_change_pct"]),
+                                      float(v["discount_cap_frac"]))
+        for slider, name in SLIDERS.items():
+            lv = lever(name)
+            if lv.applies_to == "company":
+                value = int(v[slider]) if lv.unit == "count" else float(v[slider])
+                over[lv.key] = value
         over.update(ae_count_overrides(self.scenario, int(v["ae_count"])))
-        over["headcount.csm.count"] = int(v["csm_count"])
-        over["headcount.onboarding.count"] = int(v["onboarding_count"])
-        over["pricing.annual_uplift_frac"] = float(v["annual_uplift_frac"])
         return over
 
     def run(self, **levers: float) -> ExperimentResult:
@@ -139,28 +142,8 @@ class OffsiteWorkbook:
         style = {"description_width": "220px"}
         layout = w.Layout(width="520px")
         common = {"continuous_update": False, "style": style, "layout": layout}
-        budget = int(d["marketing_budget_usd"])
-        sliders = {
-            "price_change_pct": w.IntSlider(value=d["price_change_pct"], min=-20, max=30,
-                                            description="List price change (%)", **common),
-            "discount_cap_frac": w.FloatSlider(value=d["discount_cap_frac"], min=0.0, max=0.5,
-                                               step=0.01, description="Discount cap",
-                                               readout_format=".0%", **common),
-            "marketing_budget_usd": w.IntSlider(value=budget, min=0, max=2 * budget + 10000,
-                                                step=5000, description="Marketing $/month",
-                                                **common),
-            "ae_count": w.IntSlider(value=d["ae_count"], min=1, max=2 * d["ae_count"] + 2,
-                                    description="Account executives", **common),
-            "csm_count": w.IntSlider(value=d["csm_count"], min=1, max=2 * d["csm_count"] + 2,
-                                     description="Customer success managers", **common),
-            "onboarding_count": w.IntSlider(value=d["onboarding_count"], min=1,
-                                            max=2 * d["onboarding_count"] + 2,
-                                            description="Onboarding specialists", **common),
-            "annual_uplift_frac": w.FloatSlider(value=d["annual_uplift_frac"], min=0.0,
-                                                max=0.15, step=0.005,
-                                                description="Annual uplift at renewal",
-                                                readout_format=".1%", **common),
-        }
+        sliders = {slider: _slider(w, lever(name), slider, d[slider], common)
+                   for slider, name in SLIDERS.items()}
         out, status = w.Output(), w.HTML()
 
         def changed(_change):
@@ -177,6 +160,24 @@ class OffsiteWorkbook:
         from IPython.display import display
 
         display(self.widget())
+
+
+def _slider(w, lv: Lever, slider: str, value: float, common: dict):
+    """An ipywidgets slider over the lever's sensible range (:meth:`Lever.span`)."""
+    if slider == "price_change_pct":  # the list price, moved in percent in every segment
+        lo, hi = lv.span(100.0)
+        return w.IntSlider(value=int(value), min=round(lo - 100), max=round(hi - 100),
+                           description="List price change (%)", **common)
+    label = lv.label_for()
+    lo, hi = lv.span(value)
+    if lv.unit == "count":
+        return w.IntSlider(value=int(value), min=max(1, int(lo)), max=max(int(hi), int(value) + 2),
+                           description=label, **common)
+    if lv.unit == "frac":
+        return w.FloatSlider(value=value, min=lo, max=hi, step=0.005, description=label,
+                             readout_format=".1%", **common)
+    return w.IntSlider(value=int(value), min=int(lo), max=max(int(hi), int(value) + 10_000),
+                       step=5000, description=label, **common)
 
 
 def offsite_workbook(scenario: str | Path, project_root: str | Path = "..",

@@ -7,10 +7,8 @@ Every problem becomes a ``ScenarioError`` whose lines read
 from __future__ import annotations
 
 import copy
-import difflib
 import hashlib
 import json
-import math
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -18,11 +16,29 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from sim.errors import ScenarioError
 from sim.outputs.escape import inline_text
+from sim.scenario.messages import _format_errors, digits
 from sim.scenario.model import Scenario
+from sim.scenario.yaml_safe import (
+    MAX_ALIASES,
+    MAX_EXPANDED_NODES,
+    MAX_EXTENDS_DEPTH,
+    MAX_FILE_BYTES,
+    MAX_NESTING_DEPTH,
+    _read_yaml,
+    _StrictLoader,
+    _YamlLimit,
+    read_yaml_bounded,
+)
+
+__all__ = ["MAX_ALIASES", "MAX_EXPANDED_NODES", "MAX_EXTENDS_DEPTH", "MAX_FILE_BYTES",
+           "MAX_NESTING_DEPTH", "ScenarioError", "apply_overrides", "deep_merge", "digits",
+           "display_path", "json_schema", "load_scenario", "parse_overrides",
+           "read_yaml_bounded", "scenario_from_dict", "scenario_hash", "scenario_to_dict",
+           "scenario_to_yaml", "with_overrides"]
 
 
 def display_path(path: Path | str) -> str:
@@ -30,184 +46,6 @@ def display_path(path: Path | str) -> str:
     one line of a message: a newline or a control character in the name is shown escaped, so
     it can neither split an error in two nor fake an "ok" line."""
     return inline_text(os.path.normpath(str(path)))
-
-
-# ---------------------------------------------------------------- YAML
-
-MAX_FILE_BYTES = 1_000_000
-"""Largest scenario file read (bytes); the bundled baseline is about 10 KB."""
-MAX_NESTING_DEPTH = 32
-"""Deepest nesting of mappings and lists in one file, aliases expanded (a scenario needs 6)."""
-MAX_ALIASES = 500
-"""Most ``*alias`` references in one YAML document."""
-MAX_EXPANDED_NODES = 200_000
-"""Most values in one YAML document once every alias is expanded (the baseline has under 1,000).
-Counted on the composed node graph without building the expanded tree, so an alias bomb
-("billion laughs") is refused in milliseconds."""
-MAX_EXTENDS_DEPTH = 16
-"""Longest ``extends`` chain (files), the starting file included."""
-
-
-class _YamlLimit(Exception):
-    """A YAML size limit was exceeded; ``mark`` is where, when known."""
-
-    def __init__(self, message: str, mark=None):
-        super().__init__(message)
-        self.message = message
-        self.mark = mark
-
-
-def _check_graph(root: yaml.Node) -> None:
-    """Expanded size and depth of a composed node graph, memoised per node (aliases share
-    nodes, so this is linear in the file, not in its expansion); refuses cycles."""
-    sizes: dict[int, tuple[int, int]] = {}
-    active: set[int] = set()
-
-    def visit(node: yaml.Node) -> tuple[int, int]:
-        key = id(node)
-        if key in sizes:
-            return sizes[key]
-        if key in active:
-            raise _YamlLimit("an alias refers to itself (recursive structure)", node.start_mark)
-        if isinstance(node, yaml.ScalarNode):
-            return 1, 0
-        active.add(key)
-        children = (node.value if isinstance(node, yaml.SequenceNode)
-                    else [n for pair in node.value for n in pair])
-        size, depth = 1, 0
-        for child in children:
-            s, d = visit(child)
-            size, depth = size + s, max(depth, d)
-            if size > MAX_EXPANDED_NODES:
-                raise _YamlLimit(f"more than {MAX_EXPANDED_NODES:,} values once aliases are "
-                                 "expanded (limit MAX_EXPANDED_NODES)", child.start_mark)
-        depth += 1
-        if depth > MAX_NESTING_DEPTH:
-            raise _YamlLimit(f"nested deeper than {MAX_NESTING_DEPTH} levels once aliases are "
-                             "expanded (limit MAX_NESTING_DEPTH)", node.start_mark)
-        active.discard(key)
-        sizes[key] = (size, depth)
-        return size, depth
-
-    visit(root)
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """Safe loader that also rejects duplicate keys and enforces the size limits above while
-    composing, before any value is constructed."""
-
-    def __init__(self, stream):
-        super().__init__(stream)
-        self._depth = 0
-        self._aliases = 0
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            self._aliases += 1
-            if self._aliases > MAX_ALIASES:
-                raise _YamlLimit(f"more than {MAX_ALIASES} aliases (limit MAX_ALIASES)",
-                                 self.peek_event().start_mark)
-        self._depth += 1
-        try:
-            if self._depth > MAX_NESTING_DEPTH:
-                raise _YamlLimit(f"nested deeper than {MAX_NESTING_DEPTH} levels "
-                                 "(limit MAX_NESTING_DEPTH)", self.peek_event().start_mark)
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-    def get_single_node(self):
-        node = super().get_single_node()
-        if node is not None:
-            _check_graph(node)
-        return node
-
-    def construct_object(self, node, deep=False):
-        # PyYAML's standard-tag constructors raise plain Python errors on bad values
-        # (``!!int abc``, ``!!timestamp x``, ``!!map [1]``); give them a position instead.
-        try:
-            return super().construct_object(node, deep=deep)
-        except yaml.YAMLError:
-            raise
-        except (ValueError, TypeError, KeyError, AttributeError, IndexError):
-            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
-            raise yaml.constructor.ConstructorError(
-                None, None, f"{tag} value cannot be read", node.start_mark
-            ) from None
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False):
-    seen: dict[Any, Any] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            mark = key_node.start_mark
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", mark
-            )
-        seen[key] = True
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
-)
-
-
-def _where(mark) -> str:
-    return f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(yaml)"
-
-
-def _read_yaml(path: Path, shown: str) -> dict:
-    data = read_yaml_bounded(path, shown)
-    if data is None:
-        raise ScenarioError([f"{shown}: (file): file is empty; expected a mapping of scenario keys"])
-    if not isinstance(data, dict):
-        raise ScenarioError(
-            [f"{shown}: (file): expected a mapping of scenario keys (got {type(data).__name__})"]
-        )
-    return data
-
-
-def read_yaml_bounded(path: Path, shown: str) -> Any:
-    """One YAML document within the limits above (size, nesting, aliases, expanded values),
-    duplicate keys and unknown tags refused; ``ScenarioError`` with one line otherwise. The
-    loader of scenario files, shared by every YAML revsim reads (``sim.calibrate.readers.load_yaml``)."""
-    try:
-        with path.open("rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
-        if len(raw) > MAX_FILE_BYTES:
-            raise ScenarioError([f"{shown}: (file): larger than {MAX_FILE_BYTES:,} bytes "
-                                 "(limit MAX_FILE_BYTES)"])
-        text = raw.decode("utf-8")
-    except FileNotFoundError:
-        raise ScenarioError([f"{shown}: (file): file not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([f"{shown}: (file): cannot read ({exc.__class__.__name__})"]) from None
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader is a SafeLoader
-    except _YamlLimit as exc:
-        raise ScenarioError([f"{shown}: {_where(exc.mark)}: {exc.message}"]) from None
-    except RecursionError:  # a safety net; the depth limit stops far earlier
-        raise ScenarioError([f"{shown}: (yaml): nested too deeply (limit MAX_NESTING_DEPTH)"]
-                            ) from None
-    except yaml.constructor.ConstructorError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(yaml)"
-        problem = exc.problem or "cannot construct value"
-        if "could not determine a constructor" in problem:
-            tag = re.search(r"tag '([^']*)'", problem)
-            shown_tag = tag.group(1).replace("tag:yaml.org,2002:", "!!") if tag else ""
-            problem = f"unsafe or unknown YAML tag {shown_tag} rejected (tags are never executed)"
-        raise ScenarioError([f"{shown}: {where}: {problem}"]) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(yaml)"
-        problem = exc.problem or exc.context or "malformed YAML"
-        raise ScenarioError([f"{shown}: {where}: malformed YAML: {problem}"]) from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError([f"{shown}: (yaml): malformed YAML: {exc}"]) from None
-    return data
 
 
 # ---------------------------------------------------------------- merge and origins
@@ -320,144 +158,6 @@ def apply_overrides(
             if n == len(parts) or tuple(parts[:n]) not in origins:
                 origins[tuple(parts[:n])] = f"{source} ({flag})"
     return out
-
-
-# ---------------------------------------------------------------- validation errors
-
-
-def _model_at(model: type[BaseModel] | None, loc: tuple) -> type[BaseModel] | None:
-    """The pydantic model class reached by following ``loc`` from ``model``."""
-    import typing
-
-    current: Any = model
-    for part in loc:
-        if current is None:
-            return None
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(str(part))
-            if field is None:
-                return None
-            current = field.annotation
-            continue
-        origin = typing.get_origin(current)
-        args = typing.get_args(current)
-        if origin in (dict,) and len(args) == 2:
-            current = args[1]
-        elif origin in (list,) and args:
-            current = args[0]
-        else:
-            return None
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return current
-    return None
-
-
-_TAGS = {"fixed", "exponential", "lognormal", "gamma", "triangular", "beta"}
-
-
-def _clean_loc(loc: tuple) -> tuple:
-    # Discriminated unions add the tag ("lognormal") and the BeforeValidator a function name.
-    return tuple(p for p in loc if not (isinstance(p, str) and (p in _TAGS or "[" in p)))
-
-
-def digits(value: int) -> int:
-    """Decimal digits of an integer of any size (``str`` refuses more than 4,300)."""
-    n = abs(value)
-    d = math.floor(math.log10(n)) + 1 if n else 1
-    return d - 1 if d > 1 and 10 ** (d - 1) > n else d + 1 if 10**d <= n else d
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**15:
-        return f"a number of {digits(value)} digits"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value)) if abs(value) < 1e15 else repr(value)
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return repr(value)
-
-
-def _reason(err: dict, loc: tuple) -> str:
-    kind = err["type"]
-    ctx = err.get("ctx") or {}
-    got = err.get("input")
-    key = str(loc[-1]) if loc else ""
-    if kind == "extra_forbidden":
-        parent = _model_at(Scenario, loc[:-1])
-        names = sorted(parent.model_fields) if parent else []
-        close = difflib.get_close_matches(key, names, n=1, cutoff=0.5)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        if not close and names:
-            hint = f" (valid keys: {', '.join(names)})"
-        return f"unknown key{hint}"
-    if kind == "missing":
-        return "required key missing"
-    if kind in ("less_than_equal", "less_than"):
-        op = "<=" if kind == "less_than_equal" else "<"
-        bound = ctx.get("le", ctx.get("lt"))
-        return f"must be {op} {_fmt(bound)} (got {_fmt(got)})"
-    if kind in ("greater_than_equal", "greater_than"):
-        op = ">=" if kind == "greater_than_equal" else ">"
-        bound = ctx.get("ge", ctx.get("gt"))
-        if key.endswith("_usd") and bound == 0:
-            return f"money must not be negative (got {_fmt(got)})"
-        return f"must be {op} {_fmt(bound)} (got {_fmt(got)})"
-    if kind == "float_type" and isinstance(got, int) and abs(got) >= 10**15:
-        return f"number too large (got {_fmt(got)})"
-    if kind in ("float_parsing", "float_type", "int_parsing", "int_type", "bool_parsing",
-                "bool_type", "string_type"):
-        want = {"float": "a number", "int": "a whole number", "bool": "true or false",
-                "string": "text"}[kind.split("_")[0]]
-        return f"expected {want} (got {_fmt(got)})"
-    if kind == "finite_number":
-        return f"must be a finite number (got {got!r})"
-    if kind == "int_from_float":
-        return f"expected a whole number (got {_fmt(got)})"
-    if kind == "literal_error":
-        return f"must be one of {ctx.get('expected')} (got {_fmt(got)})"
-    if kind == "union_tag_invalid":
-        return (f"unknown distribution {_fmt(ctx.get('tag'))} (expected one of "
-                f"{', '.join(sorted(_TAGS))})")
-    if kind == "union_tag_not_found":
-        return f"a distribution needs a 'dist' key (one of {', '.join(sorted(_TAGS))}) or a number"
-    if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return f"expected a mapping (got {_fmt(got)})"
-    if kind == "list_type":
-        return f"expected a list (got {_fmt(got)})"
-    if kind in ("too_short",):
-        return f"needs at least {ctx.get('min_length')} item(s)"
-    if kind == "value_error":
-        return str(ctx.get("error", err["msg"]))
-    return err["msg"]
-
-
-def _origin(loc: tuple, origins: dict[tuple, str], default: str) -> str:
-    keys = tuple(str(p) for p in loc)
-    for n in range(len(keys), 0, -1):
-        if keys[:n] in origins:
-            return origins[keys[:n]]
-    return default
-
-
-def _format_errors(exc: ValidationError, origins: dict[tuple, str], default: str) -> list[str]:
-    lines = []
-    for err in exc.errors():
-        loc = _clean_loc(tuple(err["loc"]))
-        reason = _reason(err, loc)
-        parts = reason.split("; ") if err["type"] == "value_error" else [reason]
-        for part in parts:
-            sub = loc
-            m = re.match(r"^([A-Za-z_][\w.]*): (.*)$", part)
-            if m and err["type"] == "value_error":
-                sub = (*loc, *m.group(1).split("."))
-                part = m.group(2)
-            where = ".".join(str(p) for p in sub) or "(top level)"
-            lines.append(f"{_origin(sub, origins, default)}: {where}: {part}")
-    return list(dict.fromkeys(lines))
 
 
 # ---------------------------------------------------------------- public API

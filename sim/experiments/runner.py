@@ -1,0 +1,176 @@
+"""Running replications: chunks of (scenario, seed, replications) summarised in the worker,
+and the progress display in simulated months.
+
+Every replication ``r`` of an experiment with seed ``s`` runs ``simulate(scenario, s, r)``, so
+two scenarios share their random streams replication by replication (common random numbers)
+and the same seed gives identical tables on the serial, process and Dask executors. Work is
+cut into chunks whose results are summarised in the worker: event logs never travel back;
+where chunks run (serial, process pool, Dask) is :mod:`sim.experiments.executors`' business.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pandas as pd
+
+from sim.analysis import metrics
+from sim.analysis.value import value_kpis
+from sim.experiments import executors
+from sim.experiments.replication import simulate
+from sim.experiments.settings import RunSettings
+from sim.scenario.model import Scenario
+
+
+def _month_hook(on_months: Callable[[int], None]) -> Callable[[int, int], None]:
+    """``simulate``'s progress hook → ``on_months(months newly simulated)``."""
+    last = [0]
+
+    def hook(done: int, total: int) -> None:
+        if done > last[0]:
+            on_months(done - last[0])
+            last[0] = done
+
+    return hook
+
+
+def _replicate(scenario: Scenario, seed: int, reps: Sequence[int]) -> list[dict]:
+    """Run replications in a worker and keep only their tables and KPIs (no event logs);
+    simulated months go to :func:`sim.experiments.executors.month_sink` for the progress display."""
+    targets = [t.model_dump() for t in scenario.targets]
+    rate = scenario.finance.discount_rate_per_year_frac
+    on_months = executors.month_sink()
+    out = []
+    for r in reps:
+        res = simulate(scenario, seed=seed, replication=r,
+                       progress=_month_hook(on_months) if on_months else None)
+        yearly = metrics.saas_metrics(res.monthly, res.cohorts, res.initial)
+        kpis = metrics.headline_kpis(res.monthly, res.cohorts, res.initial, rate, yearly=yearly)
+        kpis.update(metrics.cfo_kpis(res.monthly, yearly))
+        kpis.update(value_kpis(res.ending_base, scenario, kpis["npv_operating_profit"]))
+        kpis["replication"] = r
+        att = metrics.target_attainment(res.monthly, res.cohorts, res.initial, targets,
+                                        yearly=yearly) if targets else pd.DataFrame()
+        out.append({
+            "replication": r,
+            "monthly": res.monthly.assign(replication=r),
+            "by_segment": res.by_segment.assign(replication=r),
+            "by_channel": res.by_channel.assign(replication=r),
+            "by_team": res.by_team.assign(replication=r),
+            "cohorts": res.cohorts.assign(replication=r),
+            "initial": res.initial,
+            "kpis": kpis,
+            "attainment": att.assign(replication=r) if len(att) else att,
+            "simpy_events": res.stats["simpy_events"],
+        })
+    return out
+
+
+def _chunks(n: int, workers: int, first: int = 0) -> list[list[int]]:
+    size = max(1, math.ceil((n - first) / (workers * 4)))
+    return [list(range(i, min(n, i + size))) for i in range(first, n, size)]
+
+
+def _execute(
+    jobs: list[tuple[Any, Scenario, int, list[int]]],
+    executor: str,
+    scheduler: str | None,
+    workers: int | None,
+    on_done: Callable[[Any, int], None] | None,
+    on_months: Callable[[int], None] | None = None,
+) -> dict[Any, list[dict]]:
+    """Run (key, scenario, seed, reps) jobs; return results per key sorted by replication.
+    ``on_done(key, replications)`` follows finished chunks; ``on_months(n)`` follows simulated
+    months inside replications (serial and process executors)."""
+    results: dict[Any, list[dict]] = {key: [] for key, *_ in jobs}
+
+    def collect(key, chunk):
+        results[key].extend(chunk)
+        if on_done:
+            on_done(key, len(chunk))
+
+    executors.run([(key, _replicate, (sc, seed, reps)) for key, sc, seed, reps in jobs],
+                  executor, collect, scheduler, workers, on_months)
+    for key in results:
+        results[key].sort(key=lambda d: d["replication"])
+    return results
+
+
+PROGRESS_STEP_PERCENT = 10
+"""Off a terminal, progress is one plain line on stderr per this many percent."""
+PROGRESS_QUIET_SECONDS = 3.0
+"""Off a terminal, plain progress lines start only once a run has taken this long, so short
+runs (and their one-line errors) stay quiet. ``REVSIM_PROGRESS=always`` / ``never`` override."""
+
+
+class Progress:
+    """Progress in simulated months (replications x horizon): a rich bar on a terminal, a
+    plain line per ``PROGRESS_STEP_PERCENT`` on stderr otherwise, nothing when disabled."""
+
+    def __init__(self, total: int, label: str, enabled: bool):
+        import sys
+
+        self.bar = None
+        label = "".join(ch if ch.isprintable() else "?" for ch in label)  # names are data
+        self.total, self.label, self.done, self.shown = max(1, total), label, 0, 0
+        mode = os.environ.get("REVSIM_PROGRESS", "auto")
+        enabled = enabled and mode != "never"
+        self.enabled = enabled
+        self.lines = enabled and not sys.stderr.isatty()
+        # a wall clock for the display only; the model never reads it
+        self.quiet_until = (time.monotonic() + PROGRESS_QUIET_SECONDS
+                            if mode != "always" else -math.inf)
+        if enabled and not self.lines:
+            from rich.progress import Progress
+
+            from sim.outputs.escape import markup_text
+
+            self.bar = Progress(transient=True)
+            self.task = self.bar.add_task(markup_text(label), total=total)
+            self.bar.start()
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.advance(self.task, n)
+        elif self.lines:
+            step = PROGRESS_STEP_PERCENT
+            percent = min(100, self.done * 100 // self.total) // step * step
+            if percent > self.shown and time.monotonic() >= self.quiet_until:
+                self.shown = percent
+                import sys
+
+                print(f"{self.label}: {percent}% ({min(self.done, self.total):,} of "
+                      f"{self.total:,} months simulated)", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def run_all(scenarios: Sequence[Scenario], settings: RunSettings, label: str,
+            first: int = 0) -> tuple[dict[int, list[dict]], str]:
+    """Replications first..n-1 (default 0..n-1) of every scenario on the same seed, chunked
+    over the workers; results per scenario index, and the executor actually used."""
+    replications, seed, executor = settings.replications, settings.seed, settings.executor
+    scheduler, workers, progress = settings.scheduler, settings.workers, settings.progress
+    if replications < 1:
+        raise ValueError("replications must be >= 1")
+    if executor == "process" and (replications - first) * len(scenarios) < 2:
+        executor = "serial"  # a pool costs more than it saves for one replication
+    n_workers = workers or os.cpu_count() or 1
+    jobs = [(i, sc, seed, reps) for i, sc in enumerate(scenarios)
+            for reps in _chunks(replications, n_workers, first)]
+    horizon = {i: sc.horizon_months for i, sc in enumerate(scenarios)}
+    bar = Progress((replications - first) * sum(horizon.values()), label, progress)
+    live = executor in ("serial", "process")  # months tick inside replications
+    try:
+        return _execute(jobs, executor, scheduler, workers,
+                        None if live else lambda key, n: bar.advance(n * horizon[key]),
+                        bar.advance if live and progress else None), executor
+    finally:
+        bar.close()

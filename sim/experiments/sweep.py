@@ -1,0 +1,109 @@
+"""Sweeps: every point of a grid of lever values on the same seeds, one row per point; and
+the pricing sweep (list-price change × discount cap)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.experiments.runner import run_all
+from sim.experiments.settings import RunSettings, settings_of
+from sim.scenario.io import with_overrides
+from sim.scenario.levers import price_change_overrides as pricing_overrides
+from sim.scenario.model import Scenario
+
+SWEEP_KPIS = ("revenue_total", "operating_profit_total", "ending_arr", "npv_operating_profit",
+              "cash_trough")
+"""KPIs of each sweep point (mean and P10/P50/P90), next to win rate and new ARR per deal."""
+
+
+def _grid_table(points: Sequence[Mapping[str, Any]], scenarios: Sequence[Scenario],
+                kpis: Sequence[str], settings: RunSettings, label: str) -> pd.DataFrame:
+    """Run every point's scenario on the same seeds; one row per point: its values, the mean
+    and P10/P50/P90 of each KPI, the win rate, the new ARR per deal won and the average
+    discount off list of the deals won."""
+    res, _ = run_all(scenarios, settings, label)
+    rows = []
+    for i, point in enumerate(points):
+        kp = pd.DataFrame([d["kpis"] for d in res[i]])
+        row = dict(point)
+        for kpi in kpis:
+            v = kp[kpi].to_numpy(float)
+            row[f"{kpi}_mean"] = float(np.nanmean(v))
+            row[f"{kpi}_p10"], row[f"{kpi}_p50"], row[f"{kpi}_p90"] = np.nanquantile(
+                v, [0.1, 0.5, 0.9])
+        monthly = pd.concat([d["monthly"] for d in res[i]])
+        won, lost = monthly["deals_won"].sum(), monthly["deals_lost"].sum()
+        row["win_rate_frac"] = float(won / (won + lost)) if won + lost else math.nan
+        row["new_arr_per_deal"] = float(monthly["new_arr"].sum() / won) if won else math.nan
+        listed = monthly["list_arr_won"].sum()
+        row["avg_discount_frac"] = float(monthly["discount_usd"].sum() / listed) if listed \
+            else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+
+@dataclass
+class SweepResult:
+    """A grid of lever values: one row per point, KPIs mean and P10/P50/P90."""
+
+    table: pd.DataFrame
+    keys: list[str]
+    best: dict[str, dict]
+
+
+def sweep(
+    scenario: Scenario,
+    grid: Mapping[str, Sequence[Any]],
+    replications: int = 10,
+    seed: int = 0,
+    executor: str = "process",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: bool = False,
+    *,
+    settings: RunSettings | None = None,
+) -> SweepResult:
+    """Run every point of a grid over one to three dotted keys on the same seeds.
+    ``settings``, when given, replaces the six run keywords."""
+    s = settings_of(settings, replications, seed, executor, scheduler, workers, progress)
+    keys = list(grid)
+    if not 1 <= len(keys) <= 3:
+        raise ValueError("a sweep takes one to three keys")
+    points = [dict(zip(keys, p, strict=True))
+              for p in itertools.product(*(grid[k] for k in keys))]
+    scenarios = [with_overrides(scenario, p) for p in points]
+    table = _grid_table(points, scenarios, SWEEP_KPIS, s, "sweep")
+    best = {}
+    for kpi in ("revenue_total", "operating_profit_total"):
+        i = int(table[f"{kpi}_mean"].idxmax())
+        best[kpi] = {**{k: table.loc[i, k] for k in keys},
+                     f"{kpi}_mean": float(table.loc[i, f"{kpi}_mean"])}
+    return SweepResult(table=table, keys=keys, best=best)
+
+
+PRICING_KPIS = ("revenue_total", "operating_profit_total", "ending_arr")
+
+
+def pricing_sweep(scenario: Scenario, price_changes_pct: Sequence[float] = (-10, 0, 10, 20),
+                  discount_caps_frac: Sequence[float] = (0.15, 0.35), replications: int = 2,
+                  seed: int = 0, executor: str = "serial", scheduler: str | None = None,
+                  workers: int | None = None, progress: bool = False, *,
+                  settings: RunSettings | None = None) -> pd.DataFrame:
+    """Every list-price change × discount cap (a cap on each segment's cap) on the same seeds:
+    one row per point with revenue, profit and ARR mean and P10/P50/P90, win rate, deal size.
+    ``settings``, when given, replaces the six run keywords."""
+    s = settings_of(settings, replications, seed, executor, scheduler, workers, progress)
+    points = [{"price_change_pct": p, "discount_cap_frac": c}
+              for c in discount_caps_frac for p in price_changes_pct]
+    scenarios = [with_overrides(scenario, pricing_overrides(scenario, p["price_change_pct"],
+                                                            p["discount_cap_frac"]))
+                 for p in points]
+    return _grid_table(points, scenarios, PRICING_KPIS, s, "pricing sweep")
