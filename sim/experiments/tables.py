@@ -119,13 +119,17 @@ MONTHLY_FUNNEL = (
     "leads", "opportunities", "deals_won", "deals_lost", "deals_lost_price",
     "leads_lost_waiting", "list_arr_won", "discount_usd", "sales_cycle_days_sum",
     "new_unit_arr", "new_unit_deals",
+    # the pocket-price waterfall and the negotiation (sim.engine.sales)
+    "term_discount_usd", "rep_discount_usd", "quarter_end_discount_usd", "price_leak_usd",
+    "deals_slipped", "negotiation_rounds_sum",
 )
 CELL_COLUMNS = (
     "customers", "new_customers", "churned_customers", "arr", "new_arr", "expansion_arr",
     "contraction_arr", "churned_arr", "revenue", "billings", "cogs", "gross_profit", "leads",
     "opportunities", "deals_won", "deals_lost", "leads_lost_waiting", "list_arr_won",
     "discount_usd", "marketing_cost", "sales_cost", "customer_success_cost", "partner_cost",
-    "customer_months",
+    "customer_months", "term_discount_usd", "rep_discount_usd", "quarter_end_discount_usd",
+    "price_leak_usd",
 )
 
 
