@@ -135,12 +135,12 @@ def negotiate(wtp_usd: float, listed_usd: float, signal_usd: float, opening_frac
     while needed > d + CAP_TOLERANCE:  # refused
         if rounds >= terms.max_rounds:
             break
-        if rounds < len(walk_draws) and walk_draws[rounds] < terms.walk_prob:
-            walked = True
-            rounds += 1
-            break
         nxt = next_offer(d, estimate, terms.step_frac, ceiling)
         if nxt <= d + CAP_TOLERANCE:  # at the ceiling: nothing more to give
+            break
+        if rounds < len(walk_draws) and walk_draws[rounds] < terms.walk_prob:
+            walked = True  # the buyer walks instead of hearing the next offer
+            rounds += 1
             break
         rounds += 1
         d = nxt

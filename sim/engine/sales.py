@@ -256,8 +256,8 @@ class SalesTeam:
     def plan_deal(self, p: Prospect, start: float) -> tuple[float, Decision]:
         """The whole deal from its start, computed at once from its draws (one SimPy event):
         when it ends and how. The cycle (scaled by AE effort) may be pulled into the quarter
-        end (then it may slip; a pulled deal's rounds are compressed into the deadline);
-        the negotiation's rounds and approvals add days."""
+        end (then it may slip); the negotiation's rounds and approvals add days, except on a
+        deal offered the quarter-end extra, whose rounds are compressed into the deadline."""
         ctx = self.ctx
         s = ctx.scenario
         pricing = s.pricing
@@ -283,7 +283,7 @@ class SalesTeam:
         decision = decide(p.win_draw, p.wtp_usd, listed, win_prob, price.discount_cap_frac,
                           conceded_discount(draws.rep_draw_frac, qe, extra), signal,
                           self.terms[p.seg], draws.walk_u, extra if qe else 0.0)
-        if pulled is None:
+        if not (qe and extra > 0):  # a quarter-end deal's rounds meet the deadline
             end += decision.extra_days
         return end, decision
 
