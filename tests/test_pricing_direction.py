@@ -104,3 +104,19 @@ def test_zero_partner_commission_brings_far_fewer_referrals():
     base, zero = runs(), runs((("channels.partner.commission_frac", 0.0),))
     assert np.all(zero["partner_leads"] < 0.4 * base["partner_leads"])
     assert zero["won"].sum() < base["won"].sum()
+
+
+def test_the_waterfall_flows_add_up_to_the_discount():
+    res = sim.simulate(from_baseline({}, horizon=12), seed=1)
+    for table in (res.monthly, res.by_segment):
+        parts = (table["term_discount_usd"] + table["rep_discount_usd"]
+                 + table["quarter_end_discount_usd"])
+        assert np.allclose(parts, table["discount_usd"], atol=0.01)
+        assert (table["price_leak_usd"] >= 0).all()
+        # the leak is negotiated discount (never the term discount) given beyond the need
+        assert (table["price_leak_usd"] <= table["rep_discount_usd"]
+                + table["quarter_end_discount_usd"] + 0.01).all()
+    m = res.monthly
+    assert m["quarter_end_discount_usd"].sum() > 0 and m["price_leak_usd"].sum() > 0
+    assert 0 < m["deals_slipped"].sum() <= m["deals_lost"].sum()
+    assert m["negotiation_rounds_sum"].sum() > 0

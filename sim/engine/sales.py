@@ -104,7 +104,7 @@ def deal_draws(account_seed: int, price: SegmentPrice) -> DealDraws:
     rng = random.Random(account_seed ^ DISCOUNT_SEED_SALT)
     z = rng.gauss(0.0, 1.0)
     pull, land, slip = rng.random(), rng.random(), rng.random()
-    walks = tuple(rng.random() for _ in range(MAX_ROUNDS))
+    walks = tuple([rng.random() for _ in range(MAX_ROUNDS)])
     dist = price.rep_discount_frac
     draw = dist.value if dist.dist == "fixed" else dist.sample(rng)
     return DealDraws(z, pull, land, slip, walks, draw)
