@@ -24,25 +24,46 @@ from engine_helpers import (
 import sim
 from sim.engine.model import Replication
 from sim.engine.pricing import (
+    Terms,
+    average_over_openings,
     expected_discount_given_won,
+    price_expected_discount,
+    price_win_probability,
     win_probability_at_cap,
 )
 
 WIN_PROB = 0.5
 REPS = 4
+# the negotiation's full-information limit (reps know the need, one unlimited step, no walk):
+# the closed forms of earlier versions hold exactly
+FULL_INFO = {"walk_prob_per_round_frac": 0.0, "max_counter_rounds": 1,
+             "approval_days_per_tier": 0.0, "segment": {
+                 "wtp_signal_noise_frac": 0.0, "concession_step_frac": 1.0}}
+# an exact signal with walks, three rounds of 5 points: the closed forms of the negotiation
+ROUNDS = {"walk_prob_per_round_frac": 0.2, "max_counter_rounds": 3,
+          "approval_days_per_tier": 1.0, "segment": {
+              "wtp_signal_noise_frac": 0.0, "concession_step_frac": 0.05,
+              "counter_round_days": 3.0}}
+SETTINGS = {"full_info": FULL_INFO, "rounds": ROUNDS}
+
+
+def rep_ppf(u):
+    """Quantiles of the Beta(1, REP_B) concession."""
+    return 1.0 - (1.0 - np.asarray(u, float)) ** (1 / REP_B)
 
 
 @cache
-def _deals(cap: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _deals(cap: float, setting: str = "full_info") -> tuple[np.ndarray, ...]:
     """Per replication: deals won, deals closed, mean discount of won deals (one seat each)."""
+    terms = SETTINGS[setting]
+    extra = {"segments.core.willingness_to_pay_usd": {
+                 "dist": "lognormal", "median": WTP_MEDIAN, "sigma": WTP_SIGMA},
+             "pricing.segments.core.discount_cap_frac": cap,
+             "pricing.segments.core.rep_discount_frac": {"dist": "beta", "a": 1.0, "b": REP_B}}
+    extra.update({f"pricing.{k}": v for k, v in terms.items() if k != "segment"})
+    extra.update({f"pricing.segments.core.{k}": v for k, v in terms["segment"].items()})
     sc = one_segment(horizon=12, opps_per_month=400.0, win_prob=WIN_PROB, list_price=LIST,
-                     extra={
-                         "segments.core.willingness_to_pay_usd": {
-                             "dist": "lognormal", "median": WTP_MEDIAN, "sigma": WTP_SIGMA},
-                         "pricing.segments.core.discount_cap_frac": cap,
-                         "pricing.segments.core.rep_discount_frac": {
-                             "dist": "beta", "a": 1.0, "b": REP_B},
-                     })
+                     extra=extra)
     won, closed, disc = [], [], []
     for r in range(REPS):
         m = sim.simulate(sc, seed=3, replication=r).monthly
@@ -53,7 +74,7 @@ def _deals(cap: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize("cap", [0.1, 0.3])
-def test_the_simulation_matches_the_closed_forms(cap):
+def test_the_simulation_matches_the_full_information_closed_forms(cap):
     won, closed, disc = _deals(cap)
     p = WIN_PROB * win_probability_at_cap(1.0, wtp_sf, LIST, cap)
     n = closed.sum()
@@ -61,6 +82,29 @@ def test_the_simulation_matches_the_closed_forms(cap):
     e = expected_discount_given_won(cap, LIST, wtp_sf, rep_cdf)
     se = disc.std(ddof=1) / math.sqrt(REPS)
     assert abs(disc.mean() - e) < 4 * se + 0.002
+
+
+@pytest.mark.parametrize("cap", [0.1, 0.3])
+def test_the_simulation_matches_the_negotiations_closed_forms(cap):
+    """Rounds, walks and approval days running in the engine against ``P(win)`` and
+    ``E[discount | won]`` of ``sim.engine.pricing`` averaged over the rep's opening draw."""
+    won, closed, disc = _deals(cap, "rounds")
+    seg = ROUNDS["segment"]
+    terms = Terms(seg["concession_step_frac"], ROUNDS["max_counter_rounds"],
+                  ROUNDS["walk_prob_per_round_frac"])
+    p_price = average_over_openings(
+        lambda d: price_win_probability(d, cap, LIST, wtp_sf, terms), rep_ppf)
+    p = WIN_PROB * p_price
+    n = closed.sum()
+    assert abs(won.sum() / n - p) < 4 * math.sqrt(p * (1 - p) / n)
+    e = average_over_openings(
+        lambda d: price_win_probability(d, cap, LIST, wtp_sf, terms)
+        * price_expected_discount(d, cap, LIST, wtp_sf, terms), rep_ppf) / p_price
+    se = disc.std(ddof=1) / math.sqrt(REPS)
+    assert abs(disc.mean() - e) < 4 * se + 0.002
+    # the negotiation loses deals the full-information rule wins (walks, bounded rounds)
+    won_full, closed_full, _ = _deals(cap)
+    assert won.sum() / n < won_full.sum() / closed_full.sum()
 
 
 def test_a_tighter_cap_lowers_the_win_rate_and_raises_the_net_price():

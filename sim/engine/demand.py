@@ -14,12 +14,21 @@ from sim.engine import market
 from sim.engine.context import Context
 from sim.engine.entities import Prospect
 from sim.engine.plan import MonthlyPlan, effective_headcount
+from sim.engine.pricing import effort_index, response
 from sim.units import CHANNELS, LEAD_CHANNELS, MONTH_DAYS, Channel
 
 # each prospect attribute has its own stream per channel x segment: the i-th prospect of a
 # channel and segment gets the same draws whatever else changes
 PROSPECT_DRAWS = ("contract", "wtp", "seats", "win", "cycle", "patience", "onboarding",
                   "account")
+
+
+def referral_response(partner) -> float:
+    """Referrals per partner relative to the scenario's own, under its commission: exactly 1
+    at the reference commission, concave above it, ``1 - response`` at no commission (S10)."""
+    g = effort_index(partner.commission_frac, partner.commission_reference_frac,
+                     partner.referral_commission_curvature)
+    return max(0.0, response(g, partner.referral_commission_response_frac))
 
 
 def segment_demand(ctx: Context, plan: MonthlyPlan, month: int, k: int, open_accounts: float,
@@ -35,7 +44,7 @@ def segment_demand(ctx: Context, plan: MonthlyPlan, month: int, k: int, open_acc
     name = ctx.seg_names[k]
     inbound, outbound, partner = s.channels.inbound, s.channels.outbound, s.channels.partner
     leads = [0.0, 0.0, plan.active_partners[month - 1] * partner.referrals_per_partner_per_month
-             * partner.segment_mix.get(name, 0.0)]
+             * referral_response(partner) * partner.segment_mix.get(name, 0.0)]
     spend = plan.marketing_budget_usd[month - 1] * inbound.segment_mix.get(name, 0.0)
     if spend > 0:
         leads[Channel.INBOUND] = market.inbound_leads(

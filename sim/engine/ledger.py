@@ -24,6 +24,12 @@ FLOW_COLUMNS = (
     "opportunities", "deals_won", "deals_lost", "deals_lost_price", "leads_lost_waiting",
     "list_arr_won", "discount_usd", "sales_cycle_days_sum", "ae_busy_days", "onboarding_busy_days",
     "new_unit_arr", "new_unit_deals", "programme_cost",
+    # the pocket-price waterfall of won deals (discount_usd = term + rep + quarter-end, the
+    # quarter-end share being min(extra, negotiated discount)), the discount given beyond the
+    # buyer's need, pulled deals that slipped, and counter rounds of all closed deals
+    # (sim.engine.pricing.negotiate)
+    "term_discount_usd", "rep_discount_usd", "quarter_end_discount_usd", "price_leak_usd",
+    "deals_slipped", "negotiation_rounds_sum",
 )
 # Levels integrated per (segment, channel).
 LEVEL_COLUMNS = ("arr", "customers", "monthly_billed_arr", "partner_window_arr")

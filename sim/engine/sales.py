@@ -20,14 +20,25 @@ import simpy
 from sim.engine.context import Context
 from sim.engine.entities import ElasticResource, Prospect
 from sim.engine.plan import headcount
-from sim.engine.pricing import conceded_discount, in_quarter_end, price_deal
+from sim.engine.pricing import (
+    MAX_ROUNDS,
+    Terms,
+    conceded_discount,
+    effort_index,
+    in_quarter_end,
+    needed_discount,
+    negotiate,
+    pull_forward,
+    response,
+)
 from sim.units import MONTH_DAYS, YEAR_DAYS, Channel
 
 if TYPE_CHECKING:  # pragma: no cover
+    from sim.scenario.model import Sales as SalesPlan
     from sim.scenario.model import SalesTeam as SalesTeamPlan
     from sim.scenario.model import SegmentPrice
 
-DISCOUNT_SEED_SALT = 0x5EED_D15C  # a deal's concession stream: its account seed ^ this
+DISCOUNT_SEED_SALT = 0x5EED_D15C  # a deal's negotiation stream: its account seed ^ this
 CAPACITY_TOLERANCE = 1e-9  # 2.9999999 deal slots from float ramps count as 3
 ALREADY_HIRED_T = -1e9  # hire time of the starting team: fully ramped from day 0
 PARTNER = Channel.PARTNER  # bound once: Enum attribute reads are slow
@@ -37,10 +48,15 @@ class Decision(NamedTuple):
     """The prospect's answer at the end of the sales cycle."""
 
     won: bool
-    lost_on_price: bool  # would have bought, but the discount needed exceeds the cap
+    lost_on_price: bool  # beat the competition, but refused every offer or walked
     discount_frac: float  # discount off the (term-discounted) list price: given if won,
     # needed if lost
     net_price_usd: float  # price per seat per year if won
+    quarter_end_frac: float = 0.0  # part of the discount that is the quarter-end extra
+    needed_frac: float = 0.0  # discount the buyer needed (private)
+    rounds: int = 0  # counter rounds of the negotiation
+    extra_days: float = 0.0  # days the rounds and approvals added to the cycle
+    slipped: bool = False  # pulled into the quarter end, then lost
 
 
 def win_probability(base_win_prob: float, partner_lift_frac: float, ch: int) -> float:
@@ -51,28 +67,75 @@ def win_probability(base_win_prob: float, partner_lift_frac: float, ch: int) -> 
 
 
 def decide(win_draw: float, wtp_usd: float, list_price_usd: float, win_prob: float,
-           discount_cap_frac: float, conceded_frac: float = 0.0) -> Decision:
-    """Win on competition (``win_draw < win_prob``) and on price: the deal gets the rep's
-    concession or the discount the prospect needs, whichever is larger, at most
-    ``discount_cap_frac``; a prospect needing more than the cap is lost on price
-    (``sim.engine.pricing``)."""
-    priced = price_deal(wtp_usd, list_price_usd, conceded_frac, discount_cap_frac)
-    beats_competition = win_draw < win_prob
-    if not beats_competition or not priced.won_on_price:
-        return Decision(False, beats_competition, priced.needed_frac, math.nan)
-    return Decision(True, False, priced.discount_frac, priced.net_price_usd)
+           discount_cap_frac: float, conceded_frac: float = 0.0,
+           signal_usd: float | None = None, terms: Terms = Terms(),
+           walk_draws: tuple[float, ...] = (), quarter_end_frac: float = 0.0) -> Decision:
+    """Win on competition (``win_draw < win_prob``), then on price: the rep opens at
+    ``conceded_frac`` and negotiates from the buyer's signal (``signal_usd``; ``None`` = it
+    knows the willingness to pay) under ``terms`` (``sim.engine.pricing.negotiate``). With
+    the default terms the deal gets ``max(need, conceded)``, or is lost above the cap."""
+    if not win_draw < win_prob:
+        return Decision(False, False, needed_discount(wtp_usd, list_price_usd), math.nan)
+    n = negotiate(wtp_usd, list_price_usd, wtp_usd if signal_usd is None else signal_usd,
+                  conceded_frac, discount_cap_frac, terms, walk_draws)
+    if not n.won:
+        return Decision(False, True, n.needed_frac, math.nan, 0.0, n.needed_frac, n.rounds,
+                        n.extra_days)
+    qe = min(quarter_end_frac, n.discount_frac)
+    return Decision(True, False, n.discount_frac, list_price_usd * (1 - n.discount_frac), qe,
+                    n.needed_frac, n.rounds, n.extra_days)
+
+
+class DealDraws(NamedTuple):
+    """A deal's own draws, in a fixed order on its own stream (common random numbers: the
+    same deal gets the same draws in every what-if)."""
+
+    signal_z: float  # standard normal noise of the rep's read of willingness to pay
+    pull_u: float  # uniform: offered the quarter-end extra to close early
+    land_u: float  # uniform: where in the quarter-end window a pulled deal closes
+    slip_u: float  # uniform: a pulled deal slips
+    walk_u: tuple[float, ...]  # uniform per counter round: the buyer walks
+    rep_draw_frac: float  # the rep's habitual concession
+
+
+def deal_draws(account_seed: int, price: SegmentPrice) -> DealDraws:
+    """Draw a deal's negotiation on the stream ``account_seed ^ DISCOUNT_SEED_SALT``; the
+    concession last, as its distribution may take any number of draws."""
+    rng = random.Random(account_seed ^ DISCOUNT_SEED_SALT)
+    z = rng.gauss(0.0, 1.0)
+    pull, land, slip = rng.random(), rng.random(), rng.random()
+    walks = tuple([rng.random() for _ in range(MAX_ROUNDS)])
+    dist = price.rep_discount_frac
+    draw = dist.value if dist.dist == "fixed" else dist.sample(rng)
+    return DealDraws(z, pull, land, slip, walks, draw)
 
 
 def rep_concession(account_seed: int, t: float, price: SegmentPrice,
                    quarter_end_window_days: float) -> float:
-    """The discount the rep concedes on this deal whatever the buyer needs: a draw from the
-    segment's discount behaviour on the deal's own stream (so the same deal gets the same
-    draw in every what-if), plus the quarter-end extra if it closes in the window."""
-    dist = price.rep_discount_frac
-    draw = dist.value if dist.dist == "fixed" else dist.sample(
-        random.Random(account_seed ^ DISCOUNT_SEED_SALT))
+    """The rep's opening discount on this deal: its habitual concession (drawn on the deal's
+    own stream), plus the quarter-end extra if it closes in the window."""
+    draw = deal_draws(account_seed, price).rep_draw_frac
     return conceded_discount(draw, in_quarter_end(t, quarter_end_window_days),
                              price.quarter_end_extra_discount_frac)
+
+
+class Effort(NamedTuple):
+    """What the sales commission does to AE effort, relative to the reference (S10)."""
+
+    win_mult: float  # on win probabilities
+    cycle_mult: float  # on sales cycles
+    attrition_mult: float  # on the attrition hazard
+
+
+def sales_effort(sales: SalesPlan) -> Effort:
+    """Effort multipliers of the scenario's sales commission (all exactly 1 at the
+    reference)."""
+    g = effort_index(sales.commission_frac, sales.commission_reference_frac,
+                     sales.effort_curvature)
+    win = max(0.0, response(g, sales.effort_win_prob_response_frac))
+    cyc = response(g, sales.effort_cycle_response_frac)
+    attr = max(0.0, 1.0 + sales.effort_attrition_response_frac * (1.0 - g))
+    return Effort(win, 1.0 / cyc if cyc > 0 else math.inf, attr)
 
 
 class AccountExecutive(NamedTuple):
@@ -94,6 +157,11 @@ class SalesTeam:
         self.on_won = on_won
         self.on_won_before_start = on_won_before_start  # pipeline warm-up: nothing booked
         self.rng = ctx.streams.python(f"ae_staffing/{name}")
+        self.effort = sales_effort(ctx.scenario.sales)
+        pricing = ctx.scenario.pricing
+        self.terms = [Terms(pr.concession_step_frac, pricing.max_counter_rounds,
+                            pricing.walk_prob_per_round_frac, pr.counter_round_days,
+                            pricing.approval_days_per_tier) for pr in ctx.prices]
         self.aes = [AccountExecutive(ALREADY_HIRED_T, 1.0, self._leave_t(0.0))
                     for _ in range(headcount(team, 1))]
         slots = self.capacity_at(0.0)
@@ -107,11 +175,12 @@ class SalesTeam:
     def _leave_t(self, t: float) -> float:
         """When an AE hired at t leaves (exponential attrition)."""
         p = self.team.attrition_per_year_frac
-        if p <= 0:
+        mult = self.effort.attrition_mult  # commission below the reference: more leave
+        if p <= 0 or mult <= 0:
             return math.inf
         if p >= 1:
             return t
-        rate = -math.log(1 - p) / YEAR_DAYS
+        rate = -math.log(1 - p) / YEAR_DAYS * mult
         return t + self.rng.expovariate(rate)
 
     def productivity_at(self, t: float) -> float:
@@ -180,11 +249,47 @@ class SalesTeam:
         ledger.wait(ledger.team_wait[self.index], start, start - arrived)
         ledger.ae_busy.add(start, 1)
         ledger.team_busy[self.index].add(start, 1)
-        ctx.env.timeout(p.cycle_days, value=(p, req, start)).callbacks.append(self._close)
+        end, decision = self.plan_deal(p, start)
+        ctx.env.timeout(end - start, value=(p, req, start, decision)).callbacks.append(
+            self._close)
+
+    def plan_deal(self, p: Prospect, start: float) -> tuple[float, Decision]:
+        """The whole deal from its start, computed at once from its draws (one SimPy event):
+        when it ends and how. The cycle (scaled by AE effort) may be pulled into the quarter
+        end (then it may slip); the negotiation's rounds and approvals add days, except on a
+        deal offered the quarter-end extra, whose rounds are compressed into the deadline."""
+        ctx = self.ctx
+        s = ctx.scenario
+        pricing = s.pricing
+        seg, price = ctx.segments[p.seg], ctx.prices[p.seg]
+        listed = price.list_price_usd * (1 - seg.contracts[p.contract_index].term_discount_frac)
+        draws = deal_draws(p.account_seed, price)
+        end = start + p.cycle_days * self.effort.cycle_mult
+        extra = price.quarter_end_extra_discount_frac
+        pulled = None
+        if extra > 0:
+            pulled = pull_forward(start, end, pricing.pull_forward_window_days,
+                                  pricing.quarter_end_window_days, draws.pull_u, draws.land_u,
+                                  pricing.pull_forward_prob_frac)
+        if pulled is not None:
+            end = pulled
+            if draws.slip_u < pricing.pull_forward_slip_prob_frac:
+                return end, Decision(False, False, math.nan, math.nan, slipped=True)
+        qe = pulled is not None or in_quarter_end(end, pricing.quarter_end_window_days)
+        win_prob = min(1.0, win_probability(seg.base_win_prob_frac,
+                                            s.channels.partner.win_prob_lift_frac, p.ch)
+                       * self.effort.win_mult)
+        signal = p.wtp_usd * math.exp(price.wtp_signal_noise_frac * draws.signal_z)
+        decision = decide(p.win_draw, p.wtp_usd, listed, win_prob, price.discount_cap_frac,
+                          conceded_discount(draws.rep_draw_frac, qe, extra), signal,
+                          self.terms[p.seg], draws.walk_u, extra if qe else 0.0)
+        if not (qe and extra > 0):  # a quarter-end deal's rounds meet the deadline
+            end += decision.extra_days
+        return end, decision
 
     def _close(self, event: simpy.Event) -> None:
         """The sales cycle ends: the AE is free again and the prospect decides."""
-        p, req, start = event.value
+        p, req, start, decision = event.value
         ctx = self.ctx
         ledger = ctx.ledger
         end = ctx.env.now
@@ -193,38 +298,45 @@ class SalesTeam:
         ledger.team_busy[self.index].add(end, -1)
         ledger.spread(start, end, "ae_busy_days", p.seg, p.ch)
         ledger.flow(end, "sales_cycle_days_sum", p.seg, p.ch, end - start)
-        self._book(p, end)
+        self._book(p, end, decision)
 
-    def _book(self, p: Prospect, t: float) -> None:
+    def _book(self, p: Prospect, t: float, decision: Decision) -> None:
         ctx = self.ctx
         s, ledger = ctx.scenario, ctx.ledger
         seg, price = ctx.segments[p.seg], ctx.prices[p.seg]
-        option = seg.contracts[p.contract_index]
-        listed = price.list_price_usd * (1 - option.term_discount_frac)
-        win_prob = win_probability(seg.base_win_prob_frac, s.channels.partner.win_prob_lift_frac,
-                                   p.ch)
-        conceded = rep_concession(p.account_seed, t, price, s.pricing.quarter_end_window_days)
-        decision = decide(p.win_draw, p.wtp_usd, listed, win_prob, price.discount_cap_frac,
-                          conceded)
+        term_frac = seg.contracts[p.contract_index].term_discount_frac
+        listed = price.list_price_usd * (1 - term_frac)
         if t < 0:  # closed in the pipeline warm-up before day 0
             if decision.won and self.on_won_before_start is not None:
                 self.on_won_before_start(p, t, decision)
             return
+        ledger.flow(t, "negotiation_rounds_sum", p.seg, p.ch, decision.rounds)
         if not decision.won:
             ledger.flow(t, "deals_lost", p.seg, p.ch, 1)
             if decision.lost_on_price:
                 ledger.flow(t, "deals_lost_price", p.seg, p.ch, 1)
+            if decision.slipped:
+                ledger.flow(t, "deals_slipped", p.seg, p.ch, 1)
+            why = ("slipped" if decision.slipped else
+                   "price" if decision.lost_on_price else "competition")
             ctx.note(t, -1, "deal_lost", p.seg, p.ch, p.seats * listed,
-                     f"{'price' if decision.lost_on_price else 'competition'}; "
-                     f"created {p.arrival_t!r}")
+                     f"{why}; created {p.arrival_t!r}")
             return
         net = decision.net_price_usd
+        seats = p.seats
         ledger.flow(t, "deals_won", p.seg, p.ch, 1)
-        ledger.flow(t, "list_arr_won", p.seg, p.ch, p.seats * price.list_price_usd)
-        ledger.flow(t, "discount_usd", p.seg, p.ch, p.seats * (price.list_price_usd - net))
-        ledger.flow(t, "sales_commission", p.seg, p.ch, s.sales.commission_frac * (p.seats * net))
+        ledger.flow(t, "list_arr_won", p.seg, p.ch, seats * price.list_price_usd)
+        ledger.flow(t, "discount_usd", p.seg, p.ch, seats * (price.list_price_usd - net))
+        ledger.flow(t, "term_discount_usd", p.seg, p.ch,
+                    seats * price.list_price_usd * term_frac)
+        ledger.flow(t, "rep_discount_usd", p.seg, p.ch,
+                    seats * listed * (decision.discount_frac - decision.quarter_end_frac))
+        ledger.flow(t, "quarter_end_discount_usd", p.seg, p.ch,
+                    seats * listed * decision.quarter_end_frac)
+        ledger.flow(t, "price_leak_usd", p.seg, p.ch,
+                    seats * listed * max(0.0, decision.discount_frac - decision.needed_frac))
+        ledger.flow(t, "sales_commission", p.seg, p.ch, s.sales.commission_frac * (seats * net))
         self.on_won(p, t, decision)
-
 
 
 class SalesForce:

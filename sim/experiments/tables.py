@@ -119,18 +119,18 @@ MONTHLY_FUNNEL = (
     "leads", "opportunities", "deals_won", "deals_lost", "deals_lost_price",
     "leads_lost_waiting", "list_arr_won", "discount_usd", "sales_cycle_days_sum",
     "new_unit_arr", "new_unit_deals",
+    # the pocket-price waterfall and the negotiation (sim.engine.sales)
+    "term_discount_usd", "rep_discount_usd", "quarter_end_discount_usd", "price_leak_usd",
+    "deals_slipped", "negotiation_rounds_sum",
 )
 CELL_COLUMNS = (
     "customers", "new_customers", "churned_customers", "arr", "new_arr", "expansion_arr",
     "contraction_arr", "churned_arr", "revenue", "billings", "cogs", "gross_profit", "leads",
     "opportunities", "deals_won", "deals_lost", "leads_lost_waiting", "list_arr_won",
     "discount_usd", "marketing_cost", "sales_cost", "customer_success_cost", "partner_cost",
-    "customer_months", "sales_commission",
+    "customer_months", "sales_commission", "term_discount_usd", "rep_discount_usd",
+    "quarter_end_discount_usd", "price_leak_usd",
 )
-SPLIT_DISCOUNT_COLUMNS = ("term_discount_usd", "rep_discount_usd", "quarter_end_discount_usd",
-                          "price_leak_usd")
-"""The discount's split, carried into the long tables when the engine's ledger records it
-(the pocket-price waterfall of ``sim.analysis.waterfall``)."""
 
 
 def monthly_table(ledger: Ledger, plan: MonthlyPlan, cells: dict[str, np.ndarray],
@@ -180,7 +180,7 @@ def long_table(cells: dict[str, np.ndarray], axis_summed: int, label: str,
     parts = []
     for i, name in enumerate(names):
         cols = {"month": months, label: name}
-        for key in (*CELL_COLUMNS, *(k for k in SPLIT_DISCOUNT_COLUMNS if k in cells)):
+        for key in CELL_COLUMNS:
             cols[key] = cells[key].sum(axis=axis_summed)[:, i]
         parts.append(pd.DataFrame(cols))
     return pd.concat(parts, ignore_index=True).sort_values(["month", label], ignore_index=True)

@@ -362,6 +362,17 @@ class SegmentPrice(Model):
     installed_price_step_cap_frac: Frac = 0.10
     """Largest move toward the new list price per renewal (per year for monthly contracts).
     Assumption; firms realise about half of the increase they ask for (S7)."""
+    wtp_signal_noise_frac: float = Field(default=0.25, ge=0, le=5)
+    """How well reps read a buyer's private willingness to pay: they see ``wtp * exp(sigma
+    Z)``, Z standard normal, this the sigma (0 = they know it). Assumption: no published
+    figure; enterprise reps do more discovery (e.g. SMB 0.30, mid-market 0.25, enterprise
+    0.20)."""
+    concession_step_frac: Frac = 0.07
+    """Largest move of the rep's offer per counter round (off the term-discounted list).
+    0 = take it or leave it at the opening offer. Assumption."""
+    counter_round_days: float = Field(default=7.0, ge=0, le=365)
+    """Days each counter round adds to the sales cycle. Assumption (e.g. SMB 5, mid-market
+    10, enterprise 15)."""
 
 
 class Pricing(Model):
@@ -378,6 +389,23 @@ class Pricing(Model):
     quarter_end_window_days: float = Field(default=14.0, ge=0, le=91)
     """Days before each plan quarter end in which reps concede
     ``quarter_end_extra_discount_frac`` more (S6: the final 2 fiscal weeks)."""
+    walk_prob_per_round_frac: Frac = 0.15
+    """Chance a buyer walks away at each counter round of a negotiation. Assumption."""
+    max_counter_rounds: int = Field(default=3, ge=0, le=10)
+    """Counter rounds after the rep's opening offer; refused at the last, the deal is lost on
+    price. Assumption."""
+    approval_days_per_tier: float = Field(default=2.0, ge=0, le=365)
+    """Days each approval above the rep's own authority adds to the cycle (tiers S6: rep
+    <=10%, manager <=20%, RVP <=35%, VP <=50%; no discount above 50% is given). Assumption."""
+    pull_forward_window_days: float = Field(default=21.0, ge=0, le=91)
+    """A deal whose cycle would end within this many days after a quarter end may be offered
+    the quarter-end extra to close before it. Assumption (S6: period-end push)."""
+    pull_forward_prob_frac: Frac = 0.4
+    """Chance such a deal is pulled into the last ``quarter_end_window_days`` of the quarter
+    (only where the segment's ``quarter_end_extra_discount_frac`` > 0). Assumption."""
+    pull_forward_slip_prob_frac: Frac = 0.15
+    """Chance a pulled deal slips and is lost. Assumption; S6: the last day of a month has 3x
+    the deals won and 11.43x the deals lost."""
 
 
 # ---------------------------------------------------------------- channels
@@ -451,6 +479,17 @@ class Partner(Model):
     """Months after the sale during which commission is paid (HubSpot: 12 or 36)."""
     program_cost_per_partner_per_month_usd: USD = 0.0
     """Partner programme cost per active partner (enablement, MDF)."""
+    commission_reference_frac: Frac = 0.20
+    """Commission at which partners refer ``referrals_per_partner_per_month`` (HubSpot 20%,
+    section 7)."""
+    referral_commission_response_frac: Frac = 0.8
+    """Share of referrals that respond to the commission: referrals scale by ``1 + s (g(r)
+    - 1)`` with ``g`` the concave effort index of ``commission / reference`` (docs S10), so no
+    commission keeps ``1 - s`` of them (partners who refer for their clients' sake) and more
+    commission has diminishing returns. Assumption (S10)."""
+    referral_commission_curvature: float = Field(default=2.0, ge=0, le=20)
+    """k of the effort index ``g(r) = (1 - e^-kr) / (1 - e^-k)``; higher = faster
+    saturation above the reference. Assumption (S10)."""
 
     @model_validator(mode="after")
     def _partner_counts(self) -> Partner:
@@ -508,6 +547,22 @@ class Sales(Model):
     """Sales commission on first-year contract value of new deals (ICONIQ: 10%)."""
     expansion_commission_frac: Frac = 0.08
     """Commission on expansion ARR (median upsell commission 8%)."""
+    commission_reference_frac: Frac = 0.10
+    """Commission at which AE effort is the scenario's own (win probabilities, cycles and
+    attrition as stated): ICONIQ 10% (section 2, S10)."""
+    effort_curvature: float = Field(default=2.0, ge=0, le=20)
+    """k of the effort index ``g(r) = (1 - e^-kr) / (1 - e^-k)``, r = commission / reference:
+    0 at no commission, 1 at the reference, concave above. Assumption (S10)."""
+    effort_win_prob_response_frac: Frac = 0.25
+    """Win probabilities scale by ``1 + s (g - 1)``: no commission keeps 1 - s of them (base
+    salary still buys some effort); double commission about +3%. Assumption sized to the
+    field studies (S10: a comp-plan change raised output ~9%)."""
+    effort_cycle_response_frac: Frac = 0.20
+    """Sales cycles scale by ``1 / (1 + s (g - 1))``: no commission, cycles x1.25. Assumption
+    (S10)."""
+    effort_attrition_response_frac: float = Field(default=1.0, ge=0, le=10)
+    """AE attrition hazard scales by ``1 + s (1 - g)``: no commission doubles departures;
+    more commission keeps reps longer. Assumption (S10)."""
 
 
 class Onboarding(Model):

@@ -1,5 +1,7 @@
-"""Pricing rules: discounts as reps give them (bounded by the cap), their closed forms
-against Monte Carlo, and the installed-base price step."""
+"""Pricing rules: discounts as reps give them (bounded by the cap) in the negotiation's
+full-information limit (the rule of earlier versions, still the calibration's likelihood),
+its closed forms against Monte Carlo, and the installed-base price step. The negotiation
+under private information: tests/engine/test_negotiation.py."""
 
 from __future__ import annotations
 
@@ -21,10 +23,21 @@ from sim.engine.pricing import (
     expected_net_price_given_won,
     in_quarter_end,
     installed_price_step,
-    negotiated_discount,
-    price_deal,
+    negotiate,
     win_probability_at_cap,
 )
+
+
+def price_deal(wtp_usd, listed_usd, conceded_frac, cap_frac):
+    """The negotiation with full information (the default terms: the rep reads the need and
+    may concede it in one round, no walk)."""
+    return negotiate(wtp_usd, listed_usd, wtp_usd, conceded_frac, cap_frac)
+
+
+def negotiated_discount(needed_frac, conceded_frac, cap_frac):
+    n = negotiate(LIST * (1 - needed_frac), LIST, LIST * (1 - needed_frac), conceded_frac,
+                  cap_frac)
+    return n.discount_frac if n.won else None
 
 
 def draws(n=400_000, seed=7):
@@ -43,14 +56,13 @@ def monte_carlo(cap, wtp, rep, win_u, base=0.3):
 
 def test_a_buyer_who_would_pay_list_still_gets_the_reps_concession():
     d = price_deal(wtp_usd=1500.0, listed_usd=LIST, conceded_frac=0.12, cap_frac=0.3)
-    assert d.won_on_price and d.needed_frac == 0.0
+    assert d.won and d.needed_frac == 0.0 and d.rounds == 0
     assert d.discount_frac == pytest.approx(0.12)
-    assert d.net_price_usd == pytest.approx(880.0)
 
 
 def test_a_buyer_who_needs_more_than_the_concession_gets_what_it_needs():
     d = price_deal(850.0, LIST, 0.05, 0.3)
-    assert d.discount_frac == pytest.approx(0.15) and d.net_price_usd == pytest.approx(850.0)
+    assert d.discount_frac == pytest.approx(0.15) and d.rounds == 1
 
 
 def test_the_cap_bounds_the_concession():
@@ -60,8 +72,8 @@ def test_the_cap_bounds_the_concession():
 
 def test_a_buyer_needing_more_than_the_cap_is_lost_and_exactly_the_cap_wins():
     lost = price_deal(700.0, LIST, 0.0, 0.2)
-    assert not lost.won_on_price and math.isnan(lost.net_price_usd)
-    assert price_deal(800.0, LIST, 0.0, 0.2).won_on_price
+    assert not lost.won and lost.discount_frac == pytest.approx(0.2)
+    assert price_deal(800.0, LIST, 0.0, 0.2).won
 
 
 def test_quarter_end_window_and_extra():
