@@ -29,7 +29,7 @@ def result():
 
 def _check_sums(t: pd.DataFrame) -> None:
     for _seg, g in t.groupby("segment"):
-        steps = g[~g["step"].isin([LIST, POCKET])]["usd"]
+        steps = g[~g["step"].isin([LIST, POCKET]) & ~g["memo"]]["usd"]
         list_usd = g.loc[g["step"] == LIST, "usd"].item()
         pocket = g.loc[g["step"] == POCKET, "usd"].item()
         assert list_usd + steps.sum() == pytest.approx(pocket, rel=1e-12, abs=1e-6)
@@ -46,7 +46,22 @@ def test_engine_waterfall_steps_sum_to_the_pocket_price(result):
     pocket = t[t["step"] == POCKET].set_index("segment")["usd"]
     expected = bs["new_arr"] - bs["sales_commission"] - bs["partner_cost"]
     assert pocket.to_dict() == pytest.approx(expected.to_dict(), rel=1e-9)
-    assert "Discount" in set(t["step"])  # today's ledger: one discount step
+    # the engine splits the discount: term, rep and quarter-end explain all of it, and the
+    # price leak is a memo inside them
+    assert {"Term discount", "Rep discount", "Quarter-end extra"} <= set(t["step"])
+    assert "Other discount" not in set(t["step"])
+    leak = t[t["memo"]]
+    assert len(leak) == t["segment"].nunique()
+    disc = t[t["step"].isin(["Rep discount", "Quarter-end extra"])].groupby("segment")["usd"].sum()
+    assert (leak.set_index("segment")["usd"] >= disc - 1e-6).all()  # leak within them
+
+
+def test_without_the_split_the_discount_is_one_step():
+    bs = pd.DataFrame({"segment": ["smb"], "month": [1], "list_arr_won": [1000.0],
+                       "discount_usd": [200.0], "sales_commission": [80.0]})
+    t = pocket_price_waterfall(bs)
+    assert list(t["step"]) == [LIST, "Discount", "Sales commission", POCKET]
+    _check_sums(t)
 
 
 def test_split_discount_flows_are_steps_and_the_rest_is_other_discount():
@@ -57,10 +72,11 @@ def test_split_discount_flows_are_steps_and_the_rest_is_other_discount():
                        "sales_commission": [80.0, 40.0], "partner_cost": [5.0, 5.0]})
     t = pocket_price_waterfall(bs).set_index("step")["usd"]
     assert list(t.index) == [LIST, "Term discount", "Rep discount", "Quarter-end extra",
-                             "Price leak", "Other discount", "Sales commission",
-                             "Partner commission", POCKET]
+                             "Other discount", "Sales commission", "Partner commission", POCKET,
+                             "Memo: price leak (inside the discounts above)"]
     assert t["Term discount"] == -70.0
-    assert t["Other discount"] == pytest.approx(-(300.0 - 250.0))
+    assert t["Other discount"] == pytest.approx(-(300.0 - 220.0))
+    assert t["Memo: price leak (inside the discounts above)"] == -30.0
     assert t[POCKET] == pytest.approx(1500 - 300 - 120 - 10)
     _check_sums(pocket_price_waterfall(bs))
 

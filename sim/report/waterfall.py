@@ -56,7 +56,8 @@ def waterfall_html(result: ExperimentResult) -> str:
 
 def waterfall_chart(result: ExperimentResult) -> alt.Chart:
     """Bars from list to pocket price per segment, each step as a floating bar."""
-    t = waterfall_table(result).copy()
+    t = waterfall_table(result)
+    t = t[~t["memo"]].copy()
     t["order"] = t.groupby("segment").cumcount()
     t["end"] = 0.0
     t["start"] = 0.0
