@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from sim.calibrate.mle import LEAD_CHANNELS, Estimate, Fit, _note, _sig
+from sim.engine.retention import step_churn_probability
 from sim.engine.retention_math import betaln
 
 HEADER = "# revsim calibrate"
@@ -63,7 +64,9 @@ def to_scenario_overrides(fit: Fit, base) -> tuple[dict[tuple, object], dict[tup
         c = g("churn_concentration")
         kappa = c.value if c else spec.churn_concentration
         p = base.pricing
-        factor = 1 + p.uplift_churn_elasticity * p.annual_uplift_frac  # the engine's uplift
+        # the engine's step hazard at the escalator, independent of the account's churn
+        q_step = step_churn_probability(p.annual_uplift_frac, p.uplift_churn_at_reference_frac,
+                                        p.uplift_churn_reference_frac, p.uplift_churn_shape)
         if g("monthly_churn_mean"):
             mu = g("monthly_churn_mean").value
             r12 = _monthly_r12(mu, kappa)
@@ -73,12 +76,15 @@ def to_scenario_overrides(fit: Fit, base) -> tuple[dict[tuple, object], dict[tup
             notes[key] += "; r12 = S(12) of the shifted-beta-geometric law"
         if g("renewal_churn_mean") and g("renewal_term_months"):
             term = g("renewal_term_months").value
-            mu = min(1.0, g("renewal_churn_mean").value / factor)
-            r12 = (1 - mu) ** (12 / term)
+            mu = min(1.0, max(0.0, 1 - (1 - g("renewal_churn_mean").value) / (1 - q_step)))
+            r_term = (1 - mu) ** (12 / term)
+            f = spec.multi_year_churn_factor ** max(0.0, term / 12 - 1)
+            r12 = 1 - (1 - r_term) / f if f > 0 else r_term
             key = (*s, "logo_retention_12m_frac")
-            put(key, _sig(r12), f"{seg}.renewal_churn_mean", f"{seg}.renewal_term_months")
-            notes[key] += (f"; r12 = (1 - churn / {factor:g})^(12/{term:g}) "
-                           "(uplift effect, term)")
+            put(key, _sig(min(1.0, max(0.0, r12))), f"{seg}.renewal_churn_mean",
+                f"{seg}.renewal_term_months")
+            notes[key] += (f"; r12 from (1 - churn) / (1 - {q_step:.4g})^(12/{term:g}) "
+                           "(uplift step hazard, term, multi-year factor)")
         if c:
             put((*s, "churn_concentration"), _sig(c.value), f"{seg}.churn_concentration")
         if g("expansion_rate_per_year"):

@@ -20,7 +20,33 @@ from sim.units import CHANNELS, LEAD_CHANNELS, MONTH_DAYS, Channel
 # each prospect attribute has its own stream per channel x segment: the i-th prospect of a
 # channel and segment gets the same draws whatever else changes
 PROSPECT_DRAWS = ("contract", "wtp", "seats", "win", "cycle", "patience", "onboarding",
-                  "account")
+                  "account", "term")
+
+
+def offered_option(contracts, preferred: int) -> int:
+    """The option a buyer preferring option ``preferred`` signs on: itself when offered,
+    else the shortest offered term at least as long (the first such option), else the longest
+    offered shorter term."""
+    if contracts[preferred].offered:
+        return preferred
+    want = contracts[preferred].term_months
+    offered = [j for j, o in enumerate(contracts) if o.offered]
+    longer = [j for j in offered if contracts[j].term_months >= want]
+    if longer:
+        return min(longer, key=lambda j: (contracts[j].term_months, j))
+    return max(offered, key=lambda j: (contracts[j].term_months, -j))
+
+
+def term_walk_probability(preferred_months: int, offered_months: int,
+                          walk_per_year_frac: float) -> float:
+    """Chance that a buyer moved from its preferred term to a longer one walks away:
+    ``1 - (1 - p)^(extra months / 12)``; 0 when the term is not longer."""
+    extra = offered_months - preferred_months
+    if extra <= 0 or walk_per_year_frac <= 0:
+        return 0.0
+    if walk_per_year_frac >= 1.0:
+        return 1.0
+    return -np.expm1(extra / 12 * np.log1p(-walk_per_year_frac))
 
 
 def referral_response(partner) -> float:
@@ -117,26 +143,46 @@ class Demand:
                     g = ctx.streams.numpy(f"leads/{CHANNELS[c]}/{name}/{month}")
                 n_leads = int(g.poisson(leads[c]))
                 opps = int(g.binomial(n_leads, qualify[c])) if n_leads else 0
-                ledger.flow(t, "leads", k, c, n_leads)  # the ledger books nothing before day 0
-                ledger.flow(t, "opportunities", k, c, opps)
-                if n_leads:
-                    ctx.note(t, -1, "leads", k, c, float(n_leads), f"{opps} qualified")
+                drawn = []
                 if opps:
                     rng = (self.rng_arrivals_warm if warm_up else self.rng_arrivals)[(c, k)]
                     times = np.sort(rng.uniform(t, t + MONTH_DAYS, opps))
-                    arrivals.extend(self.draw_prospects(k, c, times, bool(warm_up)))
+                    drawn = self.draw_prospects(k, c, times, bool(warm_up))
+                # buyers who walk on the terms offered never become opportunities
+                kept = len(drawn)
+                ledger.flow(t, "leads", k, c, n_leads)  # the ledger books nothing before day 0
+                ledger.flow(t, "opportunities", k, c, kept)
+                if n_leads:
+                    ctx.note(t, -1, "leads", k, c, float(n_leads),
+                             f"{kept} qualified" + (f", {opps - kept} walked on the term offered"
+                                                    if kept < opps else ""))
+                arrivals.extend(drawn)
         arrivals.sort(key=lambda p: p.arrival_t)
         return arrivals
 
     def draw_prospects(self, k: int, c: int, times: np.ndarray,
                        warm_up: bool = False) -> list[Prospect]:
-        """Draw the attributes of a batch of opportunities in bulk, one stream each."""
+        """Draw the attributes of a batch of opportunities in bulk, one stream each. The
+        contract draw is the buyer's preferred option; when the plan does not offer it the
+        buyer is moved to ``offered_option`` and walks away with ``term_walk_probability``
+        (dropped from the batch: every other draw of the batch is unchanged)."""
         seg = self.ctx.segments[k]
         g = (self.rng_prospect_warm if warm_up else self.rng_prospect)[(c, k)]
         n = len(times)
         shares = np.cumsum([o.share_frac for o in seg.contracts])
-        contract = np.minimum(np.searchsorted(shares, g["contract"].random(n), side="right"),
-                              len(seg.contracts) - 1)
+        preferred = np.minimum(np.searchsorted(shares, g["contract"].random(n), side="right"),
+                               len(seg.contracts) - 1)
+        keep = np.ones(n, dtype=bool)
+        if all(o.offered for o in seg.contracts):
+            contract = preferred
+        else:
+            terms = [o.term_months for o in seg.contracts]
+            moved = [offered_option(seg.contracts, j) for j in range(len(seg.contracts))]
+            walk = np.array([term_walk_probability(terms[j], terms[moved[j]],
+                                                   seg.longer_term_walk_per_year_frac)
+                             for j in range(len(seg.contracts))])
+            contract = np.asarray(moved)[preferred]
+            keep = g["term"].random(n) >= walk[preferred]
         wtp = seg.willingness_to_pay_usd.sample_array(g["wtp"], n)
         seats = np.maximum(1.0, np.round(seg.seats.sample_array(g["seats"], n)))
         win_draw = g["win"].random(n)
@@ -144,7 +190,7 @@ class Demand:
         patience = seg.patience_days.sample_array(g["patience"], n)
         onboarding = seg.onboarding_days.sample_array(g["onboarding"], n)
         seeds = g["account"].integers(0, 2**63, n)
-        return [Prospect(k, c, *row) for row in zip(
+        return [Prospect(k, c, *row) for row, kept in zip(zip(
             times.tolist(), wtp.tolist(), seats.tolist(), win_draw.tolist(), cycle.tolist(),
             patience.tolist(), contract.tolist(), onboarding.tolist(), seeds.tolist(),
-            strict=True)]
+            strict=True), keep.tolist(), strict=True) if kept]

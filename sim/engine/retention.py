@@ -1,9 +1,16 @@
 """Retention: health, customer-success coverage, churn propensity, the renewal decision,
 repricing at renewal, and the monthly contracts' geometric renewal blocks.
 
-The rules are plain functions (``health``, ``coverage_factor``, ``over_wtp_churn_probability``,
-``renewal_churn_probability``, ``renewals_before_churn``); ``Retention`` reads an account,
-calls them and draws from the account's own stream. Churn itself is booked by the customer
+The rules are plain functions (``health``, ``coverage_factor``, ``step_churn_probability``,
+``over_wtp_churn_probability``, ``price_churn_probability``, ``renewal_churn_probability``,
+``renewals_before_churn``); ``Retention`` reads an account, calls them and draws from the
+account's own stream.
+
+Renewal pricing meets resistance: a renewal's price step adds a hazard that rises smoothly
+with the step (S7: an unplanned rise costs +12-15 points of churn, a planned escalator under
+3), and a new price above the account's willingness to pay plus its switching cost (a share
+of its price per segment) makes it leave, almost surely when far above. Both act as hazards
+independent of the account's own churn propensity. Churn itself is booked by the customer
 base (``Customers.churn``) when ``renew`` says no.
 """
 
@@ -26,7 +33,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from sim.engine.stakeholders import StakeholderModel
     from sim.scenario.model import Segment
 
-OVER_WTP_RAMP_FRAC = 0.2  # price 20% above willingness to pay reaches the full over-WTP churn
 MONTHLY_RENEWAL_BLOCK_MONTHS = 3  # monthly renewals drawn at once (one geometric draw)
 CERTAIN_SURVIVAL_Q = 1e-12  # below this monthly churn probability the block is renewed outright
 TIME_TOLERANCE_DAYS = 1e-6  # events this close count as simultaneous
@@ -57,28 +63,60 @@ def coverage_factor(required_csms: float, effective_csms: float, elasticity: flo
     return min(max_factor, max(min_factor, ratio ** elasticity))
 
 
-def over_wtp_churn_probability(price_usd: float, uplift_frac: float, wtp_now_usd: float,
-                               max_prob_frac: float) -> float:
-    """Churn probability from being priced above the willingness to pay: rises linearly
-    with the excess and reaches ``max_prob_frac`` at ``OVER_WTP_RAMP_FRAC`` above it."""
-    excess = price_usd * (1 + uplift_frac) / wtp_now_usd - 1.0 if wtp_now_usd > 0 else 1.0
+def step_churn_probability(step_frac: float, at_reference_frac: float, reference_frac: float,
+                           shape: float) -> float:
+    """Extra churn probability from a renewal's price step: ``1 - (1 - q_ref)^((step /
+    reference)^shape)``, 0 for no rise, exactly ``at_reference_frac`` at ``reference_frac``,
+    smooth and rising with the step toward 1 (S7: +12-15 points for an unplanned rise)."""
+    if step_frac <= 0 or at_reference_frac <= 0:
+        return 0.0
+    if at_reference_frac >= 1.0:
+        return 1.0
+    return -math.expm1((step_frac / reference_frac) ** shape * math.log1p(-at_reference_frac))
+
+
+def over_wtp_churn_probability(new_price_usd: float, wtp_now_usd: float,
+                               switching_cost_usd: float, scale_frac: float) -> float:
+    """Churn probability of a renewal priced above what staying is worth to the account (its
+    willingness to pay plus its switching cost): ``1 - exp(-(excess / scale)^2)`` with
+    ``excess = new price / (wtp + switching cost) - 1``; 0 at or below it, near 1 far above."""
+    reference = wtp_now_usd + switching_cost_usd
+    if reference <= 0:
+        return 1.0
+    excess = new_price_usd / reference - 1.0
     if excess <= 0:
         return 0.0
-    return max_prob_frac * min(1.0, excess / OVER_WTP_RAMP_FRAC)
+    return -math.expm1(-(excess / scale_frac) ** 2)
 
 
 def renewal_churn_probability(churn_propensity: float, health_factor: float,
-                              uplift_frac: float, uplift_churn_elasticity: float,
                               price_churn: float | None = None,
                               renewal_factor: float | None = None) -> float:
-    """Probability that an account does not renew: its propensity x health x the uplift's
-    effect, at least the over-WTP churn (if given), at most 1; a stakeholder renewal factor
-    (if given) scales the renewal odds."""
-    q = churn_propensity * health_factor * (1 + uplift_churn_elasticity * uplift_frac)
-    q = min(1.0, q) if price_churn is None else min(1.0, max(q, price_churn))
+    """Probability that an account does not renew: its propensity x health (at most 1), and
+    the price's churn (step and over willingness to pay, if given) as an independent hazard,
+    ``1 - (1 - q)(1 - price_churn)``; a stakeholder renewal factor (if given) scales the
+    renewal odds."""
+    q = min(1.0, churn_propensity * health_factor)
+    if price_churn is not None:
+        q = 1.0 - (1.0 - q) * (1.0 - price_churn)
     if renewal_factor is not None:  # champion gone with no backup: renewal odds x factor
         q = 1.0 - (1.0 - q) * renewal_factor
     return q
+
+
+def price_churn_probability(price_usd: float, increase_frac: float, wtp_now_usd: float,
+                            switching_cost_frac: float, pricing) -> float:
+    """The renewal's price churn: the step hazard of ``increase_frac`` and the over-WTP
+    hazard of the new price ``price_usd * (1 + increase_frac)`` against the willingness to pay
+    plus a switching cost of ``switching_cost_frac`` of today's price, as independent
+    hazards. ``pricing``: the scenario's ``Pricing``."""
+    step = step_churn_probability(increase_frac, pricing.uplift_churn_at_reference_frac,
+                                  pricing.uplift_churn_reference_frac,
+                                  pricing.uplift_churn_shape)
+    over = over_wtp_churn_probability(price_usd * (1 + increase_frac), wtp_now_usd,
+                                      switching_cost_frac * price_usd,
+                                      pricing.over_reference_churn_scale_frac)
+    return 1.0 - (1.0 - step) * (1.0 - over)
 
 
 def renewals_before_churn(u: float, q: float, block: int) -> int:
@@ -132,8 +170,8 @@ class Retention:
     def _price_churn(self, a: Account, t: float, seg: Segment, uplift: float) -> float:
         years = (t - a.start_t) / YEAR_DAYS
         wtp_now = a.wtp * (1 + seg.wtp_growth_per_year_frac) ** years
-        return over_wtp_churn_probability(a.price, uplift, wtp_now,
-                                          self.ctx.scenario.pricing.over_wtp_churn_prob_frac)
+        return price_churn_probability(a.price, uplift, wtp_now, seg.switching_cost_frac,
+                                       self.ctx.scenario.pricing)
 
     def price_increase(self, a: Account) -> float:
         """This renewal's price increase: the escalator, and for an installed account whose
@@ -173,12 +211,10 @@ class Retention:
     def renew(self, a: Account, t: float) -> bool:
         """Term end of a 12+ month contract: False (churns), or contraction/uplift and a
         new term."""
-        s = self.ctx.scenario
         seg = self.ctx.segments[a.seg]
         health_factor = self.health(a, t)
         uplift = self.price_increase(a)
-        q = renewal_churn_probability(a.churn_propensity, health_factor, uplift,
-                                      s.pricing.uplift_churn_elasticity,
+        q = renewal_churn_probability(a.churn_propensity, health_factor,
                                       price_churn=self._price_churn(a, t, seg, uplift),
                                       renewal_factor=self._renewal_factor(a, t))
         renewed = a.rng.random() >= q
@@ -207,7 +243,6 @@ class Retention:
         """
         if a.churn_at <= t + TIME_TOLERANCE_DAYS:
             return False
-        s = self.ctx.scenario
         seg = self.ctx.segments[a.seg]
         health_factor = self.health(a, t)
         if t - a.last_uplift_t >= YEAR_DAYS - TIME_TOLERANCE_DAYS:
@@ -215,8 +250,7 @@ class Retention:
             # first; churn is decided on it at the old price, and only a renewing account is
             # repriced. Its churn response acts on this renewal only, not on the block after.
             uplift = self.price_increase(a)
-            q = renewal_churn_probability(a.churn_propensity, health_factor, uplift,
-                                          s.pricing.uplift_churn_elasticity,
+            q = renewal_churn_probability(a.churn_propensity, health_factor,
                                           price_churn=self._price_churn(a, t, seg, uplift),
                                           renewal_factor=self._renewal_factor(a, t))
             if a.rng.random() < q:
@@ -224,8 +258,7 @@ class Retention:
             self._reprice(a, t, seg, health_factor, uplift)
             a.term_end = t + MONTH_DAYS
             return True
-        q = renewal_churn_probability(a.churn_propensity, health_factor, 0.0,
-                                      s.pricing.uplift_churn_elasticity,
+        q = renewal_churn_probability(a.churn_propensity, health_factor,
                                       renewal_factor=self._renewal_factor(a, t))
         to_anniversary = max(1, round((a.last_uplift_t + YEAR_DAYS - t) / MONTH_DAYS))
         block = min(MONTHLY_RENEWAL_BLOCK_MONTHS, to_anniversary)

@@ -16,9 +16,11 @@ cohort*, r₁₂, and the heterogeneity κ = α + β (the Beta concentration; lo
 * month-to-month (T = 1): 12 renewals in the first year, so α solves S(12) = r₁₂ with
   α + β = κ (one root: S(12) falls from 1 to 0 as α goes from 0 to κ);
 * terms of 12 months or more: there is at most one renewal in a year, so r₁₂ is read as the
-  *yearly* retention and a T-month term keeps r₁₂^(T/12) of a new cohort at its first
-  renewal: E[1 − θ] = β / (α + β) = r₁₂^(T/12). A 12-month term keeps exactly r₁₂ at month 12;
-  a 36-month term keeps r₁₂³ at month 36 (the same yearly rate, decided once per term).
+  *yearly* retention and a T-month term keeps r_T^(T/12) of a new cohort at its first
+  renewal: E[1 − θ] = β / (α + β) = r_T^(T/12). A 12-month term keeps exactly r₁₂ at month
+  12. A multi-year term churns less each year (S9: 2+ year contracts churn least):
+  r_T = 1 − (1 − r₁₂) f^(T/12 − 1) with f the segment's ``multi_year_churn_factor``, so a
+  36-month term keeps r_36³ ≥ r₁₂³ at month 36 (f = 1: the same yearly rate).
 
 The health multipliers of the engine (CS coverage, late onboarding, stakeholders, uplifts,
 price above willingness to pay) then move an account's θ up or down; r₁₂ is the retention of
@@ -306,12 +308,24 @@ CURVE_MONTHS = (6, 12, 24, 36, 60)
 """Months since acquisition at which the report shows the implied retention curve."""
 
 
+def multi_year_retention(retention_12m_frac: float, term_months: int,
+                         multi_year_churn_factor: float) -> float:
+    """Yearly logo retention of a T-month term: ``1 - (1 - r) f^(T/12 - 1)`` for T > 12 (a
+    multi-year contract churns less each year, S9), ``r`` for T <= 12."""
+    if term_months <= 12:
+        return retention_12m_frac
+    return 1.0 - (1.0 - retention_12m_frac) * multi_year_churn_factor ** (term_months / 12 - 1)
+
+
 def segment_laws(segment) -> SegmentRetention:
-    """The churn laws of a scenario segment's contract options and their new-deal shares."""
+    """The churn laws of a scenario segment's contract options and their preferred shares
+    (the installed base's mix; a multi-year term's yearly retention from
+    ``multi_year_retention``)."""
     laws = tuple(
         churn_law(segment.monthly_logo_retention_12m_frac if o.term_months == 1
-                  else segment.logo_retention_12m_frac, segment.churn_concentration,
-                  o.term_months)
+                  else multi_year_retention(segment.logo_retention_12m_frac, o.term_months,
+                                            segment.multi_year_churn_factor),
+                  segment.churn_concentration, o.term_months)
         for o in segment.contracts)
     return SegmentRetention(laws, tuple(o.share_frac for o in segment.contracts))
 

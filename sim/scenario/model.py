@@ -199,6 +199,12 @@ class ContractOption(Model):
     """Share of new deals signed on this option."""
     term_discount_frac: Frac = 0.0
     """Extra discount for this term (EY: about 6% per extra contract year)."""
+    offered: bool = True
+    """Whether the plan sells this option. ``share_frac`` is the share of buyers who prefer
+    it; a buyer whose preferred option is not offered is moved to the shortest offered term
+    at least as long (with that option's term discount) and may walk away
+    (``Segment.longer_term_walk_per_year_frac``); with no longer one offered, to the longest
+    shorter one (no loss). The installed base keeps the options it signed."""
 
     @model_validator(mode="after")
     def _monthly_terms_bill_monthly(self) -> ContractOption:
@@ -270,7 +276,24 @@ class Segment(Model):
     onboarding_target_days: float = Field(gt=0, le=MAX_DAYS)
     """Time-to-value target (wait + project); beyond it early churn risk rises."""
     contracts: list[ContractOption] = Field(min_length=1)
-    """Mix of terms and billing for new deals; shares sum to 1."""
+    """Terms and billing buyers prefer, shares summing to 1: the mix of new deals when every
+    option is offered, and the mix the installed base signed. S4: 70-80% of SMBs prefer
+    monthly, enterprises almost always annual, ~25% of >$250K ACV contracts 3+ years."""
+    longer_term_walk_per_year_frac: Frac = 0.2
+    """Chance that a buyer moved to a term longer than it prefers (its term is not offered)
+    walks away, per extra contract year: P(walk) = 1 - (1 - p)^(extra months / 12). Such
+    buyers drop out before they become opportunities. Assumption (no primary source; S4
+    says only that most SMBs prefer monthly)."""
+    multi_year_churn_factor: Frac = 0.75
+    """Yearly churn of a multi-year (24- or 36-month) contract relative to an annual one, per
+    extra contract year: a T-month term keeps r_T = 1 - (1 - r) * f^(T/12 - 1) a year, so
+    its renewal churns 1 - r_T^(T/12). Direction from S9 (Pacific Crest: 2+ year contracts
+    churn least); the size is an assumption. 1 = no benefit beyond the yearly rate."""
+    switching_cost_frac: Frac = 0.15
+    """A customer's cost of leaving (migration, retraining, contract friction) as a share of
+    the annual price it pays: at renewal it compares the new price with its willingness to pay
+    plus this (``pricing.over_reference_churn_scale_frac``). Assumption: SMB 5%, mid-market
+    15%, enterprise 25% (deeper integrations upmarket)."""
     logo_retention_12m_frac: Frac
     """Share of a new cohort on 12+ month terms still customers 12 months later, read as a
     yearly rate: a T-month term keeps r^(T/12) of a new cohort at its first renewal (one
@@ -320,6 +343,8 @@ class Segment(Model):
         total = sum(c.share_frac for c in self.contracts)
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"contracts: share_frac must sum to 1 (got {total:g})")
+        if not any(c.offered for c in self.contracts):
+            raise ValueError("contracts: at least one option must be offered (offered: true)")
         if self.installed_arr_usd and not self.installed_customers:
             raise ValueError("installed_arr_usd: needs installed_customers > 0 (got "
                              f"{self.installed_arr_usd:g} USD for no customers)")
@@ -375,17 +400,46 @@ class SegmentPrice(Model):
     10, enterprise 15)."""
 
 
+_RETIRED_PRICING_FIELDS = {
+    "uplift_churn_elasticity": "uplift_churn_at_reference_frac, uplift_churn_reference_frac "
+                               "and uplift_churn_shape (a step hazard, S7)",
+    "over_wtp_churn_prob_frac": "over_reference_churn_scale_frac and segments.*."
+                                "switching_cost_frac (willingness to pay plus switching cost)",
+}
+
+
 class Pricing(Model):
+    @model_validator(mode="before")
+    @classmethod
+    def _retired(cls, data):
+        if isinstance(data, dict):
+            for old, new in _RETIRED_PRICING_FIELDS.items():
+                if old in data:
+                    raise ValueError(f"{old} was replaced by {new}")
+        return data
+
     segments: dict[str, SegmentPrice]
     """List price and discount policy per segment (same keys as ``segments``)."""
     annual_uplift_frac: Frac
     """Price increase applied at each renewal of a 12+ month term (or yearly for monthly
     contracts). Historically 3-9%/yr."""
-    uplift_churn_elasticity: float = Field(default=1.5, ge=0, le=20)
-    """Churn multiplier per unit of uplift: 1 + e * uplift (assumption; no primary study)."""
-    over_wtp_churn_prob_frac: Frac = 0.5
-    """Churn probability at renewal when the new price is 20% or more above the account's
-    willingness to pay (it shops around); scaled linearly below 20%. Assumption."""
+    uplift_churn_at_reference_frac: Frac = 0.135
+    """Extra churn probability at a renewal whose price rises by
+    ``uplift_churn_reference_frac``: S7, unplanned increases add +12-15 points of churn
+    (midpoint). The step hazard is 1 - (1 - this)^((step / reference)^shape), on top of the
+    account's own churn (independent hazards)."""
+    uplift_churn_reference_frac: float = Field(default=0.20, gt=0, le=10)
+    """The price step at which ``uplift_churn_at_reference_frac`` holds. Assumption: an
+    unplanned increase of about 20% (S7: SaaS price inflation 11.4% a year, firms realise
+    about half of what they ask)."""
+    uplift_churn_shape: float = Field(default=2.0, ge=1, le=10)
+    """Exponent of the step hazard: above 1, a small planned escalator is nearly free and
+    larger steps cost more and more (S7: <3 points of churn with a process; 4%/yr gives 0.6
+    points at the defaults, a 10% step 3.6 points). Assumption."""
+    over_reference_churn_scale_frac: float = Field(default=0.10, gt=0, le=10)
+    """A renewal priced above the account's willingness to pay plus its switching cost
+    (``segments.*.switching_cost_frac``) leaves with probability 1 - exp(-(excess / this)^2):
+    10% above -> 63%, 20% above -> 98% ("far above leaves almost surely"). Assumption."""
     quarter_end_window_days: float = Field(default=14.0, ge=0, le=91)
     """Days before each plan quarter end in which reps concede
     ``quarter_end_extra_discount_frac`` more (S6: the final 2 fiscal weeks)."""

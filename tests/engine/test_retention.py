@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from sim.engine.retention import (
-    OVER_WTP_RAMP_FRAC,
     coverage_factor,
     health,
     over_wtp_churn_probability,
@@ -34,26 +33,26 @@ def test_coverage_factor_is_clamped_and_off_at_zero_elasticity():
     assert coverage_factor(0.0, 0.0, 0.0, 0.5, 3.0) == 1.0  # no team, no customers, off
 
 
-def test_over_wtp_churn_ramps_to_its_maximum():
-    assert over_wtp_churn_probability(100.0, 0.0, 120.0, 0.4) == 0.0
-    half = 1 + OVER_WTP_RAMP_FRAC / 2
-    assert over_wtp_churn_probability(100.0 * half, 0.0, 100.0, 0.4) == pytest.approx(0.2)
-    assert over_wtp_churn_probability(200.0, 0.0, 100.0, 0.4) == 0.4
-    assert over_wtp_churn_probability(100.0, 0.0, 0.0, 0.4) == 0.4
+def test_over_wtp_churn_is_zero_below_the_reference_and_near_certain_far_above():
+    # reference = willingness to pay + switching cost = 100 + 20
+    assert over_wtp_churn_probability(120.0, 100.0, 20.0, 0.1) == 0.0
+    assert over_wtp_churn_probability(132.0, 100.0, 20.0, 0.1) == pytest.approx(1 - math.exp(-1))
+    assert over_wtp_churn_probability(180.0, 100.0, 20.0, 0.1) > 0.999
+    assert over_wtp_churn_probability(100.0, 0.0, 0.0, 0.1) == 1.0
 
 
 def test_renewal_churn_probability_rule():
-    assert renewal_churn_probability(0.1, 1.5, 0.0, 2.0) == pytest.approx(0.15)
-    assert renewal_churn_probability(0.1, 1.0, 0.05, 2.0) == pytest.approx(0.11)  # uplift
-    assert renewal_churn_probability(0.5, 3.0, 0.0, 2.0) == 1.0  # at most certain
-    assert renewal_churn_probability(0.1, 1.0, 0.0, 2.0, price_churn=0.3) == 0.3
+    assert renewal_churn_probability(0.1, 1.5) == pytest.approx(0.15)
+    assert renewal_churn_probability(0.5, 3.0) == 1.0  # at most certain
+    # the price's churn is an independent hazard
+    assert renewal_churn_probability(0.1, 1.0, price_churn=0.3) == pytest.approx(1 - 0.9 * 0.7)
     # champion gone, no backup: renewal odds x 0.5
-    assert renewal_churn_probability(0.1, 1.0, 0.0, 2.0, renewal_factor=0.5) == \
+    assert renewal_churn_probability(0.1, 1.0, renewal_factor=0.5) == \
         pytest.approx(1 - 0.9 * 0.5)
 
 
 def test_renewal_churn_probability_rises_with_health_factor():
-    qs = [renewal_churn_probability(0.1, h, 0.03, 1.0) for h in (0.5, 1.0, 1.5, 2.0)]
+    qs = [renewal_churn_probability(0.1, h, 0.03) for h in (0.5, 1.0, 1.5, 2.0)]
     assert qs == sorted(qs) and len(set(qs)) == 4
 
 

@@ -174,12 +174,12 @@ def test_churners_leave_at_the_old_price_and_uplift_applies_to_renewers_only():
 
 
 def test_uplift_response_only_at_the_priced_renewal():
-    q_up = renewal_churn_probability(0.05, 1.0, 0.1, 1.5)
-    q_next = renewal_churn_probability(0.05, 1.0, 0.0, 1.5)
-    assert q_up == pytest.approx(0.05 * 1.15)
+    # the priced renewal adds the step's hazard; the renewals between anniversaries do not
+    q_up = renewal_churn_probability(0.05, 1.0, price_churn=0.1)
+    q_next = renewal_churn_probability(0.05, 1.0)
+    assert q_up == pytest.approx(1 - 0.95 * 0.9)
     assert q_next == pytest.approx(0.05)
-    assert renewal_churn_probability(0.05, 1.0, 0.0, 1.5, price_churn=0.3) == pytest.approx(0.3)
-    assert renewal_churn_probability(0.2, 1.0, 0.0, 1.5, renewal_factor=0.5) == pytest.approx(0.6)
+    assert renewal_churn_probability(0.2, 1.0, renewal_factor=0.5) == pytest.approx(0.6)
 
 
 def test_geometric_block_survival():

@@ -23,6 +23,7 @@ from engine_helpers import (
 
 import sim
 from sim.analysis.metrics import saas_metrics
+from sim.engine.retention import step_churn_probability
 from sim.engine.retention_math import churn_law
 
 # --------------------------------------------------------------------------- stationarity
@@ -224,7 +225,7 @@ def test_steady_state_base_follows_the_survivors_law():
 # --------------------------------------------------------------------------- renewal rules
 
 
-def _anniversary(term: int, c: float, uplift: float, elasticity: float, n: int = 20_000):
+def _anniversary(term: int, c: float, uplift: float, q_ref: float, n: int = 20_000):
     """Every installed account 11.5 months old: its first price anniversary (renewal at age
     12, month 1) then, on monthly contracts, renewals 13 and 14 in months 2 and 3. 12 seats at
     $1,000: ARR $12,000. No contraction, expansion or over-WTP churn."""
@@ -233,15 +234,17 @@ def _anniversary(term: int, c: float, uplift: float, elasticity: float, n: int =
                        billing=billing, monthly_churn=c, renewal_prob=1 - c, seats=12.0,
                        installed_age_months=11.5,
                        extra={"pricing.annual_uplift_frac": uplift,
-                              "pricing.uplift_churn_elasticity": elasticity})
+                              "pricing.uplift_churn_at_reference_frac": q_ref})
 
 
 @pytest.mark.parametrize("term", [1, 12])
 def test_anniversary_churners_leave_at_the_old_price(term):
     """Churn is decided before repricing: churned ARR is $12,000 per churner, expansion is
-    u x the ARR of the renewing accounts only, and the anniversary's churn is c(1 + e u)."""
-    c, u, e, n = 0.2, 0.1, 1.5, 20_000
-    res = sim.simulate(_anniversary(term, c, u, e, n), seed=8)
+    u x the ARR of the renewing accounts only, and the anniversary's churn is c and the step
+    hazard of u as independent hazards (``step_churn_probability``)."""
+    c, u, e, n = 0.2, 0.1, 0.3, 20_000
+    scn = _anniversary(term, c, u, e, n)
+    res = sim.simulate(scn, seed=8)
     m = res.monthly.iloc[0]
     assert res.initial["arr"] == pytest.approx(12_000.0 * n)
     assert m["churned_customers"] > 0
@@ -249,17 +252,20 @@ def test_anniversary_churners_leave_at_the_old_price(term):
     renewing = res.initial["arr"] - m["churned_arr"]
     assert m["expansion_arr"] == pytest.approx(u * renewing, abs=0.01)
     assert m["contraction_arr"] == 0.0
-    q = c * (1 + e * u)
+    p = scn.pricing
+    q = 1 - (1 - c) * (1 - step_churn_probability(u, e, p.uplift_churn_reference_frac,
+                                                  p.uplift_churn_shape))
+    assert q > c + 0.01  # the step matters at this size
     got = m["churned_customers"] / n
     assert abs(got - q) < 4 * math.sqrt(q * (1 - q) / n), (got, q)
 
 
 def test_uplift_response_applies_only_to_the_anniversary_renewal():
     """Month-to-month customers kept over the two renewals after an uplift: (1 - c)^2 (the
-    uplift's churn multiplier belongs to the anniversary alone; the bug gave 0.582 at
-    c = 0.2, u = 0.1, e = 1.5 against 0.640)."""
+    uplift's churn hazard belongs to the anniversary alone; the bug applied it to every
+    renewal of the block after it)."""
     c, n = 0.2, 20_000
-    res = sim.simulate(_anniversary(1, c, 0.1, 1.5, n), seed=9)
+    res = sim.simulate(_anniversary(1, c, 0.1, 0.3, n), seed=9)
     cust = res.monthly["customers"].to_numpy()
     got = cust[2] / cust[0]
     want = (1 - c) ** 2
