@@ -1,6 +1,5 @@
-"""What every ``revsim`` command shares: the app, the options defined once, the flag checks,
-one way to refuse bad input (its lines on stderr, exit 2), ``--out`` claimed and written, and
-the printing of ``sim.report.terminal``'s text tables."""
+"""What every ``revsim`` command shares: the app, options defined once, flag checks, one way to
+refuse bad input (its lines on stderr, exit 2), ``--out`` claimed and written, and printing."""
 
 from __future__ import annotations
 
@@ -36,15 +35,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False, rich_markup_mode=None)
 
 
-class Executor(StrEnum):
-    serial = "serial"
-    process = "process"
-    dask = "dask"
+Executor = StrEnum("Executor", {name: name for name in ("serial", "process", "dask")})
 
 
 def opt(kind: Any, *names: str, **kw: Any) -> Any:
-    """An option's type: ``kind`` read from ``names`` (``typer.Option``'s arguments)."""
-    return Annotated[kind, typer.Option(*names, **kw)]
+    return Annotated[kind, typer.Option(*names, **kw)]  # an option's type, from its flags
 
 
 RepsOpt = opt(int, "--reps", help=f"Replications per scenario (1 to {MAX_REPS:,}).")
@@ -75,11 +70,8 @@ CORRECTION = "--engine-correction/--no-engine-correction"
 # ---------------------------------------------------------------- refusals and checks
 
 
-class Refusal(Exception):
-    """Input problems already formatted as one line each."""
-
-    def __init__(self, lines: list[str]):
-        self.lines = lines
+class Refusal(ScenarioError):
+    """Input problems of the command line (flags), one line each."""
 
 
 def err(*lines: str) -> None:
@@ -89,8 +81,7 @@ def err(*lines: str) -> None:
 
 
 def refuse(lines: Sequence[str], code: int = EXIT_INVALID) -> typer.Exit:
-    """Print ``lines`` on stderr; the exit to raise (exit 2 unless ``code``)."""
-    err(*lines)
+    err(*lines)  # then raise the exit returned
     return typer.Exit(code)
 
 
@@ -99,7 +90,7 @@ def refusing(*kinds: type[Exception]) -> Iterator[None]:
     """An input problem raised inside (a scenario's or a :class:`Refusal`, else one of
     ``kinds``, e.g. ``InputError``) is printed, one line per problem, and exits with 2, or
     with the problem's own ``code`` (an ``OutputError``)."""
-    caught = kinds or (ScenarioError, Refusal)
+    caught = kinds or ScenarioError
     try:
         yield
     except caught as exc:
@@ -123,8 +114,7 @@ def load(path: str, sets: list[str] | None = None, extra: dict[str, Any] | None 
 
 
 def with_months(sets: list[str] | None, months: int | None) -> list[str] | None:
-    """``--months M`` is ``--set horizon_months=M``."""
-    return [*(sets or []), f"horizon_months={months}"] if months is not None else sets
+    return [*(sets or []), f"horizon_months={months}"] if months is not None else sets  # same
 
 
 def load_all(paths: list[str], sets: list[str] | None = None) -> list[Scenario]:
