@@ -4,14 +4,12 @@ adaptive replications that stop at the precision asked for."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from support.cli import run_cli
 
 import sim
 from sim.analysis import bridge, statements
@@ -158,15 +156,11 @@ def test_verdict_ranks_plans_and_states_intervals(plans):
 
 
 def test_verdict_numbers_equal_revsim_compare(tmp_path):
-    revsim = shutil.which("revsim", path=os.path.dirname(os.sys.executable)) or \
-        shutil.which("revsim")
-    assert revsim
     out = tmp_path / "cmp"
     args = ["compare", "scenarios/baseline.yaml", "scenarios/price_increase.yaml",
             "scenarios/partner_push.yaml", "--reps", "3", "--seed", "5", "--months", "12",
             "--executor", "serial", "--out", str(out)]
-    proc = subprocess.run([revsim, *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "COLUMNS": "160"})
+    proc = run_cli(*args, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     deltas = pd.read_csv(out / "deltas.csv").set_index(["scenario", "kpi"])
     written = pd.read_csv(out / "verdict.csv")
@@ -248,13 +242,10 @@ def test_summary_and_kpis_csv_carry_every_cfo_metric_with_quantiles(tmp_path):
 
 
 def test_revsim_compare_precision_warns_when_not_reached_and_refuses_a_bad_target(tmp_path):
-    revsim = shutil.which("revsim", path=os.path.dirname(os.sys.executable)) or \
-        shutil.which("revsim")
     args = ["compare", "scenarios/baseline.yaml", "scenarios/price_increase.yaml", "--reps",
             "2", "--months", "6", "--executor", "serial"]
-    proc = subprocess.run([revsim, *args, "--precision", "1", "--max-reps", "3", "--out",
-                           str(tmp_path / "c")], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "REVSIM_PROGRESS": "never"})
+    proc = run_cli(*args, "--precision", "1", "--max-reps", "3", "--out", tmp_path / "c",
+                   cwd=ROOT, env={"REVSIM_PROGRESS": "never"})
     assert proc.returncode == 0, proc.stderr
     warnings = [line for line in proc.stderr.splitlines() if "precision NOT reached" in line]
     assert len(warnings) == 1 and warnings[0].startswith("revsim compare: warning:")
@@ -263,7 +254,6 @@ def test_revsim_compare_precision_warns_when_not_reached_and_refuses_a_bad_targe
     import json
 
     assert json.loads((tmp_path / "c" / "summary.json").read_text())["replications"] == 3
-    bad = subprocess.run([revsim, *args, "--precision", "-5"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120)
+    bad = run_cli(*args, "--precision", "-5", cwd=ROOT)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().splitlines() == ["--precision -5.0: must be a positive amount of USD"]

@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from support.cli import run_cli
 from test_cli import REVSIM, invoke
 from test_scenario import BASELINE, ROOT, SCENARIOS, WHAT_IFS
 
@@ -197,8 +198,7 @@ def test_booleans_stay_booleans_where_a_boolean_belongs(here):
 def test_cli_prints_huge_integer_as_one_line(here):
     (here / "bad.yaml").write_text("extends: baseline.yaml\nheadcount: {sdr: {count: "
                                    + "9" * 4000 + "}}\n")
-    proc = subprocess.run([REVSIM, "validate", "bad.yaml"], capture_output=True, text=True,
-                          timeout=60, env=ENV, cwd=here)
+    proc = run_cli("validate", "bad.yaml", cwd=here)
     assert proc.returncode == 2
     assert proc.stderr == ("bad.yaml: headcount.sdr.count: must be <= 1000000 "
                            "(got a number of 4000 digits)\n")
@@ -298,9 +298,8 @@ def test_progress_hook_is_called_every_month_and_changes_nothing():
 
 @pytest.mark.parametrize("executor", ["serial", "process"])
 def test_progress_lines_off_a_terminal(here, executor):
-    proc = subprocess.run([REVSIM, "run", "baseline.yaml", "--reps", "2", "--months", "5",
-                           "--executor", executor], capture_output=True, text=True,
-                          timeout=300, env={**ENV, "REVSIM_PROGRESS": "always"}, cwd=here)
+    proc = run_cli("run", "baseline.yaml", "--reps", "2", "--months", "5", "--executor",
+                   executor, env={"REVSIM_PROGRESS": "always"}, cwd=here)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.splitlines()
     assert lines[-1] == "baseline: 100% (10 of 10 months simulated)"
@@ -311,17 +310,15 @@ def test_progress_lines_off_a_terminal(here, executor):
 
 
 def test_short_runs_print_no_progress_lines(here):
-    proc = subprocess.run([REVSIM, "run", "baseline.yaml", "--reps", "1", "--months", "2",
-                           "--executor", "serial"], capture_output=True, text=True,
-                          timeout=300, env=ENV, cwd=here)
+    proc = run_cli("run", "baseline.yaml", "--reps", "1", "--months", "2", "--executor",
+                   "serial", cwd=here)
     assert proc.returncode == 0 and "months simulated" not in proc.stderr, proc.stderr
 
 
 def test_progress_names_are_printed_as_data(here):
     (here / "odd.yaml").write_text('extends: baseline.yaml\nname: "[/bold] \\e[31mred"\n')
-    proc = subprocess.run([REVSIM, "run", "odd.yaml", "--reps", "1", "--months", "1",
-                           "--executor", "serial"], capture_output=True, text=True,
-                          timeout=300, env={**ENV, "REVSIM_PROGRESS": "always"}, cwd=here)
+    proc = run_cli("run", "odd.yaml", "--reps", "1", "--months", "1", "--executor", "serial",
+                   env={"REVSIM_PROGRESS": "always"}, cwd=here)
     progress = [ln for ln in proc.stderr.splitlines() if "months simulated" in ln]
     assert progress == ["[/bold] ?[31mred: 100% (1 of 1 months simulated)"]
 

@@ -9,7 +9,8 @@ import pty
 import subprocess
 
 import pytest
-from hostile import ESCAPE_NAME, MARKUP_NAME, REVSIM, revsim, write_scenario
+from hostile import ESCAPE_NAME, MARKUP_NAME, REVSIM, write_scenario
+from support.cli import run_cli
 
 from sim.outputs.escape import terminal_text
 
@@ -19,7 +20,7 @@ FAST = ("--reps", "2", "--months", "2", "--executor", "serial")
 @pytest.mark.parametrize("name", [MARKUP_NAME, ESCAPE_NAME, "[bold red]x[/] [/bold] plan"])
 def test_run_prints_the_name_literally(tmp_path, name):
     path = write_scenario(tmp_path, "hostile.yaml", name, description=name, targets=[name])
-    proc = revsim("run", path, *FAST, cwd=tmp_path)
+    proc = run_cli("run", path, *FAST, cwd=tmp_path, text=False)
     assert proc.returncode == 0, proc.stderr.decode()
     out = proc.stdout.decode()
     assert b"\x1b" not in proc.stdout and b"\x1b" not in proc.stderr
@@ -31,12 +32,13 @@ def test_run_prints_the_name_literally(tmp_path, name):
 def test_compare_and_sweep_print_names_literally(tmp_path):
     base = write_scenario(tmp_path, "a.yaml", MARKUP_NAME)
     other = write_scenario(tmp_path, "b.yaml", ESCAPE_NAME)
-    proc = revsim("compare", base, other, *FAST, cwd=tmp_path)
+    proc = run_cli("compare", base, other, *FAST, cwd=tmp_path, text=False)
     assert proc.returncode == 0, proc.stderr.decode()
     assert b"\x1b" not in proc.stdout
     out = proc.stdout.decode()
     assert MARKUP_NAME in out and terminal_text(ESCAPE_NAME) in out
-    proc = revsim("sweep", base, "--grid", "sales.teams.smb.count=2,3", *FAST, cwd=tmp_path)
+    proc = run_cli("sweep", base, "--grid", "sales.teams.smb.count=2,3", *FAST, cwd=tmp_path,
+                   text=False)
     assert proc.returncode == 0, proc.stderr.decode()
     assert MARKUP_NAME in proc.stdout.decode()
 

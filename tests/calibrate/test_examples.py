@@ -3,20 +3,17 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
+from support.cli import run_cli
+
 ROOT = Path(__file__).resolve().parents[2]
-REVSIM = shutil.which("revsim") or str(Path(os.sys.executable).parent / "revsim")
 FILES = ("subscriptions.csv", "opportunities.csv", "leads.csv", "invoices.csv", "actuals.csv",
          "company.json")
 
 
 def run(*args, cwd):
-    return subprocess.run([REVSIM, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=600)
+    return run_cli(*args, cwd=cwd)
 
 
 def test_the_example_company_is_reproduced_byte_for_byte(tmp_path):

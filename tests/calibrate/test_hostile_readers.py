@@ -11,20 +11,17 @@ through their environment variables, not with huge files.
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import subprocess
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from support.cli import run_cli
 
 from sim.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "scenarios" / "baseline.yaml"
-REVSIM = shutil.which("revsim") or str(Path(os.sys.executable).parent / "revsim")
 
 HEAD = "customer_id,segment,start_date,end_date,term_months,billing,arr_usd"
 SUBS = (f"{HEAD}\n"
@@ -227,14 +224,13 @@ def test_hostile_input_is_one_line(case: Case, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "cal.yaml"
     if case.cli:
-        argv = [REVSIM, "calibrate", "--base", str(BASE), "--as-of", args["as_of"],
+        argv = ["calibrate", "--base", str(BASE), "--as-of", args["as_of"],
                 "--subscriptions", args["subscriptions"], "--out", "cal.yaml"]
         if args["mapping"]:
             argv += ["--mapping", args["mapping"]]
         if args["history_start"]:
             argv += ["--history-start", args["history_start"]]
-        proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                              env={**os.environ, **case.env})
+        proc = run_cli(*argv, cwd=tmp_path, env=case.env)
         assert proc.returncode == case.code, proc.stderr
         assert "Traceback" not in proc.stderr + proc.stdout
         lines = proc.stderr.splitlines()
@@ -383,13 +379,11 @@ def test_an_exported_file_reads_back_like_pandas_for_excel(tmp_path):
 
 def test_the_allow_large_flag_lifts_the_reader_limits_for_its_command(tmp_path):
     (tmp_path / "s.csv").write_text(SUBS)
-    argv = [REVSIM, "calibrate", "--base", str(BASE), "--as-of", "2025-01-01",
-            "--subscriptions", "s.csv", "--out", "cal.yaml"]
-    env = {**os.environ, "REVSIM_MAX_INPUT_ROWS": "1"}
-    refused = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, env=env,
-                             timeout=300)
+    argv = ["calibrate", "--base", str(BASE), "--as-of", "2025-01-01", "--subscriptions",
+            "s.csv", "--out", "cal.yaml"]
+    env = {"REVSIM_MAX_INPUT_ROWS": "1"}
+    refused = run_cli(*argv, cwd=tmp_path, env=env)
     assert refused.returncode == 2
     assert "more than 1 rows" in refused.stderr and "--allow-large" in refused.stderr
-    lifted = subprocess.run([*argv, "--allow-large"], cwd=tmp_path, capture_output=True,
-                            text=True, env=env, timeout=300)
+    lifted = run_cli(*argv, "--allow-large", cwd=tmp_path, env=env)
     assert "more than 1 rows" not in lifted.stderr, lifted.stderr

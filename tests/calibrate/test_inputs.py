@@ -3,16 +3,13 @@ is written. Real files, the real ``revsim`` script."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from support.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "scenarios" / "baseline.yaml"
-REVSIM = shutil.which("revsim") or str(Path(os.sys.executable).parent / "revsim")
 
 SUBS = ("customer_id,segment,start_date,end_date,term_months,billing,arr_usd\n"
         "C1,smb,2024-01-01,,1,monthly,1200\n"
@@ -23,8 +20,7 @@ OPPS = ("opportunity_id,account_id,segment,channel,created_date,closed_date,outc
 
 
 def run(*args, cwd):
-    return subprocess.run([REVSIM, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
+    return run_cli(*args, cwd=cwd)
 
 
 def calibrate(tmp_path, subs=SUBS, opps=OPPS):

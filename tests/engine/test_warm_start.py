@@ -8,7 +8,6 @@ binomial proportion), never a hand-picked band.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -275,12 +274,8 @@ def test_uplift_response_applies_only_to_the_anniversary_renewal():
 def test_opening_and_retired_churn_fields_are_named_in_one_line(tmp_path):
     """Bad input names the key: receivables given and switched off at once; the retired
     churn fields say what replaced them."""
-    import shutil
-    import subprocess
-    import sys
+    from support.cli import run_cli
 
-    revsim = shutil.which("revsim", path=str(Path(sys.executable).parent))
-    assert revsim, "the revsim console script is not installed in this environment"
     base = tmp_path / "base.yaml"
     base.write_text((ROOT / "scenarios" / "baseline.yaml").read_text())
     cases = {
@@ -292,8 +287,7 @@ def test_opening_and_retired_churn_fields_are_named_in_one_line(tmp_path):
     for name, (body, want) in cases.items():
         path = tmp_path / name
         path.write_text("extends: base.yaml\n" + body)
-        out = subprocess.run([revsim, "validate", str(path)], capture_output=True, text=True,
-                             timeout=120)
+        out = run_cli("validate", path)
         assert out.returncode == 2, out
         lines = (out.stdout + out.stderr).strip().splitlines()
         assert len(lines) == 1 and want in lines[0], lines

@@ -1,0 +1,38 @@
+"""The ``revsim`` command line: validate, schema, run, compare, sweep, sensitivity, report,
+recover, export, calibrate, track, backtest.
+
+Parse, call the layer below (``sim.experiments``, ``sim.report``, ``sim.calibrate``,
+``sim.track``), print through ``sim.kpis`` (the KPI catalogue and its one formatter). Every
+scenario problem is printed as ``file: key.path: reason`` on stderr with exit code 2 and no
+traceback. Heavy modules (pandas, the experiment runner, the report pipeline) are imported
+inside the commands so that ``revsim validate`` and ``revsim --help`` start quickly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+# isort: off
+from sim.cli import simulate, company  # noqa: F401 - registers the commands, in --help order
+# isort: on
+from sim.cli.common import MAX_MONTHS, MAX_REPS, MAX_SEED, app
+
+__all__ = ["MAX_MONTHS", "MAX_REPS", "MAX_SEED", "app", "main"]
+
+
+def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> None:
+    """Console-script entry point (``revsim``): every failure ends in one line on stderr —
+    exit 2 for bad input, 1 for the environment (disk, permission, memory, lost cluster) or a
+    bug, 130 for Ctrl-C; ``REVSIM_DEBUG=1`` shows the traceback instead. Ends the process
+    (``SystemExit``); ``argv`` and ``prog_name`` default to the process's own."""
+    from sim.errors import guard
+
+    def entry() -> None:
+        # not standalone: a usage error (a flag that is not a number, an unknown command)
+        # reaches the guard and is one line, instead of click's boxed usage message
+        code = app(args=None if argv is None else list(argv), prog_name=prog_name,
+                   standalone_mode=False)
+        if isinstance(code, int) and code:
+            raise SystemExit(code)
+
+    guard(entry)

@@ -1,0 +1,121 @@
+"""The command line's tables as text: a title, column heads and rows of strings formatted by
+``sim.kpis`` (the one formatter). ``sim.cli`` draws them; nothing here prints."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim.kpis import fmt_range, fmt_value, short_label
+from sim.outputs.escape import rich_text, terminal_text
+
+
+@dataclass
+class TextTable:
+    """Rows of text under ``heads``; ``left`` columns are flush left, the others right."""
+
+    title: str
+    heads: Sequence[str]
+    rows: list[Sequence[str]]
+    left: Sequence[str] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+    """Extra options of the drawn table (``min_width``) and of every column (``overflow``)."""
+
+    def rich(self):
+        """The table for a rich console; every text a ``rich_text`` (no markup is read and no
+        control character passes)."""
+        from rich.table import Table
+
+        options = dict(self.options)
+        overflow = options.pop("overflow", "ellipsis")
+        table = Table(title=rich_text(self.title), title_justify="left", **options)
+        for head in self.heads:
+            table.add_column(rich_text(head), overflow=overflow,
+                             justify="left" if head in self.left else "right")
+        for row in self.rows:
+            table.add_row(*map(rich_text, row))
+        return table
+
+
+def kpi_table(summary, title: str) -> TextTable:
+    """``revsim run``'s headline KPIs: label, P50 and P10 – P90 (``kpi_summary`` rows)."""
+    rows = []
+    for _, r in summary.iterrows():
+        kpi, label = str(r["kpi"]), r.get("label")
+        rows.append((str(label) if isinstance(label, str) and label else kpi,
+                     fmt_value(kpi, r["p50"]), fmt_range(kpi, r["p10"], r["p90"])))
+    return TextTable(title, ("KPI", "P50", "P10 – P90"), rows, ("KPI",),
+                     {"min_width": len(terminal_text(title))})
+
+
+def compare_table(result, title: str) -> TextTable:
+    """``revsim compare``'s deltas against the base, with their 95% interval and P(better)."""
+    from sim.report.tables import compare_deltas_table
+
+    rows = []
+    for _, r in compare_deltas_table(result).iterrows():  # kpi: the label, kpi_name: the key
+        k = r["kpi_name"]
+        rows.append((str(r["scenario"]), str(r["kpi"]), fmt_value(k, r["base_mean"]),
+                     fmt_value(k, r["other_mean"]), fmt_value(k, r["mean_delta"]),
+                     fmt_range(k, r["ci_low"], r["ci_high"], " to "),
+                     fmt_value("prob_frac", r["prob_better"])))
+    return TextTable(title, ("Scenario", "KPI", "Base mean", "Scenario mean", "Mean delta",
+                             "95% interval", "P(better)"), rows, ("Scenario", "KPI"))
+
+
+def frame_table(df, title: str, headers: dict[str, str], kinds: dict[str, str]) -> TextTable:
+    """A DataFrame as text: ``headers`` renames columns; ``kinds`` gives the KPI kind of a
+    column's numbers, or ``"@col"`` to take it from that column of the same row (the lever).
+    Numeric columns are flush right, the others left; long cells fold."""
+    from pandas.api.types import is_numeric_dtype
+
+    heads = [headers.get(col, str(col)) for col in df.columns]
+    left = [h for h, col in zip(heads, df.columns, strict=True) if not is_numeric_dtype(df[col])]
+    rows = []
+    for _, row in df.iterrows():
+        cells = []
+        for col in df.columns:
+            value, kind = row[col], kinds.get(col)
+            if kind is not None and kind.startswith("@"):
+                kind = str(row[kind[1:]])
+            if isinstance(value, str):
+                cells.append(short_label(value) if col == "kpi" else value)
+            elif kind is not None:
+                cells.append(fmt_value(kind, value))
+            elif isinstance(value, float):
+                cells.append(f"{value:,.6g}")
+            else:
+                cells.append(str(value))
+        rows.append(cells)
+    return TextTable(title, heads, rows, left, {"overflow": "fold"})
+
+
+def sweep_tables(result, points: dict, title: str) -> tuple[TextTable, list[str]]:
+    """``revsim sweep``'s means per grid point and one line per KPI naming its best point."""
+    from sim.report.tables import sweep_means_table
+
+    df = sweep_means_table(result.table, list(points))
+    # pricing.segments.smb.list_price_usd -> smb.list_price_usd, for narrow headers
+    headers = {c: ".".join(c.split(".")[-2:]) if c in points else short_label(c)
+               for c in df.columns}
+    lines = []
+    for kpi, point in result.best.items():
+        where = ", ".join(f"{k}={v:g}" for k, v in point.items() if k in points)
+        value = next((v for k, v in point.items() if k not in points), None)
+        lines.append(f"Best for {short_label(kpi).lower()}: {where}  "
+                     f"(mean {fmt_value(kpi, value)})")
+    return frame_table(df, title, headers, {c: c for c in df.columns}), lines
+
+
+SENSITIVITY_HEADERS = {
+    "lever": "Lever", "kpi": "KPI", "base_value": "Base value", "low_value": "Low value",
+    "high_value": "High value", "base": "KPI at base", "low": "KPI at low",
+    "high": "KPI at high", "swing": "Swing"}
+
+
+def sensitivity_table(df, title: str) -> TextTable:
+    """``revsim sensitivity``'s tornado: each lever's values and the KPI at each."""
+    kinds = {c: "@kpi" for c in ("base", "low", "high", "swing")}
+    kinds.update({c: "@lever" for c in ("base_value", "low_value", "high_value")})
+    return frame_table(df, title, SENSITIVITY_HEADERS, kinds)
