@@ -4,16 +4,15 @@ several scenarios side by side."""
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel
 
-from sim.kpis import (
-    fmt_lever,
-    fmt_usd,
-)
+from sim.kpis import fmt_lever, fmt_usd
 from sim.scenario.io import scenario_to_dict
 from sim.scenario.model import Scenario
 
@@ -128,35 +127,33 @@ def _human(field: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _model_of(annotation: Any):
-    """The pydantic model class inside an annotation (Optional, Annotated), if any."""
-    import typing
-
-    from pydantic import BaseModel
-
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if typing.get_origin(annotation) in (dict, list):
-        return None
+def _search(annotation: Any, pick) -> Any:
+    """Depth first through an annotation and its arguments (Optional, Annotated): the value
+    of the first ``pick`` that decides (``(value,)``; ``None``: look inside)."""
+    decided = pick(annotation)
+    if decided is not None:
+        return decided[0]
     for arg in typing.get_args(annotation):
-        found = _model_of(arg)
+        found = _search(arg, pick)
         if found is not None:
             return found
     return None
+
+
+def _model_of(annotation: Any):
+    """The pydantic model class inside an annotation (Optional, Annotated), if any."""
+    def pick(a):
+        if isinstance(a, type) and issubclass(a, BaseModel):
+            return (a,)
+        return (None,) if typing.get_origin(a) in (dict, list) else None
+
+    return _search(annotation, pick)
 
 
 def _item_type(annotation: Any) -> Any:
     """The value type of a ``dict[str, X]`` or ``list[X]`` annotation (through Optional)."""
-    import typing
-
-    origin = typing.get_origin(annotation)
-    if origin in (dict, list):
-        return typing.get_args(annotation)[-1]
-    for arg in typing.get_args(annotation):
-        found = _item_type(arg)
-        if found is not None:
-            return found
-    return None
+    return _search(annotation, lambda a: (typing.get_args(a)[-1],)
+                   if typing.get_origin(a) in (dict, list) else None)
 
 
 def _dist_text(value: Mapping) -> str:

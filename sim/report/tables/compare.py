@@ -9,11 +9,7 @@ import numpy as np
 import pandas as pd
 
 from sim.experiments.experiment import CompareResult, ExperimentResult, paired_deltas
-from sim.kpis import (
-    COMPARE_KPIS,
-    KPIS,
-    decision_rank,
-)
+from sim.kpis import COMPARE_KPIS, KPIS, decision_rank
 from sim.kpis import label as kpi_label
 from sim.report.tables.result import PNL_LINES, fan_table, mean_annual_pnl, reporting_years
 

@@ -11,11 +11,7 @@ import pandas as pd
 
 from sim.analysis import metrics
 from sim.experiments.experiment import ExperimentResult
-from sim.kpis import (
-    HEADLINE_KPIS,
-    fmt_usd,
-    fmt_value,
-)
+from sim.kpis import HEADLINE_KPIS, fmt_usd, fmt_value
 from sim.report.store import json_safe
 from sim.scenario.calendar import labels as period_labels
 from sim.scenario.calendar import period_table

@@ -7,13 +7,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from sim.kpis import (
-    decision_rank,
-    fmt_lever,
-    fmt_usd,
-    fmt_value,
-    short_label,
-)
+from sim.kpis import decision_rank, fmt_lever, fmt_usd, fmt_value, short_label
 from sim.kpis import label as kpi_label
 
 SWEEP_EXTRA = ("win_rate_frac", "new_arr_per_deal", "avg_discount_frac")
