@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from test_cli import REVSIM
 
-import sim.report.charts as charts
+import sim.report.render as render
 
 pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves it out
 
@@ -97,7 +97,7 @@ def test_a_chart_command_under_a_limit_refuses_in_one_line(here, renderer_dies, 
 
 def test_the_probe_passes_under_a_limit_the_renderer_fits_in():
     """Under a finite but generous limit the probe runs and lets the command draw."""
-    code = "import sim.report.charts as c; print(c.renderer_problem())"
+    code = "import sim.report.render as c; print(c.renderer_problem())"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=300, env=ENV, preexec_fn=limited(PASSING_KIB))
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -105,7 +105,7 @@ def test_the_probe_passes_under_a_limit_the_renderer_fits_in():
 
 
 def test_the_probe_refuses_under_a_limit_the_renderer_does_not_fit_in(renderer_dies):
-    code = "import sim.report.charts as c; print(c.renderer_problem())"
+    code = "import sim.report.render as c; print(c.renderer_problem())"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=300, env=ENV, preexec_fn=limited(FAILING_KIB))
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -118,17 +118,17 @@ def test_without_a_limit_nothing_is_probed(monkeypatch):
 
     def no_child(*args, **kwargs):
         raise AssertionError("probed without a limit")
-    monkeypatch.setattr(charts.subprocess, "run", no_child)
-    assert charts.renderer_problem() is None
+    monkeypatch.setattr(render.subprocess, "run", no_child)
+    assert render.renderer_problem() is None
 
 
 def test_a_probe_that_cannot_even_hold_the_command_refuses():
     """The probe first reserves what the command holds plus the headroom; a limit below that
     is refused without starting V8 (exit 3 of the child)."""
-    proc = subprocess.run([sys.executable, "-c", charts.RENDER_PROBE, str(1 << 40)],
+    proc = subprocess.run([sys.executable, "-c", render.RENDER_PROBE, str(1 << 40)],
                           capture_output=True, timeout=300, preexec_fn=limited(PASSING_KIB))
-    assert proc.returncode == charts.NO_ROOM  # 1 TiB does not fit in the limit
-    code = f"import sim.report.charts as c; print(c._probe({PASSING_KIB * 1024}, 1 << 40))"
+    assert proc.returncode == render.NO_ROOM  # 1 TiB does not fit in the limit
+    code = f"import sim.report.render as c; print(c._probe({PASSING_KIB * 1024}, 1 << 40))"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=300, env=ENV, preexec_fn=limited(PASSING_KIB))
     assert f"(ulimit -v {PASSING_KIB})" in proc.stdout, proc.stderr[-2000:]

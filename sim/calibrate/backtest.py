@@ -26,9 +26,10 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from sim.calibrate.backtest_page import html_page
+from sim.calibrate.backtest_page import terminal_lines as terminal_lines
 from sim.calibrate.backtest_score import (
     CALIBRATED,
-    LABELS,
     MAX_HOLDOUT,
     METRICS,
     BacktestResult,
@@ -358,112 +359,3 @@ def write_outputs(res: BacktestResult, folder: Path) -> None:
     (folder / "backtest.json").write_text(json.dumps(res.summary, indent=2, allow_nan=False)
                                           + "\n", encoding="utf-8")
     (folder / "backtest.html").write_text(html_page(res), encoding="utf-8")
-
-
-def fan_chart(t: pd.DataFrame, metric: str, coverage: float | None):
-    """The P10–P90 band, the P50 and the actuals of one metric by calendar month."""
-    import altair as alt
-
-    from sim.report.charts import PALETTE, _style
-
-    fmt = ",.0f" if metric == "customers" else "$,.3~s"
-    df = t.assign(date=pd.to_datetime(t["month"] + "-01"))
-    base = alt.Chart(df).encode(x=alt.X("date:T", title="Month",
-                                        axis=alt.Axis(format="%Y-%m", tickCount="month")))
-    y_title = LABELS.get(metric, metric)
-    band = base.mark_area(opacity=0.2, color=PALETTE[0]).encode(
-        y=alt.Y("p10:Q", title=y_title, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)),
-        y2="p90:Q")
-    p50 = base.mark_line(color=PALETTE[0], strokeWidth=2).encode(y="p50:Q")
-    actual = base.mark_line(color=PALETTE[1], strokeDash=[4, 2],
-                            point=alt.OverlayMarkDef(color=PALETTE[1])).encode(y="actual:Q")
-    cov = "" if coverage is None else f"; {coverage:.0%} of months inside the band"
-    chart = alt.layer(band, p50, actual).properties(
-        width=560, height=220,
-        title=alt.TitleParams(y_title, subtitle=f"Band: P10–P90, blue line: P50, red: "
-                              f"actual{cov}"))
-    return _style(chart)
-
-
-def html_page(res: BacktestResult) -> str:
-    """A static page: the scores, then each metric's fan with the actuals (inline SVG)."""
-    import vl_convert as vlc
-
-    from sim.kpis import fmt_value
-    from sim.outputs.escape import html_text, svg_html
-
-    s = res.summary
-    rows = []
-    for m, e in s["metrics"].items():
-        rows.append("<tr>" + "".join(f"<td>{html_text(v)}</td>" for v in (
-            LABELS.get(m, m), e["months"], _pct(e["coverage_p10_p90"]), _pct(e["p50_mape"]),
-            _pct(e["p50_bias"], signed=True))) + "</tr>")
-    charts = []
-    for m, t in res.table.groupby("metric", sort=False):
-        chart = fan_chart(t, m, s["metrics"][m]["coverage_p10_p90"])
-        charts.append(f'<div class="figure">{svg_html(vlc.vegalite_to_svg(chart.to_dict()))}'
-                      "</div>")
-    op = s["opening"]
-    opening = []
-    if op["arr_from_subscriptions_usd"] is not None:
-        opening.append(f"Opening ARR from the subscriptions: "
-                       f"{fmt_value('arr', op['arr_from_subscriptions_usd'])}")
-    if op["actual_arr_month_before_cut_usd"] is not None:
-        opening.append("Actual ARR at the end of the month before the cut: "
-                       f"{fmt_value('arr', op['actual_arr_month_before_cut_usd'])}")
-    if op["open_pipeline_observed"]:
-        model = op["open_pipeline_model"] or {}
-        opening += [f"Open opportunities at the cut, {seg}: {n} observed, "
-                    f"{model.get(seg, '—')} in the model's warm-up"
-                    for seg, n in op["open_pipeline_observed"].items()]
-    cov = s["overall_coverage_p10_p90"]
-    head = (f"Backtest from {s['as_of']}: {s['holdout_months']} held-out months, "
-            f"{s['replications']} replications, seed {s['seed']}")
-    return "\n".join([
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html_text(head)}</title>",
-        "<style>body{font-family:Helvetica,Arial,sans-serif;max-width:980px;margin:24px auto;"
-        "color:#222}table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:"
-        "1px solid #ddd;text-align:right}td:first-child,th:first-child{text-align:left}"
-        ".figure svg{max-width:100%;height:auto}</style></head><body>",
-        f"<h1>{html_text(head)}</h1>",
-        f"<p>Calibrated on the data before the cut "
-        f"(<code>{html_text(s['calibrated_scenario'])}</code>), simulated from the state at "
-        f"the cut and compared with the actuals. Overall P10–P90 coverage: "
-        f"<b>{html_text(_pct(cov))}</b> of {html_text(s['cells_scored'])} month × metric "
-        "cells (a calibrated forecast covers about 80%).</p>",
-        "<table><tr><th>Metric</th><th>Months</th><th>P10–P90 coverage</th>"
-        "<th>P50 mean abs. error</th><th>P50 bias</th></tr>", *rows, "</table>",
-        "<ul>" + "".join(f"<li>{html_text(x)}</li>" for x in opening) + "</ul>",
-        *charts, "</body></html>", ""])
-
-
-def _pct(x, signed: bool = False) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "—"
-    return f"{x:+.1%}" if signed else f"{x:.1%}"
-
-
-def terminal_lines(res: BacktestResult) -> list[str]:
-    """The short plain table printed by ``revsim backtest``."""
-    from sim.kpis import fmt_value
-
-    s = res.summary
-    lines = [f"backtest from {s['as_of']}: {s['holdout_months']} months held out, "
-             f"{s['replications']} replications, seed {s['seed']}",
-             f"{'metric':<14}{'months':>7}{'P10-P90 cover':>15}{'P50 MAPE':>10}{'P50 bias':>10}"]
-    for m, e in s["metrics"].items():
-        lines.append(f"{m:<14}{e['months']:>7}{_pct(e['coverage_p10_p90']):>15}"
-                     f"{_pct(e['p50_mape']):>10}{_pct(e['p50_bias'], True):>10}")
-    lines.append(f"{'overall':<14}{s['cells_scored']:>7}{_pct(s['overall_coverage_p10_p90']):>15}")
-    op = s["opening"]
-    if op["arr_from_subscriptions_usd"] is not None:
-        act = op["actual_arr_month_before_cut_usd"]
-        lines.append(f"opening ARR {fmt_value('arr', op['arr_from_subscriptions_usd'])} from "
-                     "the subscriptions" + ("" if act is None else
-                                            f"; actual ARR at the cut {fmt_value('arr', act)}"))
-    if op["open_pipeline_observed"]:
-        model = op["open_pipeline_model"] or {}
-        lines.append("open pipeline at the cut (observed / model): " + ", ".join(
-            f"{seg} {n} / {model.get(seg, '-')}" for seg, n in op["open_pipeline_observed"].items()))
-    return lines

@@ -23,7 +23,9 @@ from sim.analysis.statements import BALANCE_LINES, CASH_FLOW_LINES, INCOME_LINES
 from sim.analysis.verdict import verdict
 from sim.kpis import KPIS, fmt_usd
 from sim.kpis import label as kpi_label
-from sim.outputs.escape import html_text, svg_html
+from sim.outputs.escape import html_text
+from sim.report import page
+from sim.report.fan import fan
 
 CSS = """
 @page { size: A4 landscape; margin: 12mm 12mm 14mm 12mm;
@@ -48,12 +50,6 @@ ul.verdict li { margin-bottom: 4pt; }
 """
 
 
-def _svg(chart) -> str:
-    import vl_convert as vlc
-
-    return svg_html(vlc.vegalite_to_svg(chart.to_dict()))
-
-
 def _money(v: float) -> str:
     return fmt_usd(v)
 
@@ -64,15 +60,7 @@ def _pct(v: float) -> str:
 
 def _table(headers: list[str], rows: list[list[str]], caption: str, totals=(),
            text_cols=()) -> str:
-    head = "".join(f"<th>{html_text(h)}</th>" for h in headers)
-    body = []
-    for i, r in enumerate(rows):
-        cls = ' class="total"' if i in totals else ""
-        cells = "".join(f'<td{" class=text" if j in text_cols else ""}>{html_text(c)}</td>'
-                        for j, c in enumerate(r))
-        body.append(f"<tr{cls}>{cells}</tr>")
-    return (f"<table><caption>{html_text(caption)}</caption><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>")
+    return page.table(headers, rows, caption, text_cols, {i: "total" for i in totals})
 
 
 def _verdict_section(cmp, frame: pd.DataFrame, sentences: list[str]) -> str:
@@ -122,7 +110,7 @@ def _bridge_section(cmp) -> str:
         ) + alt.Chart(chart_df).mark_rule().encode(
             y=alt.Y("label:N", sort=alt.SortField("order")), x="ci_low:Q", x2="ci_high:Q")
         chart = chart.properties(width=380, height=230)
-        parts.append(f'<div class="block row">{table}<div class="figure">{_svg(chart)}</div></div>')
+        parts.append(f'<div class="block row">{table}{page.figure(chart)}</div>')
     return ("<section><h2>Why the plans differ: profit bridge</h2><p class=\"note\">Paired "
             "operating-profit difference over the horizon split by driver; the lines add up "
             "to the difference in every run. Means with 95% intervals.</p>"
@@ -193,20 +181,14 @@ def _profit_cash_section(cmp) -> str:
         row=alt.Row("measure:N", title=None),
     ).properties(width=260, height=150).resolve_scale(y="independent")
     cdf = pd.concat(cash, ignore_index=True)
-    horizon = int(cdf["month"].max())
-    base = alt.Chart(cdf).encode(x=alt.X("month:Q", title="Plan month",
-                                         scale=alt.Scale(domain=[1, horizon], nice=False)))
-    cash_chart = alt.layer(
-        base.mark_area(opacity=0.25).encode(y=alt.Y("p10:Q", title="Cash (USD)",
-                                                    axis=alt.Axis(format="~s")), y2="p90:Q"),
-        base.mark_line().encode(y="p50:Q"),
-    ).properties(width=210, height=120).facet(facet=alt.Facet("plan:N", title=None), columns=4)
+    cash_chart = fan(cdf, "Cash (USD)", width=210).properties(width=210, height=120).facet(
+        facet=alt.Facet("plan:N", title=None), columns=4)
     return ("<section><h2>Profit next to revenue</h2><p class=\"note\">Mean across "
             "replications per plan year.</p>"
-            f'<div class="figure">{_svg(bars)}</div></section>'
+            f"{page.figure(bars)}</section>"
             "<section><h2>Cash</h2><p class=\"note\">Month-end cash: P50 line, P10–P90 band; "
             "one panel per plan.</p>"
-            f'<div class="figure">{_svg(cash_chart)}</div></section>')
+            f"{page.figure(cash_chart)}</section>")
 
 
 def _statement_tables(res, freq: str = "year") -> str:
@@ -268,9 +250,7 @@ def board_pack_html(cmp) -> str:
     body = (_verdict_section(cmp, frame, sentences) + _bridge_section(cmp) + _kpi_section(cmp)
             + _profit_cash_section(cmp) + _statements_section(cmp, plans)
             + _assumptions_section(cmp, frame))
-    return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>Board pack: {html_text(cmp.base.name)}</title><style>{CSS}</style>"
-            f"</head><body>{body}</body></html>")
+    return page.document(f"Board pack: {cmp.base.name}", body, CSS)
 
 
 def chromium() -> str | None:

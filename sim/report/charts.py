@@ -1,5 +1,6 @@
 """Altair charts of the report. Charts compute nothing: each takes a tidy table (shaped by
-``sim.report.tables``) and only encodes it, in one consistent style.
+``sim.report.tables``) and only encodes it, in one consistent style
+(:mod:`sim.report.chart_style`); every fan is :func:`sim.report.fan.fan`.
 
 Money axes read ``$1.2M`` / ``$450K``; fractions read ``45%``; every chart has a title and
 axis units. Time axes end at the plan's last month and, when the scenario has a calendar,
@@ -8,205 +9,43 @@ the base as a dashed reference), never as overlapping bands.
 
 Call :func:`enable_offline_rendering` in notebooks that become HTML: charts are then drawn to
 inline SVG by vl-convert, so a report opened with no internet still shows every chart.
-Commands that draw charts first call :func:`renderer_problem` (vl-convert cannot start under
-a virtual-memory limit below about 64 GiB).
+Commands that draw charts first call :func:`renderer_problem` (:mod:`sim.report.render`).
 """
 
 from __future__ import annotations
 
-import functools
-import json
-import subprocess
-import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import altair as alt
 import pandas as pd
 
-USD = "$,.3~s"
-"""d3 format of money tooltips and labels: $1.23M, -$450k."""
-USD_LABEL = "replace(replace(format(datum.value, '$,.3~s'), 'k', 'K'), 'G', 'B')"
-"""Vega expression of money axis labels: $1.2M, $450K, $1.1B (finance's K and B, not SI)."""
-PCT = ".0%"
-WIDTH = 640
-HEIGHT = 260
-PALETTE = ["#1f5f99", "#d1495b", "#2e9e6b", "#edae49", "#6c4f9c", "#00798c", "#8d6a4a",
-           "#c05c8b"]
-STEP_COLORS = {"total": "#5b6c7d", "increase": "#2e9e6b", "decrease": "#d1495b"}
-SIDE_COLORS = {"low": "#d1495b", "high": "#1f5f99"}
-FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
-"""DejaVu Sans first: where it is installed, vl-convert lays the chart out with the same
-(wide) metrics a Linux browser draws with; elsewhere both use Helvetica/Arial, narrower than
-what was measured, so labels never run past the edge. The padding absorbs what is left."""
-
-
-def enable_offline_rendering() -> None:
-    """Draw charts as inline SVG through vl-convert (no CDN, works offline and in Papermill)."""
-    alt.renderers.enable("svg")
-
-
-# ---------------------------------------------------------------- the renderer under a limit
-
-RENDER_PROBE = (
-    "import mmap, resource, sys\n"
-    "resource.setrlimit(resource.RLIMIT_CORE, (0, 0))\n"  # a crash leaves no core file
-    "try:\n"  # the address space the command will hold when it draws (never touched)
-    "    held = mmap.mmap(-1, int(sys.argv[1]), flags=mmap.MAP_PRIVATE,\n"
-    "                     prot=getattr(mmap, 'PROT_NONE', 0))\n"
-    "except OSError:\n"
-    "    sys.exit(3)\n"
-    "import vl_convert\n"
-    "vl_convert.vegalite_to_svg({'mark': 'point', 'data': {'values': [{'a': 1}]},\n"
-    "                            'encoding': {'x': {'field': 'a', 'type': 'quantitative'}}})\n"
+from sim.report.chart_style import (
+    HEIGHT,
+    PALETTE,
+    PCT,
+    SIDE_COLORS,
+    STEP_COLORS,
+    USD,
+    USD_LABEL,
+    WIDTH,
+    money_axis,
+    month_axis,
+    style,
+    title_params,
 )
-"""A tiny render in a child process that inherits the memory limit, after reserving (never
-using) as much address space as the command will hold when it draws; exit 3: not even that."""
-PROBE_HEADROOM = 4 << 30
-"""Address space the command may add before it draws (its replications' tables, worker
-pools, a notebook kernel), beyond what it holds when it probes: the process of
-``revsim track`` holds about 0.6 GB when it probes and 1.8 GB when it draws."""
-PROBE_TIMEOUT_S = 120
-"""A probe that has not finished by then does not stop the command (it did not crash)."""
-NO_ROOM = 3
-
-
-def renderer_problem() -> str | None:
-    """``None`` when charts can be drawn here, else the one-line environment error.
-
-    vl-convert embeds V8, whose garbage-collected C++ heap (Oilpan) reserves a fixed cage of
-    address space when it starts (it needs about 64 GiB free); under a lower ``ulimit -v``
-    (RLIMIT_AS) the reservation fails and V8 ends the process with SIGTRAP and a C stack
-    trace, whatever the chart. No option or environment variable of vl-convert shrinks that
-    reservation, and a child process inherits the limit, so with a finite limit a tiny
-    render is tried once in a child process that first reserves what this process holds plus
-    ``PROBE_HEADROOM``: if it dies by a signal (or cannot reserve that much), commands that
-    draw charts refuse before any work. Without a limit nothing is tried."""
-    try:
-        import resource
-    except ImportError:  # no RLIMIT_AS here (Windows)
-        return None
-    soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
-    if soft == resource.RLIM_INFINITY:
-        return None
-    return _probe(soft, _address_space() + PROBE_HEADROOM)
-
-
-def _address_space() -> int:
-    """Bytes of address space this process holds (Linux; 0 where it cannot be read)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmSize:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
-@functools.cache
-def _probe(limit: int, hold: int) -> str | None:
-    try:
-        proc = subprocess.run([sys.executable, "-c", RENDER_PROBE, str(hold)],
-                              capture_output=True, stdin=subprocess.DEVNULL,
-                              timeout=PROBE_TIMEOUT_S)
-    except (OSError, subprocess.TimeoutExpired):  # the command will meet the real problem
-        return None
-    if proc.returncode >= 0 and proc.returncode != NO_ROOM:
-        return None  # drew, or failed in a way the command reports itself
-    return ("environment: the chart renderer needs more virtual memory than the limit allows "
-            f"(ulimit -v {limit // 1024}); raise it or unset it")
-
-
-def _style(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
-    return (
-        chart.configure(font=FONT, padding={"left": 16, "top": 6, "right": 16, "bottom": 6})
-        .configure_title(fontSize=15, anchor="start", subtitleColor="#555", subtitleFontSize=12)
-        .configure_axis(labelFontSize=11, titleFontSize=12, gridColor="#e6e6e6",
-                        labelOverlap="greedy", labelSeparation=6, labelLimit=220)
-        .configure_axisQuantitative(tickCount=6)
-        .configure_legend(labelFontSize=11, titleFontSize=12, orient="bottom", columns=4,
-                          labelLimit=220)
-        .configure_view(stroke=None)
-        .configure_header(labelFontSize=12, titleFontSize=12, labelFontWeight="bold",
-                          labelLimit=400)
-    )
-
-
-def money_axis(title: str) -> alt.Axis:
-    """A USD axis: labels $1.2M / $450K, the unit in the title."""
-    return alt.Axis(title=title, labelExpr=USD_LABEL)
-
-
-TICK_STEPS = (1, 2, 3, 6, 12, 24)
-"""Months between time-axis ticks: the smallest that keeps the labels apart."""
-
-
-def month_ticks(first: int, last: int, width: int, calendar: bool) -> list[int]:
-    """Tick months in ``[first, last]``: multiples of a step (plus the first month), at most
-    one label per ~34 px (plain month numbers) or ~70 px (calendar months, "Feb 2026")."""
-    room = max(2, width // (70 if calendar else 34))
-    step = next((s for s in TICK_STEPS if (last - first) / s + 1 <= room), TICK_STEPS[-1])
-    ticks = [m for m in range(first, last + 1) if m % step == 0]
-    if not ticks or ticks[0] - first >= step / 2:
-        ticks.insert(0, first)
-    return ticks
-
-
-def month_axis(months: Sequence[int] | pd.Series, width: int = WIDTH,
-               month_labels: Mapping[int, str] | None = None) -> alt.X:
-    """The time axis of a monthly chart: its domain is exactly the months drawn (a 36-month
-    plan ends at 36), ticks fit the width, labels are calendar months when given."""
-    first, last = int(min(months)), int(max(months))
-    ticks = month_ticks(first, last, width, bool(month_labels))
-    if month_labels:
-        names = [str(month_labels.get(m, "")) for m in range(last + 1)]
-        axis = alt.Axis(values=ticks, tickCount=len(ticks), title="Month", grid=True,
-                        labelExpr=f"{json.dumps(names)}[datum.value]")
-    else:
-        axis = alt.Axis(values=ticks, tickCount=len(ticks), format="d", title="Month of plan",
-                        grid=True)
-    return alt.X("month:Q", axis=axis, scale=alt.Scale(domain=[first, last], nice=False,
-                                                       zero=False))
-
-
-def _title(text: str, subtitle: str | None = None) -> alt.TitleParams:
-    return alt.TitleParams(text, subtitle=subtitle or "")
-
-
-def _y(title: str, fmt: str) -> alt.Axis:
-    return money_axis(title) if fmt == USD else alt.Axis(title=title, format=fmt)
-
-
-def _bands(df: pd.DataFrame, color: str, y_title: str, fmt: str, palette=None,
-           width: int = WIDTH, month_labels: Mapping[int, str] | None = None) -> alt.LayerChart:
-    """P10–P90 area and P50 line per month, one colour per ``color`` value (in table order)."""
-    order = list(dict.fromkeys(df[color]))
-    scale = alt.Scale(domain=order, range=(palette or PALETTE)[:len(order)] or PALETTE)
-    base = alt.Chart(df).encode(x=month_axis(df["month"], width, month_labels))
-    tooltip = [alt.Tooltip(f"{color}:N"), alt.Tooltip("month:Q", title="Month"),
-               alt.Tooltip("p10:Q", format=fmt, title="P10"),
-               alt.Tooltip("p50:Q", format=fmt, title="P50"),
-               alt.Tooltip("p90:Q", format=fmt, title="P90")]
-    area = base.mark_area(opacity=0.18).encode(
-        y=alt.Y("p10:Q", axis=_y(y_title, fmt)),
-        y2="p90:Q",
-        color=alt.Color(f"{color}:N", scale=scale, title=None, sort=order),
-    )
-    line = base.mark_line(strokeWidth=2.2).encode(
-        y="p50:Q", color=alt.Color(f"{color}:N", scale=scale, title=None, sort=order),
-        tooltip=tooltip
-    )
-    return alt.layer(area, line)
+from sim.report.fan import fan
+from sim.report.render import enable_offline_rendering as enable_offline_rendering
+from sim.report.render import renderer_problem as renderer_problem
 
 
 def fan_chart(bands: pd.DataFrame, title: str = "Operating profit and revenue per month",
               subtitle: str = "Line: P50; band: P10–P90 across replications",
               month_labels: Mapping[int, str] | None = None) -> alt.Chart:
     """Fan chart. ``bands``: month, measure (label), p10, p50, p90 — USD per month."""
-    chart = _bands(bands, "measure", "USD per month ($K / $M)", USD,
-                   month_labels=month_labels).properties(
-        width=WIDTH, height=HEIGHT, title=_title(title, subtitle))
-    return _style(chart)
+    chart = fan(bands, "USD per month ($K / $M)", USD, color="measure",
+                month_labels=month_labels).properties(
+        width=WIDTH, height=HEIGHT, title=title_params(title, subtitle))
+    return style(chart)
 
 
 def scenario_bands(df: pd.DataFrame, title: str = "Scenarios per month",
@@ -216,15 +55,15 @@ def scenario_bands(df: pd.DataFrame, title: str = "Scenarios per month",
     measure in table order. ``df``: month, scenario, measure (label), p10, p50, p90 — USD."""
     width = WIDTH // 2 - 20
     chart = (
-        _bands(df, "scenario", "USD per month ($K / $M)", USD, width=width,
-               month_labels=month_labels)
+        fan(df, "USD per month ($K / $M)", USD, color="scenario", width=width,
+            month_labels=month_labels)
         .properties(width=width, height=HEIGHT - 40)
         .facet(column=alt.Column("measure:N", title=None,
                                  sort=list(dict.fromkeys(df["measure"]))))
         .resolve_scale(y="independent")
-        .properties(title=_title(title, subtitle))
+        .properties(title=title_params(title, subtitle))
     )
-    return _style(chart)
+    return style(chart)
 
 
 def scenario_panels(df: pd.DataFrame, month_labels: Mapping[int, str] | None = None,
@@ -257,10 +96,10 @@ def scenario_panels(df: pd.DataFrame, month_labels: Mapping[int, str] | None = N
             alt.layer(area, ref_line, line, data=d)
             .properties(width=width, height=160)
             .facet(facet=alt.Facet("scenario:N", title=None, sort=scenarios), columns=cols)
-            .properties(title=_title(f"{measure} per month",
+            .properties(title=title_params(f"{measure} per month",
                                      f"Line: P50; band: P10–P90; dashed: {base} (base) P50"))
         )
-    return _style(alt.vconcat(*rows, spacing=36))
+    return style(alt.vconcat(*rows, spacing=36))
 
 
 def arr_bridge_waterfall(bridge: pd.DataFrame, title: str = "ARR bridge by year",
@@ -285,8 +124,8 @@ def arr_bridge_waterfall(bridge: pd.DataFrame, title: str = "ARR bridge by year"
               .transform_calculate(label=USD_LABEL.replace("datum.value", "datum.amount"))
               .encode(y=alt.Y("top:Q"), text=alt.Text("label:N"))
               for parity, dy in ((0, -6), (1, -19))]
-    return _style(alt.layer(bars, *labels).properties(
-        width=max(WIDTH, 44 * steps), height=HEIGHT + 40, title=_title(title, subtitle)))
+    return style(alt.layer(bars, *labels).properties(
+        width=max(WIDTH, 44 * steps), height=HEIGHT + 40, title=title_params(title, subtitle)))
 
 
 def cash_chart(bands: pd.DataFrame, trough: pd.DataFrame,
@@ -296,8 +135,8 @@ def cash_chart(bands: pd.DataFrame, trough: pd.DataFrame,
     """Cash balance band with its trough marked. ``bands``: month, measure, p10, p50, p90;
     ``trough``: month, value, label (one row). The label sits on the side of the point that
     has room (right in the first half of the plan, left in the second)."""
-    band = _bands(bands, "measure", "Cash balance (USD)", USD, palette=[PALETTE[0]],
-                  month_labels=month_labels)
+    band = fan(bands, "Cash balance (USD)", USD, color="measure", palette=[PALETTE[0]],
+               month_labels=month_labels)
     point = alt.Chart(trough).mark_point(size=120, filled=True, color=PALETTE[1]).encode(
         x="month:Q", y="value:Q",
         tooltip=[alt.Tooltip("label:N", title="Trough")])
@@ -306,18 +145,18 @@ def cash_chart(bands: pd.DataFrame, trough: pd.DataFrame,
     text = alt.Chart(trough).mark_text(
         dy=16, dx=-8 if left else 8, align="right" if left else "left", fontSize=11,
         color=PALETTE[1]).encode(x="month:Q", y="value:Q", text="label:N")
-    return _style(alt.layer(band, point, text).properties(width=WIDTH, height=HEIGHT,
-                                                           title=_title(title, subtitle)))
+    return style(alt.layer(band, point, text).properties(width=WIDTH, height=HEIGHT,
+                                                           title=title_params(title, subtitle)))
 
 
 def utilisation_chart(bands: pd.DataFrame, title: str = "Capacity utilisation",
                       subtitle: str = "Share of capacity in use; line: P50, band: P10–P90",
                       month_labels: Mapping[int, str] | None = None) -> alt.Chart:
     """Utilisation lines. ``bands``: month, measure (label), p10, p50, p90 — fractions 0–1."""
-    chart = _bands(bands, "measure", "Utilisation (% of capacity)", PCT,
-                   month_labels=month_labels).properties(
-        width=WIDTH, height=HEIGHT - 40, title=_title(title, subtitle))
-    return _style(chart)
+    chart = fan(bands, "Utilisation (% of capacity)", PCT, color="measure",
+                month_labels=month_labels).properties(
+        width=WIDTH, height=HEIGHT - 40, title=title_params(title, subtitle))
+    return style(chart)
 
 
 def target_attainment_bars(targets: pd.DataFrame, title: str = "Chance of hitting each target",
@@ -345,8 +184,8 @@ def target_attainment_bars(targets: pd.DataFrame, title: str = "Chance of hittin
         layers.append(base.mark_errorbar(ticks=True, color="#222").encode(
             x=alt.X("probability_low:Q", title="Probability of hitting the target (%)"),
             x2="probability_high:Q"))
-    return _style(alt.layer(*layers).properties(width=WIDTH - 200, height=alt.Step(28),
-                                                 title=_title(title, subtitle)))
+    return style(alt.layer(*layers).properties(width=WIDTH - 200, height=alt.Step(28),
+                                                 title=title_params(title, subtitle)))
 
 
 def tornado(table: pd.DataFrame, title: str = "What moves the result most",
@@ -375,9 +214,9 @@ def tornado(table: pd.DataFrame, title: str = "What moves the result most",
                            header=alt.Header(labelAngle=0, labelAlign="left",
                                              labelOrient="top")))
         .resolve_scale(x="independent", y="independent")
-        .properties(title=_title(title, subtitle))
+        .properties(title=title_params(title, subtitle))
     )
-    return _style(chart)
+    return style(chart)
 
 
 def sweep_curves(table: pd.DataFrame, x: str = "price_change_pct",
@@ -408,9 +247,9 @@ def sweep_curves(table: pd.DataFrame, x: str = "price_change_pct",
         .properties(width=WIDTH // 2 - 20, height=HEIGHT)
         .facet(column=alt.Column("measure:N", title=None, sort=None))
         .resolve_scale(y="independent")
-        .properties(title=_title(title, subtitle))
+        .properties(title=title_params(title, subtitle))
     )
-    return _style(chart)
+    return style(chart)
 
 
 def scenario_kpi_bars(table: pd.DataFrame, title: str = "Profit next to revenue",
@@ -437,9 +276,9 @@ def scenario_kpi_bars(table: pd.DataFrame, title: str = "Profit next to revenue"
         .properties(width=WIDTH // 2 - 40, height=alt.Step(24))
         .facet(column=alt.Column("kpi:N", title=None, sort=list(dict.fromkeys(table["kpi"]))))
         .resolve_scale(x="independent")
-        .properties(title=_title(title, subtitle))
+        .properties(title=title_params(title, subtitle))
     )
-    return _style(chart)
+    return style(chart)
 
 
 def comparison_bars(deltas: pd.DataFrame, title: str = "Difference from the base scenario",
@@ -472,9 +311,9 @@ def comparison_bars(deltas: pd.DataFrame, title: str = "Difference from the base
                                header=alt.Header(labelAnchor="start")),
                columns=2)
         .resolve_scale(x="independent")
-        .properties(title=_title(title, subtitle))
+        .properties(title=title_params(title, subtitle))
     )
-    return _style(chart)
+    return style(chart)
 
 
 def cohort_retention_chart(table: pd.DataFrame,
@@ -506,9 +345,9 @@ def cohort_retention_chart(table: pd.DataFrame,
         .properties(width=WIDTH // 2 - 20, height=HEIGHT - 40)
         .facet(column=alt.Column("measure:N", title=None,
                                  sort=list(dict.fromkeys(table["measure"]))))
-        .properties(title=_title(title, subtitle))
+        .properties(title=title_params(title, subtitle))
     )
-    return _style(chart)
+    return style(chart)
 
 
 def _ramp(n: int) -> list[str]:
@@ -545,6 +384,6 @@ def programme_comparison(table: pd.DataFrame,
                            header=alt.Header(labelAngle=0, labelAlign="left",
                                              labelOrient="top")))
         .resolve_scale(x="independent")
-        .properties(title=_title(title, subtitle))
+        .properties(title=title_params(title, subtitle))
     )
-    return _style(chart)
+    return style(chart)

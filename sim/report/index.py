@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from sim.kpis import INDEX_KPIS
 from sim.outputs.escape import html_text
+from sim.report.page import document
 from sim.report.tables import headline_table
 from sim.report.workbook import WORKBOOK
 
@@ -84,9 +85,7 @@ def write_index(path: Path, entries: Sequence[Entry], compare_entry: dict, seed:
     pack_link = ' · <a href="board_pack.pdf">Board pack (PDF)</a>' if board_pack else ""
     note_html = (f'<p class="meta" id="replications">{esc(replications_note)}</p>'
                  if replications_note else "")
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>revsim report</title>
-<style>{_CSS}</style></head><body>
+    body = f"""
 <h1>Revenue strategy report</h1>
 <p class="meta">Generated {when} in {wall_seconds:.0f} s · seed {seed} ·
 {replications} replications per scenario · {esc(horizon)} ·
@@ -96,8 +95,7 @@ def write_index(path: Path, entries: Sequence[Entry], compare_entry: dict, seed:
 {verdict_block}
 {comp}
 {''.join(cards)}
-</body></html>
 """
-    path.write_text(page, encoding="utf-8")
+    path.write_text(document("revsim report", body, _CSS), encoding="utf-8")
 
 

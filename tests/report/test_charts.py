@@ -12,7 +12,7 @@ import vl_convert as vlc
 
 import sim
 from sim import kpis as fmt
-from sim.report import cells, charts, tables
+from sim.report import cells, chart_style, charts, tables
 from sim.scenario.model import Calendar
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +78,7 @@ def test_time_axes_end_at_the_horizon(cmp):
                          [(1, 36, 640, False), (0, 36, 640, True), (1, 12, 250, True),
                           (1, 120, 640, False), (1, 7, 640, False)])
 def test_month_ticks_fit_the_axis(first, last, width, calendar):
-    ticks = charts.month_ticks(first, last, width, calendar)
+    ticks = chart_style.month_ticks(first, last, width, calendar)
     assert ticks[0] == first and ticks[-1] <= last and ticks == sorted(set(ticks))
     assert len(ticks) <= max(2, width // (70 if calendar else 34)) + 1
 

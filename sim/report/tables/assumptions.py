@@ -1,0 +1,249 @@
+"""The scenario's assumptions as tables: flattened key/value rows, the levers a CRO/CFO
+moves most, and the readable rows (section, label, unit, value, source note, key) of one or
+several scenarios side by side."""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel
+
+from sim.kpis import fmt_lever, fmt_usd
+from sim.scenario.io import scenario_to_dict
+from sim.scenario.model import Scenario
+
+
+def assumptions_table(scenario: Scenario) -> pd.DataFrame:
+    """The resolved scenario flattened to key/value rows (lists indexed: a.b.0.c)."""
+    rows = list(_flatten(scenario_to_dict(scenario)))
+    return pd.DataFrame(rows, columns=["key", "value"])
+
+
+def _flatten(data: Any, prefix: str = ""):
+    if isinstance(data, Mapping):
+        for k, v in data.items():
+            yield from _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(data, list):
+        if not data:
+            yield prefix, ""
+        for i, v in enumerate(data):
+            yield from _flatten(v, f"{prefix}.{i}")
+    else:
+        yield prefix, data
+
+
+def levers_table(scenario: Scenario) -> pd.DataFrame:
+    """The levers a CRO/CFO moves most, with their values in this scenario."""
+    rows = [("Horizon", f"{scenario.horizon_months} months")]
+    for seg, p in scenario.pricing.segments.items():
+        rows.append((f"List price, {seg}", f"${p.list_price_usd:,.0f} per seat-year"))
+        rows.append((f"Discount cap, {seg}", f"{p.discount_cap_frac:.0%}"))
+    rows.append(("Annual price uplift at renewal", f"{scenario.pricing.annual_uplift_frac:.1%}"))
+    ch = scenario.channels
+    rows.append(("Paid marketing budget", f"${ch.inbound.budget_per_month_usd:,.0f} per month"))
+    rows.append(("Active partners", f"{ch.partner.active_partners}"))
+    rows.append(("Partner commission", f"{ch.partner.commission_frac:.0%} of revenue"))
+    for name, team in scenario.sales.teams.items():
+        hires = sum(h.add for h in team.hiring_plan)
+        extra = f" ({hires:+d} planned)" if hires else ""
+        rows.append((f"AEs, {name} team",
+                     f"{team.count}{extra}, {team.concurrent_deals_per_ae} deals each"))
+    hc = scenario.headcount
+    for role in ("sdr", "csm", "onboarding", "management"):
+        team = getattr(hc, role, None)
+        if team is not None:
+            hires = sum(h.add for h in getattr(team, "hiring_plan", None) or [])
+            extra = f" ({hires:+d} planned)" if hires else ""
+            rows.append((f"Headcount, {role.upper() if len(role) <= 3 else role}",
+                         f"{team.count}{extra}"))
+    rows.append(("Starting cash", fmt_usd(scenario.finance.starting_cash_usd)))
+    rows.append(("Fixed opex", f"${scenario.costs.fixed_opex_per_month_usd:,.0f} per month"))
+    return pd.DataFrame(rows, columns=["Lever", "Value"])
+
+
+def assumptions_by_scenario(scenarios: Sequence[Scenario], names: Sequence[str]) -> pd.DataFrame:
+    """The resolved assumptions as key rows, one value column per scenario (outer join)."""
+    table = None
+    for sc, name in zip(scenarios, names, strict=True):
+        col = assumptions_table(sc).set_index("key")["value"].rename(name)
+        table = col.to_frame() if table is None else table.join(col, how="outer", sort=False)
+    table.index.name = "key"
+    return table
+
+
+ASSUMPTION_SECTIONS = {
+    "name": "General", "description": "General", "horizon_months": "General",
+    "calendar": "General", "segments": "Segments", "pricing": "Pricing",
+    "channels": "Channels", "sales": "Sales", "headcount": "Headcount",
+    "onboarding": "Onboarding", "customer_success": "Customer success", "costs": "Costs",
+    "finance": "Finance", "opening": "Opening", "targets": "Targets",
+    "account_plan": "Account plan",
+}
+"""Section of each top-level scenario key, in the order the assumptions sheet shows them."""
+_SECTION_ORDER = list(dict.fromkeys(ASSUMPTION_SECTIONS.values()))
+_SUFFIXES = ("_usd", "_frac", "_days")
+
+
+def assumption_unit(field: str, value: Any) -> str:
+    """The unit of a scenario field from its name (``_usd``, ``_frac``, ``_days``, months,
+    rates per year or month) or its value (whole numbers are counts, text is text)."""
+    if isinstance(value, bool):
+        return "yes/no"
+    if isinstance(value, str):
+        return "text"
+    if field.endswith("_usd") or "_usd_" in field:
+        per = " per month" if "per_month" in field else " per year" if "per_year" in field \
+            else ""
+        return "USD" + per
+    if "_frac" in field:
+        return "%"
+    if field.endswith("_days"):
+        return "days"
+    if field == "month":
+        return "plan month"
+    if "months" in field:
+        return "months"
+    if field.endswith("per_year"):
+        return "per year"
+    if "per_month" in field:
+        return "per month"
+    if isinstance(value, int):
+        return "count"
+    return "number"
+
+
+def _human(field: str) -> str:
+    for suffix in _SUFFIXES:
+        if field.endswith(suffix):
+            field = field[: -len(suffix)]
+    text = field.replace("_frac_of_", "_share_of_").replace("_", " ").strip()
+    for short, up in (("sdr", "SDR"), ("csm", "CSM"), ("arr", "ARR"), ("wtp", "WTP"),
+                      ("ae", "AE"), ("b", "b (response exponent)")):
+        text = " ".join(up if w == short else w for w in text.split(" "))
+    return text[:1].upper() + text[1:]
+
+
+def _search(annotation: Any, pick) -> Any:
+    """Depth first through an annotation and its arguments (Optional, Annotated): the value
+    of the first ``pick`` that decides (``(value,)``; ``None``: look inside)."""
+    decided = pick(annotation)
+    if decided is not None:
+        return decided[0]
+    for arg in typing.get_args(annotation):
+        found = _search(arg, pick)
+        if found is not None:
+            return found
+    return None
+
+
+def _model_of(annotation: Any):
+    """The pydantic model class inside an annotation (Optional, Annotated), if any."""
+    def pick(a):
+        if isinstance(a, type) and issubclass(a, BaseModel):
+            return (a,)
+        return (None,) if typing.get_origin(a) in (dict, list) else None
+
+    return _search(annotation, pick)
+
+
+def _item_type(annotation: Any) -> Any:
+    """The value type of a ``dict[str, X]`` or ``list[X]`` annotation (through Optional)."""
+    return _search(annotation, lambda a: (typing.get_args(a)[-1],)
+                   if typing.get_origin(a) in (dict, list) else None)
+
+
+def _dist_text(value: Mapping) -> str:
+    params = ", ".join(f"{k} {fmt_lever(v)}" for k, v in value.items() if k != "dist")
+    return f"{value['dist']}({params})"
+
+
+def _described(value: Any, annotation: Any, field: str, doc: str, keys: list[str],
+               labels: list[str]):
+    """(dotted key, label, unit, value, note) rows of one scenario value."""
+    if isinstance(value, Mapping) and "dist" in value:
+        yield ".".join(keys), " › ".join(labels), assumption_unit(field, 0.0), \
+            _dist_text(value), doc
+        return
+    if isinstance(value, Mapping):
+        model = _model_of(annotation)
+        if model is not None:
+            for name, v in value.items():
+                info = model.model_fields.get(name)
+                yield from _described(v, info.annotation if info else None, name,
+                                      " ".join((info.description or "").split()) if info else "",
+                                      [*keys, name], [*labels, _human(name)])
+            return
+        item = _item_type(annotation)
+        head = labels[:-1] if field == "segments" else labels  # "smb › List price"
+        for k, v in value.items():
+            yield from _described(v, item, field, doc, [*keys, str(k)], [*head, str(k)])
+        return
+    if isinstance(value, list):
+        if not value or not all(isinstance(v, Mapping) for v in value):
+            text = ", ".join(map(str, value)) if value else "none"
+            yield ".".join(keys), " › ".join(labels), "text", text, doc
+            return
+        item = _item_type(annotation)
+        head = labels[-1] if labels else _human(field)
+        for i, v in enumerate(value):
+            yield from _described(v, item, field, doc, [*keys, str(i)],
+                                  [*labels[:-1], f"{head} {i + 1}"])
+        return
+    yield ".".join(keys), " › ".join(labels), assumption_unit(field, value), value, doc
+
+
+def assumption_rows(scenario: Scenario) -> pd.DataFrame:
+    """The resolved scenario as one row per setting, grouped by section (segments, pricing,
+    channels, sales, headcount, onboarding, customer success, costs, finance, opening,
+    targets, account plan) in the scenario's own order: section, a readable label
+    (``smb › List price``), unit, value (a distribution as ``lognormal(median 60, …)``), the
+    field's source or assumption note (its docstring in ``sim.scenario.model``) and the dotted key
+    ``--set`` takes."""
+    rows = []
+    data = scenario_to_dict(scenario)
+    for name, value in data.items():
+        info = Scenario.model_fields.get(name)
+        section = ASSUMPTION_SECTIONS.get(name, "Other")
+        doc = " ".join((info.description or "").split()) if info else ""
+        labels = [] if section != "General" else [_human(name)]
+        for key, label, unit, v, note in _described(value, info.annotation if info else None,
+                                                     name, doc, [name], labels):
+            rows.append({"section": section, "label": label or _human(name), "unit": unit,
+                         "value": v, "note": note, "key": key})
+    frame = pd.DataFrame(rows, columns=["section", "label", "unit", "value", "note", "key"])
+    order = {s: i for i, s in enumerate([*_SECTION_ORDER, "Other"])}
+    frame["_o"] = frame["section"].map(order)
+    return frame.sort_values("_o", kind="stable").drop(columns="_o").reset_index(drop=True)
+
+
+def _same(a: Any, b: Any) -> bool:
+    missing = [x is None or (isinstance(x, float) and np.isnan(x)) for x in (a, b)]
+    return all(missing) or (not any(missing) and a == b)
+
+
+def assumptions_grouped(scenarios: Sequence[Scenario], names: Sequence[str]) -> pd.DataFrame:
+    """The assumptions of several scenarios side by side: section, label, unit, one value
+    column per scenario (outer join on the key, the base's order first), whether any differs
+    from the base, the note and the key."""
+    frames = [assumption_rows(sc) for sc in scenarios]
+    info: dict[str, dict] = {}
+    for f in frames:
+        for rec in f.to_dict("records"):
+            info.setdefault(rec["key"], rec)
+    table = pd.DataFrame(list(info.values()))[["section", "label", "unit", "key", "note"]]
+    values = [f.set_index("key")["value"] for f in frames]
+    for name, v in zip(names, values, strict=True):
+        table[name] = table["key"].map(v.to_dict()).astype(object)
+    cols = list(names)
+    table["differs"] = [
+        "yes" if any(not _same(table.at[i, c], table.at[i, cols[0]]) for c in cols[1:]) else ""
+        for i in table.index]
+    order = {s: i for i, s in enumerate([*_SECTION_ORDER, "Other"])}
+    table["_o"] = table["section"].map(order)
+    table = table.sort_values("_o", kind="stable").drop(columns="_o").reset_index(drop=True)
+    return table[["section", "label", "unit", *cols, "differs", "note", "key"]]
+
