@@ -55,7 +55,8 @@ def waterfall_html(result: ExperimentResult) -> str:
 
 
 def waterfall_chart(result: ExperimentResult) -> alt.Chart:
-    """Bars from list to pocket price per segment, each step as a floating bar."""
+    """Bars from list to pocket price per segment, each step a floating horizontal bar (the
+    step names read on the left, never cut)."""
     t = waterfall_table(result)
     t = t[~t["memo"]].copy()
     t["order"] = t.groupby("segment").cumcount()
@@ -71,11 +72,12 @@ def waterfall_chart(result: ExperimentResult) -> alt.Chart:
                 t.loc[i, ["start", "end"]] = (level, level + r["usd"])
                 level += r["usd"]
     return alt.Chart(t).mark_bar().encode(
-        x=alt.X("step:N", sort=alt.SortField("order"), title=None),
-        y=alt.Y("start:Q", title="USD over the horizon", axis=alt.Axis(format="~s")),
-        y2="end:Q",
+        y=alt.Y("step:N", sort=alt.SortField("order"), title=None,
+                axis=alt.Axis(labelLimit=200)),
+        x=alt.X("start:Q", title="USD over the horizon", axis=alt.Axis(format="~s")),
+        x2="end:Q",
         color=alt.condition(alt.FieldOneOfPredicate("step", [LIST, POCKET]),
                             alt.value("#1565c0"), alt.value("#c62828")),
         tooltip=["segment", "step", alt.Tooltip("usd:Q", format=",.0f"),
                  alt.Tooltip("pct_of_list:Q", format=".1%")],
-    ).properties(width=220, height=200).facet(column=alt.Column("segment:N", title=None))
+    ).properties(width=190, height=170).facet(column=alt.Column("segment:N", title=None))

@@ -22,7 +22,8 @@ TRACKABLE = (
     "other_opex", "gross_profit", "total_cost", "operating_profit", "cash_balance",
     "deferred_revenue", "accounts_receivable", "leads", "opportunities", "deals_won",
     "deals_lost", "deals_lost_price", "leads_lost_waiting", "list_arr_won", "discount_usd",
-    "sales_cycle_days_sum", "new_unit_arr", "new_unit_deals", "account_plan_cost",
+    "term_discount_usd", "rep_discount_usd", "quarter_end_discount_usd", "price_leak_usd",
+    "deals_slipped", "negotiation_rounds_sum", "sales_cycle_days_sum", "new_unit_arr", "new_unit_deals", "account_plan_cost",
     "ae_utilization", "ae_wait_days", "onboarding_utilization", "onboarding_wait_days",
     "onboardings_started", "ae_starts", "ae_wait_days_total", "ae_starts_waited",
     "onboarding_wait_days_total", "onboardings_waited", "headcount_ae", "headcount_sdr",
@@ -35,7 +36,6 @@ NON_NEGATIVE = ("customers", "new_customers", "churned_customers", "arr", "new_a
 ORDER = ("revenue", "arr", "customers", "new_arr", "expansion_arr", "contraction_arr",
          "churned_arr", "operating_profit", "cash_balance")
 """Metrics shown first (the others follow in the file's order)."""
-BAND = (0.1, 0.9)
 
 
 # ---------------------------------------------------------------- months
