@@ -316,8 +316,11 @@ def deltas_detail(cmp: CompareResult):
                "other_mean": "Scenario (mean)", "mean_delta": "Difference",
                "ci_low": "95% CI low", "ci_high": "95% CI high",
                "prob_better": "P(beats base)"})
-    return _styled(t, {"Scenario": str, "KPI": str, "P(beats base)": "{:.0%}"}, hide_index=True,
-                   caption="Difference from the base, paired by replication")
+    sty = _styled(t, {"Scenario": str, "KPI": str, "P(beats base)": "{:.0%}"}, hide_index=True,
+                  caption="Difference from the base, paired by replication")
+    # long KPI labels wrap inside their column instead of widening the page
+    return sty.set_properties(subset=["KPI"], **{"white-space": "normal", "max-width": "16em",
+                                                 "text-align": "left"})
 
 
 def pnl_differences(cmp: CompareResult):

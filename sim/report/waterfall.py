@@ -11,6 +11,7 @@ from sim.analysis.waterfall import LIST, POCKET, pocket_price_waterfall
 from sim.experiments.experiment import ExperimentResult
 from sim.kpis import fmt_usd
 from sim.outputs.escape import html_text
+from sim.report.chart_style import style
 
 CAPTION = ("Pocket-price waterfall of new business by segment (mean per replication over the "
            "horizon): list ARR of the deals won, each concession and the commissions paid, "
@@ -71,7 +72,7 @@ def waterfall_chart(result: ExperimentResult) -> alt.Chart:
             else:
                 t.loc[i, ["start", "end"]] = (level, level + r["usd"])
                 level += r["usd"]
-    return alt.Chart(t).mark_bar().encode(
+    return style(alt.Chart(t).mark_bar().encode(
         y=alt.Y("step:N", sort=alt.SortField("order"), title=None,
                 axis=alt.Axis(labelLimit=200)),
         x=alt.X("start:Q", title="USD over the horizon", axis=alt.Axis(format="~s")),
@@ -80,4 +81,4 @@ def waterfall_chart(result: ExperimentResult) -> alt.Chart:
                             alt.value("#1565c0"), alt.value("#c62828")),
         tooltip=["segment", "step", alt.Tooltip("usd:Q", format=",.0f"),
                  alt.Tooltip("pct_of_list:Q", format=".1%")],
-    ).properties(width=190, height=170).facet(column=alt.Column("segment:N", title=None))
+    ).properties(width=190, height=170).facet(column=alt.Column("segment:N", title=None)))
