@@ -20,15 +20,17 @@ tail is long (α < 1 has an infinite mean lifetime) and a plan's value should no
 customers beyond a decade; the truncated sum is the ₂F₁ less its tail, also a ₂F₁.
 
 **Cash flows.** An account's gross profit a month is its revenue ARR/12 less the cost of
-serving it, as the model books it: the segment's ``cost_to_serve_per_month_usd`` and the
-hosting and payment-fee fractions of revenue. Its ARR grows at the segment's expected
+serving it: the segment's ``cost_to_serve_per_month_usd``, the hosting and payment-fee
+fractions of revenue, and its share of a customer-success manager at the segment's target
+coverage (``headcount.csm.loaded_cost_per_month_usd / accounts_per_csm_target``) — the
+neutral health the equity assumes is the health of an account covered at target, so its
+cost is charged (otherwise a plan would get future retention for free). Its ARR grows at the segment's expected
 expansion rate at neutral health (upsell and cross-sell events a year × their mean size,
 less the expected contraction at each price anniversary): g a year, so revenue is discounted
 at ρ = (ln(1 + r) − g)/12 and the fixed cost at ln(1 + r)/12, ``r`` the scenario's
 ``finance.discount_rate_per_year_frac``. Not extrapolated (assumption, stated in the README):
 the renewal price escalator and its churn response, health multipliers (customer-success
-coverage, onboarding, stakeholders) and any cost of customer-success staff after the
-horizon. The equity at the horizon is discounted to month 0 by (1 + r)^(−H/12).
+coverage, onboarding, stakeholders). The equity at the horizon is discounted to month 0 by (1 + r)^(−H/12).
 """
 
 from __future__ import annotations
@@ -125,6 +127,8 @@ def customer_equity(ending_base: pd.DataFrame | None, scenario) -> dict[str, flo
         seg = scenario.segments[seg_name]
         laws = segment_laws(seg).laws
         rho_rev = d - expansion_rate_per_year(seg) / 12
+        serve = (seg.cost_to_serve_per_month_usd
+                 + scenario.headcount.csm.loaded_cost_per_month_usd / seg.accounts_per_csm_target)
         value = 0.0
         for opt, age, arr in zip(rows["option"], rows["age_months"], rows["arr"], strict=True):
             law = laws[int(opt)]
@@ -137,7 +141,7 @@ def customer_equity(ending_base: pd.DataFrame | None, scenario) -> dict[str, flo
                                    discounted_months(law, age, d))
             rev_months, cost_months = got
             value += (1 - variable) * arr / 12 * rev_months
-            value -= seg.cost_to_serve_per_month_usd * cost_months
+            value -= serve * cost_months
         out[seg_name] = float(value)
     out["total"] = float(sum(v for k, v in out.items() if k != "total"))
     return out
