@@ -310,6 +310,11 @@ class Segment(Model):
     per renewal; lower = more spread, so the hazard of a cohort falls faster with tenure
     (docs/saas-benchmarks.md S9, Fader & Hardie: yearly retention 63% -> 85% over four
     renewals). null = every account the same."""
+    churn_seats_elasticity: float = Field(default=0.0, ge=0, le=5)
+    """Churn propensity falls with account size within the segment: each account's churn
+    probability per renewal is scaled by ``(seats / mean seats) ** -e`` (at most 1), so small
+    accounts churn more often while dollar retention holds (S9 "Churn vs ACV": gross $ churn
+    falls as ACV rises). 0 = no size effect. The size is an assumption."""
     installed_age_months: AgeDist | None = None
     """Months since each installed account's first contract (a distribution; a number = every
     account that age). Its churn propensity is drawn given the renewals it has survived.
