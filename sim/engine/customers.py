@@ -78,7 +78,7 @@ class Customers:
         a.term_end = a.start_t + term_days
         a.rng = rng
         a.expansion_rng = random.Random(rng.getrandbits(64))
-        a.churn_propensity = self.retention.propensity(k, option_i, rng, renewals)
+        a.churn_propensity = self.retention.propensity(k, option_i, rng, renewals, seats)
         a.ttv_days = 0.0 if installed else None
         # price anniversaries: each renewal of a 12+ month term; for month-to-month contracts
         # every year from the first contract

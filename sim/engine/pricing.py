@@ -196,6 +196,48 @@ def response(index: float, strength_frac: float) -> float:
     return 1.0 + strength_frac * (index - 1.0)
 
 
+class Attainment(NamedTuple):
+    """Quota attainment of a team's AEs, each lognormal around the team's mean."""
+
+    above_frac: float  # P(an AE reaches quota): the chance a marginal dollar is accelerated
+    excess_frac: float  # share of the team's new ARR closed above quota (paid the accelerator)
+
+
+NO_ATTAINMENT = Attainment(0.0, 0.0)
+
+
+def attainment_shares(mean_attainment: float, dispersion: float) -> Attainment:
+    """AE attainment ``A`` lognormal with mean ``mean_attainment`` and log sd ``dispersion``:
+    ``P(A >= 1) = Phi(d2)`` and ``E[(A - 1)+] / E[A] = Phi(d1) - Phi(d2) / mean`` with
+    ``d2 = (ln mean - sigma^2 / 2) / sigma``, ``d1 = d2 + sigma`` (the lognormal call)."""
+    if not mean_attainment > 0:  # no sales yet (or nan): nobody above quota
+        return NO_ATTAINMENT
+    if math.isinf(mean_attainment):
+        return Attainment(1.0, 1.0)
+    if dispersion <= 0:
+        return Attainment(float(mean_attainment >= 1.0), max(0.0, 1.0 - 1.0 / mean_attainment))
+    d2 = (math.log(mean_attainment) - dispersion ** 2 / 2) / dispersion
+    phi = _normal_cdf
+    return Attainment(phi(d2), max(0.0, phi(d2 + dispersion) - phi(d2) / mean_attainment))
+
+
+def marginal_commission(commission_frac: float, accelerator: float, above_frac: float) -> float:
+    """Expected commission on an AE's next dollar: the rate, times the accelerator with the
+    chance the AE ends above quota. Exactly ``commission_frac`` with no accelerator."""
+    return commission_frac * (1.0 + (accelerator - 1.0) * above_frac)
+
+
+def accelerated_pull_prob(pull_prob: float, accelerator: float, above_frac: float,
+                          strength: float) -> float:
+    """Quarter-end pull-forward probability with an accelerator: ``p (1 + s (m - 1) P(A >=
+    1))``, at most 1; exactly ``p`` with no accelerator."""
+    return min(1.0, pull_prob * (1.0 + strength * (accelerator - 1.0) * above_frac))
+
+
+def _normal_cdf(z: float) -> float:
+    return 0.5 * math.erfc(-z / math.sqrt(2.0))
+
+
 # -- closed forms --------------------------------------------------------------------------
 
 def _need_cdf(wtp_sf: Callable, listed_usd: float) -> Callable[[np.ndarray], np.ndarray]:

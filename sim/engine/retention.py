@@ -119,6 +119,14 @@ def price_churn_probability(price_usd: float, increase_frac: float, wtp_now_usd:
     return 1.0 - (1.0 - step) * (1.0 - over)
 
 
+def size_churn_factor(seats: float, mean_seats: float, elasticity: float) -> float:
+    """Churn multiplier of an account's size within its segment: ``(seats / mean) ** -e``
+    (S9: gross $ churn falls as ACV rises); 1 with no elasticity."""
+    if elasticity <= 0 or mean_seats <= 0 or seats <= 0:
+        return 1.0
+    return (seats / mean_seats) ** -elasticity
+
+
 def renewals_before_churn(u: float, q: float, block: int) -> int:
     """Month (1-based) of the first churn of a monthly contract with churn probability q a
     month, from one uniform draw u by the geometric inverse CDF; ``block + 1`` (or more)
@@ -142,6 +150,7 @@ class Retention:
         # each segment's churn law per contract option, from its 12-month logo retention
         # and heterogeneity (sim.engine.retention_math)
         self.laws = [segment_laws(seg) for seg in ctx.segments]
+        self.mean_seats = [seg.seats.mean() for seg in ctx.segments]
 
     def update_coverage(self, month: int, customers_by_seg: list[int]) -> None:
         """Start of a month: required CSMs for today's customers against the team."""
@@ -154,10 +163,15 @@ class Retention:
                                          cs.max_factor)
 
     def propensity(self, seg_i: int, option_i: int, rng: random.Random,
-                   renewals_survived: int = 0) -> float:
+                   renewals_survived: int = 0, seats: float | None = None) -> float:
         """An account's churn probability per renewal: Beta(a, b + renewals survived) of its
-        contract option's law (the posterior of a survivor; the prior for a new account)."""
-        return self.laws[seg_i].laws[option_i].sample(rng, renewals_survived)
+        contract option's law (the posterior of a survivor; the prior for a new account),
+        scaled by its size factor (``size_churn_factor``) when the segment has one."""
+        theta = self.laws[seg_i].laws[option_i].sample(rng, renewals_survived)
+        e = self.ctx.segments[seg_i].churn_seats_elasticity
+        if e > 0 and seats is not None:
+            theta = min(1.0, theta * size_churn_factor(seats, self.mean_seats[seg_i], e))
+        return theta
 
     def health(self, a: Account, t: float) -> float:
         s = self.ctx.scenario

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -22,10 +23,16 @@ from sim.engine.entities import ElasticResource, Prospect
 from sim.engine.plan import headcount
 from sim.engine.pricing import (
     MAX_ROUNDS,
+    NO_ATTAINMENT,
+    QUARTER_DAYS,
+    Attainment,
     Terms,
+    accelerated_pull_prob,
+    attainment_shares,
     conceded_discount,
     effort_index,
     in_quarter_end,
+    marginal_commission,
     needed_discount,
     negotiate,
     pull_forward,
@@ -120,22 +127,33 @@ def rep_concession(account_seed: int, t: float, price: SegmentPrice,
 
 
 class Effort(NamedTuple):
-    """What the sales commission does to AE effort, relative to the reference (S10)."""
+    """What the sales commission (with its accelerator above quota) does to AE effort,
+    relative to the reference (S10)."""
 
     win_mult: float  # on win probabilities
     cycle_mult: float  # on sales cycles
     attrition_mult: float  # on the attrition hazard
 
 
-def sales_effort(sales: SalesPlan) -> Effort:
-    """Effort multipliers of the scenario's sales commission (all exactly 1 at the
-    reference)."""
-    g = effort_index(sales.commission_frac, sales.commission_reference_frac,
-                     sales.effort_curvature)
+def sales_effort(sales: SalesPlan, above_quota_frac: float = 0.0) -> Effort:
+    """Effort multipliers of the scenario's expected marginal sales commission: the rate,
+    times the accelerator with the chance ``above_quota_frac`` that an AE ends above quota
+    (all exactly 1 at the reference; with no accelerator the rate alone counts)."""
+    g = effort_index(marginal_commission(sales.commission_frac, sales.accelerator_multiplier,
+                                         above_quota_frac),
+                     sales.commission_reference_frac, sales.effort_curvature)
     win = max(0.0, response(g, sales.effort_win_prob_response_frac))
     cyc = response(g, sales.effort_cycle_response_frac)
     attr = max(0.0, 1.0 + sales.effort_attrition_response_frac * (1.0 - g))
     return Effort(win, 1.0 / cyc if cyc > 0 else math.inf, attr)
+
+
+def _rescaled(leaves_t: float, t: float, old_mult: float, new_mult: float) -> float:
+    """A departure time after ``t`` when the attrition hazard moves from ``old_mult`` to
+    ``new_mult`` at ``t``: the remaining exponential time scales by old / new."""
+    if new_mult <= 0 or math.isinf(leaves_t):
+        return math.inf
+    return t + (leaves_t - t) * old_mult / new_mult
 
 
 class AccountExecutive(NamedTuple):
@@ -158,6 +176,11 @@ class SalesTeam:
         self.on_won_before_start = on_won_before_start  # pipeline warm-up: nothing booked
         self.rng = ctx.streams.python(f"ae_staffing/{name}")
         self.effort = sales_effort(ctx.scenario.sales)
+        # quota and accelerator (only with an accelerator: a flat rate ignores attainment)
+        self.accelerated = ctx.scenario.sales.accelerator_multiplier > 1.0
+        self.attainment: Attainment = NO_ATTAINMENT
+        self.closes: deque[tuple[float, float]] = deque()  # (close time, new ARR) won
+        self.incentive_t = -math.inf  # month boundary of the last update
         pricing = ctx.scenario.pricing
         self.terms = [Terms(pr.concession_step_frac, pricing.max_counter_rounds,
                             pricing.walk_prob_per_round_frac, pr.counter_round_days,
@@ -169,6 +192,40 @@ class SalesTeam:
         ledger = ctx.ledger
         ledger.team_capacity[index].set(0.0, slots)
         ledger.team_productivity[index].set(0.0, self.productivity_at(0.0))
+
+    # -- quota and accelerator --------------------------------------------------------------
+
+    def running_attainment(self, t: float) -> float:
+        """The team's attainment over the running quarter before ``t``: new ARR won in the
+        last ``QUARTER_DAYS`` (pipeline warm-up included) against the quota of its ramped AEs
+        at ``t`` over that time (0 with no ramped AE)."""
+        lo = t - QUARTER_DAYS
+        while self.closes and self.closes[0][0] < lo:
+            self.closes.popleft()
+        won = sum(arr for ct, arr in self.closes if ct < t)
+        quota = (self.productivity_at(t) * self.team.quota_new_arr_per_year_usd
+                 * QUARTER_DAYS / YEAR_DAYS)
+        return won / quota if quota > 0 else 0.0
+
+    def update_incentives(self, t: float) -> None:
+        """At the first event of a month (with an accelerator only): the AEs' attainment
+        from the running quarter, the effort it buys, and the departures it moves (each AE's
+        remaining time to leave rescaled by old / new attrition hazard, so the same draw
+        gives a later departure when effort rises)."""
+        boundary = math.floor(t / MONTH_DAYS) * MONTH_DAYS
+        if not self.accelerated or boundary <= self.incentive_t:
+            return
+        self.incentive_t = boundary
+        sales = self.ctx.scenario.sales
+        self.attainment = attainment_shares(self.running_attainment(boundary),
+                                            sales.attainment_dispersion)
+        old, self.effort = self.effort.attrition_mult, sales_effort(
+            sales, self.attainment.above_frac)
+        new = self.effort.attrition_mult
+        if new == old:
+            return
+        self.aes = [ae._replace(leaves_t=_rescaled(ae.leaves_t, boundary, old, new))
+                    if ae.leaves_t > boundary else ae for ae in self.aes]
 
     # -- staffing ------------------------------------------------------------------------
 
@@ -202,6 +259,7 @@ class SalesTeam:
     def restaff(self, t: float, month: int) -> None:
         """Start of a month: leavers go, the plan's headcount is hired, capacity follows."""
         team = self.team
+        self.update_incentives(t)
         self.aes = [ae for ae in self.aes if ae.leaves_t > t]
         target = headcount(team, month)
         while len(self.aes) > target:
@@ -264,13 +322,19 @@ class SalesTeam:
         seg, price = ctx.segments[p.seg], ctx.prices[p.seg]
         listed = price.list_price_usd * (1 - seg.contracts[p.contract_index].term_discount_frac)
         draws = deal_draws(p.account_seed, price)
+        pull_prob = pricing.pull_forward_prob_frac
+        if self.accelerated:
+            self.update_incentives(start)
+            pull_prob = accelerated_pull_prob(pull_prob, s.sales.accelerator_multiplier,
+                                              self.attainment.above_frac,
+                                              s.sales.accelerator_pull_forward_response)
         end = start + p.cycle_days * self.effort.cycle_mult
         extra = price.quarter_end_extra_discount_frac
         pulled = None
         if extra > 0:
             pulled = pull_forward(start, end, pricing.pull_forward_window_days,
                                   pricing.quarter_end_window_days, draws.pull_u, draws.land_u,
-                                  pricing.pull_forward_prob_frac)
+                                  pull_prob)
         if pulled is not None:
             end = pulled
             if draws.slip_u < pricing.pull_forward_slip_prob_frac:
@@ -306,6 +370,10 @@ class SalesTeam:
         seg, price = ctx.segments[p.seg], ctx.prices[p.seg]
         term_frac = seg.contracts[p.contract_index].term_discount_frac
         listed = price.list_price_usd * (1 - term_frac)
+        if self.accelerated:
+            self.update_incentives(t)
+            if decision.won:
+                self.closes.append((t, p.seats * decision.net_price_usd))
         if t < 0:  # closed in the pipeline warm-up before day 0
             if decision.won and self.on_won_before_start is not None:
                 self.on_won_before_start(p, t, decision)
@@ -335,7 +403,10 @@ class SalesTeam:
                     seats * listed * decision.quarter_end_frac)
         ledger.flow(t, "price_leak_usd", p.seg, p.ch,
                     seats * listed * max(0.0, decision.discount_frac - decision.needed_frac))
-        ledger.flow(t, "sales_commission", p.seg, p.ch, s.sales.commission_frac * (seats * net))
+        rate = s.sales.commission_frac
+        if self.accelerated:  # the share of new ARR closed above quota earns the accelerator
+            rate *= 1.0 + (s.sales.accelerator_multiplier - 1.0) * self.attainment.excess_frac
+        ledger.flow(t, "sales_commission", p.seg, p.ch, rate * (seats * net))
         self.on_won(p, t, decision)
 
 

@@ -310,6 +310,11 @@ class Segment(Model):
     per renewal; lower = more spread, so the hazard of a cohort falls faster with tenure
     (docs/saas-benchmarks.md S9, Fader & Hardie: yearly retention 63% -> 85% over four
     renewals). null = every account the same."""
+    churn_seats_elasticity: float = Field(default=0.0, ge=0, le=5)
+    """Churn propensity falls with account size within the segment: each account's churn
+    probability per renewal is scaled by ``(seats / mean seats) ** -e`` (at most 1), so small
+    accounts churn more often while dollar retention holds (S9 "Churn vs ACV": gross $ churn
+    falls as ACV rises). 0 = no size effect. The size is an assumption."""
     installed_age_months: AgeDist | None = None
     """Months since each installed account's first contract (a distribution; a number = every
     account that age). Its churn propensity is drawn given the renewals it has survived.
@@ -617,6 +622,22 @@ class Sales(Model):
     effort_attrition_response_frac: float = Field(default=1.0, ge=0, le=10)
     """AE attrition hazard scales by ``1 + s (1 - g)``: no commission doubles departures;
     more commission keeps reps longer. Assumption (S10)."""
+    accelerator_multiplier: float = Field(default=1.0, ge=1, le=10)
+    """Commission multiplier on new ARR an AE closes above its quota (section 2 "AE OTE;
+    commission", ICONIQ; common plans pay 1.5-2x above 100% attainment). 1 = no accelerator,
+    the baseline's flat rate, which leaves effort and commission as they were. Effort
+    responds to the expected marginal commission ``commission x (1 + (m - 1) P(attainment
+    >= 1))`` (S10), so a quota nobody reaches makes the accelerator worthless. The size is an
+    assumption."""
+    attainment_dispersion: float = Field(default=0.5, gt=0, le=3)
+    """Log standard deviation of one AE's attainment around its team's running attainment
+    (new ARR of the last 3 months against the quota of its ramped AEs): at a team mean of
+    80-90% of quota, 24-32% of AEs reach it (S5: 33% Lightspeed, 20-28% BenchSights).
+    Assumption."""
+    accelerator_pull_forward_response: float = Field(default=2.0, ge=0, le=20)
+    """The quarter-end pull-forward probability scales by ``1 + s (m - 1) P(attainment >=
+    1)`` (at most 1): reps near or above quota push deals into the quarter to be paid the
+    accelerated rate. Assumption (S6 gives the direction, S10 the marginal incentive)."""
 
 
 class Onboarding(Model):
