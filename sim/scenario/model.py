@@ -720,7 +720,8 @@ class Target(Model):
             return " and ".join(Target._name_of(m) for m in data["all"])
         year = f" year {data['year']}" if data.get("year") is not None else ""
         value = data.get("value")
-        shown = f"{value:,.4g}" if isinstance(value, int | float) else str(value)
+        shown = (str(value) if not isinstance(value, int | float)
+                 else f"{value:,.0f}" if abs(value) >= 1000 else f"{value:g}")
         return f"{data.get('metric')}{year} {data.get('op', '>=')} {shown}"
 
     @model_validator(mode="before")
