@@ -21,9 +21,10 @@ Definitions (one each, used everywhere):
   ``scipy.optimize.brentq`` where exactly one rate in (−99%, 100,000%) makes it so; n/a when
   the flows do not change sign, or no rate, or several rates do.
 - *incremental CAC*: Δ sales and marketing cost ÷ Δ new customers over the horizon (means of
-  the paired runs; n/a unless both are positive); *incremental magic number*: Δ net new ARR ÷
-  Δ sales and marketing cost over the horizon (the ARR form of the magic number; n/a unless
-  Δ cost is positive).
+  the paired runs); *incremental magic number*: Δ net new ARR ÷ Δ sales and marketing cost
+  over the horizon (the ARR form of the magic number). Each is n/a unless the differences it
+  divides by are measurably positive (mean > 0 and its 95% interval above 0): a plan that
+  spends on customer success, not on selling, has no magic number of its own.
 """
 
 from __future__ import annotations
@@ -109,8 +110,9 @@ def irr_of(flows: Sequence[float]) -> tuple[float, str]:
     return float(brentq(lambda r: npv_of(f, r), lo, hi, xtol=1e-12, rtol=1e-12)), ""
 
 
-def _ratio(num: float, den: float) -> float:
-    return num / den if num > 0 and den > 0 else math.nan
+def _measurably_positive(ci: dict[str, float]) -> bool:
+    """A mean above 0 whose 95% interval stays above 0 (or has no spread to estimate)."""
+    return ci["mean"] > 0 and not ci["ci_low"] <= 0
 
 
 # ---------------------------------------------------------------- one plan against its base
@@ -152,7 +154,11 @@ class InvestmentView:
         npv = mc.mean_ci(p["npv_delta"])
         npq = mc.quantiles(p["npv_delta"])
         irr, why = irr_of(self.flows["delta_cash_flow"])
-        sm, new = float(p["delta_sm_cost"].mean()), float(p["delta_new_customers"].mean())
+        sm_ci, new_ci = mc.mean_ci(p["delta_sm_cost"]), mc.mean_ci(p["delta_new_customers"])
+        sm, new = sm_ci["mean"], new_ci["mean"]
+        # a ratio to a difference that may be noise (its 95% interval reaches 0) means nothing
+        spends = _measurably_positive(sm_ci)
+        wins = _measurably_positive(new_ci)
         return {
             "scenario": self.plan, "base": self.base, "horizon_months": self.horizon_months,
             "replications": len(p),
@@ -168,9 +174,9 @@ class InvestmentView:
             "irr_delta_frac": irr, "irr_note": why,
             "delta_operating_profit_mean": float(p["delta_operating_profit"].mean()),
             "delta_sm_cost_mean": sm, "delta_new_customers_mean": new,
-            "incremental_cac_usd": _ratio(sm, new),
+            "incremental_cac_usd": sm / new if spends and wins else math.nan,
             "incremental_magic_number": (float(p["delta_net_new_arr"].mean()) / sm
-                                         if sm > 0 else math.nan),
+                                         if spends else math.nan),
         }
 
 

@@ -102,6 +102,29 @@ def scenario_panels(df: pd.DataFrame, month_labels: Mapping[int, str] | None = N
     return style(alt.vconcat(*rows, spacing=36))
 
 
+def investment_chart(df: pd.DataFrame, title: str = "The plan as an investment",
+                     subtitle: str = "Plan minus base in the same replication, cumulative; "
+                                     "line: P50; band: P10–P90; dashed: mean",
+                     month_labels: Mapping[int, str] | None = None) -> alt.HConcatChart:
+    """One panel per measure (cumulative Δ operating profit, cumulative Δ cash), one colour
+    per plan, the zero line marked: where the P50 crosses it for good is the payback month.
+    ``df``: month, scenario, measure (label), p10, p50, p90, mean — USD."""
+    width = WIDTH // 2 - 20
+    panels = []
+    for measure in dict.fromkeys(df["measure"]):
+        d = df[df["measure"] == measure]
+        order = list(dict.fromkeys(d["scenario"]))
+        scale = alt.Scale(domain=order, range=PALETTE[:len(order)] or PALETTE)
+        mean = alt.Chart(d).mark_line(strokeDash=[4, 3], strokeWidth=1.5).encode(
+            x="month:Q", y="mean:Q",
+            color=alt.Color("scenario:N", scale=scale, title=None, sort=order))
+        zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color="#777").encode(y="y:Q")
+        panels.append(alt.layer(fan(d, "USD, cumulative", USD, color="scenario",
+                                    width=width, month_labels=month_labels), mean, zero)
+                      .properties(width=width, height=HEIGHT - 40, title=measure))
+    return style(alt.hconcat(*panels).properties(title=title_params(title, subtitle)))
+
+
 def arr_bridge_waterfall(bridge: pd.DataFrame, title: str = "ARR bridge by year",
                          subtitle: str = "Mean across replications; USD of ARR") -> alt.Chart:
     """Waterfall. ``bridge``: step (label), order, start, end, top (the higher of the two),
