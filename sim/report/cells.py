@@ -260,7 +260,8 @@ def targets_detail(result: ExperimentResult):
              "Actual P90": fmt_value(r.metric, r.p90)} for r in t.itertuples()]
     df = pd.DataFrame(rows, columns=["Target", "Probability", "Actual P10", "Actual P50",
                                      "Actual P90"])
-    return style_table(df, {"Probability": "{:.0%}"}, hide_index=True,
+    return style_table(df, {"Probability": lambda p: "n/a (beyond the horizon)"
+                            if pd.isna(p) else f"{p:.0%}"}, hide_index=True,
                        caption="Target attainment across replications")
 
 

@@ -188,7 +188,8 @@ def target_attainment_bars(targets: pd.DataFrame, title: str = "Chance of hittin
                            ) -> alt.Chart:
     """Horizontal bars. ``targets``: name, probability (0–1) and, when known, its 95%
     interval probability_low / probability_high. Percent labels sit inside long bars and
-    after short ones, so none runs past the axis end."""
+    after short ones, so none runs past the axis end; a target with no probability (NaN:
+    its year starts after the horizon) reads "n/a: beyond the horizon", never 0%."""
     base = alt.Chart(targets).encode(
         y=alt.Y("name:N", title=None, sort=None, axis=alt.Axis(labelLimit=260)))
     bars = base.mark_bar(color=PALETTE[0], size=18).encode(
@@ -199,10 +200,14 @@ def target_attainment_bars(targets: pd.DataFrame, title: str = "Chance of hittin
     inside = base.transform_filter("datum.probability >= 0.2").mark_text(
         align="right", dx=-4, fontSize=11, color="white").encode(
         x="probability:Q", text=alt.Text("probability:Q", format=PCT))
-    outside = base.transform_filter("datum.probability < 0.2").mark_text(
+    outside = base.transform_filter(
+        "isValid(datum.probability) && datum.probability < 0.2").mark_text(
         align="left", dx=4, fontSize=11).encode(
         x="probability:Q", text=alt.Text("probability:Q", format=PCT))
-    layers = [bars, inside, outside]
+    na = base.transform_filter("!isValid(datum.probability)").mark_text(
+        align="left", dx=4, fontSize=11, color="#555", text="n/a: beyond the horizon").encode(
+        x=alt.datum(0))
+    layers = [bars, inside, outside, na]
     if {"probability_low", "probability_high"} <= set(targets.columns):
         layers.append(base.mark_errorbar(ticks=True, color="#222").encode(
             x=alt.X("probability_low:Q", title="Probability of hitting the target (%)"),
