@@ -73,10 +73,19 @@ def test_irr_of_known_flows():
 def test_irr_is_missing_when_flows_do_not_change_sign_or_have_several_rates():
     irr, why = irr_of([-100.0, -50.0, 0.0])
     assert math.isnan(irr) and "sign" in why
-    # NPV = (x − 1/1.01)(x − 1/1.02) with x = 1/(1 + monthly rate): zero at 1% and 2% a month
+    # NPV = (x − a)(x − b)(x − c), x = 1/(1 + monthly rate), zero at 1%, 2% and 3% a month:
+    # it falls through 0 at 1% and at 3% as the rate rises: no single answer
+    a, b, c = 1 / 1.01, 1 / 1.02, 1 / 1.03
+    irr, why = irr_of([-a * b * c, a * b + b * c + c * a, -(a + b + c), 1.0])
+    assert math.isnan(irr) and "several" in why
+
+
+def test_of_two_rates_the_irr_is_where_the_npv_falls_through_zero():
+    """(x − a)(x − b): zero at 1% and 2% a month; the NPV falls through 0 at 1% (an
+    investment there) and rises through it at 2%."""
     a, b = 1 / 1.01, 1 / 1.02
     irr, why = irr_of([a * b, -(a + b), 1.0])
-    assert math.isnan(irr) and "several" in why
+    assert irr == pytest.approx(1.01**12 - 1, rel=1e-9) and "one of 2" in why
 
 
 def test_investment_view_of_a_hand_built_plan():

@@ -18,8 +18,10 @@ Definitions (one each, used everywhere):
   Σ ΔCF_m ÷ (1 + r)^(m/12), as :func:`sim.analysis.metrics.npv`. No terminal value: what the
   plan leaves beyond the horizon (a larger ARR base) is not in it.
 - *IRR of Δ*: the annual rate at which the mean Δ cash flows' NPV is 0, found with
-  ``scipy.optimize.brentq`` where exactly one rate in (−99%, 100,000%) makes it so; n/a when
-  the flows do not change sign, or no rate, or several rates do.
+  ``scipy.optimize.brentq`` in (−99%, 100,000%); when several rates make it 0 (monthly cash
+  differences change sign often), the one where the NPV falls through 0 as the rate rises,
+  if there is exactly one (the note says so); n/a when the flows do not change sign, or no
+  rate, or several such rates do.
 - *incremental CAC*: Δ sales and marketing cost ÷ Δ new customers over the horizon (means of
   the paired runs); *incremental magic number*: Δ net new ARR ÷ Δ sales and marketing cost
   over the horizon (the ARR form of the magic number). Each is n/a unless the differences it
@@ -89,25 +91,39 @@ def npv_of(flows: Sequence[float], annual_rate_frac: float) -> float:
 
 
 def irr_of(flows: Sequence[float]) -> tuple[float, str]:
-    """Annual IRR of monthly flows at months 0..H and why it is missing when it is: ("", a
-    rate) or (NaN, "flows do not change sign" / "no rate" / "several rates")."""
+    """Annual IRR of monthly flows at months 0..H and a note: ("", the rate) when one rate in
+    the searched range makes the NPV 0; when several do (noisy flows change sign often), the
+    one where the NPV falls through 0 as the rate rises (the rate at which the plan, as an
+    investment, stops paying) if there is exactly one, with a note saying so; else NaN and
+    why ("the flows do not change sign", "no rate …", "several rates …")."""
     f = np.asarray(flows, float)
     f = np.where(np.abs(f) < 1e-9 * max(1.0, float(np.abs(f).max(initial=0.0))), 0.0, f)
     if not ((f > 0).any() and (f < 0).any()):
         return math.nan, "the flows do not change sign"
     values = np.array([npv_of(f, r) for r in _IRR_GRID])
-    signs = np.sign(values)
-    roots = [float(r) for r, v in zip(_IRR_GRID, values, strict=True) if v == 0]
-    brackets = [(_IRR_GRID[i], _IRR_GRID[i + 1]) for i in range(len(signs) - 1)
-                if signs[i] * signs[i + 1] < 0]
-    if len(roots) + len(brackets) == 0:
+    crossings = []  # (low rate, high rate, falls as the rate rises)
+    for i in range(len(values) - 1):
+        a, b = values[i], values[i + 1]
+        if a == 0 and i > 0:
+            continue  # counted as the end of the previous interval
+        if a * b < 0 or b == 0:
+            crossings.append((_IRR_GRID[i], _IRR_GRID[i + 1], a > 0 if a != 0 else b < 0))
+    if not crossings:
         return math.nan, "no rate makes the NPV zero"
-    if len(roots) + len(brackets) > 1:
-        return math.nan, "several rates make the NPV zero"
-    if roots:
-        return roots[0], ""
-    lo, hi = brackets[0]
-    return float(brentq(lambda r: npv_of(f, r), lo, hi, xtol=1e-12, rtol=1e-12)), ""
+    note = ""
+    if len(crossings) > 1:
+        falling = [c for c in crossings if c[2]]
+        if len(falling) != 1:
+            return math.nan, f"several rates make the NPV zero ({len(crossings)})"
+        note = (f"one of {len(crossings)} rates that make the NPV zero: the one where it falls "
+                "as the rate rises")
+        crossings = falling
+    lo, hi, _ = crossings[0]
+    if npv_of(f, hi) == 0:
+        return float(hi), note
+    if npv_of(f, lo) == 0:
+        return float(lo), note
+    return float(brentq(lambda r: npv_of(f, r), lo, hi, xtol=1e-12, rtol=1e-12)), note
 
 
 def _measurably_positive(ci: dict[str, float]) -> bool:

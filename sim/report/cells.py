@@ -374,6 +374,7 @@ def investment_detail(cmp: CompareResult) -> _Html:
                  f"({fmt_usd(r['NPV of Δ cash, 95% interval low'])} – "
                  f"{fmt_usd(r['NPV of Δ cash, 95% interval high'])})"),
              "IRR of Δ cash (a year)": (f"{r['IRR of Δ cash (a year)']:.0%}"
+                                        + (f" ({r['IRR note']})" if r["IRR note"] else "")
                                         if pd.notna(r["IRR of Δ cash (a year)"])
                                         else f"n/a: {r['IRR note']}"),
              "Incremental CAC": fmt_usd(r["Incremental CAC"]),

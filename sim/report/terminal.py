@@ -157,8 +157,9 @@ def investment_lines(table) -> list[str]:
         p50 = r["payback_month_p50"]
         payback = (f"pays back in month {p50:.0f} (P50)" if not math.isnan(p50)
                    else f"does not pay back within {h} months (P50)")
-        irr = (fmt_value("irr_frac", r["irr_delta_frac"]) + " a year"
-               if not math.isnan(r["irr_delta_frac"]) else f"{NOT_APPLICABLE} ({r['irr_note']})")
+        note = f" ({r['irr_note']})" if r["irr_note"] else ""
+        irr = (fmt_value("irr_frac", r["irr_delta_frac"]) + " a year" + note
+               if not math.isnan(r["irr_delta_frac"]) else NOT_APPLICABLE + note)
         lines.append(
             f"{r['scenario']}: {payback}; P(paid back within {h} months) "
             f"{fmt_value('prob_frac', r['prob_paid_back'])} "
