@@ -9,16 +9,25 @@ import pandas as pd
 
 
 def target_probability(attainment_long: pd.DataFrame) -> pd.DataFrame:
-    """Per target across replications: P(hit) = share of replications hitting; P10/P50/P90 actual."""
+    """Per target across replications: P(hit) = share of the replications hitting among those
+    where the target's year is within the horizon (NaN, "n/a", when in none: never 0), the
+    number of those replications and the actual value's P10/P50/P90 (``in_horizon`` absent:
+    every replication counts)."""
     keys = ["name", "metric", "year", "op", "target"]
-    grouped = attainment_long.groupby(keys, dropna=False, sort=False)
+    df = attainment_long
+    if "in_horizon" not in df.columns:
+        df = df.assign(in_horizon=True)
+    df = df.assign(counted=df["hit"].astype(float).where(df["in_horizon"].astype(bool)))
+    grouped = df.groupby(keys, dropna=False, sort=False)
     out = grouped.agg(
-        replications=("hit", "size"),
-        probability=("hit", "mean"),
+        replications=("counted", "count"),
+        hits=("counted", "sum"),
+        probability=("counted", "mean"),
         p10=("actual", lambda s: s.quantile(0.1)),
         p50=("actual", lambda s: s.quantile(0.5)),
         p90=("actual", lambda s: s.quantile(0.9)),
     )
+    out["hits"] = out["hits"].astype(int)
     return out.reset_index()
 
 

@@ -85,12 +85,14 @@ def run(
     with cli.claim(out):
         from sim.experiments.experiment import run_experiment
         from sim.experiments.replication import simulate
-        from sim.report.terminal import kpi_table
+        from sim.report.terminal import kpi_table, target_text_table
 
         result = run_experiment(sc, replications=reps, seed=seed, executor=ex,
                                 scheduler=scheduler, progress=True)
         cli.show(kpi_table(result.kpi_summary, f"{sc.name}  (hash {scenario_hash(sc)}, {reps} "
                            f"replications, seed {seed}, {sc.horizon_months} months)"))
+        if sc.targets:
+            cli.show(target_text_table(result.target_summary, f"Targets ({reps} replications)"))
         if out is not None:  # the event log: the same streams as replication 0 of the run
             log = simulate(sc, seed=seed, replication=0, events=True).events if events else None
             extra = {"events.parquet": log} if events else None
@@ -123,7 +125,7 @@ def compare(
     with cli.claim(out):
         from sim.experiments.compare import compare_adaptive
         from sim.experiments.settings import RunSettings
-        from sim.report.terminal import compare_table
+        from sim.report.terminal import compare_table, investment_lines
 
         result, reached = compare_adaptive(
             base_sc, other_sc, RunSettings(reps, seed, ex, scheduler, progress=True),
@@ -131,6 +133,8 @@ def compare(
         reps = reached.replications if reached is not None else reps
         cli.show(compare_table(result, f"Against {base_sc.name}  ({reps} replications, seed "
                                f"{seed}, same random streams)"))
+        cli.show("Investment view (plan − base, paired runs):", *investment_lines(
+            result.investment_table()))
         if reached is not None and reached.reached:
             cli.show(reached.message())
         elif reached is not None:

@@ -71,6 +71,20 @@ class CompareResult:
             rows.append(diff.reset_index().rename(columns={"period": "year"}))
         return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
+    def investments(self) -> dict:
+        """Each plan against the base as an investment: name →
+        :class:`sim.analysis.investment.InvestmentView` (payback, NPV and IRR of Δ)."""
+        from sim.analysis.investment import investments
+
+        return investments(self)
+
+    def investment_table(self) -> pd.DataFrame:
+        """One row per plan: payback P10/P50/P90, P(paid back), NPV and IRR of the Δ cash
+        flows, incremental CAC and magic number (see :mod:`sim.analysis.investment`)."""
+        from sim.analysis.investment import investment_table
+
+        return investment_table(self.investments())
+
     def kpi_table(self) -> pd.DataFrame:
         """P50 of each KPI by scenario (columns: scenarios)."""
         parts = []
@@ -80,25 +94,34 @@ class CompareResult:
 
     def write(self, out_dir: str | Path) -> Path:
         """deltas.csv, kpis_p50.csv, verdict.csv, profit_bridge.csv (driver means and 95%
-        intervals per plan), summary.json (with the verdict's sentences) and run.json."""
+        intervals per plan), investment.csv (one row per plan) and investment_by_month.csv
+        (cumulative Δ operating profit and cash, bands per month), summary.json (with the
+        verdict's sentences and the investment rows) and run.json."""
         from sim.analysis.bridge import bridges
         from sim.analysis.verdict import verdict
 
         frame, sentences = verdict(self)
         bridge = pd.concat([b[1].assign(scenario=name) for name, b in bridges(self).items()],
                            ignore_index=True) if self.others else pd.DataFrame()
+        views = self.investments()
+        invest = pd.DataFrame([v.summary() for v in views.values()])
+        by_month = pd.concat([v.monthly.assign(scenario=name) for name, v in views.items()],
+                             ignore_index=True) if views else pd.DataFrame()
         with output_errors(out_dir), atomic_dir(out_dir) as tmp:
             # scenario names are text a spreadsheet must not evaluate (OWASP CSV injection)
             csv_frame(self.deltas).to_csv(tmp / "deltas.csv", index=False)
             csv_frame(self.kpi_table()).to_csv(tmp / "kpis_p50.csv")
             csv_frame(frame).to_csv(tmp / "verdict.csv", index=False)
             csv_frame(bridge).to_csv(tmp / "profit_bridge.csv", index=False)
+            csv_frame(invest).to_csv(tmp / "investment.csv", index=False)
+            csv_frame(by_month).to_csv(tmp / "investment_by_month.csv", index=False)
             summary = {"base": self.base.name, "seed": self.base.seed,
                        "replications": self.base.replications,
                        "scenarios": {r.name: r.hash for r in self.results},
                        "statistics": STATISTICS, "decision_kpi": DECISION_KPI,
                        "verdict": sentences,
-                       "deltas": records(self.deltas)}
+                       "deltas": records(self.deltas),
+                       "investment": records(invest)}
             (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=json_default))
             write_run_facts(tmp / "run.json", self.base.stats)
         return Path(out_dir)

@@ -88,15 +88,14 @@ class ExperimentResult:
     @property
     def target_summary(self) -> pd.DataFrame:
         """Probability of hitting each scenario target with its 95% binomial (Wilson)
-        interval, and the spread of the actual value."""
+        interval, and the spread of the actual value; NaN ("n/a", null in summary.json) for
+        a target whose plan year starts after the horizon, with 0 replications counted."""
         if self.attainment.empty:
             return pd.DataFrame(columns=["name", "metric", "year", "op", "target", "probability",
                                          "probability_low", "probability_high"])
         out = metrics.target_probability(self.attainment)
-        hits = self.attainment.groupby(["name", "metric", "year", "op", "target"], dropna=False,
-                                       sort=False)["hit"].sum().to_numpy()
         cis = [mc.proportion_ci(int(k), int(n)) for k, n in
-               zip(hits, out["replications"], strict=True)]
+               zip(out.pop("hits"), out["replications"], strict=True)]
         out["probability_low"] = [c["ci_low"] for c in cis]
         out["probability_high"] = [c["ci_high"] for c in cis]
         return out

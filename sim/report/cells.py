@@ -44,6 +44,8 @@ from sim.report.tables import (
     funnel_table,
     headline_table,
     implied_retention_table,
+    investment_bands_table,
+    investment_summary_table,
     kpi_record,
     levers_table,
     month_labels,
@@ -56,6 +58,7 @@ from sim.report.tables import (
     unit_economics_table,
     utilisation_table,
 )
+from sim.report.tables.investment import DEFINITIONS
 from sim.scenario.io import scenario_hash, scenario_to_dict
 from sim.scenario.model import Scenario
 
@@ -257,7 +260,8 @@ def targets_detail(result: ExperimentResult):
              "Actual P90": fmt_value(r.metric, r.p90)} for r in t.itertuples()]
     df = pd.DataFrame(rows, columns=["Target", "Probability", "Actual P10", "Actual P50",
                                      "Actual P90"])
-    return style_table(df, {"Probability": "{:.0%}"}, hide_index=True,
+    return style_table(df, {"Probability": lambda p: "n/a (beyond the horizon)"
+                            if pd.isna(p) else f"{p:.0%}"}, hide_index=True,
                        caption="Target attainment across replications")
 
 
@@ -336,6 +340,56 @@ def pnl_differences(cmp: CompareResult):
 def profit_paths(cmp: CompareResult):
     """Operating profit, then revenue, per month: one small panel per scenario."""
     return charts.scenario_panels(paths_table(cmp), month_labels=month_labels(cmp.base))
+
+
+def investment(cmp: CompareResult):
+    """Each plan as an investment against the base: the cumulative paired Δ operating profit
+    and Δ cash per month with their P10–P90 band (``sim.analysis.investment``)."""
+    if not cmp.others:
+        return _Html("<p>Only the base scenario: nothing to compare.</p>", "No plans.")
+    return charts.investment_chart(investment_bands_table(cmp),
+                                   month_labels=month_labels(cmp.base))
+
+
+def investment_detail(cmp: CompareResult) -> _Html:
+    """Payback month (P50, P10–P90), P(paid back within the horizon), NPV and IRR of the Δ
+    cash flows, incremental CAC and magic number, with what each means."""
+    t = investment_summary_table(cmp)
+    if t.empty:
+        return _Html("<p>Only the base scenario: nothing to compare.</p>", "No plans.")
+    h = cmp.base.scenario.horizon_months
+
+    def month(x, missing: str = f"> {h}") -> str:
+        return f"{x:.0f}" if pd.notna(x) else missing
+
+    rows = [{"Plan": r["Plan"],
+             "Payback month, P50 (P10 – P90)": (
+                 f"month {month(r['Payback month, P50'])} "
+                 f"({month(r['Payback month, P10'])} – {month(r['Payback month, P90'])})"
+                 if pd.notna(r["Payback month, P50"]) else
+                 f"not within {h} months (P10: month {month(r['Payback month, P10'])})"),
+             "P(paid back within the horizon)": (
+                 f"{r['P(paid back within the horizon)']:.0%} "
+                 f"({r['P(paid back), 95% interval low']:.0%} – "
+                 f"{r['P(paid back), 95% interval high']:.0%})"),
+             "NPV of Δ cash, mean (95% interval)": (
+                 f"{fmt_usd(r['NPV of Δ cash, mean'])} "
+                 f"({fmt_usd(r['NPV of Δ cash, 95% interval low'])} – "
+                 f"{fmt_usd(r['NPV of Δ cash, 95% interval high'])})"),
+             "IRR of Δ cash (a year)": (f"{r['IRR of Δ cash (a year)']:.0%}"
+                                        + (f" ({r['IRR note']})" if r["IRR note"] else "")
+                                        if pd.notna(r["IRR of Δ cash (a year)"])
+                                        else f"n/a: {r['IRR note']}"),
+             "Incremental CAC": fmt_usd(r["Incremental CAC"]),
+             "Incremental magic number": fmt_value("magic_number_last_year",
+                                                   r["Incremental magic number"])}
+            for _, r in t.iterrows()]
+    df = pd.DataFrame(rows)
+    sty = style_table(df, hide_index=True,
+                      caption=f"Each plan as an investment against {cmp.base.name} "
+                              f"({cmp.base.replications} paired replications)")
+    body = sty.to_html() + f'<p class="revsim-note"><small>{html_text(DEFINITIONS)}</small></p>'
+    return _Html(body, "\n".join([df.to_string(index=False), DEFINITIONS]))
 
 
 # ---------------------------------------------------------------- pricing what-if

@@ -102,6 +102,29 @@ def scenario_panels(df: pd.DataFrame, month_labels: Mapping[int, str] | None = N
     return style(alt.vconcat(*rows, spacing=36))
 
 
+def investment_chart(df: pd.DataFrame, title: str = "The plan as an investment",
+                     subtitle: str = "Plan minus base in the same replication, cumulative; "
+                                     "line: P50; band: P10–P90; dashed: mean",
+                     month_labels: Mapping[int, str] | None = None) -> alt.HConcatChart:
+    """One panel per measure (cumulative Δ operating profit, cumulative Δ cash), one colour
+    per plan, the zero line marked: where the P50 crosses it for good is the payback month.
+    ``df``: month, scenario, measure (label), p10, p50, p90, mean — USD."""
+    width = WIDTH // 2 - 20
+    panels = []
+    for measure in dict.fromkeys(df["measure"]):
+        d = df[df["measure"] == measure]
+        order = list(dict.fromkeys(d["scenario"]))
+        scale = alt.Scale(domain=order, range=PALETTE[:len(order)] or PALETTE)
+        mean = alt.Chart(d).mark_line(strokeDash=[4, 3], strokeWidth=1.5).encode(
+            x="month:Q", y="mean:Q",
+            color=alt.Color("scenario:N", scale=scale, title=None, sort=order))
+        zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color="#777").encode(y="y:Q")
+        panels.append(alt.layer(fan(d, "USD, cumulative", USD, color="scenario",
+                                    width=width, month_labels=month_labels), mean, zero)
+                      .properties(width=width, height=HEIGHT - 40, title=measure))
+    return style(alt.hconcat(*panels).properties(title=title_params(title, subtitle)))
+
+
 def arr_bridge_waterfall(bridge: pd.DataFrame, title: str = "ARR bridge by year",
                          subtitle: str = "Mean across replications; USD of ARR") -> alt.Chart:
     """Waterfall. ``bridge``: step (label), order, start, end, top (the higher of the two),
@@ -165,7 +188,8 @@ def target_attainment_bars(targets: pd.DataFrame, title: str = "Chance of hittin
                            ) -> alt.Chart:
     """Horizontal bars. ``targets``: name, probability (0–1) and, when known, its 95%
     interval probability_low / probability_high. Percent labels sit inside long bars and
-    after short ones, so none runs past the axis end."""
+    after short ones, so none runs past the axis end; a target with no probability (NaN:
+    its year starts after the horizon) reads "n/a: beyond the horizon", never 0%."""
     base = alt.Chart(targets).encode(
         y=alt.Y("name:N", title=None, sort=None, axis=alt.Axis(labelLimit=260)))
     bars = base.mark_bar(color=PALETTE[0], size=18).encode(
@@ -176,10 +200,14 @@ def target_attainment_bars(targets: pd.DataFrame, title: str = "Chance of hittin
     inside = base.transform_filter("datum.probability >= 0.2").mark_text(
         align="right", dx=-4, fontSize=11, color="white").encode(
         x="probability:Q", text=alt.Text("probability:Q", format=PCT))
-    outside = base.transform_filter("datum.probability < 0.2").mark_text(
+    outside = base.transform_filter(
+        "isValid(datum.probability) && datum.probability < 0.2").mark_text(
         align="left", dx=4, fontSize=11).encode(
         x="probability:Q", text=alt.Text("probability:Q", format=PCT))
-    layers = [bars, inside, outside]
+    na = base.transform_filter("!isValid(datum.probability)").mark_text(
+        align="left", dx=4, fontSize=11, color="#555", text="n/a: beyond the horizon").encode(
+        x=alt.datum(0))
+    layers = [bars, inside, outside, na]
     if {"probability_low", "probability_high"} <= set(targets.columns):
         layers.append(base.mark_errorbar(ticks=True, color="#222").encode(
             x=alt.X("probability_low:Q", title="Probability of hitting the target (%)"),

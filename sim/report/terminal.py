@@ -119,3 +119,52 @@ def sensitivity_table(df, title: str) -> TextTable:
     kinds = {c: "@kpi" for c in ("base", "low", "high", "swing")}
     kinds.update({c: "@lever" for c in ("base_value", "low_value", "high_value")})
     return frame_table(df, title, SENSITIVITY_HEADERS, kinds)
+
+
+NOT_APPLICABLE = "n/a"
+"""A probability with no replication to count (a target beyond the horizon), an IRR that does
+not exist."""
+
+
+def target_text_table(summary, title: str) -> TextTable:
+    """``revsim run``'s targets (``ExperimentResult.target_summary``): P(hit) with its 95%
+    interval and the actual value's P50; "n/a" for a target whose plan year starts after the
+    horizon (no replication counts it)."""
+    import math
+
+    rows = []
+    for _, r in summary.iterrows():
+        p = float(r["probability"]) if r["probability"] is not None else math.nan
+        metric = str(r["metric"])
+        if math.isnan(p):
+            rows.append((str(r["name"]), NOT_APPLICABLE, "beyond the horizon", "—"))
+            continue
+        actual = "—" if metric == "all" else fmt_value(metric, r["p50"])
+        rows.append((str(r["name"]), fmt_value("prob_frac", p),
+                     fmt_range("prob_frac", r["probability_low"], r["probability_high"]), actual))
+    return TextTable(title, ("Target", "P(hit)", "95% interval", "Actual P50"), rows,
+                     ("Target",), {"overflow": "fold"})
+
+
+def investment_lines(table) -> list[str]:
+    """``revsim compare``'s investment view, one line per plan
+    (``sim.analysis.investment.investment_table`` rows)."""
+    import math
+
+    lines = []
+    for _, r in table.iterrows():
+        h = int(r["horizon_months"])
+        p50 = r["payback_month_p50"]
+        payback = (f"pays back in month {p50:.0f} (P50)" if not math.isnan(p50)
+                   else f"does not pay back within {h} months (P50)")
+        note = f" ({r['irr_note']})" if r["irr_note"] else ""
+        irr = (fmt_value("irr_frac", r["irr_delta_frac"]) + " a year" + note
+               if not math.isnan(r["irr_delta_frac"]) else NOT_APPLICABLE + note)
+        lines.append(
+            f"{r['scenario']}: {payback}; P(paid back within {h} months) "
+            f"{fmt_value('prob_frac', r['prob_paid_back'])} "
+            f"({fmt_range('prob_frac', r['prob_paid_back_low'], r['prob_paid_back_high'])}); "
+            f"NPV of Δ cash {fmt_value('npv_usd', r['npv_delta_mean'])} "
+            f"(95% CI {fmt_range('npv_usd', r['npv_delta_ci_low'], r['npv_delta_ci_high'])}, "
+            f"at {r['discount_rate_frac']:.0%} a year); IRR of Δ {irr}")
+    return [terminal_text(line) for line in lines]

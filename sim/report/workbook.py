@@ -31,6 +31,8 @@ from sim.report.excel import (
     print_setup,
     table_sheet,
 )
+from sim.report.tables.investment import DEFINITIONS as INVESTMENT_DEFINITIONS
+from sim.report.tables.investment import INVESTMENT_UNITS
 from sim.scenario.io import scenario_hash
 
 if TYPE_CHECKING:
@@ -229,7 +231,7 @@ def about_sheet(wb, entries, seed: int, replications: int, note: str):
 def write_workbook(path: Path, entries: Sequence[Entry], seed: int, replications: int,
                    decision: CompareResult | None = None, replications_note: str = "") -> None:
     """The finance workbook: Verdict (with ``decision``), About, KPIs, Comparison (paired
-    differences), KPI P50, P&L differences, Targets, an annual P&L per plan, Assumptions,
+    differences), KPI P50, P&L differences, Investment (payback, NPV and IRR of Δ), Targets, an annual P&L per plan, Assumptions,
     and (with ``decision``) the profit bridge and every plan's three statements."""
     from openpyxl import Workbook
 
@@ -238,8 +240,8 @@ def write_workbook(path: Path, entries: Sequence[Entry], seed: int, replications
     wb = Workbook()
     wb.remove(wb.active)
     about_sheet(wb, entries, seed, replications, replications_note)
-    used: set[str] = {"about", "kpis", "comparison", "kpi p50", "p&l differences", "targets",
-                      "assumptions", "verdict", "profit bridge", "pocket price"}
+    used: set[str] = {"about", "kpis", "comparison", "kpi p50", "p&l differences", "investment",
+                      "targets", "assumptions", "verdict", "profit bridge", "pocket price"}
     if done:
         frame, fmts = kpis_frame(results)
         table_sheet(wb, "KPIs", frame, f"Every KPI of every plan across {replications} "
@@ -273,6 +275,12 @@ def write_workbook(path: Path, entries: Sequence[Entry], seed: int, replications
                         "Annual P&L of each plan minus the base (means of the replications, USD)",
                         {c: "usd" for c in diffs.columns[2:]},
                         freeze="C3")
+            invest = tables.investment_summary_table(cmp)
+            table_sheet(wb, "Investment", invest,
+                        f"Each plan as an investment against {results[0].name} (paired "
+                        f"replications). {INVESTMENT_DEFINITIONS}",
+                        {c: INVESTMENT_UNITS.get(c, "usd") for c in invest.columns[1:]
+                         if c != "IRR note"}, freeze="B3", widths={"Plan": 20, "IRR note": 30})
         frame, fmts = targets_frame(results)
         if not frame.empty:
             table_sheet(wb, "Targets", frame,

@@ -210,13 +210,16 @@ def with_overrides(scenario: Scenario, overrides: Iterable[str] | Mapping[str, A
 
 def scenario_to_dict(scenario: Scenario) -> dict:
     """Plain JSON-compatible dict of the resolved scenario. An unset calendar (and an unset
-    ``segments.*.installed_arr_usd``) is left out, so scenarios without one keep the hash they
-    had before it existed."""
+    ``segments.*.installed_arr_usd``, a single target's ``all``) is left out, so scenarios
+    without one keep the hash they had before it existed."""
     out = scenario.model_dump(mode="json", by_alias=True,
                               exclude={"calendar"} if scenario.calendar is None else None)
     for seg in out.get("segments", {}).values():
         if seg.get("installed_arr_usd", 0) is None:
             del seg["installed_arr_usd"]
+    for target in out.get("targets", []):  # single targets keep the hash they had before all:
+        if target.get("all", 0) is None:
+            del target["all"]
     return out
 
 

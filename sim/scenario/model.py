@@ -710,18 +710,63 @@ class Opening(Model):
 
 
 class Target(Model):
-    name: str
-    """Label shown in reports."""
+    """A plan target (OKR): one metric against a value, or ``all:`` a list of targets that
+    must all be hit in the same replication (a joint target, e.g. net new ARR and a cash
+    floor together). A target whose plan year starts after the horizon has no probability
+    (n/a), and neither has a joint target with such a member."""
+
+    name: str = ""
+    """Label shown in reports; made from the target (metric, year, op, value) when left out."""
     metric: Literal[
         "net_new_arr", "operating_profit", "revenue", "ending_arr", "nrr", "grr", "cash_floor"
-    ]
-    """What is measured (per plan year, or whole horizon when year is null)."""
+    ] | None = None
+    """What is measured (per plan year, or whole horizon when year is null); none with all."""
     year: int | None = Field(default=None, ge=1, le=20)
     """Plan year the target applies to; null = whole horizon."""
     op: Literal[">=", "<="] = ">="
     """Direction of the target."""
-    value: float = Field(ge=-1e15, le=1e15)
-    """Target value (USD, or a fraction for nrr/grr)."""
+    value: float | None = Field(default=None, ge=-1e15, le=1e15)
+    """Target value (USD, or a fraction for nrr/grr); none with all."""
+    all: list[Target] | None = Field(default=None, min_length=2, max_length=20)
+    """Targets that must all be hit in the same replication; the joint probability is the
+    share of replications that hit every one (members are single targets, not joint ones)."""
+
+    @staticmethod
+    def _name_of(data: object) -> str:
+        if not isinstance(data, dict):
+            return str(getattr(data, "name", ""))
+        if data.get("name"):
+            return str(data["name"])
+        if isinstance(data.get("all"), list):
+            return " and ".join(Target._name_of(m) for m in data["all"])
+        year = f" year {data['year']}" if data.get("year") is not None else ""
+        value = data.get("value")
+        shown = (str(value) if not isinstance(value, int | float)
+                 else f"{value:,.0f}" if abs(value) >= 1000 else f"{value:g}")
+        return f"{data.get('metric')}{year} {data.get('op', '>=')} {shown}"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named(cls, data):
+        if isinstance(data, dict) and not data.get("name"):
+            data = {**data, "name": cls._name_of(data)}
+        return data
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Target:
+        if self.all is None:
+            missing = [k for k in ("metric", "value") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"a target needs {' and '.join(missing)} (or all: a list of "
+                                 "targets)")
+        else:
+            extra = [k for k in ("metric", "value", "year") if getattr(self, k) is not None]
+            if extra:
+                raise ValueError(f"a joint target (all:) takes no {', '.join(extra)}: its "
+                                 "members carry them")
+            if any(m.all is not None for m in self.all):
+                raise ValueError("all: members must be single targets, not joint ones")
+        return self
 
 
 class AccountPlan(Model):

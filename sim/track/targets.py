@@ -152,6 +152,10 @@ class TargetPlan:
     note: str
 
 
+JOINT_NOTE = ("dropped: a joint target (all:) is not tracked against actuals; list its "
+              "members as targets of their own to track each")
+
+
 def shift_targets(targets: Sequence[dict], actuals: Actuals, horizon: int) -> list[TargetPlan]:
     """Each plan target cut to the months after the last actual month, where that is well
     defined in the re-forecast's own plan years (which start at plan month m + 1)."""
@@ -159,6 +163,9 @@ def shift_targets(targets: Sequence[dict], actuals: Actuals, horizon: int) -> li
     aligned = m % 12 == 0
     out = []
     for t in targets:
+        if t.get("all"):
+            out.append(TargetPlan(target=dict(t), shifted=None, note=JOINT_NOTE))
+            continue
         metric, year = t["metric"], t.get("year")
         window = _window(year, horizon)
         new = None
@@ -221,6 +228,11 @@ def target_table(plan_result, refc_result, actuals: Actuals, plans: list[TargetP
     rows = []
     for tp in plans:
         t = tp.target
+        if t.get("all"):
+            rows.append({"target": t["name"], "metric": "all", "year": None, "op": "all",
+                         "value": math.nan, "status": STATUS_NONE, "note": JOINT_NOTE,
+                         "in_reforecast": tp.note})
+            continue
         plan_row = at_plan_rows.get(_key(t["name"], t["metric"], t.get("year"), t["op"],
                                          t["value"]))
         row = {"target": t["name"], "metric": t["metric"], "year": t.get("year"), "op": t["op"],

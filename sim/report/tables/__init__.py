@@ -23,6 +23,10 @@ from sim.report.tables.compare import (
     paths_table,
     pnl_differences_table,
 )
+from sim.report.tables.investment import (
+    investment_bands_table,
+    investment_summary_table,
+)
 from sim.report.tables.result import (
     BREAK_EVEN_COLUMNS,
     COHORT_MEASURES,
@@ -90,6 +94,8 @@ __all__ = [
     "funnel_table",
     "headline_table",
     "implied_retention_table",
+    "investment_bands_table",
+    "investment_summary_table",
     "kpi_p50_table",
     "kpi_record",
     "kpi_summary_table",
