@@ -1,12 +1,7 @@
-"""The ``revsim`` command line: validate, schema, run, compare, sweep, sensitivity, report,
-recover, export, calibrate, track, backtest.
-
-Parse, call the layer below (``sim.experiments``, ``sim.report``, ``sim.calibrate``,
-``sim.track``), print through ``sim.kpis`` (the KPI catalogue and its one formatter). Every
-scenario problem is printed as ``file: key.path: reason`` on stderr with exit code 2 and no
-traceback. Heavy modules (pandas, the experiment runner, the report pipeline) are imported
-inside the commands so that ``revsim validate`` and ``revsim --help`` start quickly.
-"""
+"""The ``revsim`` command line: parse, call the layer below (``sim.experiments``, ``sim.report``,
+``sim.calibrate``, ``sim.track``), print. Every input problem is one line on stderr
+(``file: key.path: reason``), exit 2, no traceback. Heavy modules are imported inside the
+commands so that ``revsim validate`` and ``revsim --help`` start quickly."""
 
 from __future__ import annotations
 
@@ -15,16 +10,16 @@ from collections.abc import Sequence
 # isort: off
 from sim.cli import simulate, company  # noqa: F401 - registers the commands, in --help order
 # isort: on
-from sim.cli.common import MAX_MONTHS, MAX_REPS, MAX_SEED, app
+from sim.cli.common import app
+from sim.experiments.settings import MAX_MONTHS, MAX_REPS, MAX_SEED
 
 __all__ = ["MAX_MONTHS", "MAX_REPS", "MAX_SEED", "app", "main"]
 
 
 def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> None:
-    """Console-script entry point (``revsim``): every failure ends in one line on stderr —
-    exit 2 for bad input, 1 for the environment (disk, permission, memory, lost cluster) or a
-    bug, 130 for Ctrl-C; ``REVSIM_DEBUG=1`` shows the traceback instead. Ends the process
-    (``SystemExit``); ``argv`` and ``prog_name`` default to the process's own."""
+    """The ``revsim`` console script: every failure is one line on stderr, exit 2 for bad
+    input, 1 for the environment or a bug, 130 for Ctrl-C (``REVSIM_DEBUG=1``: the traceback).
+    Ends the process; ``argv`` and ``prog_name`` default to the process's own."""
     from sim.errors import guard
 
     def entry() -> None:

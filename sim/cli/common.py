@@ -1,5 +1,5 @@
-"""What every ``revsim`` command shares: the app, options defined once, flag checks, one way to
-refuse bad input (its lines on stderr, exit 2), ``--out`` claimed and written, and printing."""
+"""What every ``revsim`` command shares: the app, options, flag checks, refusals (lines on
+stderr, exit 2), ``--out`` claimed and written, printing."""
 
 from __future__ import annotations
 
@@ -13,28 +13,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from sim.experiments.settings import MAX_REPS, range_problems
 from sim.outputs.escape import rich_text, terminal_text
-from sim.scenario.io import ScenarioError, digits, load_scenario, parse_overrides
+from sim.scenario.io import ScenarioError, load_scenarios, parse_overrides
 
 if TYPE_CHECKING:
     from sim.scenario.model import Scenario
 
 EXIT_INVALID = 2
 """Exit code for bad input (the same code click uses for usage errors)."""
-MAX_REPS = 1_000_000
-"""Most replications per scenario a command accepts (the work estimate usually stops far
-earlier; see ``sim.experiments.workload``)."""
-MAX_SEED = 2**63 - 1
-"""Largest seed (seeds are stored as 64-bit integers in the outputs)."""
-MAX_MONTHS = 120
-"""Longest horizon, the same bound as ``horizon_months`` in scenario files."""
 
-app = typer.Typer(
-    name="revsim", add_completion=False, no_args_is_help=True,
-    help="Revenue strategy simulator: validate scenarios, run them, compare plans, report.",
-    pretty_exceptions_enable=False, rich_markup_mode=None)
-
-
+app = typer.Typer(name="revsim", add_completion=False, no_args_is_help=True, help="Revenue "
+                  "strategy simulator: validate scenarios, run them, compare plans, report.",
+                  pretty_exceptions_enable=False, rich_markup_mode=None)
 Executor = StrEnum("Executor", {name: name for name in ("serial", "process", "dask")})
 
 
@@ -42,42 +33,42 @@ def opt(kind: Any, *names: str, **kw: Any) -> Any:
     return Annotated[kind, typer.Option(*names, **kw)]  # an option's type, from its flags
 
 
+ScenarioArg = Annotated[str, typer.Argument(help="Scenario file.")]
 RepsOpt = opt(int, "--reps", help=f"Replications per scenario (1 to {MAX_REPS:,}).")
 SeedOpt = opt(int, "--seed", help="Seed of the random streams (0 to 2**63 - 1).")
-AllowLargeOpt = opt(bool, "--allow-large", help="Run even when the estimated work exceeds the "
-                    "limits (see sim/experiments/workload.py); commands that read company files "
-                    "also read files beyond the reader limits (sim/calibrate/readers.py).")
-ExecutorOpt = opt(Executor | None, "--executor", help="Where replications run (default: "
-                  "process, or dask when --scheduler is given).")
-SchedulerOpt = opt(str | None, "--scheduler", help="Dask scheduler address, e.g. "
-                   "tcp://host:8786.")
+AllowLargeOpt = opt(bool, "--allow-large", help="Run even when the work or a file exceeds limits.")
+ExecutorOpt = opt(Executor | None, "--executor", help="Default: process (dask with --scheduler).")
+SchedulerOpt = opt(str | None, "--scheduler", help="Dask scheduler address (tcp://host:8786).")
 SetOpt = opt(list[str] | None, "--set", help="Override a key, e.g. "
              "pricing.segments.smb.list_price_usd=650 (repeatable).")
-MonthsOpt = opt(int | None, "--months", help="Override horizon_months (same as --set).")
+MonthsOpt = opt(int | None, "--months", help="Override horizon_months.")
+OutOpt = opt(Path | None, "--out", help="Write the results here (atomically).")
+OutDirOpt = opt(Path, "--out", help="Folder for the results (atomically).")
+ActualsOpt = opt(Path, "--actuals", help="Monthly actuals (CSV or Excel; see the README).")
+PrecisionOpt = opt(float | None, "--precision", help="Add replications until each NPV "
+                   "difference's 95% interval is within ± this USD.")
 BaseOpt = opt(str, "--base", help="Scenario the calibrated one extends.")
-# the company's data files, as `calibrate` and `backtest` take them (see the README's columns)
-SubscriptionsOpt = opt(Path | None, "--subscriptions", help="Subscriptions file (CSV or Excel; "
-                       "see the README for the columns).")
-OpportunitiesOpt = opt(Path | None, "--opportunities", help="Opportunities file (CSV or Excel).")
-LeadsOpt = opt(Path | None, "--leads", help="Monthly leads file (CSV or Excel).")
-InvoicesOpt = opt(Path | None, "--invoices", help="Invoices file (CSV or Excel).")
+SubscriptionsOpt = opt(Path | None, "--subscriptions", help="Subscriptions (CSV or Excel).")
+OpportunitiesOpt = opt(Path | None, "--opportunities", help="Opportunities (CSV or Excel).")
+LeadsOpt = opt(Path | None, "--leads", help="Monthly leads (CSV or Excel).")
+InvoicesOpt = opt(Path | None, "--invoices", help="Invoices (CSV or Excel).")
 MappingOpt = opt(Path | None, "--mapping", help="Vendor mapping (YAML).")
-HistoryStartOpt = opt(str | None, "--history-start", help="First date the files cover (default: "
-                      "the first start_date of the subscriptions).")
+HistoryStartOpt = opt(str | None, "--history-start", help="First date the files cover.")
 CORRECTION = "--engine-correction/--no-engine-correction"
-
-
-# ---------------------------------------------------------------- refusals and checks
 
 
 class Refusal(ScenarioError):
     """Input problems of the command line (flags), one line each."""
 
 
-def err(*lines: str) -> None:
-    """Lines on stderr, as plain one-line text."""
+def say(*lines: str, err: bool = False) -> None:
+    """Lines on standard output (``err``: on stderr), as plain one-line text."""
     for line in lines:
-        typer.echo(terminal_text(line), err=True)
+        typer.echo(terminal_text(line), err=err)
+
+
+def err(*lines: str) -> None:
+    say(*lines, err=True)
 
 
 def refuse(lines: Sequence[str], code: int = EXIT_INVALID) -> typer.Exit:
@@ -87,9 +78,8 @@ def refuse(lines: Sequence[str], code: int = EXIT_INVALID) -> typer.Exit:
 
 @contextlib.contextmanager
 def refusing(*kinds: type[Exception]) -> Iterator[None]:
-    """An input problem raised inside (a scenario's or a :class:`Refusal`, else one of
-    ``kinds``, e.g. ``InputError``) is printed, one line per problem, and exits with 2, or
-    with the problem's own ``code`` (an ``OutputError``)."""
+    """An input problem raised inside (a ``ScenarioError``, else one of ``kinds``) is printed,
+    one line each, and exits with 2 or with its own ``code`` (an ``OutputError``)."""
     caught = kinds or ScenarioError
     try:
         yield
@@ -99,87 +89,94 @@ def refusing(*kinds: type[Exception]) -> Iterator[None]:
         raise refuse(getattr(exc, "lines", None) or str(exc).splitlines()) from None
 
 
+def check(*problems: str | None) -> None:
+    """Refuse with the problems found, one line each (exit 2); a ``None`` is no problem."""
+    if found := [p for p in problems if p]:
+        raise Refusal(found)
+
+
+def check_flags(reps: int | None, seed: int, months: int | None = None) -> None:
+    """Flags out of range (most commands check ``--months`` as the scenario's horizon)."""
+    check(*range_problems(reps, seed, months))
+
+
 def executor(chosen: Executor | None, scheduler: str | None) -> str:
     if chosen is None:
         return "dask" if scheduler else "process"
-    if scheduler and chosen is not Executor.dask:
-        raise Refusal([f"--scheduler: needs --executor dask (got --executor {chosen.value})"])
+    check(f"--scheduler: needs --executor dask (got --executor {chosen.value})"
+          if scheduler and chosen is not Executor.dask else None)
     return chosen.value
 
 
-def load(path: str, sets: list[str] | None = None, extra: dict[str, Any] | None = None,
-         flag: str = "--set") -> Scenario:
-    return load_scenario(path, overrides={**parse_overrides(sets or []), **(extra or {})},
-                         flag=flag)
+def checked(reps: int | None, seed: int, chosen: Executor | None, scheduler: str | None,
+            months: int | None = None) -> str:
+    check_flags(reps, seed, months)  # then the executor's name
+    return executor(chosen, scheduler)
+
+
+def load(path: str, sets: list[str] | None = None, extra: dict | None = None) -> Scenario:
+    return load_all([path], sets, extra)[0]
+
+
+def load_all(paths: list[str], sets: list[str] | None = None, extra: dict[str, Any] | None = None,
+             strict: bool = True) -> list[Scenario]:
+    """Every file loaded with ``--set`` and ``extra`` overrides (``sim.scenario.io``)."""
+    return load_scenarios(paths, {**parse_overrides(sets or []), **(extra or {})}, strict)
 
 
 def with_months(sets: list[str] | None, months: int | None) -> list[str] | None:
     return [*(sets or []), f"horizon_months={months}"] if months is not None else sets  # same
 
 
-def load_all(paths: list[str], sets: list[str] | None = None) -> list[Scenario]:
-    """Load every file, collecting the problems of all of them before failing."""
-    scenarios, problems = [], []
-    for p in paths:
-        try:
-            scenarios.append(load(p, sets))
-        except ScenarioError as exc:
-            problems.extend(exc.lines)
-    if problems:
-        raise Refusal(problems)
-    return scenarios
-
-
-def check_flags(reps: int | None, seed: int, months: int | None = None) -> None:
-    """Out-of-range numeric flags, one line each (``--months`` of run, compare, sweep and
-    sensitivity is checked with the scenario, as ``horizon_months``)."""
-    problems = []
-    for flag, value, low, high in (("--reps", reps, 1, MAX_REPS), ("--seed", seed, 0, MAX_SEED),
-                                   ("--months", months, 1, MAX_MONTHS)):
-        if value is not None and not low <= value <= high:
-            shown = f"{value}" if abs(value) < 10**15 else f"a number of {digits(value)} digits"
-            problems.append(f"{flag}: must be between {low:,} and {high:,} (got {shown})")
-    if problems:
-        raise Refusal(problems)
-
-
 def check_work(scenarios: list[tuple[Scenario, float]], reps: int, allow_large: bool,
                reps_flag: str | None = "--reps") -> None:
-    """Refuse a run whose estimated work exceeds the limits, unless ``--allow-large``
-    (``reps_flag``: the option that set ``reps``, named in the refusal; ``None``: none)."""
-    from sim.experiments.workload import check
+    """Refuse work over the limits unless ``--allow-large`` (``reps_flag`` set ``reps``)."""
+    from sim.experiments.workload import check as work_problem
 
-    problem = None if allow_large else check(scenarios, reps, reps_flag)
-    if problem:
-        raise Refusal([problem])
+    check(None if allow_large else work_problem(scenarios, reps, reps_flag))
+
+
+def prepare(path: str, reps: int, seed: int, chosen: Executor | None, scheduler: str | None,
+            sets: list[str] | None, allow_large: bool, weight: float = 1) -> tuple[Scenario, str]:
+    """Flags, executor, scenario and work (``weight`` runs) checked; the scenario, executor."""
+    ex = checked(reps, seed, chosen, scheduler)
+    sc = load(path, sets)
+    check_work([(sc, weight)], reps, allow_large)
+    return sc, ex
 
 
 def check_charts() -> None:
-    """Commands that draw charts (report, track, backtest, calibrate --report) refuse before
-    any work when the chart renderer cannot start under the memory limit: one line, exit 1."""
+    """Refuse (exit 1) before any work when the chart renderer cannot start."""
     from sim.report.charts import renderer_problem
 
-    problem = renderer_problem()
-    if problem:
+    if problem := renderer_problem():
         raise refuse([problem], 1)
 
 
 def lift_reader_limits(allow_large: bool) -> None:
-    """``--allow-large`` on a command that reads company files lifts the reader limits too
-    (sim/calibrate/readers.py; the same as REVSIM_ALLOW_LARGE=1 for this process and its workers)."""
+    """``--allow-large`` lifts the company-file reader limits too (as REVSIM_ALLOW_LARGE=1)."""
     if allow_large:
         from sim.calibrate.readers import ALLOW_LARGE_ENV
 
         os.environ[ALLOW_LARGE_ENV] = "1"
 
 
-# ---------------------------------------------------------------- --out
+def company_files(allow_large: bool, reps: int, seed: int, base: str, **files: Path | None
+                  ) -> dict[str, Path | None]:
+    """Reader limits lifted on request, flags and the base checked; the files by name."""
+    lift_reader_limits(allow_large)
+    with refusing():
+        check_flags(reps, seed)
+        load(base)
+    return files
+
+
+# ---------------------------------------------------------------- --out and printing
 
 
 def claim(out: Path | None, kind: str = "dir", flag: str = "--out"):
-    """Check and lock an ``--out`` (or ``flag``) destination before any work; a context manager
-    that does nothing when there is no ``--out``. A refusal is one line and exit 2 (exit 1 when
-    another revsim holds it)."""
+    """Check and lock a destination before any work (a context manager; a no-op for None);
+    refused in one line, exit 2 (1 when another revsim holds it)."""
     from sim.outputs.atomic import OutputError, claim
 
     with refusing(OutputError):
@@ -187,8 +184,8 @@ def claim(out: Path | None, kind: str = "dir", flag: str = "--out"):
 
 
 def write(out: Path, writer, flag: str = "--out") -> None:
-    """Run ``writer()``; a destination that fails while writing (disk full, permission changed,
-    a folder changed mid-run) is one line and exit 1, and ``out`` keeps what it held."""
+    """Run ``writer()``; a destination that fails while writing (disk full, permission) is one
+    line and exit 1, and ``out`` keeps what it held."""
     from sim.outputs.atomic import OutputError, written
 
     with refusing(OutputError):
@@ -204,12 +201,8 @@ def write_folder(out: Path, dest, writer, *args: Any) -> None:
     write(out, into_folder)
 
 
-# ---------------------------------------------------------------- printing
-
-
 def show(*items: Any) -> None:
-    """Print text lines and ``sim.report.terminal.TextTable``s on standard output through rich;
-    off a terminal (a pipe, a file, a CI log) tables keep their natural width, unwrapped."""
+    """Lines and ``TextTable``s on standard output (off a terminal, tables unwrapped)."""
     from rich.console import Console
 
     con = Console(width=None if sys.stdout.isatty() else 10_000, highlight=False, markup=False,

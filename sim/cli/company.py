@@ -9,14 +9,13 @@ import typer
 
 from sim.cli import common as cli
 from sim.errors import InputError
-from sim.outputs.escape import terminal_text
 
 
 @cli.app.command()
-def recover(out: Annotated[Path, typer.Argument(help="The --out folder of a run that was "
-                                                "killed.")]) -> None:
-    """Put back the earlier result a killed run left next to OUT (as a hidden .OUT.old-*
-    folder) when OUT is missing, and remove the hidden leftovers of killed runs."""
+def recover(out: Annotated[Path, typer.Argument(help="The --out folder of a killed run.")]
+            ) -> None:
+    """Put back the result a killed run left as a hidden .OUT.old-* folder when OUT is missing;
+    remove the hidden leftovers of killed runs."""
     with cli.claim(out) as dest:  # claiming restores and cleans (sim.outputs.atomic.recover)
         restored = dest.restored
     cli.err(f"restored {out} from {restored}" if restored else f"{out}: nothing to recover")
@@ -29,8 +28,7 @@ def export(
     out: cli.opt(Path, "--out", help="Folder for the canonical CSV files.") = Path("company"),
     allow_large: cli.AllowLargeOpt = False,
 ) -> None:
-    """Write a simulated company's history (one replication) in the canonical input format:
-    subscriptions, opportunities, leads, invoices and actuals CSV files, and company.json."""
+    """Write a simulated company's history (one replication) as the canonical input files."""
     with cli.refusing():
         cli.check_flags(1, seed)
         sc = cli.load(scenario)
@@ -43,29 +41,21 @@ def export(
 
 @cli.app.command()
 def calibrate(
-    base: cli.BaseOpt,
-    as_of: cli.opt(str, "--as-of", help="Date the data runs to (YYYY-MM-DD)."),
+    base: cli.BaseOpt, as_of: cli.opt(str, "--as-of", help="Date the data runs to (YYYY-MM-DD)."),
     out: cli.opt(Path, "--out", help="Calibrated scenario file (.yaml)."),
     subscriptions: cli.SubscriptionsOpt = None, opportunities: cli.OpportunitiesOpt = None,
     leads: cli.LeadsOpt = None, invoices: cli.InvoicesOpt = None, mapping: cli.MappingOpt = None,
     history_start: cli.HistoryStartOpt = None,
-    report: cli.opt(Path | None, "--report", help="Also write the calibration report (observed "
-                    "vs fitted, offline HTML) into this folder.") = None,
-    engine_correction: cli.opt(bool, cli.CORRECTION, help="Scale the churn inputs so that the "
-                               "engine's realised churn per account-year (health and "
-                               "stakeholder multipliers applied) equals the data's: a few "
-                               "simulated histories (seeds from --seed), about ten seconds. Off "
-                               "by default: it also absorbs other differences between the "
-                               "calibrated scenario and the company.") = False,
+    report: cli.opt(Path | None, "--report", help="Also write the calibration report (HTML) "
+                    "into this folder.") = None,
+    engine_correction: cli.opt(bool, cli.CORRECTION, help="Scale the churn inputs until the "
+                               "engine's realised churn equals the data's.") = False,
     seed: cli.SeedOpt = 0, allow_large: cli.AllowLargeOpt = False,
 ) -> None:
-    """Fit the scenario's parameters per segment from the company's own data and write a
-    scenario that extends --base, each fitted value commented with its estimate, 95%
-    interval, n and method."""
-    cli.lift_reader_limits(allow_large)
-    with cli.refusing():
-        cli.check_flags(1, seed)
-        cli.load(base)
+    """Fit the parameters per segment from the company's own data; write a scenario extending
+    --base, each value commented with its estimate, 95% interval, n and method."""
+    data = cli.company_files(allow_large, 1, seed, base, subscriptions=subscriptions,
+                             opportunities=opportunities, leads=leads, invoices=invoices)
     from sim.calibrate.report import build_report
     from sim.calibrate.run import calibrate_files
     from sim.outputs.atomic import OutputError, check_apart
@@ -74,8 +64,6 @@ def calibrate(
         check_apart(("--out", out), ("--report", report))
     if report is not None:
         cli.check_charts()
-    data = {"subscriptions": subscriptions, "opportunities": opportunities, "leads": leads,
-            "invoices": invoices}
     with cli.claim(out, "calibrated") as dest, cli.claim(report, flag="--report") as folder:
         with cli.refusing(InputError):
             text, fit = calibrate_files(Path(base), data, as_of, out, mapping, history_start,
@@ -91,28 +79,19 @@ def calibrate(
 @cli.app.command()
 def track(
     scenario: Annotated[str, typer.Argument(help="The plan (scenario file).")],
-    actuals: cli.opt(Path, "--actuals", help="Monthly actuals (CSV or Excel): month plus any of "
-                     "the engine's monthly columns."),
-    out: cli.opt(Path, "--out", help="Folder for track.csv, targets.csv, reforecast.yaml and "
-                 "track.html."),
+    actuals: cli.ActualsOpt, out: cli.OutDirOpt,
     reps: cli.RepsOpt = 20, seed: cli.SeedOpt = 0,
     start_month: cli.opt(str | None, "--start-month", help="Calendar month (YYYY-MM) of plan "
-                         "month 1 when the scenario has no calendar (default: the first month "
-                         "of the actuals).") = None,
-    through: cli.opt(str | None, "--through", help="Use the actual months up to this one "
-                     "(YYYY-MM).") = None,
+                         "month 1 without a calendar (default: the first actual).") = None,
+    through: cli.opt(str | None, "--through", help="Last actual month used (YYYY-MM).") = None,
     executor: cli.ExecutorOpt = None, scheduler: cli.SchedulerOpt = None,
     allow_large: cli.AllowLargeOpt = False,
 ) -> None:
-    """The plan's fan with the actual months on it, each month's percentile rank, the chance
-    of each target given the months so far, and a re-forecast scenario from the state at the
-    last actual month."""
+    """The plan's fan with the actual months on it and their percentile ranks, each target's
+    chance given the months so far, and a re-forecast from the last actual month."""
     cli.lift_reader_limits(allow_large)
     with cli.refusing():
-        cli.check_flags(reps, seed)
-        ex = cli.executor(executor, scheduler)
-        sc = cli.load(scenario)
-        cli.check_work([(sc, 2)], reps, allow_large)
+        sc, ex = cli.prepare(scenario, reps, seed, executor, scheduler, None, allow_large, 2)
     cli.check_charts()
     from sim.track.run import read_actuals, run_track, terminal_tables, write_track
 
@@ -124,55 +103,38 @@ def track(
                                scheduler, progress=True)
         cli.write_folder(out, dest, write_track, result)
     lines, tables = terminal_tables(result)
-    for line in lines:
-        typer.echo(terminal_text(line))
+    cli.say(*lines)
     cli.show(*tables)
 
 
 @cli.app.command()
 def backtest(
-    base: cli.BaseOpt,
-    as_of: cli.opt(str, "--as-of", help="The cut: calibrate on the data before it, forecast "
-                   "from it (YYYY-MM-01)."),
-    holdout_months: cli.opt(int, "--holdout-months", help="Months after the cut to forecast "
-                            "and score."),
-    actuals: cli.opt(Path, "--actuals", help="Monthly actuals (CSV or Excel): month and any of "
-                     "new_arr, churned_arr, customers, arr, revenue."),
-    out: cli.opt(Path, "--out", help="Folder for backtest.csv, backtest.json, backtest.html and "
-                 "the calibrated scenario."),
+    base: cli.BaseOpt, as_of: cli.opt(str, "--as-of", help="The cut: calibrate on the data "
+                                      "before it, forecast from it (YYYY-MM-01)."),
+    holdout_months: cli.opt(int, "--holdout-months", help="Months after the cut to forecast."),
+    actuals: cli.ActualsOpt, out: cli.OutDirOpt,
     subscriptions: cli.SubscriptionsOpt = None, opportunities: cli.OpportunitiesOpt = None,
     leads: cli.LeadsOpt = None, invoices: cli.InvoicesOpt = None, mapping: cli.MappingOpt = None,
     history_start: cli.HistoryStartOpt = None,
-    plan_start: cli.opt(str | None, "--plan-start", help="Calendar month (YYYY-MM) of month 1 of "
-                        "the base's plan (default: its calendar; else the cut). The plan is "
-                        "moved to the cut.") = None,
+    plan_start: cli.opt(str | None, "--plan-start", help="Calendar month (YYYY-MM) of the base's "
+                        "month 1 (default: its calendar, else the cut).") = None,
     fixed_parameters: cli.opt(bool, "--fixed-parameters", help="Every replication uses the "
-                              "point estimates (the band then shows only the business's own "
-                              "randomness, not what the data left uncertain).") = False,
-    engine_correction: cli.opt(bool, cli.CORRECTION, help="Correct the churn inputs so that the "
-                               "engine's realised churn equals the data's (see revsim "
-                               "calibrate); on by default here: it makes the held-out churn "
-                               "match.") = True,
+                              "point estimates (no parameter uncertainty in the band).") = False,
+    engine_correction: cli.opt(bool, cli.CORRECTION, help="Correct the churn inputs to the "
+                               "data's realised churn (see revsim calibrate).") = True,
     reps: cli.RepsOpt = 20, seed: cli.SeedOpt = 0, allow_large: cli.AllowLargeOpt = False,
 ) -> None:
     """Calibrate on the data before --as-of, simulate the next --holdout-months from the state
     at the cut, and score the P10-P90 band and the P50 against the actuals."""
-    cli.lift_reader_limits(allow_large)
-    with cli.refusing():
-        cli.check_flags(reps, seed)
-        cli.load(base)
-        from sim.experiments.workload import check_floor
+    data = cli.company_files(allow_large, reps, seed, base, subscriptions=subscriptions,
+                             opportunities=opportunities, leads=leads, invoices=invoices)
+    from sim.experiments.workload import check_floor  # the full estimate needs the fit
 
-        # the full estimate needs the calibrated scenario (after the fit); this floor
-        # refuses an absurd --reps at once
-        floor = None if allow_large else check_floor(holdout_months, reps)
-        if floor:
-            raise cli.Refusal([floor])
+    with cli.refusing():
+        cli.check(None if allow_large else check_floor(holdout_months, reps))
     cli.check_charts()
     from sim.calibrate.backtest import backtest, terminal_lines, write_outputs
 
-    data = {"subscriptions": subscriptions, "opportunities": opportunities, "leads": leads,
-            "invoices": invoices}
     with cli.claim(out) as dest:
         with cli.refusing(InputError):
             res = backtest(Path(base), data, actuals, as_of, holdout_months, out, reps=reps,
@@ -181,5 +143,4 @@ def backtest(
                            correct=engine_correction, allow_large=allow_large, progress=True)
         cli.err(*(f"warning: {w}" for w in res.warnings))
         cli.write_folder(out, dest, write_outputs, res)
-    for line in terminal_lines(res):
-        typer.echo(terminal_text(line))
+    cli.say(*terminal_lines(res))

@@ -2,38 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from sim.cli import common as cli
-from sim.outputs.escape import terminal_text
-from sim.scenario.io import ScenarioError, parse_overrides, scenario_hash
-
-REPORT_MAX_REPS = 100
-"""Default cap of an adaptive report (``sim.report.build.REPORT_MAX_REPS``), for the work
-estimate made before the report pipeline loads."""
-
-
-def check_precision(precision: float | None, reps: int, cap: int, adaptive: bool) -> None:
-    """``--precision`` is a positive amount; ``--max-reps`` lies between ``--reps`` and 100000."""
-    if precision is not None and not (precision > 0 and math.isfinite(precision)):
-        raise cli.Refusal([f"--precision {precision}: must be a positive amount of USD"])
-    if adaptive and not reps <= cap <= 100_000:
-        raise cli.Refusal([f"--max-reps {cap}: must be between --reps ({reps}) and 100000"])
+from sim.experiments.grid import load_sweep
+from sim.experiments.settings import REPORT_MAX_REPS, precision_problems
+from sim.scenario.io import ScenarioError, scenario_hash
 
 
 @cli.app.command()
 def validate(files: Annotated[list[str], typer.Argument(help="Scenario files to check.")],
              sets: cli.SetOpt = None) -> None:
-    """Check scenario files; print one line per problem (file: key.path: reason).
-
-    Exit code 2 if any file fails, 0 otherwise. Nothing is written.
-    """
+    """Check scenario files; print one line per problem (file: key.path: reason), exit 2 if
+    any fails. Nothing is written."""
     failed = False
     for path in files:
         try:
@@ -42,7 +27,7 @@ def validate(files: Annotated[list[str], typer.Argument(help="Scenario files to 
             failed = True
             cli.err(*exc.lines)
             continue
-        typer.echo(terminal_text(f"ok  {path}  (hash {scenario_hash(scenario)})"))
+        cli.say(f"ok  {path}  (hash {scenario_hash(scenario)})")
     if failed:
         raise typer.Exit(cli.EXIT_INVALID)
 
@@ -63,23 +48,16 @@ def schema(out: cli.opt(Path | None, "--out", help="Write here instead of standa
 
 @cli.app.command()
 def run(
-    scenario: Annotated[str, typer.Argument(help="Scenario file.")],
-    reps: cli.RepsOpt = 20, seed: cli.SeedOpt = 0,
-    months: cli.opt(int | None, "--months", help="Override horizon_months.") = None,
-    sets: cli.SetOpt = None, executor: cli.ExecutorOpt = None, scheduler: cli.SchedulerOpt = None,
-    allow_large: cli.AllowLargeOpt = False,
-    out: cli.opt(Path | None, "--out", help="Write monthly.parquet, summary.json, run.json and "
-                 "scenario.resolved.yaml here (atomically; replaces only a folder revsim "
-                 "wrote).") = None,
-    events: cli.opt(bool, "--events", help="Also write the event log of replication 0 to "
-                    "OUT/events.parquet (needs --out).") = False,
+    scenario: cli.ScenarioArg, reps: cli.RepsOpt = 20, seed: cli.SeedOpt = 0,
+    months: cli.MonthsOpt = None, sets: cli.SetOpt = None, executor: cli.ExecutorOpt = None,
+    scheduler: cli.SchedulerOpt = None, allow_large: cli.AllowLargeOpt = False,
+    out: cli.OutOpt = None,
+    events: cli.opt(bool, "--events", help="Replication 0's events too (needs --out).") = False,
 ) -> None:
     """Run replications of one scenario and print its headline KPIs (P50, P10 – P90)."""
     with cli.refusing():
-        cli.check_flags(reps, seed)
-        ex = cli.executor(executor, scheduler)
-        if events and out is None:
-            raise cli.Refusal(["--events: needs --out DIR"])
+        ex = cli.checked(reps, seed, executor, scheduler)
+        cli.check("--events: needs --out DIR" if events and out is None else None)
         sc = cli.load(scenario, sets, {"horizon_months": months} if months is not None else None)
         cli.check_work([(sc, 1)], reps, allow_large)
     with cli.claim(out):
@@ -106,18 +84,15 @@ def compare(
     reps: cli.RepsOpt = 20, seed: cli.SeedOpt = 0, sets: cli.SetOpt = None,
     months: cli.MonthsOpt = None, executor: cli.ExecutorOpt = None,
     scheduler: cli.SchedulerOpt = None, allow_large: cli.AllowLargeOpt = False,
-    out: cli.opt(Path | None, "--out", help="Write deltas here.") = None,
-    precision: cli.opt(float | None, "--precision", help="Add replications (from --reps up to "
-                       "--max-reps) until the 95% interval of every plan's NPV-of-operating-"
-                       "profit difference is within ± this many USD; warns when it is not "
-                       "reached.") = None,
+    out: cli.OutOpt = None, precision: cli.PrecisionOpt = None,
     max_reps: cli.opt(int, "--max-reps", help="Most replications --precision may run.") = 200,
 ) -> None:
-    """Run scenarios on the same seeds (common random numbers); deltas against the base."""
+    """Run scenarios on the same seeds (common random numbers); deltas against the base.
+    --precision adds replications from --reps up to --max-reps (a warning if not reached)."""
     adaptive = precision is not None
     with cli.refusing():
         cli.check_flags(reps, seed)
-        check_precision(precision, reps, max_reps, adaptive)
+        cli.check(*precision_problems(precision, reps, max_reps, adaptive))
         ex = cli.executor(executor, scheduler)
         base_sc, *other_sc = cli.load_all([base, *others], cli.with_months(sets, months))
         cli.check_work([(s, 1) for s in (base_sc, *other_sc)], max_reps if adaptive else reps,
@@ -145,25 +120,20 @@ def compare(
 
 @cli.app.command()
 def sweep(
-    scenario: Annotated[str, typer.Argument(help="Scenario file.")],
+    scenario: cli.ScenarioArg,
     grid: cli.opt(list[str], "--grid", help="key.path=v1,v2,... (one to three, repeatable)."),
     reps: cli.RepsOpt = 10, seed: cli.SeedOpt = 0, sets: cli.SetOpt = None,
     months: cli.MonthsOpt = None, executor: cli.ExecutorOpt = None,
     scheduler: cli.SchedulerOpt = None, allow_large: cli.AllowLargeOpt = False,
-    out: cli.opt(Path | None, "--out", help="Write the table as CSV here.") = None,
+    out: cli.OutOpt = None,
 ) -> None:
     """Run a grid over one to three keys; print the table and the best points."""
-    from sim.experiments.grid import check_grid_values, grid_work, parse_grid
-
     with cli.refusing():
-        cli.check_flags(reps, seed)
-        ex = cli.executor(executor, scheduler)
-        points = parse_grid(grid)
-        sets = cli.with_months(sets, months)
-        sc = cli.load(scenario, sets)
-        check_grid_values(scenario, parse_overrides(sets or []), points)
-        cli.check_work(grid_work(sc, points), reps, allow_large)
+        ex = cli.checked(reps, seed, executor, scheduler)
+        sc, points, work = load_sweep(scenario, cli.with_months(sets, months) or [], grid)
+        cli.check_work(work, reps, allow_large)
     from sim.experiments.experiment import sweep
+    from sim.outputs.escape import csv_frame
     from sim.report.terminal import sweep_tables
 
     with cli.claim(out, "sweep") as dest:
@@ -174,17 +144,13 @@ def sweep(
                                    f"replications, seed {seed}")
         cli.show(table, *best)
         if out is not None:
-            from sim.outputs.escape import csv_frame
-
             cli.write(out, lambda: dest.write_text(csv_frame(result.table).to_csv(index=False)))
 
 
 @cli.app.command()
 def sensitivity(
-    scenario: Annotated[str, typer.Argument(help="Scenario file.")],
-    levers: cli.opt(str | None, "--levers", help="Comma-separated dotted keys (segments.*.x "
-                    "moves every segment); default: the main pricing, channel and headcount "
-                    "levers.") = None,
+    scenario: cli.ScenarioArg,
+    levers: cli.opt(str | None, "--levers", help="Keys, comma-separated (segments.*.x).") = None,
     step: cli.opt(float, "--step", min=0.0, max=1.0, help="Relative step, 0.1 = ±10%.") = 0.1,
     reps: cli.RepsOpt = 10, seed: cli.SeedOpt = 0, sets: cli.SetOpt = None,
     months: cli.MonthsOpt = None, executor: cli.ExecutorOpt = None,
@@ -192,16 +158,13 @@ def sensitivity(
 ) -> None:
     """One lever at a time, ± a step: a tornado table for operating profit and ending ARR."""
     names = [s.strip() for s in levers.split(",") if s.strip()] if levers else None
-    with cli.refusing():
-        cli.check_flags(reps, seed)
-        ex = cli.executor(executor, scheduler)
-        sc = cli.load(scenario, cli.with_months(sets, months))
-        from sim.experiments.experiment import DEFAULT_LEVERS, sensitivity
-        from sim.report.terminal import sensitivity_table
+    from sim.experiments.experiment import DEFAULT_LEVERS, sensitivity
+    from sim.report.terminal import sensitivity_table
 
-        # the base and two variants per lever, each up to (1 + step) times the base's work
-        cli.check_work([(sc, (1 + 2 * len(names or DEFAULT_LEVERS)) * (1 + step))], reps,
-                       allow_large)
+    with cli.refusing():  # the base and two variants per lever, each (1 + step) times the work
+        sc, ex = cli.prepare(scenario, reps, seed, executor, scheduler,
+                             cli.with_months(sets, months), allow_large,
+                             (1 + 2 * len(names or DEFAULT_LEVERS)) * (1 + step))
         try:  # a lever moved out of its valid range is a ScenarioError
             df = sensitivity(sc, levers=names, step=step, replications=reps, seed=seed,
                              executor=ex, scheduler=scheduler, progress=True)
@@ -214,42 +177,27 @@ def sensitivity(
 @cli.app.command()
 def report(
     scenarios: Annotated[list[str], typer.Argument(help="Scenario files; the first is the base.")],
-    reps: cli.opt(int | None, "--reps", help="Run exactly this many replications per scenario "
-                  "(default: adaptive, see --precision); with --precision, the first round.")
-    = None,
+    reps: cli.opt(int | None, "--reps", help="Replications (default: adaptive).") = None,
     seed: cli.SeedOpt = 0, executor: cli.ExecutorOpt = None, scheduler: cli.SchedulerOpt = None,
-    months: cli.opt(int | None, "--months", help="Override horizon_months of every scenario.")
-    = None,
-    allow_large: cli.AllowLargeOpt = False,
+    months: cli.MonthsOpt = None, allow_large: cli.AllowLargeOpt = False,
     out: cli.opt(Path, "--out", help="Report folder.") = Path("reports"),
-    precision: cli.opt(float | None, "--precision", help="Add replications until the 95% "
-                       "interval of every plan's NPV-of-operating-profit difference to the base "
-                       "is within ± this many USD (default without --reps: ±10% of the base's "
-                       "NPV).") = None,
-    max_reps: cli.opt(int | None, "--max-reps", help="Most replications an adaptive report runs "
-                      "(default 100); a warning says when it stops there before the "
-                      "precision.") = None,
+    precision: cli.PrecisionOpt = None,
+    max_reps: cli.opt(int | None, "--max-reps", help="Most replications (default 100).") = None,
 ) -> None:
-    """Execute the report notebooks for the scenarios: HTML, Excel and an index page.
-
-    Replications are adaptive by default: added (10 first) until every plan's 95% interval on
-    its NPV difference to the base is within ±10% of the base's NPV, or --precision USD, at
-    most --max-reps (100). --reps N alone runs exactly N."""
+    """Execute the report notebooks for the scenarios: HTML, Excel and an index page. Without
+    --reps, replications are added (10 first) until every plan's NPV difference is within
+    ±10% of the base's NPV (or --precision USD), at most --max-reps, with a warning."""
     adaptive = reps is None or precision is not None
     cap = REPORT_MAX_REPS if max_reps is None else max_reps
     with cli.refusing():
         cli.check_flags(reps, seed, months)
-        if max_reps is not None and not adaptive:
-            raise cli.Refusal(["--max-reps: only with adaptive replications (--precision, or "
-                               "no --reps)"])
-        check_precision(precision, reps or 1, cap, adaptive)
+        cli.check("--max-reps: only with adaptive replications (--precision, or no --reps)"
+                  if max_reps is not None and not adaptive else None)
+        cli.check(*precision_problems(precision, reps or 1, cap, adaptive))
         ex = cli.executor(executor, scheduler)
-        loaded = []  # scenarios that fail to load are reported by the report itself
-        for p in scenarios:
-            with contextlib.suppress(ScenarioError):
-                loaded.append((cli.load(p, None, {"horizon_months": months} if months else None),
-                               1))
-        cli.check_work(loaded, cap if adaptive else reps, allow_large,
+        loaded = cli.load_all(scenarios, None, {"horizon_months": months} if months else None,
+                              strict=False)  # the report itself reports a file that fails
+        cli.check_work([(s, 1) for s in loaded], cap if adaptive else reps, allow_large,
                        "--max-reps" if adaptive else "--reps")
     cli.check_charts()
     from sim.report.build import build_report

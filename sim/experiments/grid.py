@@ -70,3 +70,16 @@ def check_grid_values(path: str, overrides: dict, points: dict[str, list[float]]
                 problems.extend(exc.lines)
     if problems:
         raise ScenarioError(list(dict.fromkeys(problems)))
+
+
+def load_sweep(path: str, sets: list[str], grid: list[str]
+               ) -> tuple[Scenario, dict[str, list[float]], list[tuple[Scenario, float]]]:
+    """The grid, the scenario of ``path`` with the ``--set`` values ``sets`` and the grid's
+    work, checked in that order (every problem as a :class:`ScenarioError`)."""
+    from sim.scenario.io import load_scenario, parse_overrides
+
+    points = parse_grid(grid)
+    overrides = parse_overrides(sets)
+    sc = load_scenario(path, overrides)
+    check_grid_values(path, overrides, points)
+    return sc, points, grid_work(sc, points)

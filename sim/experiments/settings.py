@@ -6,6 +6,7 @@ computes: replication ``r`` of seed ``s`` is the same on every executor and work
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 
@@ -37,3 +38,40 @@ def settings_of(settings: RunSettings | None, replications: int, seed: int, exec
     if settings is not None:
         return settings
     return RunSettings(replications, seed, executor, scheduler, workers, progress)
+
+
+MAX_REPS = 1_000_000
+"""Most replications per scenario a command accepts (the work estimate usually stops far
+earlier; see ``sim.experiments.workload``)."""
+MAX_SEED = 2**63 - 1
+"""Largest seed (seeds are stored as 64-bit integers in the outputs)."""
+MAX_MONTHS = 120
+"""Longest horizon, the same bound as ``horizon_months`` in scenario files."""
+REPORT_MAX_REPS = 100
+"""Default cap of an adaptive report (``sim.report.build`` has the same default)."""
+MAX_ADAPTIVE_REPS = 100_000
+"""Largest cap of an adaptive run (``--max-reps``)."""
+
+
+def range_problems(reps: int | None, seed: int, months: int | None = None) -> list[str]:
+    """One line per run parameter out of its range (None: not given), named by its flag."""
+    from sim.scenario.io import digits
+
+    problems = []
+    for flag, value, low, high in (("--reps", reps, 1, MAX_REPS), ("--seed", seed, 0, MAX_SEED),
+                                   ("--months", months, 1, MAX_MONTHS)):
+        if value is not None and not low <= value <= high:
+            shown = f"{value}" if abs(value) < 10**15 else f"a number of {digits(value)} digits"
+            problems.append(f"{flag}: must be between {low:,} and {high:,} (got {shown})")
+    return problems
+
+
+def precision_problems(precision: float | None, reps: int, cap: int, adaptive: bool
+                       ) -> list[str]:
+    """A precision is a positive amount of USD; an adaptive run's cap lies between its first
+    round and ``MAX_ADAPTIVE_REPS``."""
+    if precision is not None and not (precision > 0 and math.isfinite(precision)):
+        return [f"--precision {precision}: must be a positive amount of USD"]
+    if adaptive and not reps <= cap <= MAX_ADAPTIVE_REPS:
+        return [f"--max-reps {cap}: must be between --reps ({reps}) and {MAX_ADAPTIVE_REPS}"]
+    return []

@@ -36,7 +36,7 @@ from sim.scenario.yaml_safe import (
 
 __all__ = ["MAX_ALIASES", "MAX_EXPANDED_NODES", "MAX_EXTENDS_DEPTH", "MAX_FILE_BYTES",
            "MAX_NESTING_DEPTH", "ScenarioError", "apply_overrides", "deep_merge", "digits",
-           "display_path", "json_schema", "load_scenario", "parse_overrides",
+           "display_path", "json_schema", "load_scenario", "load_scenarios", "parse_overrides",
            "read_yaml_bounded", "scenario_from_dict", "scenario_hash", "scenario_to_dict",
            "scenario_to_yaml", "with_overrides"]
 
@@ -181,6 +181,21 @@ def load_scenario(
         return Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(_format_errors(exc, origins, shown)) from None
+
+
+def load_scenarios(paths: Iterable[str | Path], overrides: Mapping[str, Any] | None = None,
+                   strict: bool = True) -> list[Scenario]:
+    """:func:`load_scenario` of every file: with ``strict`` the problems of all of them in one
+    ``ScenarioError``, else only the files that load."""
+    scenarios, problems = [], []
+    for path in paths:
+        try:
+            scenarios.append(load_scenario(path, overrides))
+        except ScenarioError as exc:
+            problems.extend(exc.lines)
+    if problems and strict:
+        raise ScenarioError(problems)
+    return scenarios
 
 
 def scenario_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Scenario:

@@ -96,10 +96,10 @@ LEVERS: tuple[Lever, ...] = (
           "months, {}", "frac", "segment", 0.7, 0.98, in_table=False),
     Lever("win_probability", "segments.*.base_win_prob_frac", "Base win probability, {}",
           "frac", "segment", 0.1, 0.4, in_table=False),
-    Lever("fixed_opex", "costs.fixed_opex_per_month_usd", "Fixed opex", "usd_per_month",
-          "company", 0.8, 1.2, relative=True),
     Lever("management_count", "headcount.management.count", "Headcount, management", "count",
           "company", 0.5, 2.0, relative=True, sensitivity=False),
+    Lever("fixed_opex", "costs.fixed_opex_per_month_usd", "Fixed opex", "usd_per_month",
+          "company", 0.8, 1.2, relative=True),
 )
 """Every lever, in the order tables and tornados list them."""
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from sim.kpis import fmt_lever, fmt_usd
 from sim.scenario.io import scenario_to_dict
+from sim.scenario.levers import LEVERS, Lever, read
 from sim.scenario.model import Scenario
 
 
@@ -36,32 +37,35 @@ def _flatten(data: Any, prefix: str = ""):
         yield prefix, data
 
 
+_LEVER_FORMAT = {"usd_per_seat_year": "${:,.0f} per seat-year", "usd_per_month": "${:,.0f} per "
+                 "month", "frac": "{:.0%}", "count": "{}", "annual_uplift": "{:.1%}",
+                 "partner_commission": "{:.0%} of revenue"}
+"""How the levers table shows a lever's value: by lever name, else by unit."""
+
+
+def _lever_value(data: Mapping, lv: Lever, key: str) -> str:
+    text = _LEVER_FORMAT.get(lv.name, _LEVER_FORMAT[lv.unit]).format(read(data, key))
+    owner = read(data, key.rsplit(".", 1)[0])  # the role or team the count belongs to
+    hires = sum(h["add"] for h in owner.get("hiring_plan") or []) if lv.unit == "count" else 0
+    text += f" ({hires:+d} planned)" if hires else ""
+    deals = owner.get("concurrent_deals_per_ae") if lv.applies_to == "team" else None
+    return text + (f", {deals} deals each" if deals else "")
+
+
 def levers_table(scenario: Scenario) -> pd.DataFrame:
-    """The levers a CRO/CFO moves most, with their values in this scenario."""
+    """The catalogue's table levers (``sim.scenario.levers.LEVERS``, ``in_table``) with their
+    catalogue labels and values in this scenario, segment levers segment by segment; the
+    horizon first and the starting cash last."""
+    data = scenario_to_dict(scenario)
+    shown = [lv for lv in LEVERS if lv.in_table]
     rows = [("Horizon", f"{scenario.horizon_months} months")]
-    for seg, p in scenario.pricing.segments.items():
-        rows.append((f"List price, {seg}", f"${p.list_price_usd:,.0f} per seat-year"))
-        rows.append((f"Discount cap, {seg}", f"{p.discount_cap_frac:.0%}"))
-    rows.append(("Annual price uplift at renewal", f"{scenario.pricing.annual_uplift_frac:.1%}"))
-    ch = scenario.channels
-    rows.append(("Paid marketing budget", f"${ch.inbound.budget_per_month_usd:,.0f} per month"))
-    rows.append(("Active partners", f"{ch.partner.active_partners}"))
-    rows.append(("Partner commission", f"{ch.partner.commission_frac:.0%} of revenue"))
-    for name, team in scenario.sales.teams.items():
-        hires = sum(h.add for h in team.hiring_plan)
-        extra = f" ({hires:+d} planned)" if hires else ""
-        rows.append((f"AEs, {name} team",
-                     f"{team.count}{extra}, {team.concurrent_deals_per_ae} deals each"))
-    hc = scenario.headcount
-    for role in ("sdr", "csm", "onboarding", "management"):
-        team = getattr(hc, role, None)
-        if team is not None:
-            hires = sum(h.add for h in getattr(team, "hiring_plan", None) or [])
-            extra = f" ({hires:+d} planned)" if hires else ""
-            rows.append((f"Headcount, {role.upper() if len(role) <= 3 else role}",
-                         f"{team.count}{extra}"))
+    rows += [(lv.label_for(seg), _lever_value(data, lv, lv.key_for(seg)))
+             for seg in scenario.segments for lv in shown if lv.applies_to == "segment"]
+    for lv in (lv for lv in shown if lv.applies_to != "segment"):
+        for key in lv.keys(data):
+            who = key.split(".")[-2] if "*" in lv.key else None
+            rows.append((lv.label_for(who), _lever_value(data, lv, key)))
     rows.append(("Starting cash", fmt_usd(scenario.finance.starting_cash_usd)))
-    rows.append(("Fixed opex", f"${scenario.costs.fixed_opex_per_month_usd:,.0f} per month"))
     return pd.DataFrame(rows, columns=["Lever", "Value"])
 
 
