@@ -11,7 +11,6 @@ import random
 
 import numpy as np
 
-
 # Stream names of AE prospecting (``sim.engine.demand.Demand``): the month's count of
 # self-sourced opportunities per segment, then their arrival times and draws, each under
 # this prefix (``warmup/`` before it in the pipeline warm-up). Their own names, so turning
