@@ -228,11 +228,14 @@ class Demand:
         times = np.sort(rng.uniform(t, t + MONTH_DAYS, n))
         streams = self.rng_self_prospect_warm if warm_up else self.rng_self_prospect
         drawn = self.draw_prospects(k, c, times, streams=streams)
-        ctx.ledger.flow(t, "opportunities", k, c, len(drawn))
-        ctx.ledger.flow(t, "opportunities_self_sourced", k, c, len(drawn))
+        # an AE's own lead is qualified by the AE: it counts as a lead and an opportunity
+        ledger = ctx.ledger
+        ledger.flow(t, "leads", k, c, len(drawn))
+        ledger.flow(t, "opportunities", k, c, len(drawn))
+        ledger.flow(t, "opportunities_self_sourced", k, c, len(drawn))
         if drawn:
-            ctx.note(t, -1, "self_sourced", k, c, float(len(drawn)),
-                     "opportunities the AEs sourced")
+            ctx.note(t, -1, "leads", k, c, float(len(drawn)),
+                     f"{len(drawn)} qualified, self-sourced by AEs")
         return drawn
 
     def draw_prospects(self, k: int, c: int, times: np.ndarray, warm_up: bool = False,

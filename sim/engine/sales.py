@@ -167,11 +167,12 @@ class SalesTeam:
         slots = self.capacity_at(0.0)
         self.resource = ElasticResource(ctx.env, slots)
         # prospecting: the team's segments, the deals a ramped AE's slots work a month on
-        # each, and the busy and capacity slot-days since the last month's reading
+        # each (a mean cycle under a day counts as a day), and the busy and capacity
+        # slot-days since the last month's reading
         self.segments = [ctx.seg_names.index(n) for n in team.segments]
         self.deals_per_ae_month = {
             k: team.concurrent_deals_per_ae * MONTH_DAYS
-            / (ctx.segments[k].sales_cycle_days.mean() * self.effort.cycle_mult)
+            / max(1.0, ctx.segments[k].sales_cycle_days.mean() * self.effort.cycle_mult)
             for k in self.segments}
         self.busy = 0
         self._util_t = ctx.env.now
