@@ -113,8 +113,8 @@ def one_segment(
 ) -> Scenario:
     """One segment ``core`` fed by Poisson opportunities at ``opps_per_month`` (one SDR whose
     leads all qualify, on a market so large that neither the contact pool nor the in-market
-    cap binds: both take less than 1e-6 of the flow), one pooled sales team, with every
-    health, price and expansion effect neutralised.
+    cap binds: both take less than 1e-6 of the flow), one pooled sales team whose AEs do not
+    prospect, with every health, price and expansion effect neutralised.
 
     ``monthly_churn`` is the churn probability per monthly renewal and ``renewal_prob`` the
     renewal probability at each term end of a 12+ month contract (with no heterogeneity these
@@ -179,6 +179,7 @@ def one_segment(
         "segments": ["core"], "count": ae_count, "loaded_cost_per_month_usd": 24000.0,
         "ramp_months": 0.0, "concurrent_deals_per_ae": deals_per_ae,
         "attrition_per_year_frac": 0.0, "fail_to_ramp_frac": 0.0,
+        "self_sourced_share_frac": 0.0,  # AEs do not prospect: the flow is the SDR's alone
     }}
     d["onboarding"].update(concurrent_projects_per_specialist=100, late_churn_uplift_frac=0.0)
     d["customer_success"].update(coverage_churn_elasticity=0.0, min_factor=1.0, max_factor=1.0)
@@ -297,6 +298,10 @@ def check_events(res) -> None:
     qualified = leads["note"].str.extract(r"^(\d+) qualified")[0].astype(float)
     opps = qualified.groupby(leads["month"]).sum().reindex(months, fill_value=0)
     _close(opps, m["opportunities"], "events 'leads' qualified vs opportunities", 1e-9)
+    # the AEs' own leads (issue 24) are lead batches of their own, all qualified
+    own = leads[leads["note"].str.endswith("self-sourced by AEs")]
+    _close(own.groupby("month")["amount_usd"].sum().reindex(months, fill_value=0),
+           m["opportunities_self_sourced"], "self-sourced lead events vs column", 1e-9)
 
     installed = int(res.initial["customers"])
     won = ev.loc[ev["kind"] == "deal_won", "account"]

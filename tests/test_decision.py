@@ -148,8 +148,13 @@ def test_verdict_ranks_plans_and_states_intervals(plans):
             assert row["profit_ci_low"] <= row["profit_delta"] <= row["profit_ci_high"]
             assert row["profit_prob_low"] <= row["profit_prob_better"] <= row["profit_prob_high"]
             assert row["levers_changed"] > 0
-    assert sentences[0].startswith("Ranked by the mean NPV of operating profit")
-    assert len(sentences) == len(plans.others) + 1
+    # the verdict leads with what binds (issue 24): the base's statement, then each plan's,
+    # then the ranking and one sentence per plan
+    k = len(plans.others) + 1
+    assert sentences[0].startswith(f"{plans.base.name}: ")
+    assert all(("What binds" in s or "Nothing binds" in s) for s in sentences[:k])
+    assert sentences[k].startswith("Ranked by the mean NPV of operating profit")
+    assert len(sentences) == 2 * len(plans.others) + 2
     price = next(s for s in sentences if s.startswith("price_increase "))
     assert "95% interval" in price and "paired runs" in price
     assert "pricing.segments.enterprise.list_price_usd 1,200 → 1,296" in price
@@ -167,7 +172,9 @@ def test_verdict_numbers_equal_revsim_compare(tmp_path):
     bridge_csv = pd.read_csv(out / "profit_bridge.csv")
     assert set(bridge_csv["scenario"]) == {"price_increase", "partner_push"}
     summary = __import__("json").loads((out / "summary.json").read_text())
-    assert summary["verdict"][0].startswith("Ranked by the mean NPV of operating profit")
+    assert summary["verdict"][3].startswith("Ranked by the mean NPV of operating profit")
+    assert "binding_constraint" in summary and set(summary["binding_constraint"]) == {
+        "baseline", "price_increase", "partner_push"}
     over = {"horizon_months": 12}
     base = sim.load_scenario(SCENARIOS / "baseline.yaml", overrides=over)
     others = [sim.load_scenario(SCENARIOS / f, overrides=over)

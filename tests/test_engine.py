@@ -241,6 +241,10 @@ def test_a_price_lever_keeps_the_lead_flow_on_common_random_numbers():
                                        "pricing.segments.mid_market.list_price_usd": 1000})
     a = sim.simulate(base, seed=3).monthly
     b = sim.simulate(dearer, seed=3).monthly
+    # the channels' leads: the AEs' own (issue 24) follow their utilisation, which the
+    # price moves on purpose
+    a["leads"] -= a["opportunities_self_sourced"]
+    b["leads"] -= b["opportunities_self_sourced"]
     rel = (b["leads"] - a["leads"]).abs() / a["leads"]
     assert rel.max() < 0.05
     assert (rel == 0).sum() >= 12

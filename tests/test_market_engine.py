@@ -30,6 +30,9 @@ FROZEN = {
     **{f"segments.{s}.monthly_logo_retention_12m_frac": 1.0 for s in SEGMENTS},
     **{f"segments.{s}.logo_retention_12m_frac": 1.0 for s in SEGMENTS},
     "account_plan.enabled": False,
+    # the closed forms are the channels' alone: AEs do not prospect (tests/test_prospecting.py
+    # checks the shared pool and cap)
+    **{f"sales.teams.{t}.self_sourced_share_frac": 0.0 for t in SEGMENTS},
 }
 
 

@@ -1,5 +1,6 @@
-"""The verdict of a comparison: plans ranked by the decision metric, each with its paired
-difference to the base and 95% interval, P(beats base) with its binomial interval, cash
+"""The verdict of a comparison: what binds in each plan (``sim.analysis.constraints``) first,
+then plans ranked by the decision metric, each with its paired difference to the base and
+95% interval, P(beats base) with its binomial interval, cash
 trough and P(cash below the floor), the levers that differ, and plain sentences.
 
 The numbers are ``CompareResult.deltas`` (what ``revsim compare`` prints and writes), so the
@@ -15,7 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.analysis import constraints
 from sim.analysis import stats as mc
+from sim.analysis.constraints import cash_floor
 from sim.kpis import DECISION_KPI, fmt_usd
 from sim.kpis import label as kpi_label
 from sim.scenario.io import scenario_to_dict
@@ -70,12 +73,6 @@ def levers_text(diff: list[tuple[str, Any, Any]], limit: int = 4) -> str:
     return "; ".join(parts) if parts else "no lever differs"
 
 
-def cash_floor(scenario) -> float:
-    """The plan's cash floor: its strictest ``cash_floor`` target, else zero cash."""
-    floors = [t.value for t in scenario.targets if t.metric == "cash_floor"]
-    return float(max(floors)) if floors else 0.0
-
-
 def verdict(compare_result, decision_kpi: str = DECISION_KPI,
             floor: float | None = None) -> tuple[pd.DataFrame, list[str]]:
     """One row per plan (the base included), best first by the mean of ``decision_kpi``:
@@ -88,6 +85,7 @@ def verdict(compare_result, decision_kpi: str = DECISION_KPI,
     if not deltas.empty:  # a base alone has no differences (a report of one scenario)
         deltas = deltas.set_index(["scenario", "kpi"])
     n = base.replications
+    findings = {r.name: constraints.of_result(r, floor) for r in compare_result.results}
     rows = []
     for r in compare_result.results:
         is_base = r is base
@@ -111,13 +109,24 @@ def verdict(compare_result, decision_kpi: str = DECISION_KPI,
                         f"{tag}_prob_low": d["prob_better_low"],
                         f"{tag}_prob_high": d["prob_better_high"]})
         diff = [] if is_base else scenario_diff(base.scenario, r.scenario)
+        row["binding_constraint"] = constraints.statement(findings[r.name], limit=1)
         row["levers"] = "base plan" if is_base else levers_text(diff)
         row["levers_changed"] = len(diff)
         rows.append(row)
     frame = pd.DataFrame(rows).sort_values("decision_mean", ascending=False, kind="stable")
     frame.insert(0, "rank", range(1, len(frame) + 1))
     frame = frame.reset_index(drop=True)
-    return frame, sentences(frame, base.name, n, decision_kpi, floor)
+    return frame, (binding_sentences(findings, base.name)
+                   + sentences(frame, base.name, n, decision_kpi, floor))
+
+
+def binding_sentences(findings: Mapping[str, list], base_name: str) -> list[str]:
+    """What binds, first: in the base, then in each plan (and where its limit moved)."""
+    out = [f"{base_name}: {constraints.statement(findings[base_name])}"]
+    for name, f in findings.items():
+        if name != base_name:
+            out.append(constraints.compare_statement(findings[base_name], f, name, base_name))
+    return out
 
 
 def _pct(x: float) -> str:

@@ -61,6 +61,7 @@ def run(
         sc = cli.load(scenario, sets, {"horizon_months": months} if months is not None else None)
         cli.check_work([(sc, 1)], reps, allow_large)
     with cli.claim(out):
+        from sim.analysis import constraints
         from sim.experiments.experiment import run_experiment
         from sim.experiments.replication import simulate
         from sim.report.terminal import kpi_table, target_text_table
@@ -71,6 +72,7 @@ def run(
                            f"replications, seed {seed}, {sc.horizon_months} months)"))
         if sc.targets:
             cli.show(target_text_table(result.target_summary, f"Targets ({reps} replications)"))
+        cli.show(constraints.statement(result.constraints()))
         if out is not None:  # the event log: the same streams as replication 0 of the run
             log = simulate(sc, seed=seed, replication=0, events=True).events if events else None
             extra = {"events.parquet": log} if events else None
@@ -98,6 +100,7 @@ def compare(
         cli.check_work([(s, 1) for s in (base_sc, *other_sc)], max_reps if adaptive else reps,
                        allow_large, "--max-reps" if adaptive else "--reps")
     with cli.claim(out):
+        from sim.analysis.verdict import binding_sentences
         from sim.experiments.compare import compare_adaptive
         from sim.experiments.settings import RunSettings
         from sim.report.terminal import compare_table, investment_lines
@@ -110,6 +113,8 @@ def compare(
                                f"{seed}, same random streams)"))
         cli.show("Investment view (plan − base, paired runs):", *investment_lines(
             result.investment_table()))
+        found = {r.name: r.constraints() for r in result.results}
+        cli.show(*binding_sentences(found, base_sc.name))
         if reached is not None and reached.reached:
             cli.show(reached.message())
         elif reached is not None:

@@ -8,6 +8,8 @@ opportunities become SimPy events.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from sim.engine import market
@@ -15,6 +17,7 @@ from sim.engine.context import Context
 from sim.engine.entities import Prospect
 from sim.engine.plan import MonthlyPlan, effective_headcount
 from sim.engine.pricing import effort_index, response
+from sim.engine.streams import PROSPECTING
 from sim.units import CHANNELS, LEAD_CHANNELS, MONTH_DAYS, Channel
 
 # each prospect attribute has its own stream per channel x segment: the i-th prospect of a
@@ -57,14 +60,31 @@ def referral_response(partner) -> float:
     return max(0.0, response(g, partner.referral_commission_response_frac))
 
 
+def contacts_per_opportunity(outbound, name: str) -> float:
+    """Accounts contacted per qualified opportunity on a fresh pool, at the SDRs' yield
+    (0 when outbound yields nothing in the segment)."""
+    per_lead = (outbound.fresh_leads_per_sdr_per_month[name]
+                / outbound.accounts_contacted_per_sdr_per_month[name])
+    yield_ = per_lead * outbound.qualify_prob_frac.get(name, 0.0)
+    return 1.0 / yield_ if yield_ > 0 else 0.0
+
+
 def segment_demand(ctx: Context, plan: MonthlyPlan, month: int, k: int, open_accounts: float,
-                   pool: market.ContactPool) -> tuple[list[float], list[float]]:
-    """Expected leads of segment k by lead channel in a 1-based month, and each channel's
-    chance that a lead qualifies once the in-market cap is applied (see ``sim.engine.market``).
+                   pool: market.ContactPool,
+                   self_sourced: float = 0.0) -> tuple[list[float], list[float], float]:
+    """Expected leads of segment k by lead channel in a 1-based month, each channel's
+    chance that a lead qualifies once the in-market cap is applied (see ``sim.engine.market``),
+    and the expected opportunities the AEs source themselves.
 
     Inbound: the segment's share of the budget on its own response curve. Outbound: the
     segment's share of ramped SDRs working its open accounts, less those cooling down from
     an earlier contact (``pool`` advances one month). Partner: referrals by segment mix.
+    AE prospecting (``self_sourced``, expected opportunities on a fresh, uncapped market,
+    ``sim.engine.sales.SalesTeam.prospecting``): no free lunch, it works the same accounts.
+    Its contacts (at the SDRs' accounts per opportunity) join the SDRs' attempts on the
+    contact pool, so accounts cooling down yield nothing and the accounts it reaches cool
+    down for the SDRs too; its opportunities join the channels' under the in-market cap.
+    With ``self_sourced`` 0 every number is the one without prospecting.
     """
     s = ctx.scenario
     name = ctx.seg_names[k]
@@ -80,15 +100,30 @@ def segment_demand(ctx: Context, plan: MonthlyPlan, month: int, k: int, open_acc
     attempts = 0.0
     if effort > 0:
         attempts = effort * outbound.accounts_contacted_per_sdr_per_month[name]
-    reached = pool.step(attempts, open_accounts)
+    per_opp = contacts_per_opportunity(outbound, name) if self_sourced > 0 else 0.0
+    ae_attempts = self_sourced * per_opp
+    ae_raw = 0.0
+    if ae_attempts > 0:
+        reached = pool.step(attempts + ae_attempts, open_accounts)
+        ae_reached = reached * ae_attempts / (attempts + ae_attempts)
+        reached -= ae_reached  # the SDRs' share of the accounts reached
+        ae_raw = ae_reached / per_opp
+    else:
+        if self_sourced > 0:  # no outbound yield to size its contacts: the fresh share
+            fresh = max(0.0, open_accounts - pool.cooling_accounts) if pool.started else (
+                open_accounts)
+            ae_raw = self_sourced * (fresh / open_accounts if open_accounts > 0 else 0.0)
+        reached = pool.step(attempts, open_accounts)
     if effort > 0:
         leads[Channel.OUTBOUND] = reached * (outbound.fresh_leads_per_sdr_per_month[name]
                                              / outbound.accounts_contacted_per_sdr_per_month[name])
     qualify = [ch.qualify_prob_frac.get(name, 0.0) for ch in (inbound, outbound, partner)]
     raw = sum(n * q for n, q in zip(leads, qualify, strict=True))
+    if ae_raw > 0:
+        raw += ae_raw
     in_market = market.in_market_per_month(open_accounts, ctx.segments[k].in_market_per_year_frac)
     scale = market.qualify_scale(raw, in_market)
-    return leads, [q * scale for q in qualify]
+    return leads, [q * scale for q in qualify], ae_raw * scale
 
 
 class Demand:
@@ -106,6 +141,14 @@ class Demand:
         cooldown = ctx.scenario.channels.outbound.cooldown_months
         self.pools = [market.ContactPool(cooldown) for _ in ctx.seg_names]
         self.rng_arrivals_warm, self.rng_prospect_warm = self._cell_streams("warmup/", cells)
+        # AE prospecting: each month's self-sourced interest by segment (set by the model to
+        # ``SalesForce.prospecting``; None = AEs do not prospect), drawn on prospecting/
+        # streams of its own so that no other draw moves with it
+        self.prospecting: Callable[[float, list[float]], list[float]] | None = None
+        own = [(Channel.OUTBOUND, k, name) for k, name in enumerate(ctx.seg_names)]
+        self.rng_self, self.rng_self_prospect = self._cell_streams(PROSPECTING, own)
+        self.rng_self_warm, self.rng_self_prospect_warm = self._cell_streams(
+            "warmup/" + PROSPECTING, own)
 
     def _cell_streams(self, prefix: str, cells) -> tuple[dict, dict]:
         """Per channel and segment: the arrival-time stream and the prospect draws' streams,
@@ -128,12 +171,19 @@ class Demand:
         ctx = self.ctx
         ledger = ctx.ledger
         arrivals: list[Prospect] = []
+        opens = [max(0.0, seg.market_size_accounts - n)
+                 for seg, n in zip(ctx.segments, customers_by_seg, strict=True)]
+        self_sourced = [0.0] * len(opens)
+        if self.prospecting is not None:
+            self_sourced = self.prospecting(t, [
+                market.in_market_per_month(a, seg.in_market_per_year_frac)
+                for a, seg in zip(opens, ctx.segments, strict=True)])
         for k, name in enumerate(ctx.seg_names):
-            open_accounts = max(0.0, ctx.segments[k].market_size_accounts - customers_by_seg[k])
+            open_accounts = opens[k]
             # warm-up months run the same market (spend response, contact pool, in-market
             # cap) on plan month ``month``'s inputs; only the draws come from warmup/ streams
-            leads, qualify = segment_demand(ctx, self.plan, month, k, open_accounts,
-                                            self.pools[k])
+            leads, qualify, own = segment_demand(ctx, self.plan, month, k, open_accounts,
+                                                 self.pools[k], self_sourced[k])
             for c in LEAD_CHANNELS:
                 # one stream per month, channel and segment: a changed mean in one cell never
                 # shifts another cell
@@ -157,17 +207,46 @@ class Demand:
                              f"{kept} qualified" + (f", {opps - kept} walked on the term offered"
                                                     if kept < opps else ""))
                 arrivals.extend(drawn)
+            if own > 0:
+                arrivals.extend(self._self_sourced(t, month, k, own, warm_up))
         arrivals.sort(key=lambda p: p.arrival_t)
         return arrivals
 
-    def draw_prospects(self, k: int, c: int, times: np.ndarray,
-                       warm_up: bool = False) -> list[Prospect]:
+    def _self_sourced(self, t: float, month: int, k: int, expected: float,
+                      warm_up: int) -> list[Prospect]:
+        """The month's opportunities the AEs sourced in segment k: a Poisson count, then
+        arrival times and draws as an outbound opportunity's, all on prospecting/ streams."""
+        ctx, name, c = self.ctx, self.ctx.seg_names[k], Channel.OUTBOUND
+        if warm_up:
+            g = ctx.streams.numpy(f"warmup/{PROSPECTING}count/{name}/{warm_up}")
+        else:
+            g = ctx.streams.numpy(f"{PROSPECTING}count/{name}/{month}")
+        n = int(g.poisson(expected))
+        if not n:
+            return []
+        rng = (self.rng_self_warm if warm_up else self.rng_self)[(c, k)]
+        times = np.sort(rng.uniform(t, t + MONTH_DAYS, n))
+        streams = self.rng_self_prospect_warm if warm_up else self.rng_self_prospect
+        drawn = self.draw_prospects(k, c, times, streams=streams)
+        # an AE's own lead is qualified by the AE: it counts as a lead and an opportunity
+        ledger = ctx.ledger
+        ledger.flow(t, "leads", k, c, len(drawn))
+        ledger.flow(t, "opportunities", k, c, len(drawn))
+        ledger.flow(t, "opportunities_self_sourced", k, c, len(drawn))
+        if drawn:
+            ctx.note(t, -1, "leads", k, c, float(len(drawn)),
+                     f"{len(drawn)} qualified, self-sourced by AEs")
+        return drawn
+
+    def draw_prospects(self, k: int, c: int, times: np.ndarray, warm_up: bool = False,
+                       streams: dict | None = None) -> list[Prospect]:
         """Draw the attributes of a batch of opportunities in bulk, one stream each. The
         contract draw is the buyer's preferred option; when the plan does not offer it the
         buyer is moved to ``offered_option`` and walks away with ``term_walk_probability``
         (dropped from the batch: every other draw of the batch is unchanged)."""
         seg = self.ctx.segments[k]
-        g = (self.rng_prospect_warm if warm_up else self.rng_prospect)[(c, k)]
+        g = (streams if streams is not None else
+             self.rng_prospect_warm if warm_up else self.rng_prospect)[(c, k)]
         n = len(times)
         shares = np.cumsum([o.share_frac for o in seg.contracts])
         preferred = np.minimum(np.searchsorted(shares, g["contract"].random(n), side="right"),

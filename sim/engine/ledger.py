@@ -30,6 +30,9 @@ FLOW_COLUMNS = (
     # (sim.engine.pricing.negotiate)
     "term_discount_usd", "rep_discount_usd", "quarter_end_discount_usd", "price_leak_usd",
     "deals_slipped", "negotiation_rounds_sum",
+    # opportunities the AEs sourced themselves (booked under outbound, and counted in
+    # "opportunities" too; sim.engine.sales.SalesTeam.prospecting)
+    "opportunities_self_sourced",
 )
 # Levels integrated per (segment, channel).
 LEVEL_COLUMNS = ("arr", "customers", "monthly_billed_arr", "partner_window_arr")
@@ -106,6 +109,8 @@ class Ledger:
         self.team_capacity = [Level(horizon) for _ in self.teams]
         self.team_productivity = [Level(horizon) for _ in self.teams]
         self.team_wait = [np.zeros((horizon, 3)) for _ in self.teams]
+        # per sales team: share of its ramped AEs' time spent prospecting in each month
+        self.team_prospecting = [[0.0] * horizon for _ in self.teams]
         self.onb_wait = np.zeros((horizon, 3))
         # cohort (0 = installed base, else month won) x month x CohortMeasure
         self.cohort = np.zeros((horizon + 1, horizon, len(CohortMeasure)))

@@ -45,6 +45,9 @@ class Replication:
         self.sales = SalesForce(ctx, on_won=self.customers.sign,
                                 on_won_before_start=self.customers.sign_before_start)
         self.demand = Demand(ctx, self.plan)
+        if any(team.self_sourced_share_frac > 0 and team.prospecting_time_frac > 0
+               for team in scenario.sales.teams.values()):
+            self.demand.prospecting = self.sales.prospecting  # AEs source opportunities too
         self.initial: dict[str, float] = {}
         self.sim_events = 0
         self.ending_base: list[tuple[int, int, float, float]] = []

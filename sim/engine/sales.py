@@ -189,6 +189,17 @@ class SalesTeam:
                     for _ in range(headcount(team, 1))]
         slots = self.capacity_at(0.0)
         self.resource = ElasticResource(ctx.env, slots)
+        # prospecting: the team's segments, the deals a ramped AE's slots work a month on
+        # each (a mean cycle under a day counts as a day), and the busy and capacity
+        # slot-days since the last month's reading
+        self.segments = [ctx.seg_names.index(n) for n in team.segments]
+        self.deals_per_ae_month = {
+            k: team.concurrent_deals_per_ae * MONTH_DAYS
+            / max(1.0, ctx.segments[k].sales_cycle_days.mean() * self.effort.cycle_mult)
+            for k in self.segments}
+        self.busy = 0
+        self._util_t = ctx.env.now
+        self._busy_area = self._capacity_area = 0.0
         ledger = ctx.ledger
         ledger.team_capacity[index].set(0.0, slots)
         ledger.team_productivity[index].set(0.0, self.productivity_at(0.0))
@@ -272,7 +283,53 @@ class SalesTeam:
         ledger = self.ctx.ledger
         ledger.team_capacity[self.index].set(t, slots)
         ledger.team_productivity[self.index].set(t, self.productivity_at(t))
+        self._tick(t)
         self.resource.set_capacity(slots)
+
+    # -- prospecting ---------------------------------------------------------------------
+
+    def _tick(self, t: float) -> None:
+        """Add the busy and capacity slot-days since the last change."""
+        dt = t - self._util_t
+        if dt > 0:
+            self._busy_area += self.busy * dt
+            self._capacity_area += self.resource.capacity * dt
+            self._util_t = t
+
+    def utilisation_since_last(self, t: float) -> float:
+        """Busy share of the deal slots since the previous reading (at the first reading,
+        the share busy now), then start a new reading."""
+        self._tick(t)
+        if self._capacity_area > 0:
+            u = self._busy_area / self._capacity_area
+        else:
+            cap = self.resource.capacity
+            u = self.busy / cap if cap > 0 else 0.0
+        self._busy_area = self._capacity_area = 0.0
+        return u
+
+    def prospecting(self, t: float, in_market: list[float]) -> tuple[dict[int, float], float]:
+        """The month's self-sourced interest by segment (expected opportunities before the
+        contact pool and the in-market cap, ``sim.engine.demand.segment_demand``) and the
+        share of ramped AE time spent prospecting.
+
+        Time spent prospecting is ``min(p, 1 - u)`` of a ramped AE's time, with ``p`` the
+        team's ``prospecting_time_frac`` and ``u`` its utilisation over the last month: full
+        while the slots leave room, none when they are all busy. At full prospecting a
+        ramped AE sources ``self_sourced_share_frac`` of the deals its slots work a month;
+        the team's prospecting spreads over its segments by their in-market accounts."""
+        team = self.team
+        u = self.utilisation_since_last(t)
+        p, share = team.prospecting_time_frac, team.self_sourced_share_frac
+        if share <= 0 or p <= 0:
+            return {}, 0.0
+        full = min(1.0, max(0.0, (1.0 - u) / p))
+        ramped = self.productivity_at(t)
+        total = sum(in_market[k] for k in self.segments)
+        if full <= 0 or ramped <= 0 or total <= 0:
+            return {}, p * full
+        return ({k: share * ramped * full * in_market[k] / total * self.deals_per_ae_month[k]
+                 for k in self.segments}, p * full)
 
     # -- the queue -----------------------------------------------------------------------
 
@@ -307,6 +364,8 @@ class SalesTeam:
         ledger.wait(ledger.team_wait[self.index], start, start - arrived)
         ledger.ae_busy.add(start, 1)
         ledger.team_busy[self.index].add(start, 1)
+        self._tick(start)
+        self.busy += 1
         end, decision = self.plan_deal(p, start)
         ctx.env.timeout(end - start, value=(p, req, start, decision)).callbacks.append(
             self._close)
@@ -360,6 +419,8 @@ class SalesTeam:
         self.resource.release_now(req)
         ledger.ae_busy.add(end, -1)
         ledger.team_busy[self.index].add(end, -1)
+        self._tick(end)
+        self.busy -= 1
         ledger.spread(start, end, "ae_busy_days", p.seg, p.ch)
         ledger.flow(end, "sales_cycle_days_sum", p.seg, p.ch, end - start)
         self._book(p, end, decision)
@@ -435,6 +496,19 @@ class SalesForce:
         for team in self.teams:
             team.restaff(t, month)
         self.ctx.ledger.ae_capacity.set(t, self.capacity)
+
+    def prospecting(self, t: float, in_market: list[float]) -> list[float]:
+        """Each segment's self-sourced interest this month (``SalesTeam.prospecting``);
+        books each team's prospecting time share for the month of t."""
+        out = [0.0] * len(in_market)
+        ledger = self.ctx.ledger
+        for team in self.teams:
+            by_seg, time_frac = team.prospecting(t, in_market)
+            for k, v in by_seg.items():
+                out[k] += v
+            if 0 <= t < ledger.t_end:
+                ledger.team_prospecting[team.index][int(t / MONTH_DAYS)] = time_frac
+        return out
 
     def arrive(self, event: simpy.Event) -> None:
         """An opportunity queues for the team of its segment, never for another team's AEs."""

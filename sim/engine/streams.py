@@ -11,6 +11,12 @@ import random
 
 import numpy as np
 
+# Stream names of AE prospecting (``sim.engine.demand.Demand``): the month's count of
+# self-sourced opportunities per segment, then their arrival times and draws, each under
+# this prefix (``warmup/`` before it in the pipeline warm-up). Their own names, so turning
+# prospecting on or off moves no other draw.
+PROSPECTING = "prospecting/"
+
 
 def _key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.analysis import constraints
 from sim.analysis import stats as mc
 from sim.errors import output_errors
 from sim.experiments.results import ExperimentResult, assemble
@@ -120,6 +121,8 @@ class CompareResult:
                        "scenarios": {r.name: r.hash for r in self.results},
                        "statistics": STATISTICS, "decision_kpi": DECISION_KPI,
                        "verdict": sentences,
+                       "binding_constraint": {r.name: constraints.summary_entry(
+                           r.constraints()) for r in self.results},
                        "deltas": records(self.deltas),
                        "investment": records(invest)}
             (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=json_default))

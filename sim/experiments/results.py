@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.analysis import metrics
+from sim.analysis import constraints, metrics
 from sim.analysis import stats as mc
 from sim.errors import output_errors
 from sim.experiments.runner import run_all
@@ -100,6 +100,10 @@ class ExperimentResult:
         out["probability_high"] = [c["ci_high"] for c in cis]
         return out
 
+    def constraints(self) -> list:
+        """What binds, most pressing first (``sim.analysis.constraints``)."""
+        return constraints.of_result(self)
+
     def segment_economics(self) -> pd.DataFrame:
         """Per segment over all replications: CAC, payback, win rate, discount, and its
         team's new ARR per ramped AE-year and quota attainment."""
@@ -137,6 +141,7 @@ class ExperimentResult:
                 "statistics": STATISTICS,
                 "kpis": records(self.kpi_summary),
                 "targets": records(self.target_summary),
+                "binding_constraint": constraints.summary_entry(self.constraints()),
                 "simpy_events": self.stats.get("simpy_events"),
             }
             (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=json_default))

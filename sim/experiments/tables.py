@@ -122,6 +122,7 @@ MONTHLY_FUNNEL = (
     # the pocket-price waterfall and the negotiation (sim.engine.sales)
     "term_discount_usd", "rep_discount_usd", "quarter_end_discount_usd", "price_leak_usd",
     "deals_slipped", "negotiation_rounds_sum",
+    "opportunities_self_sourced",  # AE prospecting (sim.engine.sales.SalesTeam.prospecting)
 )
 CELL_COLUMNS = (
     "customers", "new_customers", "churned_customers", "arr", "new_arr", "expansion_arr",
@@ -211,7 +212,8 @@ def cohort_table(ledger: Ledger, initial: dict) -> pd.DataFrame:
 def team_table(L: Ledger, scenario: Scenario, plan: MonthlyPlan,
                flows: dict[str, np.ndarray]) -> pd.DataFrame:
     """Per sales team and month: headcount, ramped AEs, cost, deal slots, utilisation, mean
-    wait for an AE, opportunities, leads lost waiting, deals and new ARR won, and quota
+    wait for an AE, opportunities (and those its AEs sourced, with the share of ramped AE
+    time spent prospecting), leads lost waiting, deals and new ARR won, and quota
     attainment (new ARR / the quota of the month's ramped AE-months)."""
     months = np.arange(1, L.horizon + 1)
     parts = []
@@ -235,6 +237,8 @@ def team_table(L: Ledger, scenario: Scenario, plan: MonthlyPlan,
             "ae_wait_days": safe_div(wait[:, 0], wait[:, 1]),
             "opportunities": total("opportunities"),
             "opportunities_started": wait[:, 1],
+            "opportunities_self_sourced": total("opportunities_self_sourced"),
+            "prospecting_time_frac": np.asarray(L.team_prospecting[j], dtype=float),
             "leads_lost_waiting": total("leads_lost_waiting"),
             "deals_won": total("deals_won"),
             "new_arr": total("new_arr"),

@@ -82,8 +82,12 @@ def _verdict_section(cmp, frame: pd.DataFrame, sentences: list[str]) -> str:
                     "Δ 95% interval", "P(beats base on op. profit) (95% interval)",
                     "Cash trough, P50", "P(cash below floor) (95% upper)"],
                    rows, "Verdict table", text_cols=(1,))
-    items = "".join(f"<li>{html_text(s)}</li>" for s in sentences)
-    return (f"<section><h1>Verdict</h1><p class=\"note\">{n} paired runs per plan (the same "
+    # the verdict's first sentences say what binds in each plan (one per plan): they lead
+    k = len(cmp.results)
+    binds = "".join(f"<li>{html_text(s)}</li>" for s in sentences[:k])
+    items = "".join(f"<li>{html_text(s)}</li>" for s in sentences[k:])
+    return (f"<section><h1>Verdict</h1><ul class=\"binding-constraint\">{binds}</ul>"
+            f"<p class=\"note\">{n} paired runs per plan (the same "
             f"random streams in every plan). Statistics: means with 95% Student-t intervals; "
             f"probabilities with 95% Wilson intervals; P50 = median.</p>{table}"
             f"<ul class=\"verdict\">{items}</ul></section>")

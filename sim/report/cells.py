@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from sim.analysis import constraints
+from sim.analysis.verdict import binding_sentences
 from sim.experiments.experiment import (
     CompareResult,
     ExperimentResult,
@@ -127,8 +129,11 @@ def summary(result: ExperimentResult) -> _Html:
     kp = headline_table(result, names)
     rows = "".join(f"<tr><th>{html_text(r.label)}</th><td>{html_text(r.text)}</td></tr>"
                    for r in kp.itertuples())
+    binds = constraints.statement(result.constraints())
     body = (
-        f"<h3>{html_text(sc.name)}</h3><p>{html_text(sc.description or '')}</p>"
+        f"<h3>{html_text(sc.name)}</h3>"
+        f"<p class=\"binding-constraint\"><b>{html_text(binds)}</b></p>"
+        f"<p>{html_text(sc.description or '')}</p>"
         f"<p><small>{result.replications} replications · seed {result.seed} · "
         f"{sc.horizon_months} months · scenario hash <code>{html_text(result.hash)}</code>"
         "</small></p>"
@@ -138,7 +143,8 @@ def summary(result: ExperimentResult) -> _Html:
         "of them.</small></p>"
     )
     text = "\n".join([f"{sc.name} (seed {result.seed}, {result.replications} reps, hash "
-                      f"{result.hash})", *(f"{r.label}: {r.text}" for r in kp.itertuples())])
+                      f"{result.hash})", binds,
+                       *(f"{r.label}: {r.text}" for r in kp.itertuples())])
     return _Html(body, text, {MIME_KPIS: kpi_record(result)})
 
 
@@ -275,10 +281,14 @@ def compare_summary(cmp: CompareResult) -> _Html:
         f"<small>hash <code>{html_text(r.hash)}</code></small>"
         "</li>" for i, r in enumerate(cmp.results))
     b = cmp.base
-    body = (f"<p>{len(cmp.others)} scenario(s) against <b>{html_text(b.name)}</b>, "
+    binds = binding_sentences({r.name: r.constraints() for r in cmp.results}, b.name)
+    lead = "".join(f"<li>{html_text(x)}</li>" for x in binds)
+    body = (f"<ul class=\"binding-constraint\">{lead}</ul>"
+            f"<p>{len(cmp.others)} scenario(s) against <b>{html_text(b.name)}</b>, "
             f"{b.replications} replications each on the same random streams (seed {b.seed}), "
             f"{b.scenario.horizon_months} months.</p><ul>{items}</ul>")
-    return _Html(body, f"{len(cmp.results)} scenarios, base {b.name}, seed {b.seed}")
+    return _Html(body, "\n".join([*binds, f"{len(cmp.results)} scenarios, base {b.name}, "
+                                   f"seed {b.seed}"]))
 
 
 def compare_levers(cmp: CompareResult):

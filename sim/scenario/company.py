@@ -69,6 +69,17 @@ class SalesTeam(Model):
     quota_new_arr_per_year_usd: USD = 750000.0
     """New ARR a ramped AE is expected to close a year; attainment is reported per team.
     BenchSights: median $750K (mean $955K); enterprise ~$800K (benchmarks S5)."""
+    self_sourced_share_frac: Frac = 0.2
+    """AE prospecting: opportunities a ramped AE sources itself a month, as a share of the
+    deals its slots can work a month (``concurrent_deals_per_ae`` x 30.4 / mean sales
+    cycle), at full prospecting time; they draw on the same accounts as the channels
+    (contact pool, in-market cap). 0 = AEs only work the channels' opportunities.
+    Assumption: no published AE-sourced pipeline share (benchmarks, gaps; Kellogg's
+    "sales/outbound" source, S11)."""
+    prospecting_time_frac: Frac = 0.25
+    """Share of a ramped AE's time spent prospecting while its deal slots leave room; it
+    shrinks as the team's utilisation goes from 1 - this to 1, so a saturated team stops
+    prospecting. Assumption (S11)."""
 
 
 class Sales(Model):
