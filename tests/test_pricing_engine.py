@@ -142,7 +142,10 @@ def test_quarter_end_deals_get_the_extra_discount():
 # -- the installed base --------------------------------------------------------------------------
 
 NO_NEW_DEALS = {"channels.inbound.budget_per_month_usd": 0, "headcount.sdr.count": 0,
-                "channels.partner.active_partners": 0}
+                "channels.partner.active_partners": 0,
+                # nor the AEs' own deals (issue 24)
+                **{f"sales.teams.{t}.self_sourced_share_frac": 0.0
+                   for t in ("smb", "mid_market", "enterprise")}}
 RAISE_8 = {f"pricing.segments.{s}.list_price_usd": p * 1.08
            for s, p in (("smb", 600), ("mid_market", 900), ("enterprise", 1200))}
 
