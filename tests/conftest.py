@@ -3,8 +3,22 @@ built once per session (once per xdist worker under ``make test``'s ``-n 2 --dis
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 from hostile import build_hostile_report
+
+BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
+
+
+@pytest.fixture
+def here(tmp_path, monkeypatch) -> Path:
+    """A scratch folder holding a copy of the baseline, made the working directory so that
+    messages show short relative file names (a module may define its own ``here``)."""
+    shutil.copy(BASELINE, tmp_path / "baseline.yaml")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
 @pytest.fixture(scope="session")

@@ -39,7 +39,7 @@ def cmp():
     price = sim.load_scenario(SCENARIOS / "price_increase.yaml", overrides=over)
     partner = sim.load_scenario(SCENARIOS / "partner_push.yaml",
                                 overrides={**over, "name": HOSTILE})
-    return sim.compare(base, [price, partner], replications=3, seed=4, executor="process")
+    return sim.compare(base, [price, partner], replications=3, seed=4, executor="serial")
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import os
 import resource
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support.cli import names as listing
 from test_cli import REVSIM
 
 import sim.report.render as render
@@ -57,17 +57,6 @@ def bare_render_dies(kib: int) -> bool:
 def renderer_dies() -> None:
     if not bare_render_dies(FAILING_KIB):
         pytest.skip(f"this vl-convert draws under ulimit -v {FAILING_KIB}: nothing to refuse")
-
-
-@pytest.fixture
-def here(tmp_path, monkeypatch) -> Path:
-    shutil.copy(BASELINE, tmp_path / "baseline.yaml")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def listing(folder: Path) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))  # hidden ones too
 
 
 DATA = ["--subscriptions", str(COMPANY / "subscriptions.csv"), "--as-of", "2024-01-01"]

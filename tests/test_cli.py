@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.cli import snapshot as listing
 from test_scenario import BAD_INPUTS, BASELINE, ROOT, SCENARIOS, WHAT_IFS
 from typer.testing import CliRunner
 
@@ -26,18 +27,6 @@ FAST = ["--reps", "2", "--months", "2", "--executor", "serial"]
 
 def invoke(*args: str):
     return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def listing(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else b""
-            for p in sorted(folder.rglob("*"))}
-
-
-@pytest.fixture
-def here(tmp_path, monkeypatch) -> Path:
-    shutil.copy(BASELINE, tmp_path / "baseline.yaml")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def assert_clean_failure(result, expected_lines: list[str] | None = None) -> list[str]:

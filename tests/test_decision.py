@@ -30,7 +30,7 @@ def plans():
     base = sim.load_scenario(SCENARIOS / "baseline.yaml", overrides=over)
     others = [sim.load_scenario(p, overrides=over) for p in sorted(SCENARIOS.glob("*.yaml"))
               if p.name != "baseline.yaml"]
-    return sim.compare(base, others, replications=REPS, seed=3, executor="process")
+    return sim.compare(base, others, replications=REPS, seed=3, executor="serial")
 
 
 # ---------------------------------------------------------------- three statements

@@ -49,10 +49,10 @@ def test_common_random_numbers_cut_the_variance_of_a_price_delta_threefold():
     base = sim.load_scenario(BASE, overrides={"horizon_months": 12})
     dearer = sim.with_overrides(base, {"pricing.segments.smb.list_price_usd": 660,
                                        "pricing.segments.mid_market.list_price_usd": 990})
-    n = 12
-    a = sim.run_experiment(base, replications=n, seed=1, executor="process")
-    b_same = sim.run_experiment(dearer, replications=n, seed=1, executor="process")
-    b_indep = sim.run_experiment(dearer, replications=n, seed=2, executor="process")
+    n = 12  # serial: the numbers of every executor are the same (the test above)
+    a = sim.run_experiment(base, replications=n, seed=1, executor="serial")
+    b_same = sim.run_experiment(dearer, replications=n, seed=1, executor="serial")
+    b_indep = sim.run_experiment(dearer, replications=n, seed=2, executor="serial")
     col = "operating_profit_total"
     d_crn = b_same.kpis[col].to_numpy() - a.kpis[col].to_numpy()
     d_ind = b_indep.kpis[col].to_numpy() - a.kpis[col].to_numpy()

@@ -5,16 +5,16 @@ pickles and finish quietly. Every case runs the real ``revsim`` script on real f
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import shutil
 import signal
 import subprocess
-import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
+from support import cli
+from support.cli import snapshot
 
 from sim.report import store
 
@@ -22,7 +22,6 @@ pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
-REVSIM = shutil.which("revsim", path=str(Path(sys.executable).parent))
 SMALL = ["--months", "6", "--reps", "2", "--executor", "serial"]
 RESULT = {".revsim-output", "monthly.parquet", "by_segment.parquet", "by_channel.parquet",
           "by_team.parquet", "kpis.csv", "summary.json", "scenario.resolved.yaml", "run.json"}
@@ -30,19 +29,8 @@ REPRODUCIBLE = ("summary.json", "monthly.parquet", "by_segment.parquet", "by_cha
                 "by_team.parquet", "kpis.csv", "scenario.resolved.yaml")
 
 
-def env(**extra: str) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120", **extra}
-
-
-def revsim(*args, cwd: Path, timeout: int = 180, **extra: str) -> subprocess.CompletedProcess:
-    assert REVSIM, "the revsim console script is not installed in this environment"
-    return subprocess.run([REVSIM, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          env=env(**extra), timeout=timeout)
-
-
-def start(*args, cwd: Path, **extra: str) -> subprocess.Popen:
-    return subprocess.Popen([REVSIM, *map(str, args)], cwd=cwd, env=env(**extra), text=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+revsim = partial(cli.revsim, timeout=180, PYTHONPATH=str(ROOT), COLUMNS="120")
+start = partial(cli.start, PYTHONPATH=str(ROOT), COLUMNS="120")
 
 
 def wait_for_pause(proc: subprocess.Popen, timeout: float = 120) -> None:
@@ -56,11 +44,6 @@ def wait_for_pause(proc: subprocess.Popen, timeout: float = 120) -> None:
             raise AssertionError(f"writer ended (exit {proc.returncode}) before the pause")
     proc.kill()
     raise AssertionError("writer never reached the pause")
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else b"<dir>"
-            for p in sorted(folder.rglob("*"))}
 
 
 def user_files(folder: Path) -> Path:

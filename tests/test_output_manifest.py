@@ -12,10 +12,11 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support import cli
+from support.cli import snapshot
 
 from sim.outputs.atomic import MARKER, OutputError, check_apart, foreign, recover, write_manifest
 
@@ -26,23 +27,14 @@ BASELINE = ROOT / "scenarios" / "baseline.yaml"
 COMPANY_YAML = ROOT / "examples" / "example_company.yaml"
 COMPANY = ROOT / "examples" / "company"
 CSVS = {k: COMPANY / f"{k}.csv" for k in ("subscriptions", "opportunities", "leads", "invoices")}
-REVSIM = shutil.which("revsim", path=str(Path(sys.executable).parent))
 SMALL = ["--months", "6", "--reps", "2", "--executor", "serial"]
 HOW = "choose a new folder or delete it yourself"
 
 
-def revsim(*args, cwd: Path, timeout: int = 600, **extra: str) -> subprocess.CompletedProcess:
-    assert REVSIM, "the revsim console script is not installed in this environment"
-    env = {**os.environ, "COLUMNS": "120", **extra}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [extra.get("PYTHONPATH"), str(ROOT)]))
-    return subprocess.run([REVSIM, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          env=env, timeout=timeout)
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() and not p.is_symlink()
-                                         else b"<dir or link>")
-            for p in sorted(folder.rglob("*"))}
+def revsim(*args, cwd: Path, PYTHONPATH: str | None = None, **extra) -> subprocess.CompletedProcess:
+    """The console script with this tree on PYTHONPATH (after a test's own)."""
+    path = os.pathsep.join(filter(None, [PYTHONPATH, str(ROOT)]))
+    return cli.revsim(*args, cwd=cwd, COLUMNS="120", PYTHONPATH=path, **extra)
 
 
 def refusal(proc: subprocess.CompletedProcess, code: int = 2) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -36,15 +35,6 @@ LINE = re.compile(r"^[^:\n]+: [^:\n]+: [^\n]+$")
 @pytest.fixture(scope="module")
 def baseline() -> sim.Scenario:
     return sim.load_scenario(BASELINE)
-
-
-@pytest.fixture
-def here(tmp_path, monkeypatch) -> Path:
-    """A scratch folder holding a copy of the baseline, made the working directory so that
-    messages show short relative file names."""
-    shutil.copy(BASELINE, tmp_path / "baseline.yaml")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def write(folder: Path, name: str, text: str) -> Path:

@@ -5,16 +5,14 @@ months so far, the re-forecast scenario, and the command end to end (real files,
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from support import cli
 
 from sim.experiments.experiment import run_experiment
 from sim.experiments.replication import simulate
@@ -36,18 +34,13 @@ pytestmark = pytest.mark.e2e  # a slow end-to-end check: `make test-fast` leaves
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "example_company.yaml"
 ACTUALS = ROOT / "examples" / "company" / "actuals.csv"
-REVSIM = shutil.which("revsim", path=str(Path(sys.executable).parent))
 REPS = 6
 HORIZON = 12
 MAIN = ["revenue", "arr", "customers", "new_arr", "churned_arr", "operating_profit",
         "cash_balance"]
 
 
-def revsim(*args, cwd: Path) -> subprocess.CompletedProcess:
-    assert REVSIM, "the revsim console script is not installed in this environment"
-    env = {**os.environ, "COLUMNS": "200", "REVSIM_PROGRESS": "never"}
-    return subprocess.run([REVSIM, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          env=env, timeout=600)
+revsim = partial(cli.revsim, COLUMNS="200", REVSIM_PROGRESS="never")
 
 
 def plan_file(folder: Path, name: str = "plan.yaml", targets=None, calendar=None) -> Path:

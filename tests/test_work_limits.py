@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from support.cli import names as listing
 from test_cli import invoke
 from test_scenario import BASELINE
 
@@ -56,10 +57,6 @@ def no_simulation(monkeypatch):
     monkeypatch.setattr(sim.experiments.replication, "simulate", simulate)
     monkeypatch.setattr(sim.experiments.runner, "simulate", simulate)
     monkeypatch.setattr(sim.experiments.programme, "simulate", simulate)
-
-
-def listing(folder: Path) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
 DATA = ["--subscriptions", str(COMPANY / "subscriptions.csv")]

@@ -16,13 +16,12 @@ The CLI is run end to end through the ``revsim`` script.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from support.cli import revsim
 
 from sim.calibrate.backtest import evaluate, prepare
 
@@ -32,7 +31,6 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPANY = ROOT / "examples" / "company"
 BASE = ROOT / "examples" / "example_company.yaml"
 FILES = {k: COMPANY / f"{k}.csv" for k in ("subscriptions", "opportunities", "leads", "invoices")}
-REVSIM = shutil.which("revsim") or str(Path(os.sys.executable).parent / "revsim")
 REPS = 10
 NOMINAL_BAND = (0.65, 0.95)
 """About the nominal 80%: one company's 12 correlated months (see the module docstring)."""
@@ -182,9 +180,7 @@ def test_a_broken_fit_falls_outside_the_band(prep, result, broken):
 # ---------------------------------------------------------------- the command line
 
 
-def run(*args, cwd, **env):
-    return subprocess.run([REVSIM, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=900, env={**os.environ, **env})
+run = partial(revsim, timeout=900)
 
 
 def _flags(holdout=3, as_of="2024-01-01", actuals=COMPANY / "actuals.csv", plan="2023-01"):

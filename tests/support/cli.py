@@ -93,11 +93,20 @@ def run_cli(*args: str | Path, cwd: str | Path | None = None,
 
 
 def revsim(*args: str | Path, cwd: str | Path = ROOT, env: Mapping[str, str] | None = None,
-           timeout: float = 600, text: bool = True) -> subprocess.CompletedProcess:
-    """The installed ``revsim`` console script as a real process (its own interpreter)."""
+           timeout: float = 600, text: bool = True, **more_env: str
+           ) -> subprocess.CompletedProcess:
+    """The installed ``revsim`` console script as a real process (its own interpreter), in this
+    process's environment with ``env`` and ``more_env`` (e.g. ``HOME=...``) set."""
     assert REVSIM, "the revsim console script is not installed in this environment"
     return subprocess.run([REVSIM, *map(str, args)], cwd=cwd, capture_output=True, text=text,
-                          env={**os.environ, **(env or {})}, timeout=timeout)
+                          env={**os.environ, **(env or {}), **more_env}, timeout=timeout)
+
+
+def start(*args: str | Path, cwd: str | Path, **env: str) -> subprocess.Popen:
+    """The console script started in the background, its stderr a text pipe (stdout dropped)."""
+    assert REVSIM, "the revsim console script is not installed in this environment"
+    return subprocess.Popen([REVSIM, *map(str, args)], cwd=cwd, env={**os.environ, **env},
+                            text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def one_line_failure(proc, code: int) -> str:
@@ -117,3 +126,8 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() and not p.is_symlink()
                                          else b"<dir or link>")
             for p in sorted(folder.rglob("*"))}
+
+
+def names(folder: Path) -> list[str]:
+    """Every path under ``folder`` (hidden ones too), relative and sorted."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
