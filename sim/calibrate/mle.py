@@ -131,10 +131,16 @@ def _hessian(f, x: np.ndarray, h: float = 1e-4) -> np.ndarray:
     return H
 
 
-def mle_cov(nll, x0) -> tuple[np.ndarray, np.ndarray | None]:
+def mle_cov(nll, x0, simplex: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Minimise a negative log-likelihood; the estimate and its covariance (inverse Hessian
-    at the optimum; None when it is not positive definite)."""
-    res = optimize.minimize(nll, np.asarray(x0, float), method="Nelder-Mead",
+    at the optimum; None when it is not positive definite). ``simplex=False`` (a smooth,
+    costly likelihood started near its optimum) skips the simplex and runs BFGS alone; the
+    caller checks the result (a likelihood flat toward a boundary drifts there)."""
+    x0 = np.asarray(x0, float)
+    if not simplex:
+        res = optimize.minimize(nll, x0, method="BFGS")
+        return res.x, _safe_inv(_hessian(nll, res.x))
+    res = optimize.minimize(nll, x0, method="Nelder-Mead",
                             options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 20000})
     res = optimize.minimize(nll, res.x, method="BFGS")
     return res.x, _safe_inv(_hessian(nll, res.x))

@@ -31,9 +31,10 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 from sim.calibrate.mle import Z95, Estimate, Fit, binomial, mle_cov
+from sim.calibrate.negotiation import Kernel, Rules, won_density
 from sim.engine.pricing import QUARTER_DAYS
 
 AT_CAP_TOL = 1e-4  # a discount this close to the cap is at the cap (amounts are in cents)
@@ -144,59 +145,76 @@ def fit_prices(fit: Fit, seg: str, o: pd.DataFrame, subs: pd.DataFrame | None, b
             if k is not None and k in [o_[0] for o_ in opts]:
                 known[i] = [1.0 if o_[0] == k else 0.0 for o_ in opts]
     unknown = np.isnan(known[:, 0])
-    weights = np.where(unknown[:, None], mix[None, :], known)
+    rules = Rules.of(base, seg)
+    ceiling = rules.ceiling
     ratio = (won["amount_usd"] / won["list_amount_usd"]).to_numpy(float)
     d = 1 - ratio[:, None] / factor[None, :]  # discount under each contract
-    possible = (d > -AT_CAP_TOL) & (d <= cap + ABOVE_CAP_TOL) & (weights > 0)
-    seen = np.where(possible, d, np.nan)
+    reach = np.where(unknown[:, None], mix[None, :] > 0, known > 0)
+    possible = (d > -AT_CAP_TOL) & (d <= ceiling + ABOVE_CAP_TOL) & reach
     if np.any(~possible.any(axis=1)):
-        worst = float(np.nanmax(np.where(weights > 0, d, np.nan)))
+        worst = float(np.nanmax(np.where(reach, d, np.nan)))
         fit.unsupported.append(
             f"{p}willingness to pay and discounts: discounts up to {worst:.3g} observed, above "
             f"the base's cap {cap:g} (set pricing.segments.{seg}.discount_cap_frac to the "
             "policy first)")
         return
-    d = np.clip(np.nan_to_num(seen, nan=0.0), 0.0, cap)
-    at_cap = np.abs(d - cap) <= AT_CAP_TOL
-    weights = np.where(possible, weights, 0.0)
+    d = np.clip(np.where(possible, d, 0.0), 0.0, ceiling)
+    at_cap = np.abs(d - ceiling) <= AT_CAP_TOL
     closed_day = ((won["closed_date"] - origin) / pd.Timedelta(days=1)).to_numpy(float)
-    q = quarter_end_share(np.floor(closed_day), base.pricing.quarter_end_window_days)
+    window = base.pricing.quarter_end_window_days
+    q = quarter_end_share(np.floor(closed_day), window)
+    lost_day = ((lost_price["closed_date"] - origin) / pd.Timedelta(days=1)).to_numpy(float)
+    q_lost = quarter_end_share(np.floor(lost_day), window) if len(lost_price) else np.zeros(0)
     fit_extra = q.sum() >= MIN_WINDOW_DEALS
     base_extra = price.quarter_end_extra_discount_frac
     listed = np.array([price.list_price_usd * f for f in factor])  # L_c per option
     n_lost = len(lost_price)
+    kernel = Kernel(rules)
+    # the (deal, contract) pairs the likelihood reads: each won deal under each contract it
+    # may have signed, inside the ceiling or at it, in and out of the quarter-end window
+    row, col = np.nonzero(possible)
+    pair_d, pair_cap, pair_q = d[row, col], at_cap[row, col], q[row]
+    pair_list = listed[col]
+    inside = ~pair_cap
+    calm, rush = inside & (pair_q < 1), inside & (pair_q > 0)
+    q_bar = float(q.mean())
 
     def unpack(x):
         e = float(special.expit(x[4])) if fit_extra else base_extra
         return x[0], math.exp(x[1]), math.exp(x[2]), math.exp(x[3]), e
 
+    def decisions(mu, s, a, b, e):
+        """P(won on price) and P(won at the ceiling) by contract, outside and in the window."""
+        return kernel.table(mu, s, listed, a, b, (0.0, e))
+
     def nll(x):
         mu, s, a, b, e = unpack(x)
-        xw = listed[None, :] * (1 - d)  # W at which the need equals the discount
         with np.errstate(all="ignore"):
-            z = (np.log(xw) - mu) / s
-            sf_w = special.ndtr(-z)
-            dens_w = np.exp(-0.5 * z * z) / (xw * s * math.sqrt(2 * math.pi)) * listed[None, :]
-
-            def part(extra):
-                y = d - extra
-                f_b = np.where(y > 0, stats.beta.pdf(np.clip(y, 1e-12, 1), a, b), 0.0)
-                big_f = np.where(y > 0, special.betainc(a, b, np.clip(y, 0, 1)), 0.0)
-                inside = f_b * sf_w + dens_w * big_f
-                edge = sf_w * (1 - big_f)
-                return np.where(at_cap, edge, inside)
-
-            lik = (1 - q[:, None]) * part(0.0) + q[:, None] * part(e)
-            per_deal = np.sum(weights * lik, axis=1)
+            win, top = decisions(mu, s, a, b, e)
+            # contracts before the price decision: the won shares over their chance to win
+            pre = mix / np.maximum((1 - q_bar) * win[:, 0] + q_bar * win[:, 1], 1e-300) \
+                if shares else mix
+            pre = pre / pre.sum()
+            lik = np.zeros(len(row))
+            lik[pair_cap] = ((1 - pair_q) * top[col, 0] + pair_q * top[col, 1])[pair_cap]
+            lik[calm] += (1 - pair_q[calm]) * won_density(pair_d[calm], pair_list[calm], mu, s,
+                                                          a, b, 0.0, rules)
+            lik[rush] += pair_q[rush] * won_density(pair_d[rush], pair_list[rush], mu, s, a,
+                                                    b, e, rules)
+            weight = np.where(unknown[row], pre[col], 1.0)
+            per_deal = np.bincount(row, weight * lik, minlength=len(won))
             ll = np.sum(np.log(np.maximum(per_deal, 1e-300)))
-            z_cap = (np.log(listed * (1 - cap)) - mu) / s
-            if has_reason:
-                ll += n_lost * math.log(max(float(np.sum(mix * special.ndtr(z_cap))), 1e-300))
-            else:  # conditioned on winning on price
-                s_cap = special.ndtr(-z_cap)
-                ll -= np.sum(np.log(np.maximum(weights @ s_cap, 1e-300)))
+            if has_reason and n_lost:
+                lose = (1 - q_lost[:, None]) * (1 - win[None, :, 0]) + q_lost[:, None] * (
+                    1 - win[None, :, 1])
+                ll += np.sum(np.log(np.maximum(lose @ pre, 1e-300)))
+            elif not has_reason:  # conditioned on winning on price
+                p_win = (1 - pair_q) * win[col, 0] + pair_q * win[col, 1]
+                ll -= np.sum(np.log(np.maximum(np.bincount(
+                    row, weight * p_win, minlength=len(won)), 1e-300)))
         return -ll if np.isfinite(ll) else 1e300
 
+    weights = np.where(possible, np.where(unknown[:, None], mix[None, :], known), 0.0)
     likely = np.argmax(weights, axis=1)
     inside = d[np.arange(len(d)), likely]
     free = ~at_cap[np.arange(len(d)), likely]
@@ -207,7 +225,7 @@ def fit_prices(fit: Fit, seg: str, o: pd.DataFrame, subs: pd.DataFrame | None, b
     n = len(won) + n_lost
     how = ("won deals (discount under each contract) and lost on price" if has_reason else
            "won deals only, conditioned on winning on price (no lost_reason)")
-    method = f"MLE under the engine's price rule, {how}, cap {cap:g}"
+    method = f"MLE under the engine's negotiation, {how}, {rules.describe()}"
     mask = np.array([True, True, True, True, fit_extra])
     x, se, cov = _fit_free(nll, x0, mask)
     if fit_extra and x[2] < 0:  # a < 1: the concession's density is unbounded at 0, so the
@@ -253,20 +271,27 @@ def fit_prices(fit: Fit, seg: str, o: pd.DataFrame, subs: pd.DataFrame | None, b
                   [sc for sc, free in zip(("log", "log", "log", "log", "logit"), mask,
                                           strict=True) if free], cov)
     # the contract mix, corrected for the deals lost on price
-    if shares:  # at the willingness to pay written (fitted, or the base's)
-        mu, s = x[0], math.exp(x[1])
-        s_cap = {k: float(special.ndtr(-(math.log(price.list_price_usd * f * (1 - cap)) - mu)
-                                       / s)) for k, f in opts}
+    if shares:  # at the willingness to pay and concession written (fitted, or the base's)
+        mu, s, a, b, e = unpack(x)
+        win = decisions(mu, s, a, b, e)[0]
+        p_win = {k: float((1 - q_bar) * win[c, 0] + q_bar * win[c, 1])
+                 for c, (k, _) in enumerate(opts)}
         raw = {k: fit.estimates[f"{p}contract_share.{k}"] for k in shares
                if f"{p}contract_share.{k}" in fit.estimates}
-        if set(raw) == set(s_cap):
-            norm = sum(raw[k].value / s_cap[k] for k in raw)
-            for k, e in raw.items():
+        if set(raw) == set(p_win) and all(v > 0 for v in p_win.values()):
+            norm = sum(raw[k].value / p_win[k] for k in raw)
+            for k, est in raw.items():
                 fit.estimates[f"{p}contract_share.{k}"] = Estimate(
-                    e.value / s_cap[k] / norm, e.low / s_cap[k] / norm,
-                    min(1.0, e.high / s_cap[k] / norm), e.n,
-                    e.method + "; corrected for deals lost on price (share / P(WTP >= list x "
-                    "(1 - cap)) at the willingness to pay written, renormalised)", e.warning)
+                    est.value / p_win[k] / norm, est.low / p_win[k] / norm,
+                    min(1.0, est.high / p_win[k] / norm), est.n,
+                    est.method + "; corrected for deals lost on price (share / P(won on "
+                    "price) under the negotiation at the values written, renormalised)",
+                    est.warning)
+    fit.unsupported.append(f"{p}wtp_signal_noise_frac, concession_step_frac, "
+                           "counter_round_days and the pricing-wide rounds, walk and approval "
+                           "days: the negotiation's rules are not fitted (a deal shows the "
+                           "discount given, not the signal or the rounds); kept from the base, "
+                           "and the willingness to pay and concession are fitted given them")
     fit.unsupported.append(f"{p}discount_cap_frac and quarter_end_window_days: the company's "
                            "policy, kept from the base")
     fit.unsupported.append(f"{p}installed_willingness_to_pay_usd: not revealed by new deals, "
@@ -281,7 +306,7 @@ def _fit_free(nll, x0: np.ndarray, mask: np.ndarray
         full = x0.copy()
         full[mask] = z
         return nll(full)
-    z, cov = mle_cov(sub, x0[mask])
+    z, cov = mle_cov(sub, x0[mask], simplex=False)
     x, se = x0.copy(), np.zeros(len(x0))
     x[mask] = z
     se[mask] = np.sqrt(np.diag(cov)) if cov is not None else np.nan
