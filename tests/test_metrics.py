@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.analysis import metrics as m
+from sim.analysis.targets import target_attainment
 
 # --------------------------------------------------------------------------- builders
 
@@ -617,7 +618,7 @@ TARGETS = [
 
 
 def test_target_attainment(cohorts):
-    a = m.target_attainment(trough_monthly(), cohorts, INITIAL, TARGETS).set_index("name")
+    a = target_attainment(trough_monthly(), cohorts, INITIAL, TARGETS).set_index("name")
     expected = {
         "NNARR y1": (228_000, True),
         "Profit": (132_000, False),
@@ -639,7 +640,7 @@ def test_target_attainment(cohorts):
 def test_target_attainment_rejects_unknown_metric(cohorts):
     bad = [{"name": "x", "metric": "ebitda", "year": None, "op": ">=", "value": 0}]
     with pytest.raises(ValueError, match="ebitda"):
-        m.target_attainment(trough_monthly(), cohorts, INITIAL, bad)
+        target_attainment(trough_monthly(), cohorts, INITIAL, bad)
 
 
 def test_target_probability():

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from sim.analysis import metrics
+from sim.analysis.targets import target_attainment
 from sim.analysis.value import value_kpis
 from sim.experiments import executors
 from sim.experiments.replication import simulate
@@ -53,7 +54,7 @@ def _replicate(scenario: Scenario, seed: int, reps: Sequence[int]) -> list[dict]
         kpis.update(metrics.cfo_kpis(res.monthly, yearly))
         kpis.update(value_kpis(res.ending_base, scenario, kpis["npv_operating_profit"]))
         kpis["replication"] = r
-        att = metrics.target_attainment(res.monthly, res.cohorts, res.initial, targets,
+        att = target_attainment(res.monthly, res.cohorts, res.initial, targets,
                                         yearly=yearly) if targets else pd.DataFrame()
         out.append({
             "replication": r,

@@ -12,6 +12,7 @@ import pandas as pd
 
 from sim.analysis import metrics
 from sim.analysis import stats as mc
+from sim.analysis.targets import target_attainment
 from sim.track.actuals import Actuals
 
 STATUS_OPEN, STATUS_DECIDED, STATUS_NONE = ("open", "decided by actuals", "not computable")
@@ -251,7 +252,7 @@ def target_table(plan_result, refc_result, actuals: Actuals, plans: list[TargetP
             elif tp.shifted is not None and refc_result is not None:
                 hits = []
                 for r in reps:
-                    att = metrics.target_attainment(
+                    att = target_attainment(
                         by_rep[r].drop(columns="replication"), _rep(refc_result.cohorts, r),
                         _initial(refc_result.initial, r), [tp.shifted])
                     hits.append(bool(att["hit"].iloc[0]))
