@@ -180,8 +180,16 @@ def _leads(ev: pd.DataFrame, origin: dt.date, monthly: pd.DataFrame,
                                    if r.channel == "inbound" else ""),
                      "sdrs": (float(sdrs[int(r.month)]) * outbound_mix.get(r.segment, 0.0)
                               if r.channel == "outbound" else "")})
-    return pd.DataFrame(rows, columns=["month", "channel", "segment", "leads", "spend_usd",
-                                       "sdrs"])
+    # AEs' self-sourced leads are outbound leads too (one event each batch): one row per
+    # month, channel and segment, as a CRM's lead report shows them
+    out = pd.DataFrame(rows, columns=["month", "channel", "segment", "leads", "spend_usd",
+                                      "sdrs"])
+    if out.empty:
+        return out
+    keys = ["month", "channel", "segment"]
+    return (out.groupby(keys, sort=False, as_index=False)
+            .agg(leads=("leads", "sum"), spend_usd=("spend_usd", "first"),
+                 sdrs=("sdrs", "first"))[out.columns.tolist()])
 
 
 def _invoices(ev: pd.DataFrame, origin: dt.date) -> pd.DataFrame:
