@@ -5,7 +5,8 @@ know nothing of the scenario's keys; ``sim.calibrate.write.to_scenario_overrides
 Each fit is the engine's own model of the quantity:
 
 - win probability: won (plus lost on price, when ``lost_reason`` says so) over closed
-  inbound and outbound deals, Wilson interval;
+  inbound and outbound deals that met the competition (not lost for capacity, not slipped at
+  a quarter-end push), Wilson interval;
 - sales cycle, seats: lognormal, interval-censored (dates are whole days, seats whole
   numbers) and right-censored (opportunities still open), MLE with a Hessian interval;
 - churn: shifted-beta-geometric on right-censored (and left-truncated) lifetimes, monthly
@@ -18,7 +19,7 @@ Each fit is the engine's own model of the quantity:
   the accounts the base's contact pool reaches; qualification: binomial, opportunities
   created in a month over that month's leads, scaled by the base's in-market cap;
 - willingness to pay, the reps' concession, the quarter-end extra and the contract mix:
-  ``sim.calibrate.prices`` (MLE under the engine's price rule).
+  ``sim.calibrate.prices`` (MLE under the engine's negotiation, its rules held at the base's).
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ def _fit_opportunities(fit: Fit, seg: str, o: pd.DataFrame, as_of) -> None:
     direct = o[o["channel"].isin(["inbound", "outbound"])]
     reason = (direct["lost_reason"].fillna("").str.lower() if "lost_reason" in direct
               else pd.Series("", index=direct.index))
-    closed = direct[(direct["outcome"] != "open") & (reason != "no_capacity")]
+    # a deal lost for capacity or slipped at a quarter-end push never met the competition
+    closed = direct[(direct["outcome"] != "open") & ~reason.isin(["no_capacity", "slipped"])]
     won = int((closed["outcome"] == "won").sum())
     if "lost_reason" in o.columns:
         price = int(((closed["outcome"] == "lost") & (reason.loc[closed.index] == "price")).sum())

@@ -212,7 +212,7 @@ def won_density(d: np.ndarray, listed: np.ndarray, mu: float, sigma: float, a: f
     for j in range(1, big_r):  # landed below the need, then j full steps to d
         m = d - j * s
         n_star = h(m)
-        ok = (m > 0) & (n_star > lo) & (n_star <= d + CAP_TOLERANCE) & (n_star > 0)
+        ok = (m > 0) & (n_star > lo + CAP_TOLERANCE) & (n_star <= d + CAP_TOLERANCE) & (n_star > 0)
         inner = sum((1 - w) ** (i + j) * np.maximum(
             0.0, cdf_d(m - (i - 1) * s) - cdf_d(m - i * s)) for i in range(1, big_r - j + 1))
         per_r += np.where(ok, f_n(n_star) / r * inner, 0.0)

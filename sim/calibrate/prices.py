@@ -1,28 +1,33 @@
 """Discounts, willingness to pay and the contract mix, by maximum likelihood under the
-engine's own price rule (``sim.engine.pricing``).
+engine's own negotiation (``sim.engine.pricing.negotiate``; the likelihood is
+``sim.calibrate.negotiation``).
 
 A deal that beat the competition is priced at the end of its cycle: the buyer needs
 ``n = max(0, 1 - W / L_c)`` off the term-discounted list ``L_c`` of its contract ``c``; the
-rep concedes ``D = B + e·[quarter end]`` with ``B ~ Beta(a, b)``; the deal is lost on price
-when ``n > cap``, else won at ``d = min(cap, max(n, D))``. So, per deal (``W`` lognormal):
+rep opens at ``D = B + e·[quarter end]`` with ``B ~ Beta(a, b)`` and negotiates on a noisy
+signal of ``W`` in counter rounds (step, rounds, walk chance, signal noise: the scenario's
+negotiation rules, held at the base's values: a deal shows the discount given, not the
+rounds or the signal), never above the ceiling ``min(cap, top approval tier)``. Per deal
+(``W`` lognormal):
 
-- won at ``0 < d < cap``: density ``f_B(d - e_q) S_W(L_c(1 - d)) + L_c f_W(L_c(1 - d))
-  F_B(d - e_q)`` (the rep's concession was the larger, or the buyer's need was);
-- won at the cap: ``S_W(L_c(1 - cap)) (1 - F_B(cap - e_q))``;
-- lost on price: ``Σ_c π_c F_W(L_c(1 - cap))`` (the contract of a lost deal is unknown: the
-  mix of new subscriptions);
-- lost to the competition: nothing about price (it is decided independently).
+- won strictly inside the ceiling: the density of the discount given (at the opening, after
+  k steps, or on the rep's estimate), averaged over the signal noise;
+- won at the ceiling: the chance of that outcome;
+- lost on price (refused at the last round or at the ceiling, or walked): ``Σ_c π_c (1 -
+  P(won on price | c))`` (the contract of a lost deal is unknown: the mix before the price
+  decision);
+- lost to the competition or slipped at a quarter-end push: nothing about price.
 
 The contract of a won deal comes from its subscription (``account_id`` = ``customer_id``);
-a deal whose contract is unknown is the mixture over the contract mix. The close date is a
-whole day: its share of the quarter-end window (the base's ``quarter_end_window_days``, plan
-quarters counted from ``--history-start``) weights the two concessions. Without
-``lost_reason`` the won deals' likelihood is conditioned on winning on price.
+a deal whose contract is unknown is the mixture over the pre-price contract mix. The close
+date is a whole day: its share of the quarter-end window (the base's
+``quarter_end_window_days``, plan quarters counted from ``--history-start``) weights the two
+openings. Without ``lost_reason`` the won deals' likelihood is conditioned on winning on price.
 
 The contract mix: the share of each term × billing among new subscriptions (Wilson
-intervals); when the willingness to pay is fitted, corrected for the deals lost on price
-(the engine draws the contract before the price decision, so cheaper contracts are
-over-represented among the won): ``π_c ∝ share_c / S_W(L_c (1 - cap))``.
+intervals); corrected for the deals lost on price (the engine draws the contract before the
+price decision, so cheaper contracts are over-represented among the won): ``π_c ∝ share_c /
+P(won on price | c)`` at the values written.
 """
 
 from __future__ import annotations
@@ -175,8 +180,12 @@ def fit_prices(fit: Fit, seg: str, o: pd.DataFrame, subs: pd.DataFrame | None, b
     row, col = np.nonzero(possible)
     pair_d, pair_cap, pair_q = d[row, col], at_cap[row, col], q[row]
     pair_list = listed[col]
-    inside = ~pair_cap
-    calm, rush = inside & (pair_q < 1), inside & (pair_q > 0)
+    interior = ~pair_cap
+    # a ratio at some contract's ceiling is that contract's atom: a density elsewhere gives
+    # a single point no probability, so such a deal reads only its at-ceiling contracts
+    atom = np.bincount(row, pair_cap, minlength=len(won)) > 0
+    counted = ~(atom[row] & interior)
+    calm, rush = interior & (pair_q < 1), interior & (pair_q > 0)
     q_bar = float(q.mean())
 
     def unpack(x):
@@ -201,7 +210,10 @@ def fit_prices(fit: Fit, seg: str, o: pd.DataFrame, subs: pd.DataFrame | None, b
                                                           a, b, 0.0, rules)
             lik[rush] += pair_q[rush] * won_density(pair_d[rush], pair_list[rush], mu, s, a,
                                                     b, e, rules)
-            weight = np.where(unknown[row], pre[col], 1.0)
+            # the data are the ratio net / list: under contract c its density is the
+            # discount's over the contract's list factor (it matters when c is unknown)
+            lik[interior] /= factor[col][interior]
+            weight = np.where(unknown[row], pre[col], 1.0) * counted
             per_deal = np.bincount(row, weight * lik, minlength=len(won))
             ll = np.sum(np.log(np.maximum(per_deal, 1e-300)))
             if has_reason and n_lost:

@@ -22,7 +22,7 @@ from pathlib import Path
 import altair as alt
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import stats
 
 from sim.calibrate.fit import Inputs, _before
 from sim.calibrate.mle import Estimate, Fit
@@ -308,9 +308,10 @@ def kept(cal: Calibration):
 
 def price_check_table(cal: Calibration) -> pd.DataFrame:
     """Per segment: the share of price decisions lost on price and the mean discount of won
-    deals outside quarter-end windows (by contract), observed and by the engine's closed forms
-    (``sim.engine.pricing``) at the calibrated values."""
-    from sim.engine.pricing import expected_discount_given_won, win_probability_at_cap
+    deals outside quarter-end windows (by contract), observed and by the engine's negotiation
+    (``sim.calibrate.negotiation``: its rules at the scenario's values) at the calibrated
+    values."""
+    from sim.calibrate.negotiation import Kernel, Rules
 
     o, subs = cal.inputs.opportunities, cal.inputs.subscriptions
     cols = ["segment", "measure", "observed", "fitted", "n"]
@@ -328,21 +329,29 @@ def price_check_table(cal: Calibration) -> pd.DataFrame:
         wtp, rep = spec.willingness_to_pay_usd, price.rep_discount_frac
         if wtp.dist != "lognormal" or rep.dist != "beta":
             continue
-        cap = price.discount_cap_frac
+        kernel = Kernel(Rules.of(cal.calibrated, seg))
+        window = cal.calibrated.pricing.quarter_end_window_days
+        extra = price.quarter_end_extra_discount_frac
 
-        def sf(x, wtp=wtp):
-            return stats.lognorm.sf(x, wtp.sigma, scale=wtp.median)
-
-        def cdf(x, rep=rep):
-            return special.betainc(rep.a, rep.b, np.clip(x, 0, 1))
+        def decided(listed, e, wtp=wtp, rep=rep, kernel=kernel):
+            """P(won on price) and E[discount | won] against ``listed`` with extra ``e``."""
+            p, _, total = kernel.probabilities(math.log(wtp.median), wtp.sigma, listed,
+                                               rep.a, rep.b, e)
+            return p, total / p if p > 0 else math.nan
         s = o[(o["segment"] == seg) & o["list_amount_usd"].notna()]  # as the fit reads them
         reason = (s["lost_reason"].fillna("").str.lower() if "lost_reason" in s
                   else pd.Series("", index=s.index))
         won = s[s["outcome"] == "won"]
         lost = int(((s["outcome"] == "lost") & (reason == "price")).sum())
         if "lost_reason" in s and len(won) + lost > 0:
-            lose = 1 - sum(c.share_frac * win_probability_at_cap(
-                1.0, sf, price.list_price_usd * (1 - c.term_discount_frac), cap)
+            decisions = s[(s["outcome"] == "won") | ((s["outcome"] == "lost")
+                                                     & (reason == "price"))]
+            q = float(np.mean(quarter_end_share(np.floor(
+                (decisions["closed_date"] - origin) / pd.Timedelta(days=1)).to_numpy(float),
+                window)))
+            lose = 1 - sum(c.share_frac * ((1 - q) * decided(
+                price.list_price_usd * (1 - c.term_discount_frac), 0.0)[0] + q * decided(
+                price.list_price_usd * (1 - c.term_discount_frac), extra)[0])
                 for c in spec.contracts)
             rows.append({"segment": seg, "measure": "share lost on price (of deals that beat "
                          "the competition)", "observed": lost / (len(won) + lost),
@@ -361,7 +370,7 @@ def price_check_table(cal: Calibration) -> pd.DataFrame:
                 1 - c.term_discount_frac)
             rows.append({"segment": seg, "measure": f"mean discount of won deals, {key}, "
                          "outside quarter ends", "observed": float(np.mean(d)),
-                         "fitted": expected_discount_given_won(cap, listed, sf, cdf),
+                         "fitted": decided(listed, 0.0)[1],
                          "n": len(w)})
     return pd.DataFrame(rows, columns=cols)
 
