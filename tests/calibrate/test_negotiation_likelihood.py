@@ -141,7 +141,7 @@ def test_deals_of_unknown_contract_recover_the_truth():
     from sim.calibrate.prices import fit_prices
     from sim.scenario.io import load_scenario
 
-    sc = load_scenario(Path(__file__).parent / "truth.yaml")
+    sc = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "baseline.yaml")
     seg = "smb"
     price, spec = sc.pricing.segments[seg], sc.segments[seg]
     wtp = spec.willingness_to_pay_usd

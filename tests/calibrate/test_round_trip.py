@@ -169,7 +169,9 @@ def test_the_fitted_prices_reproduce_the_observed_decisions_by_the_closed_forms(
         opportunities=_before(raw.opportunities, "created_date", as_of)), fit, as_of,
         pd.Timestamp(company["origin"]))
     table = price_check_table(cal)
-    fitted_segments = {k.split(".")[0] for k in fit.estimates if k.endswith("wtp_median_usd")}
+    # every segment whose price fit ran: its concession fitted, its willingness to pay fitted
+    # or (a flat likelihood under the negotiation) kept from the base
+    fitted_segments = {k.split(".")[0] for k in fit.estimates if k.endswith("rep_discount_a")}
     checked = 0
     for r in table.itertuples(index=False):
         if r.segment not in fitted_segments:
