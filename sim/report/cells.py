@@ -398,6 +398,10 @@ def investment_detail(cmp: CompareResult) -> _Html:
     sty = style_table(df, hide_index=True,
                       caption=f"Each plan as an investment against {cmp.base.name} "
                               f"({cmp.base.replications} paired replications)")
+    # eight columns of long headers: cells wrap inside a narrow column, never widen the page
+    sty = sty.set_table_styles([{"selector": "th, td",
+                                 "props": "white-space: normal; max-width: 9em; "
+                                          "padding: 2px 6px;"}], overwrite=False)
     body = sty.to_html() + f'<p class="revsim-note"><small>{html_text(DEFINITIONS)}</small></p>'
     return _Html(body, "\n".join([df.to_string(index=False), DEFINITIONS]))
 
