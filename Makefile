@@ -56,8 +56,9 @@ $(VENV): $(STAMP)
 # The suite and the notebooks on three workers (two cores: a worker often waits on a
 # subprocess, a kernel or a browser), a file per worker at a time (its module fixtures built
 # once; a notebook's cells in one kernel, in order), the 20 slowest tests listed at the end.
-# `make test-fast`: the same without the slow end-to-end checks (`-m "not e2e"`: report
-# builds, browser, notebooks, install, Dask, kills, whole company histories).
+# `make test-fast`: the same without the slow end-to-end checks (`e2e`: report builds,
+# browser, notebooks, install, Dask, kills, whole company histories) and the statistical
+# checks over many replications (`slow`: theory, direction of effect, recovery).
 PYTEST := $(TEST_ENV) $(BIN)/python -m pytest
 PARALLEL := -n 3 --dist loadfile --durations=20
 
@@ -67,7 +68,7 @@ test: $(STAMP) jupyter-test
 
 test-fast: $(STAMP) jupyter-test
 	$(BIN)/ruff check sim tests benchmarks scripts
-	$(PYTEST) tests $(PARALLEL) -m "not e2e"
+	$(PYTEST) tests $(PARALLEL) -m "not e2e and not slow"
 
 jupyter-test:
 	mkdir -p $(JUPYTER_TEST)/config $(JUPYTER_TEST)/data $(JUPYTER_TEST)/runtime $(JUPYTER_TEST)/ipython

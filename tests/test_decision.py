@@ -36,6 +36,7 @@ def plans():
 # ---------------------------------------------------------------- three statements
 
 
+@pytest.mark.slow
 def test_statements_hold_their_identities_every_month_of_every_replication(plans):
     checked = 0
     for res in plans.results:
@@ -160,6 +161,7 @@ def test_verdict_ranks_plans_and_states_intervals(plans):
     assert "pricing.segments.enterprise.list_price_usd 1,200 → 1,296" in price
 
 
+@pytest.mark.slow
 def test_verdict_numbers_equal_revsim_compare(tmp_path):
     out = tmp_path / "cmp"
     args = ["compare", "scenarios/baseline.yaml", "scenarios/price_increase.yaml",
@@ -196,6 +198,7 @@ def test_verdict_numbers_equal_revsim_compare(tmp_path):
 # ---------------------------------------------------------------- precision
 
 
+@pytest.mark.slow
 def test_adaptive_replications_stop_at_the_precision_and_equal_a_fixed_run():
     small = sim.load_scenario(SCENARIOS / "baseline.yaml", overrides={"horizon_months": 6})
     dearer = sim.with_overrides(small, {"pricing.segments.smb.list_price_usd": 700})
@@ -222,6 +225,7 @@ def test_adaptive_replications_stop_at_the_precision_and_equal_a_fixed_run():
 # ---------------------------------------------------------------- machine-readable outputs
 
 
+@pytest.mark.slow
 def test_summary_and_kpis_csv_carry_every_cfo_metric_with_quantiles(tmp_path):
     import json
 
@@ -248,6 +252,7 @@ def test_summary_and_kpis_csv_carry_every_cfo_metric_with_quantiles(tmp_path):
     assert "p50" in summary["statistics"] and "probability_low" in summary["statistics"]
 
 
+@pytest.mark.slow
 def test_revsim_compare_precision_warns_when_not_reached_and_refuses_a_bad_target(tmp_path):
     args = ["compare", "scenarios/baseline.yaml", "scenarios/price_increase.yaml", "--reps",
             "2", "--months", "6", "--executor", "serial"]

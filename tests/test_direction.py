@@ -118,6 +118,7 @@ LEVERS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "key, low, high, measure, sign", LEVERS,
     ids=[f"{k.split('.', 1)[1]}-{m.__name__}" for k, _, _, m, _ in LEVERS])

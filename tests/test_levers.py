@@ -98,6 +98,7 @@ def small(base):
     return base.model_copy(update={"horizon_months": 6})
 
 
+@pytest.mark.slow
 def test_run_settings_give_what_the_keywords_give(small):
     kw = sim.run_experiment(small, replications=2, seed=5, executor="serial")
     st = sim.run_experiment(small, settings=RunSettings(replications=2, seed=5,
@@ -106,6 +107,7 @@ def test_run_settings_give_what_the_keywords_give(small):
     assert st.replications == 2 and st.seed == 5
 
 
+@pytest.mark.slow
 def test_compare_adaptive_is_a_plain_compare_without_a_precision(small):
     plan = small.model_copy(update={"name": "plan"})
     plan = apply_lever(plan, "marketing_budget",
