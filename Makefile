@@ -22,7 +22,7 @@ TEST_ENV := JUPYTER_CONFIG_DIR=$(JUPYTER_TEST)/config JUPYTER_DATA_DIR=$(JUPYTER
 # debugpy (pulled in by ipykernel) warns about frozen modules on every kernel start.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: all test test-fast jupyter-test report lab bench validate lock clean distclean
+.PHONY: all test test-fast jupyter-test report lab bench bench-engine validate lock clean distclean
 
 all: test
 
@@ -81,6 +81,10 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# The engine's speed target alone: the large scenario against the process-per-lead reference.
+bench-engine: $(STAMP)
+	$(BIN)/python -m benchmarks.engine
 
 validate: $(STAMP)
 	$(BIN)/revsim validate scenarios/*.yaml
