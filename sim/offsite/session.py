@@ -334,8 +334,8 @@ class OffsiteSession:
         norm = self.normal(moves)
         over = move_overrides(self.scenario, self._as_moves(
             {k: v for k, v in norm.items() if k != "horizon"}))
-        if "horizon" in norm:
-            over["horizon_months"] = int(norm["horizon"])
+        if self.horizon(moves) != load_scenario(self.base_path).horizon_months:
+            over["horizon_months"] = self.horizon(moves)  # --months or the horizon lever
         self.saved_dir.mkdir(parents=True, exist_ok=True)
         path = self.saved_dir / f"{slug}.yaml"
         if path.exists():
@@ -344,8 +344,8 @@ class OffsiteSession:
                 raise InputError(f"save: {path} {why}; choose another name")
         data: dict[str, Any] = {
             "extends": os.path.relpath(self.base_path.resolve(), self.saved_dir.resolve()),
-            "description": f"Offsite what-if {name.strip()!r} on {self.base_path.name}: "
-                           + ", ".join(f"{k} = {v}" for k, v in over.items())[:900]}
+            "description": f"Offsite what-if {name.strip()[:80]!r} on {self.base_path.name}: "
+                           f"{len(over)} keys moved (saved by revsim offsite)"}
         for dotted, value in over.items():
             node = data
             parts = dotted.split(".")

@@ -169,6 +169,8 @@ class OffsiteView:
     plan: Side
     exact: bool = True
     note: str = ""
+    scenario: Scenario | None = None
+    """The base scenario (for the notebook's assumptions)."""
 
     def headline(self) -> str:
         d = delta_numbers(self.base, self.plan)["operating_profit_total"]
@@ -221,7 +223,7 @@ def offsite_view(scenario: str | Path, project_root: str | Path = "..",
     p = run_experiment(plan, replications=replications, seed=seed, executor=executor)
     note = (f"{replications} replications × {base.horizon_months} months, same random "
             "numbers for base and plan")
-    return OffsiteView(side_of(b, "Base"), side_of(p, "Plan"), True, note)
+    return OffsiteView(side_of(b, "Base"), side_of(p, "Plan"), True, note, base)
 
 
 def estimate_side(base: Side, kpi_delta: Mapping[str, np.ndarray],

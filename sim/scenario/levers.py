@@ -273,6 +273,7 @@ def hire_overrides(scenario: Scenario, team: str, add: int, month: int) -> dict[
     plan = [step.model_dump() for step in scenario.sales.teams[team].hiring_plan]
     if add:
         plan.append({"month": int(month), "add": int(add)})
+    plan.sort(key=lambda step: step["month"])  # stable: steps of one month keep their order
     return {lever("ae_hires").key_for(team): plan}
 
 
