@@ -134,7 +134,7 @@ def test_offsite_app_in_a_browser_offline(app):
 
         # presenter mode: large type
         page.get_by_role("button", name="Presenter mode").click()
-        time.sleep(1.0)
+        page.locator("#offsite-status[style*='26px']").wait_for(timeout=60_000)
         page.screenshot(path=str(SHOTS / "04-presenter.png"), full_page=True)
         page.get_by_role("button", name="Presenter mode").click()
 

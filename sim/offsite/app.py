@@ -235,7 +235,7 @@ class OffsitePage:
             + table(targets_table(view.base, view.plan))
             + f"<p id='offsite-binding'>{html.escape(binding_text(view.base, view.plan))}</p>"
             + "</div></div>")
-        width = 330 if self.presenter else 215
+        width = 250 if self.presenter else 185
         self.chart.object = fans_chart(fan_frame(view.base, view.plan), width=width).to_dict()
 
     def _present(self, event) -> None:
