@@ -22,7 +22,7 @@ TEST_ENV := JUPYTER_CONFIG_DIR=$(JUPYTER_TEST)/config JUPYTER_DATA_DIR=$(JUPYTER
 # debugpy (pulled in by ipykernel) warns about frozen modules on every kernel start.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: all test test-fast jupyter-test report lab bench bench-engine validate lock clean distclean
+.PHONY: all test test-fast jupyter-test report lab offsite bench bench-engine validate lock clean distclean
 
 all: test
 
@@ -78,6 +78,11 @@ report: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --allow-root --no-browser --ip=127.0.0.1 notebooks
+
+# The offsite dashboard on 127.0.0.1 (the address is printed); SCENARIO=file picks the base.
+SCENARIO ?= scenarios/baseline.yaml
+offsite: $(STAMP)
+	$(BIN)/revsim offsite $(SCENARIO)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
