@@ -155,7 +155,10 @@ def calibrate_files(base_path: Path, files: dict[str, Path | None], as_of: str,
     out_dir.mkdir(parents=True, exist_ok=True)
 
     def check(fit, extra=None, ranges=False):
-        text = scenario_yaml(fit, base, base_path, out, shown, extra, ranges)
+        from sim.calibrate.uncertainty import fitted_block
+
+        joint = fitted_block(fit, base) if ranges else None
+        text = scenario_yaml(fit, base, base_path, out, shown, extra, joint)
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", dir=out_dir, prefix=".check-",
                                          delete=True, encoding="utf-8") as fh:
             fh.write(text)
