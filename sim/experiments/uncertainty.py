@@ -114,6 +114,8 @@ class Flip:
     fragile: bool
     """The crossing lies inside the assumption's range."""
     replications: int
+    flips_above: bool | None = None
+    """The decision flips above the threshold (else below); None without a threshold."""
 
     def sentence(self, base: str) -> str:
         ahead = self.decision_delta >= 0
@@ -122,19 +124,31 @@ class Flip:
         if self.threshold is None:
             return (f"{stays} on {what} for every {self.key} from {self.searched[0]:,.4g} to "
                     f"{self.searched[1]:,.4g} (its range {self.low:,.4g}–{self.high:,.4g}).")
-        side = "below" if (self.threshold > self.estimate) else "above"
+        above = (self.threshold > self.estimate if self.flips_above is None
+                 else self.flips_above)
+        side = "above" if above else "below"
         tag = ("FRAGILE: the flip lies inside the range" if self.fragile
                else "robust within the range")
         return (f"{stays} on {what} unless {self.key} is {side} {self.threshold:,.4g} "
                 f"(estimate {self.estimate:,.4g}, range {self.low:,.4g}–{self.high:,.4g}); "
                 f"{tag}.")
 
+    @classmethod
+    def from_record(cls, r: dict) -> Flip:
+        """Back from :meth:`record` (a saved report's data)."""
+        return cls(r["plan"], r["assumption"], r["kpi"], float(r["decision_delta"]),
+                   float(r["estimate"]), float(r["low"]), float(r["high"]),
+                   None if r["threshold"] is None else float(r["threshold"]),
+                   (float(r["searched_low"]), float(r["searched_high"])), bool(r["fragile"]),
+                   int(r["replications"]), r.get("flips_above"))
+
     def record(self) -> dict:
         return {"plan": self.plan, "assumption": self.key, "kpi": self.kpi,
                 "decision_delta": self.decision_delta, "estimate": self.estimate,
                 "low": self.low, "high": self.high, "threshold": self.threshold,
                 "searched_low": self.searched[0], "searched_high": self.searched[1],
-                "fragile": self.fragile, "replications": self.replications}
+                "fragile": self.fragile, "replications": self.replications,
+                "flips_above": self.flips_above}
 
 
 def paired_mean(base: Scenario, plan: Scenario, key: str, value: float,
@@ -142,7 +156,10 @@ def paired_mean(base: Scenario, plan: Scenario, key: str, value: float,
     """Mean over replications of plan − base in ``kpi`` with ``key`` set to ``value`` in
     both (the other assumptions drawn as in the run, the same streams)."""
     pair = [with_overrides(sc, {key: value}) for sc in (base, plan)]
-    res, _ = run_all(pair, settings.but(progress=False, parameter_draws=True), "flip")
+    # a few small runs per step: a process pool would cost more to start than it saves
+    executor = "serial" if settings.executor == "process" else settings.executor
+    res, _ = run_all(pair, settings.but(progress=False, parameter_draws=True,
+                                        executor=executor), "flip")
     b = np.array([d["kpis"][kpi] for d in res[0]], float)
     p = np.array([d["kpis"][kpi] for d in res[1]], float)
     return float(np.nanmean(p - b))
@@ -171,14 +188,17 @@ def flip_threshold(base: Scenario, plan: Scenario, key: str, settings: RunSettin
             return False
         return True
 
-    def root(a: float, b: float) -> float:
-        return float(brentq(f, a, b, xtol=FLIP_XTOL_FRAC * width, maxiter=30))
+    def root(a: float, b: float) -> tuple[float, bool]:
+        """The crossing in [a, b], and whether the decision flips above it (it holds at a)."""
+        x = float(brentq(f, a, b, xtol=FLIP_XTOL_FRAC * width, maxiter=30))
+        return x, bool(np.sign(f(a)) == np.sign(decision_delta))
 
     n = settings.replications
     flo, fhi = f(lo), f(hi)
     if np.sign(flo) != np.sign(fhi):
-        return Flip(plan.name, key, kpi, decision_delta, est, lo, hi, root(lo, hi), (lo, hi),
-                    True, n)
+        x, above = root(lo, hi)
+        return Flip(plan.name, key, kpi, decision_delta, est, lo, hi, x, (lo, hi), True, n,
+                    above)
     searched = [lo, hi]
     for a, b in ((lo - FLIP_WIDEN * width, lo), (hi, hi + FLIP_WIDEN * width)):
         end = a if b == lo else b
@@ -186,8 +206,9 @@ def flip_threshold(base: Scenario, plan: Scenario, key: str, settings: RunSettin
             continue
         searched = [min(searched[0], end), max(searched[1], end)]
         if np.sign(f(a)) != np.sign(f(b)):
-            return Flip(plan.name, key, kpi, decision_delta, est, lo, hi, root(a, b),
-                        tuple(searched), False, n)
+            x, above = root(a, b)
+            return Flip(plan.name, key, kpi, decision_delta, est, lo, hi, x, tuple(searched),
+                        False, n, above)
     return Flip(plan.name, key, kpi, decision_delta, est, lo, hi, None, tuple(searched), False,
                 n)
 

@@ -147,6 +147,11 @@ def _simulate(entries: list[Entry], reps: Replications, seed: int, executor: str
             max_replications=reps.max_replications, relative=relative, on_round=on_round)
         if reps.reached is not None:
             reps.count = reps.reached.replications
+        if draws and cmp.others and valid[0].scenario.uncertainty is not None:
+            from sim.experiments.uncertainty import flip_thresholds
+
+            settings = RunSettings(reps.count, seed, executor, scheduler)
+            cmp.base.stats["flips"] = [f.record() for f in flip_thresholds(cmp, settings)]
         for e, r in zip(valid, cmp.results, strict=True):
             e.result = r
         return

@@ -150,13 +150,16 @@ def test_flip_threshold_matches_a_dense_sweep():
     team = next(iter(base.sales.teams))
     plan = with_overrides(base, {f"sales.teams.{team}.count": 2, PRICE: 20000}, name="plan")
     s = RunSettings(4, 5, "serial", parameter_draws=True)
-    flip = flip_threshold(base, plan, LEADS, s, decision_delta=1.0)
+    flip = flip_threshold(base, plan, LEADS, s, decision_delta=-1.0)  # behind at few leads
     grid = np.linspace(2, 40, 11)
     f = np.array([paired_mean(base, plan, LEADS, x, s) for x in grid])
     change = np.nonzero(np.diff(np.sign(f)))[0]
     assert len(change) == 1, f  # one known crossing
     lo, hi = grid[change[0]], grid[change[0] + 1]
     assert flip.fragile and lo <= flip.threshold <= hi
+    assert f[0] < 0 < f[-1] and flip.flips_above  # behind with few leads, ahead with many
+    assert "stays behind base" in flip.sentence("base")
+    assert f"is above {flip.threshold:,.4g}" in flip.sentence("base")
     assert "FRAGILE" in flip.sentence("base")
 
 
