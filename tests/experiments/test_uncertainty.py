@@ -5,11 +5,12 @@ flip threshold against a dense sweep."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from engine_helpers import BASELINE_PATH, one_segment
+from support.cli import run_cli
 
 import sim
 from sim.analysis.uncertainty import first_order_indices, variance_split
@@ -21,9 +22,6 @@ from sim.experiments.settings import RunSettings
 from sim.experiments.uncertainty import flip_threshold, nested, paired_mean
 from sim.scenario.io import load_scenario, scenario_hash, with_overrides
 from sim.scenario.uncertainty import fixed_parameters
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from engine_helpers import BASELINE_PATH, one_segment  # noqa: E402
 
 LEADS = "channels.outbound.fresh_leads_per_sdr_per_month.core"
 PRICE = "pricing.segments.core.list_price_usd"
@@ -175,3 +173,22 @@ def test_compare_writes_the_uncertainty_block_only_with_draws(leads_case, tmp_pa
     block = json.loads((tmp_path / "on" / "summary.json").read_text())["uncertainty"]
     assert block["assumptions"][0]["key"] == LEADS
     assert {r["kpi"] for r in block["spread"]} >= {"npv_operating_profit"}
+
+
+def test_the_commands_draw_by_default_and_fixed_parameters_keeps_todays_bytes(tmp_path):
+    """``revsim run`` of a file with a range: drawn (summary.json has an uncertainty block,
+    the terminal the split); with --fixed-parameters the bytes of the file without it."""
+    ranged = _ranged(tmp_path, "{estimate: 960, range: [850, 1100], source: x}")
+    plain = tmp_path / "plain" / "ranged.yaml"  # the same name, so the same scenario name
+    plain.parent.mkdir()
+    plain.write_text(f"extends: {BASELINE_PATH}\n")
+    args = ("--reps", "2", "--months", "1", "--seed", "7", "--executor", "serial")
+    drawn = run_cli("run", ranged, *args, "--out", tmp_path / "drawn")
+    assert drawn.code == 0, drawn.stderr
+    assert "assumptions" in drawn.stdout and "luck" in drawn.stdout
+    assert "uncertainty" in json.loads((tmp_path / "drawn" / "summary.json").read_text())
+    fixed = run_cli("run", ranged, *args, "--fixed-parameters", "--out", tmp_path / "fixed")
+    today = run_cli("run", plain, *args, "--out", tmp_path / "today")
+    assert fixed.code == today.code == 0
+    assert (tmp_path / "fixed" / "summary.json").read_bytes() == \
+        (tmp_path / "today" / "summary.json").read_bytes()
