@@ -84,14 +84,17 @@ def drawn_fit(fit: Fit, rng: np.random.Generator) -> Fit:
     return out
 
 
-DRAWS = 400
+DRAWS = 1000
 """Draws of the fit pushed through the mapping to estimate the block."""
 SEED = 20251208
 """Their stream: the block depends on the fit only."""
 SKIPPED = ("segment_mix", "contracts", "installed_customers")
 """Keys kept at their estimates: shares that must sum to 1, lists, whole counts."""
-RIDGE = 1e-10
-"""Added to the covariance's diagonal: keys mapped from one estimate move together exactly."""
+DIGITS = 8
+"""Significant digits written (the ridge keeps the rounded covariance positive definite)."""
+RIDGE = 1e-6
+"""Relative widening of each variance: keys mapped from one estimate move together exactly,
+and a covariance with such a pair is only semi-definite."""
 
 
 def _leaves(value, path: tuple) -> dict[str, float]:
@@ -142,8 +145,9 @@ def fitted_block(fit: Fit, base, draws: int = DRAWS, seed: int = SEED) -> dict |
             scales.append("identity")
             z[:, i] = col
     cov = np.cov(z, rowvar=False).reshape(len(keys), len(keys))
-    cov += RIDGE * np.eye(len(keys)) * max(1.0, float(np.mean(np.diag(cov))))
-    return {"keys": keys, "scales": scales, "mean": [float(m) for m in z.mean(axis=0)],
-            "cov": [[float(c) for c in row] for row in cov],
+    cov += RIDGE * np.diag(np.diag(cov))  # each variance a millionth wider: positive definite
+    return {"keys": keys, "scales": scales,
+            "mean": [float(f"{m:.{DIGITS}g}") for m in z.mean(axis=0)],
+            "cov": [[float(f"{c:.{DIGITS}g}") for c in row] for row in cov],
             "source": f"revsim calibrate: {draws} draws of the fitted estimates (their "
                       "intervals and joint blocks) mapped to these keys"}

@@ -249,7 +249,7 @@ def scenario_yaml(fit: Fit, base, base_path: Path, out: Path, inputs: list[str],
         lines.append("# The fit's uncertainty, drawn in every replication unless "
                      "--fixed-parameters:")
         lines.append(yaml.safe_dump({"uncertainty": {"joint": [joint]}}, sort_keys=False,
-                                    width=100).rstrip())
+                                    width=100, default_flow_style=None).rstrip())
     return "\n".join(lines) + "\n"
 
 
