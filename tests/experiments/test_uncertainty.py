@@ -192,3 +192,26 @@ def test_the_commands_draw_by_default_and_fixed_parameters_keeps_todays_bytes(tm
     assert fixed.code == today.code == 0
     assert (tmp_path / "fixed" / "summary.json").read_bytes() == \
         (tmp_path / "today" / "summary.json").read_bytes()
+
+
+def test_the_report_pages_show_the_ranges_and_the_flips(leads_case, tmp_path):
+    """The scenario page's summary carries the assumption section; a saved result keeps
+    its draws and the base's flips, and the comparison's summary names them."""
+    from sim.experiments.uncertainty import flip_thresholds
+    from sim.report import cells
+    from sim.report.store import load_result, save_result
+
+    team = next(iter(leads_case.sales.teams))
+    plan = with_overrides(leads_case, {f"sales.teams.{team}.count": 2, PRICE: 20000},
+                          name="plan")
+    s = RunSettings(4, 5, "serial", parameter_draws=True)
+    cmp = compare(leads_case, [plan], settings=s)
+    cmp.base.stats["flips"] = [f.record() for f in flip_thresholds(cmp, s, replications=2)]
+    page = cells.summary(cmp.base).body
+    assert "assumption ranges" in page and LEADS in page and "luck" in page
+    folders = [save_result(r, tmp_path / r.name) for r in cmp.results]
+    back = load_result(folders[0])
+    assert back.parameters.equals(cmp.base.parameters)
+    loaded = cells.comparison([], results_files=[str(f) for f in folders])
+    assert [f.key for f in loaded.flips] == [LEADS]
+    assert "What would flip the verdict" in cells.compare_summary(loaded).body
