@@ -156,8 +156,9 @@ def paired_mean(base: Scenario, plan: Scenario, key: str, value: float,
     """Mean over replications of plan − base in ``kpi`` with ``key`` set to ``value`` in
     both (the other assumptions drawn as in the run, the same streams)."""
     pair = [with_overrides(sc, {key: value}) for sc in (base, plan)]
-    # a few small runs per step: a process pool would cost more to start than it saves
-    executor = "serial" if settings.executor == "process" else settings.executor
+    # a few small runs per step: a process pool (or a local Dask cluster) would cost more to
+    # start than it saves; a running Dask scheduler is used as given
+    executor = "dask" if settings.executor == "dask" and settings.scheduler else "serial"
     res, _ = run_all(pair, settings.but(progress=False, parameter_draws=True,
                                         executor=executor), "flip")
     b = np.array([d["kpis"][kpi] for d in res[0]], float)
