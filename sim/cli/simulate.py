@@ -233,6 +233,6 @@ def report(
 
     code = build_report([Path(p) for p in scenarios], replications=reps, seed=seed, out_dir=out,
                         executor=ex, months=months, scheduler=scheduler, precision=precision,
-                        fixed_parameters=fixed_parameters,
+                        **({"fixed_parameters": True} if fixed_parameters else {}),
                         **({"max_replications": max_reps} if max_reps is not None else {}))
     raise typer.Exit(int(code))
