@@ -45,12 +45,13 @@ def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def scenario_diff(base, plan) -> list[tuple[str, Any, Any]]:
-    """(dotted key, base value, plan value) for every setting that differs, name and
-    description aside."""
+    """(dotted key, base value, plan value) for every setting that differs, name,
+    description and the assumption ranges aside (a value a plan sets shows as that value)."""
     a, b = _flat(scenario_to_dict(base)), _flat(scenario_to_dict(plan))
     keys = sorted(set(a) | set(b))
     return [(k, a.get(k), b.get(k)) for k in keys
-            if k not in ("name", "description") and a.get(k) != b.get(k)]
+            if k not in ("name", "description") and not k.startswith("uncertainty.")
+            and a.get(k) != b.get(k)]
 
 
 def _short(value: Any) -> str:

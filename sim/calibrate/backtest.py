@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from sim.calibrate.backtest_page import html_page
 from sim.calibrate.backtest_page import terminal_lines as terminal_lines
@@ -40,10 +39,11 @@ from sim.calibrate.backtest_score import (
     score,
 )
 from sim.calibrate.fit import calibrate
-from sim.calibrate.mle import SCALES, Z95, Estimate, Fit
+from sim.calibrate.mle import Fit
 from sim.calibrate.opening import open_pipeline
 from sim.calibrate.run import announce_fit, cap_warnings, check_window, parse_date, read_inputs
 from sim.calibrate.timeline import month_index, shifted_plan
+from sim.calibrate.uncertainty import drawn_fit
 from sim.calibrate.write import scenario_yaml
 from sim.errors import InputError
 from sim.outputs.escape import inline_text
@@ -179,69 +179,6 @@ def work(scenario, reps: int) -> list[tuple]:
 
 
 PARAMETER_STREAM = "backtest_parameters"
-
-
-def _transform(e: Estimate):
-    """The scale on which an estimate's interval is about normal: logit for a probability,
-    log for a positive quantity, else the identity."""
-    if 0 < e.low and e.high < 1 and 0 < e.value < 1:
-        return special.logit, special.expit
-    if e.low > 0:
-        return np.log, np.exp
-    return _identity, _identity
-
-
-def _identity(x):
-    return x
-
-
-def _bounded(e: Estimate) -> bool:
-    """A two-sided finite interval: the estimate can be drawn."""
-    return math.isfinite(e.low) and math.isfinite(e.high) and e.low < e.high
-
-
-def drawn_fit(fit: Fit, rng: np.random.Generator) -> Fit:
-    """A copy of ``fit`` whose estimates are drawn from their sampling distributions.
-
-    Estimates fitted together (``Fit.joint``: a gamma's shape and scale, a Beta's a and b,
-    the churn means and concentration, the price parameters) are drawn together: one
-    multivariate normal step on their own scales (the inverse Hessian), added to the
-    current values (so a churn mean scaled by the engine correction keeps its scale). Every
-    other estimate with a two-sided finite interval is drawn alone: a standard normal z on
-    the scale of :func:`_transform`, with the interval's lower or upper half-width / 1.96
-    as the standard deviation (a split normal: intervals need not be symmetric). Estimates
-    without one (counts, the books, shares, an unbounded concentration) stay as they are."""
-    out = fit.with_estimates(fit.estimates)
-    done: set[str] = set()
-    for block in fit.joint:
-        if done.intersection(block.names) or any(n not in fit.estimates for n in block.names):
-            continue
-        # an estimate the data cannot bound (an unbounded concentration) stays as it is: the
-        # others' marginal law is the block without its row and column
-        keep = [i for i, n in enumerate(block.names) if _bounded(fit.estimates[n])]
-        if not keep:
-            continue
-        cov = block.cov[np.ix_(keep, keep)]
-        step = np.linalg.cholesky(cov) @ rng.standard_normal(len(keep))
-        for i, dz in zip(keep, step, strict=True):
-            name, scale = block.names[i], block.scales[i]
-            e = fit.estimates[name]
-            f, inv = SCALES[scale]
-            out.estimates[name] = Estimate(float(inv(float(f(e.value)) + dz)), e.low, e.high,
-                                           e.n, e.method, e.warning)
-        done.update(block.names)
-    for name, e in fit.estimates.items():
-        if name in done or not _bounded(e):
-            continue
-        f, inv = _transform(e)
-        z = float(rng.standard_normal())
-        mid = float(f(e.value))
-        half = (float(f(e.high)) - mid) if z > 0 else (mid - float(f(e.low)))
-        value = float(inv(mid + z * half / Z95))
-        if f is _identity:  # an interval reaching 0 (or 1): a draw stays inside it
-            value = min(max(value, e.low), e.high)
-        out.estimates[name] = Estimate(value, e.low, e.high, e.n, e.method, e.warning)
-    return out
 
 
 def run_replications(prep: Prepared, reps: int, seed: int, overrides: dict | None,

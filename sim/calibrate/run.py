@@ -154,8 +154,11 @@ def calibrate_files(base_path: Path, files: dict[str, Path | None], as_of: str,
     out_dir = Path(out).absolute().parent
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    def check(fit, extra=None):
-        text = scenario_yaml(fit, base, base_path, out, shown, extra)
+    def check(fit, extra=None, ranges=False):
+        from sim.calibrate.uncertainty import fitted_block
+
+        joint = fitted_block(fit, base) if ranges else None
+        text = scenario_yaml(fit, base, base_path, out, shown, extra, joint)
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", dir=out_dir, prefix=".check-",
                                          delete=True, encoding="utf-8") as fh:
             fh.write(text)
@@ -193,5 +196,5 @@ def calibrate_files(base_path: Path, files: dict[str, Path | None], as_of: str,
         require(correction_work(history, start_w, when), 1, allow_large, None,
                 correction_label(start_w, when))
         fit = correct_churn(fit, base, history, subs, start_w, when, seed=seed)
-        text, _ = check(fit)
+    text, _ = check(fit, ranges=True)  # the written scenario carries the fit's uncertainty
     return text, fit

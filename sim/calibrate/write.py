@@ -211,10 +211,12 @@ def _clean(text: str) -> str:
 
 
 def scenario_yaml(fit: Fit, base, base_path: Path, out: Path, inputs: list[str],
-                  extra: tuple[dict, dict] | None = None) -> str:
+                  extra: tuple[dict, dict] | None = None, joint: dict | None = None) -> str:
     """The calibrated scenario: ``extends`` the base (relative to ``out``), every fitted value
     with its comment, the kept values and warnings listed at the top. ``extra``: more key
-    paths → values and → comments (``revsim backtest``: the horizon and the plan at the cut)."""
+    paths → values and → comments (``revsim backtest``: the horizon and the plan at the cut).
+    ``joint``: the fit's uncertainty as an ``uncertainty.joint`` block
+    (:func:`sim.calibrate.uncertainty.fitted_block`), drawn by run, compare and report."""
     values, notes = to_scenario_overrides(fit, base)
     if extra is not None:
         values.update(extra[0])
@@ -243,6 +245,11 @@ def scenario_yaml(fit: Fit, base, base_path: Path, out: Path, inputs: list[str],
                 lines.append(f"{pad}{_scalar(k)}:")
                 emit(v, depth + 1, (*prefix, k))
     emit(tree, 0, ())
+    if joint is not None:
+        lines.append("# The fit's uncertainty, drawn in every replication unless "
+                     "--fixed-parameters:")
+        lines.append(yaml.safe_dump({"uncertainty": {"joint": [joint]}}, sort_keys=False,
+                                    width=100, default_flow_style=None).rstrip())
     return "\n".join(lines) + "\n"
 
 

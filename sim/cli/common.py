@@ -47,6 +47,8 @@ OutDirOpt = opt(Path, "--out", help="Folder for the results (atomically).")
 ActualsOpt = opt(Path, "--actuals", help="Monthly actuals (CSV or Excel; see the README).")
 PrecisionOpt = opt(float | None, "--precision", help="Add replications until each NPV "
                    "difference's 95% interval is within ± this USD.")
+FixedParametersOpt = opt(bool, "--fixed-parameters", help="Every replication uses the "
+                         "point estimates (no parameter uncertainty in the band).")
 BaseOpt = opt(str, "--base", help="Scenario the calibrated one extends.")
 SubscriptionsOpt = opt(Path | None, "--subscriptions", help="Subscriptions (CSV or Excel).")
 OpportunitiesOpt = opt(Path | None, "--opportunities", help="Opportunities (CSV or Excel).")

@@ -12,6 +12,7 @@ from sim.cli import common as cli
 from sim.experiments.grid import load_sweep
 from sim.experiments.settings import REPORT_MAX_REPS, precision_problems
 from sim.scenario.io import ScenarioError, scenario_hash
+from sim.scenario.uncertainty import fixed_parameters as fixed
 
 
 @cli.app.command()
@@ -53,28 +54,37 @@ def run(
     scheduler: cli.SchedulerOpt = None, allow_large: cli.AllowLargeOpt = False,
     out: cli.OutOpt = None,
     events: cli.opt(bool, "--events", help="Replication 0's events too (needs --out).") = False,
+    fixed_parameters: cli.FixedParametersOpt = False,
 ) -> None:
-    """Run replications of one scenario and print its headline KPIs (P50, P10 – P90)."""
+    """Run replications of one scenario and print its headline KPIs (P50, P10 – P90). Values
+    with a range are drawn in every replication unless --fixed-parameters."""
     with cli.refusing():
         ex = cli.checked(reps, seed, executor, scheduler)
         cli.check("--events: needs --out DIR" if events and out is None else None)
         sc = cli.load(scenario, sets, {"horizon_months": months} if months is not None else None)
+        sc = fixed(sc) if fixed_parameters else sc
         cli.check_work([(sc, 1)], reps, allow_large)
     with cli.claim(out):
         from sim.analysis import constraints
+        from sim.experiments.draws import drawn_scenario
         from sim.experiments.experiment import run_experiment
         from sim.experiments.replication import simulate
-        from sim.report.terminal import kpi_table, target_text_table
+        from sim.experiments.settings import RunSettings
+        from sim.report.terminal import kpi_table, spread_lines, target_text_table
 
-        result = run_experiment(sc, replications=reps, seed=seed, executor=ex,
-                                scheduler=scheduler, progress=True)
+        settings = RunSettings(reps, seed, ex, scheduler, progress=True,
+                               parameter_draws=not fixed_parameters)
+        result = run_experiment(sc, settings=settings)
         cli.show(kpi_table(result.kpi_summary, f"{sc.name}  (hash {scenario_hash(sc)}, {reps} "
                            f"replications, seed {seed}, {sc.horizon_months} months)"))
         if sc.targets:
             cli.show(target_text_table(result.target_summary, f"Targets ({reps} replications)"))
         cli.show(constraints.statement(result.constraints()))
+        if not result.parameters.empty:
+            cli.show(*spread_lines(result))
         if out is not None:  # the event log: the same streams as replication 0 of the run
-            log = simulate(sc, seed=seed, replication=0, events=True).events if events else None
+            first = drawn_scenario(sc, seed, 0)[0] if settings.parameter_draws else sc
+            log = simulate(first, seed=seed, replication=0, events=True).events if events else None
             extra = {"events.parquet": log} if events else None
             cli.write(out, lambda: result.write(out, extra=extra))
 
@@ -88,26 +98,36 @@ def compare(
     scheduler: cli.SchedulerOpt = None, allow_large: cli.AllowLargeOpt = False,
     out: cli.OutOpt = None, precision: cli.PrecisionOpt = None,
     max_reps: cli.opt(int, "--max-reps", help="Most replications --precision may run.") = 200,
+    fixed_parameters: cli.FixedParametersOpt = False,
 ) -> None:
     """Run scenarios on the same seeds (common random numbers); deltas against the base.
-    --precision adds replications from --reps up to --max-reps (a warning if not reached)."""
+    --precision adds replications from --reps up to --max-reps (a warning if not reached).
+    Values with a range are drawn (the same draw for every scenario in a replication) and
+    each verdict names the values at which it would flip, unless --fixed-parameters."""
     adaptive = precision is not None
     with cli.refusing():
         cli.check_flags(reps, seed)
         cli.check(*precision_problems(precision, reps, max_reps, adaptive))
         ex = cli.executor(executor, scheduler)
         base_sc, *other_sc = cli.load_all([base, *others], cli.with_months(sets, months))
+        if fixed_parameters:
+            base_sc, *other_sc = map(fixed, (base_sc, *other_sc))
         cli.check_work([(s, 1) for s in (base_sc, *other_sc)], max_reps if adaptive else reps,
                        allow_large, "--max-reps" if adaptive else "--reps")
     with cli.claim(out):
         from sim.analysis.verdict import binding_sentences
         from sim.experiments.compare import compare_adaptive
         from sim.experiments.settings import RunSettings
-        from sim.report.terminal import compare_table, investment_lines
+        from sim.report.terminal import compare_table, investment_lines, spread_lines
 
-        result, reached = compare_adaptive(
-            base_sc, other_sc, RunSettings(reps, seed, ex, scheduler, progress=True),
-            precision, max_replications=max_reps)
+        settings = RunSettings(reps, seed, ex, scheduler, progress=True,
+                               parameter_draws=not fixed_parameters)
+        result, reached = compare_adaptive(base_sc, other_sc, settings, precision,
+                                           max_replications=max_reps)
+        if settings.parameter_draws and base_sc.uncertainty is not None:
+            from sim.experiments.uncertainty import flip_thresholds
+
+            result.flips = flip_thresholds(result, settings)
         reps = reached.replications if reached is not None else reps
         cli.show(compare_table(result, f"Against {base_sc.name}  ({reps} replications, seed "
                                f"{seed}, same random streams)"))
@@ -115,6 +135,9 @@ def compare(
             result.investment_table()))
         found = {r.name: r.constraints() for r in result.results}
         cli.show(*binding_sentences(found, base_sc.name))
+        if not result.base.parameters.empty:
+            cli.show(*spread_lines(result.base))
+        cli.show(*(f.sentence(base_sc.name) for f in result.flips or ()))
         if reached is not None and reached.reached:
             cli.show(reached.message())
         elif reached is not None:
@@ -188,6 +211,7 @@ def report(
     out: cli.opt(Path, "--out", help="Report folder.") = Path("reports"),
     precision: cli.PrecisionOpt = None,
     max_reps: cli.opt(int | None, "--max-reps", help="Most replications (default 100).") = None,
+    fixed_parameters: cli.FixedParametersOpt = False,
 ) -> None:
     """Execute the report notebooks for the scenarios: HTML, Excel and an index page. Without
     --reps, replications are added (10 first) until every plan's NPV difference is within
@@ -209,5 +233,6 @@ def report(
 
     code = build_report([Path(p) for p in scenarios], replications=reps, seed=seed, out_dir=out,
                         executor=ex, months=months, scheduler=scheduler, precision=precision,
+                        **({"fixed_parameters": True} if fixed_parameters else {}),
                         **({"max_replications": max_reps} if max_reps is not None else {}))
     raise typer.Exit(int(code))

@@ -58,6 +58,9 @@ class CompareResult:
     base: ExperimentResult
     others: list[ExperimentResult]
     deltas: pd.DataFrame
+    flips: list | None = None
+    """Where each decision would flip along each assumption
+    (:func:`sim.experiments.uncertainty.flip_thresholds`), when searched."""
 
     @property
     def results(self) -> list[ExperimentResult]:
@@ -125,6 +128,10 @@ class CompareResult:
                            r.constraints()) for r in self.results},
                        "deltas": records(self.deltas),
                        "investment": records(invest)}
+            if not self.base.parameters.empty or self.flips:  # only with drawn assumptions
+                from sim.experiments.uncertainty import compare_uncertainty
+
+                summary["uncertainty"] = compare_uncertainty(self)
             (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=json_default))
             write_run_facts(tmp / "run.json", self.base.stats)
         return Path(out_dir)

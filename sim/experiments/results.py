@@ -66,6 +66,9 @@ class ExperimentResult:
     stats: dict = field(default_factory=dict)
     by_team: pd.DataFrame = field(default_factory=pd.DataFrame)
     """Per sales team, month and replication (see ``SimulationResult.by_team``)."""
+    parameters: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """The assumptions each replication drew (``replication`` and one column per dotted
+    key; :mod:`sim.experiments.draws`); empty when every value was fixed."""
 
     @property
     def name(self) -> str:
@@ -144,6 +147,10 @@ class ExperimentResult:
                 "binding_constraint": constraints.summary_entry(self.constraints()),
                 "simpy_events": self.stats.get("simpy_events"),
             }
+            if not self.parameters.empty:  # only with drawn assumptions: bytes kept without
+                from sim.experiments.uncertainty import uncertainty_summary
+
+                summary["uncertainty"] = uncertainty_summary(self)
             (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=json_default))
             (tmp / "scenario.resolved.yaml").write_text(scenario_to_yaml(self.scenario, self.seed))
             write_run_facts(tmp / "run.json", self.stats)
@@ -167,6 +174,9 @@ def assemble(sc: Scenario, seed: int, n: int, parts: list[dict], stats: dict) ->
         kpis=pd.DataFrame([p["kpis"] for p in parts]),
         attainment=pd.concat(att, ignore_index=True) if att else pd.DataFrame(),
         stats={**stats, "simpy_events": int(sum(p["simpy_events"] for p in parts))},
+        parameters=(pd.DataFrame([{"replication": p["replication"], **p["parameters"]}
+                                  for p in parts])
+                    if any(p.get("parameters") for p in parts) else pd.DataFrame()),
     )
 
 

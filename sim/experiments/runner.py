@@ -22,6 +22,7 @@ from sim.analysis import metrics
 from sim.analysis.targets import target_attainment
 from sim.analysis.value import value_kpis
 from sim.experiments import executors
+from sim.experiments.draws import drawn_scenario
 from sim.experiments.replication import simulate
 from sim.experiments.settings import RunSettings
 from sim.scenario.model import Scenario
@@ -39,15 +40,19 @@ def _month_hook(on_months: Callable[[int], None]) -> Callable[[int, int], None]:
     return hook
 
 
-def _replicate(scenario: Scenario, seed: int, reps: Sequence[int]) -> list[dict]:
+def _replicate(scenario: Scenario, seed: int, reps: Sequence[int],
+               draws: bool = False) -> list[dict]:
     """Run replications in a worker and keep only their tables and KPIs (no event logs);
-    simulated months go to :func:`sim.experiments.executors.month_sink` for the progress display."""
+    simulated months go to :func:`sim.experiments.executors.month_sink` for the progress display.
+    With ``draws`` each replication first draws the scenario's uncertain values
+    (:mod:`sim.experiments.draws`); without, they stay at their estimates."""
     targets = [t.model_dump() for t in scenario.targets]
     rate = scenario.finance.discount_rate_per_year_frac
     on_months = executors.month_sink()
     out = []
     for r in reps:
-        res = simulate(scenario, seed=seed, replication=r,
+        sc, values = drawn_scenario(scenario, seed, r) if draws else (scenario, {})
+        res = simulate(sc, seed=seed, replication=r,
                        progress=_month_hook(on_months) if on_months else None)
         yearly = metrics.saas_metrics(res.monthly, res.cohorts, res.initial)
         kpis = metrics.headline_kpis(res.monthly, res.cohorts, res.initial, rate, yearly=yearly)
@@ -67,6 +72,7 @@ def _replicate(scenario: Scenario, seed: int, reps: Sequence[int]) -> list[dict]
             "kpis": kpis,
             "attainment": att.assign(replication=r) if len(att) else att,
             "simpy_events": res.stats["simpy_events"],
+            "parameters": values,
         })
     return out
 
@@ -77,14 +83,14 @@ def _chunks(n: int, workers: int, first: int = 0) -> list[list[int]]:
 
 
 def _execute(
-    jobs: list[tuple[Any, Scenario, int, list[int]]],
+    jobs: list[tuple[Any, Scenario, int, list[int], bool]],
     executor: str,
     scheduler: str | None,
     workers: int | None,
     on_done: Callable[[Any, int], None] | None,
     on_months: Callable[[int], None] | None = None,
 ) -> dict[Any, list[dict]]:
-    """Run (key, scenario, seed, reps) jobs; return results per key sorted by replication.
+    """Run (key, scenario, seed, reps, draws) jobs; return results per key sorted by replication.
     ``on_done(key, replications)`` follows finished chunks; ``on_months(n)`` follows simulated
     months inside replications (serial and process executors)."""
     results: dict[Any, list[dict]] = {key: [] for key, *_ in jobs}
@@ -94,7 +100,8 @@ def _execute(
         if on_done:
             on_done(key, len(chunk))
 
-    executors.run([(key, _replicate, (sc, seed, reps)) for key, sc, seed, reps in jobs],
+    executors.run([(key, _replicate, (sc, seed, reps, draws))
+                   for key, sc, seed, reps, draws in jobs],
                   executor, collect, scheduler, workers, on_months)
     for key in results:
         results[key].sort(key=lambda d: d["replication"])
@@ -164,8 +171,9 @@ def run_all(scenarios: Sequence[Scenario], settings: RunSettings, label: str,
     if executor == "process" and (replications - first) * len(scenarios) < 2:
         executor = "serial"  # a pool costs more than it saves for one replication
     n_workers = workers or os.cpu_count() or 1
-    jobs = [(i, sc, seed, reps) for i, sc in enumerate(scenarios)
-            for reps in _chunks(replications, n_workers, first)]
+    draws = settings.parameter_draws
+    jobs = [(i, sc, seed, reps, draws and sc.uncertainty is not None)
+            for i, sc in enumerate(scenarios) for reps in _chunks(replications, n_workers, first)]
     horizon = {i: sc.horizon_months for i, sc in enumerate(scenarios)}
     bar = Progress((replications - first) * sum(horizon.values()), label, progress)
     live = executor in ("serial", "process")  # months tick inside replications

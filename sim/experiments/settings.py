@@ -1,7 +1,8 @@
 """How an experiment runs: the six run parameters every experiment takes, as one value.
 
 They change how many replications run, on which streams and where — never what a replication
-computes: replication ``r`` of seed ``s`` is the same on every executor and worker count.
+computes (except ``parameter_draws``, which decides whether the assumptions are drawn):
+replication ``r`` of seed ``s`` is the same on every executor and worker count.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ class RunSettings:
     """Worker processes; None uses every core."""
     progress: bool = False
     """Show progress in simulated months on the terminal (stderr)."""
+    parameter_draws: bool = False
+    """Draw the scenarios' uncertain values (their ranges) in every replication
+    (:mod:`sim.experiments.draws`); False runs every value at its estimate, as
+    ``--fixed-parameters`` does. The commands draw by default; the Python API when asked."""
 
     def but(self, **changes) -> RunSettings:
         """A copy with some fields changed."""

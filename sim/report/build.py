@@ -44,6 +44,7 @@ from sim.report.jupyter import one_line as _one_line
 from sim.report.store import save_result
 from sim.report.workbook import WORKBOOK, write_workbook
 from sim.scenario.io import ScenarioError, load_scenario
+from sim.scenario.uncertainty import fixed_parameters
 
 if TYPE_CHECKING:
     pass
@@ -128,7 +129,7 @@ class Replications:
 
 def _simulate(entries: list[Entry], reps: Replications, seed: int, executor: str,
               scheduler: str | None = None, progress: bool = False,
-              on_round=None) -> None:
+              on_round=None, draws: bool = True) -> None:
     """All valid scenarios in one ``compare`` (shared streams, one pool), adaptive when
     ``reps`` asks for a precision; if that fails, each on its own (at the count reached, or
     ``REPORT_FIXED_REPS``) so one broken scenario does not sink the others."""
@@ -141,10 +142,16 @@ def _simulate(entries: list[Entry], reps: Replications, seed: int, executor: str
     try:
         cmp, reps.reached = compare_adaptive(
             valid[0].scenario, [e.scenario for e in valid[1:]],
-            RunSettings(first, seed, executor, scheduler, progress=progress), target,
+            RunSettings(first, seed, executor, scheduler, progress=progress,
+                        parameter_draws=draws), target,
             max_replications=reps.max_replications, relative=relative, on_round=on_round)
         if reps.reached is not None:
             reps.count = reps.reached.replications
+        if draws and cmp.others and valid[0].scenario.uncertainty is not None:
+            from sim.experiments.uncertainty import flip_thresholds
+
+            settings = RunSettings(reps.count, seed, executor, scheduler)
+            cmp.base.stats["flips"] = [f.record() for f in flip_thresholds(cmp, settings)]
         for e, r in zip(valid, cmp.results, strict=True):
             e.result = r
         return
@@ -155,8 +162,8 @@ def _simulate(entries: list[Entry], reps: Replications, seed: int, executor: str
     reps.reached = None
     for e in valid:
         try:
-            e.result = run_experiment(e.scenario, replications=reps.count, seed=seed,
-                                      executor=executor, scheduler=scheduler)
+            e.result = run_experiment(e.scenario, settings=RunSettings(
+                reps.count, seed, executor, scheduler, parameter_draws=draws))
         except Exception as exc:
             e.error = f"{e.path.name}: simulation failed: {_one_line(f'{type(exc).__name__}: {exc}')}"
 
@@ -168,7 +175,8 @@ def build_report(paths: Sequence[str | Path], replications: int | None = None, s
                  out_dir: str | Path = "reports", executor: str = "process",
                  months: int | None = None, scheduler: str | None = None,
                  precision: float | None = None,
-                 max_replications: int = REPORT_MAX_REPS) -> int:
+                 max_replications: int = REPORT_MAX_REPS,
+                 fixed_parameters: bool = False) -> int:
     """Build the report folder for ``paths`` (first = base) and return an exit code:
     0 all good, 1 some scenario or notebook failed (marked in the index), 2 no scenario could
     be loaded (nothing written; an earlier report stays as it was).
@@ -177,7 +185,8 @@ def build_report(paths: Sequence[str | Path], replications: int | None = None, s
     until every plan's 95% interval on its NPV difference to the base is within
     ±``precision`` USD, or ±``REPORT_PRECISION_FRAC`` of the base's NPV when ``precision`` is
     None, starting from ``replications`` (default ``REPORT_INITIAL_REPS``) and stopping at
-    ``max_replications`` with a one-line warning. One scenario runs ``REPORT_FIXED_REPS``."""
+    ``max_replications`` with a one-line warning. One scenario runs ``REPORT_FIXED_REPS``.
+    Values with a range are drawn in every replication unless ``fixed_parameters``."""
     reps = Replications(fixed=replications, precision=precision,
                         max_replications=max_replications)
     t0 = time.perf_counter()
@@ -194,13 +203,17 @@ def build_report(paths: Sequence[str | Path], replications: int | None = None, s
         print(terminal_text(str(exc)), file=sys.stderr)
         return exc.code
     with dest:
-        return _build(entries, dest, out_dir, reps, seed, executor, months, scheduler, t0)
+        return _build(entries, dest, out_dir, reps, seed, executor, months, scheduler, t0,
+                      not fixed_parameters)
 
 
 def _build(entries: list[Entry], dest: Claim, out_dir: str | Path, reps: Replications,
            seed: int, executor: str, months: int | None, scheduler: str | None,
-           t0: float) -> int:
+           t0: float, draws: bool = True) -> int:
     _load(entries, months)
+    if not draws:
+        for e in entries:
+            e.scenario = fixed_parameters(e.scenario) if e.scenario is not None else None
     if not any(e.ok for e in entries):
         for e in entries:
             print(terminal_text(e.error), file=sys.stderr)
@@ -218,7 +231,7 @@ def _build(entries: list[Entry], dest: Claim, out_dir: str | Path, reps: Replica
                       f"NPV difference {fmt_dollars(widest)} (target {fmt_dollars(target)})", t0)
 
             _simulate(entries, reps, seed, executor, scheduler, progress=_progress_on(),
-                      on_round=round_done)
+                      on_round=round_done, draws=draws)
             replications = reps.count
             if reps.reached is not None and not reps.reached.reached:
                 print(terminal_text(f"revsim report: warning: {reps.reached.message()}"),

@@ -23,6 +23,7 @@ from sim.experiments.experiment import (
     pricing_sweep,  # noqa: F401 - a notebook cell: nb.pricing_sweep
     run_experiment,
 )
+from sim.experiments.uncertainty import Flip
 from sim.kpis import decision_rank, fmt_dollars, fmt_lever, fmt_usd, fmt_value
 from sim.kpis import label as kpi_label
 from sim.outputs.escape import html_text, style_table
@@ -111,8 +112,9 @@ def comparison(scenarios: Sequence[str], project_root: str | Path = "..",
     """Several scenarios against the first, on the same seeds: loaded or run here."""
     if results_files:
         results = [load_result(project_path(f, ".")) for f in results_files]
+        flips = [Flip.from_record(r) for r in results[0].stats.get("flips") or ()]
         return CompareResult(base=results[0], others=results[1:],
-                             deltas=deltas_table(results[0], results[1:]))
+                             deltas=deltas_table(results[0], results[1:]), flips=flips or None)
     scs = [scenario_for(p, project_root, months) for p in scenarios]
     return compare(scs[0], scs[1:], replications=replications, seed=seed, executor=executor)
 
@@ -145,7 +147,46 @@ def summary(result: ExperimentResult) -> _Html:
     text = "\n".join([f"{sc.name} (seed {result.seed}, {result.replications} reps, hash "
                       f"{result.hash})", binds,
                        *(f"{r.label}: {r.text}" for r in kp.itertuples())])
+    if not result.parameters.empty:
+        more_body, more_text = _uncertainty_section(result)
+        body, text = body + more_body, text + "\n" + more_text
     return _Html(body, text, {MIME_KPIS: kpi_record(result)})
+
+
+def _uncertainty_section(result: ExperimentResult) -> tuple[str, str]:
+    """What the company does not know: the ranged values, the share of each KPI's spread
+    they cause (the rest is luck) and which matter most (first-order Sobol indices)."""
+    from sim.experiments.uncertainty import assumption_rows, index_table, spread_table
+
+    rows = "".join(
+        f"<tr><td><code>{html_text(a['key'])}</code></td><td>{a['estimate']:,.4g}</td>"
+        f"<td>{a['low']:,.4g} – {a['high']:,.4g}</td><td>{html_text(a['source'])}</td></tr>"
+        for a in assumption_rows(result.scenario))
+    split = spread_table(result)
+    shares = "".join(
+        f"<tr><th>{html_text(r['label'])}</th><td>"
+        + ("n/a" if r["assumptions_share"] != r["assumptions_share"] else
+           f"{r['assumptions_share']:.0%} assumptions · {1 - r['assumptions_share']:.0%} luck")
+        + "</td></tr>" for _, r in split.iterrows())
+    idx = index_table(result)
+    ranked = "".join(f"<li><code>{html_text(r['assumption'])}</code>: {r['first_order']:.2f} "
+                     f"(± {r['first_order_conf']:.2f})</li>" for _, r in idx.iterrows())
+    body = ("<h4 class=\"uncertainty\">What we don't know: assumption ranges</h4>"
+            "<p>These values were drawn in every replication (two replications per draw); "
+            "the intervals above hold both what the company does not know and luck.</p>"
+            "<table><thead><tr><th>Assumption</th><th>Estimate</th><th>Range</th>"
+            f"<th>Source</th></tr></thead><tbody>{rows}</tbody></table>"
+            "<table><thead><tr><th>KPI</th><th>Share of the variance</th></tr></thead>"
+            f"<tbody>{shares}</tbody></table>"
+            + (f"<p>Assumptions that matter most for {html_text(kpi_label(idx['kpi'].iloc[0]))} "
+               "(first-order Sobol index, RBD-FAST via SALib):</p>"
+               f"<ul>{ranked}</ul>" if len(idx) else
+               "<p><small>Too few replications for sensitivity indices.</small></p>"))
+    text = "\n".join(["Assumption ranges drawn:",
+                      *(f"{r['label']}: {r['assumptions_share']:.0%} of the variance from the "
+                        "assumptions" for _, r in split.iterrows()
+                        if r["assumptions_share"] == r["assumptions_share"])])
+    return body, text
 
 
 def assumptions(result_or_scenario: ExperimentResult | Scenario):
@@ -287,8 +328,16 @@ def compare_summary(cmp: CompareResult) -> _Html:
             f"<p>{len(cmp.others)} scenario(s) against <b>{html_text(b.name)}</b>, "
             f"{b.replications} replications each on the same random streams (seed {b.seed}), "
             f"{b.scenario.horizon_months} months.</p><ul>{items}</ul>")
+    flips = [f.sentence(b.name) for f in cmp.flips or ()]
+    if flips:
+        body += ("<h4 class=\"flips\">What would flip the verdict</h4><p>For each assumption "
+                 "with a range, the value at which the plan's mean paired difference in NPV of "
+                 "operating profit crosses zero (same random streams); a flip inside the range "
+                 "makes the decision fragile.</p><ul>"
+                 + "".join(f"<li>{'<b>' if 'FRAGILE' in x else ''}{html_text(x)}"
+                           f"{'</b>' if 'FRAGILE' in x else ''}</li>" for x in flips) + "</ul>")
     return _Html(body, "\n".join([*binds, f"{len(cmp.results)} scenarios, base {b.name}, "
-                                   f"seed {b.seed}"]))
+                                   f"seed {b.seed}", *flips]))
 
 
 def compare_levers(cmp: CompareResult):

@@ -62,6 +62,8 @@ def save_result(result: ExperimentResult, folder: str | Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name in RESULT_TABLES:
         write_parquet(getattr(result, name), folder / f"{name}.parquet")
+    if not result.parameters.empty:  # the assumptions each replication drew
+        write_parquet(result.parameters, folder / "parameters.parquet")
     meta = {"format": RESULT_FORMAT, "seed": result.seed, "replications": result.replications,
             "stats": json_safe(result.stats), "scenario": scenario_to_dict(result.scenario)}
     (folder / "result.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
@@ -80,6 +82,8 @@ def load_result(folder: str | Path) -> ExperimentResult:
                          f"{meta.get('format') if isinstance(meta, dict) else None!r})")
     tables = {name: pd.read_parquet(folder / f"{name}.parquet", engine="pyarrow")
               for name in RESULT_TABLES}
+    if (folder / "parameters.parquet").is_file():
+        tables["parameters"] = pd.read_parquet(folder / "parameters.parquet", engine="pyarrow")
     return ExperimentResult(scenario=scenario_from_dict(meta["scenario"], str(folder)),
                             seed=int(meta["seed"]), replications=int(meta["replications"]),
                             stats=dict(meta.get("stats") or {}), **tables)

@@ -168,3 +168,24 @@ def investment_lines(table) -> list[str]:
             f"(95% CI {fmt_range('npv_usd', r['npv_delta_ci_low'], r['npv_delta_ci_high'])}, "
             f"at {r['discount_rate_frac']:.0%} a year); IRR of Δ {irr}")
     return [terminal_text(line) for line in lines]
+
+
+def spread_lines(result) -> list[str]:
+    """What the assumptions contribute to a run's spread: per KPI the share of its variance
+    from the assumptions (the rest is luck), then the assumptions that matter most."""
+    from sim.experiments.uncertainty import index_table, spread_table
+
+    out = ["Spread from the assumptions vs luck (law of total variance over the drawn "
+           "assumptions, two replications per draw):"]
+    for _, r in spread_table(result).iterrows():
+        share = r["assumptions_share"]
+        shown = "n/a (too few draws)" if share != share else f"{share:.0%} assumptions, " \
+            f"{1 - share:.0%} luck"
+        out.append(f"  {r['label']}: {shown}")
+    idx = index_table(result)
+    if len(idx):
+        out.append("Assumptions that matter most (first-order Sobol index, RBD-FAST via SALib, "
+                   f"on {short_label(idx['kpi'].iloc[0])}):")
+        out += [f"  {r['assumption']}: {r['first_order']:.2f} (± {r['first_order_conf']:.2f})"
+                for _, r in idx.iterrows()]
+    return out

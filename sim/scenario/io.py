@@ -212,9 +212,11 @@ def with_overrides(scenario: Scenario, overrides: Iterable[str] | Mapping[str, A
     the scenario's name unless ``name`` is given (or the overrides set ``name``): give a
     variant its own name before comparing it, or tables and the verdict label it as the base."""
     origins: dict[tuple, str] = {}
-    data = apply_overrides(
-        scenario_to_dict(scenario), parse_overrides(overrides), origins, scenario.name
-    )
+    overrides = parse_overrides(overrides)
+    data = apply_overrides(scenario_to_dict(scenario), overrides, origins, scenario.name)
+    if scenario.uncertainty is not None:  # a value set here is that value, not a draw
+        left = scenario.uncertainty.without(set(overrides))
+        data["uncertainty"] = None if left is None else left.model_dump(mode="json", by_alias=True)
     if name is not None:
         data["name"] = name
     try:
@@ -224,11 +226,12 @@ def with_overrides(scenario: Scenario, overrides: Iterable[str] | Mapping[str, A
 
 
 def scenario_to_dict(scenario: Scenario) -> dict:
-    """Plain JSON-compatible dict of the resolved scenario. An unset calendar (and an unset
+    """Plain JSON-compatible dict of the resolved scenario. An unset calendar or uncertainty
+    (and an unset
     ``segments.*.installed_arr_usd``, a single target's ``all``) is left out, so scenarios
     without one keep the hash they had before it existed."""
-    out = scenario.model_dump(mode="json", by_alias=True,
-                              exclude={"calendar"} if scenario.calendar is None else None)
+    unset = {k for k in ("calendar", "uncertainty") if getattr(scenario, k) is None}
+    out = scenario.model_dump(mode="json", by_alias=True, exclude=unset or None)
     for seg in out.get("segments", {}).values():
         if seg.get("installed_arr_usd", 0) is None:
             del seg["installed_arr_usd"]

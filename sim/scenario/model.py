@@ -76,6 +76,7 @@ from sim.scenario.finance import (
 )
 from sim.scenario.market import ContractOption, Expansion, Segment
 from sim.scenario.pricing import Pricing, SegmentPrice
+from sim.scenario.uncertainty import Uncertainty, check_uncertainty, extract_inline
 
 
 class Scenario(Model):
@@ -103,6 +104,15 @@ class Scenario(Model):
     """The running business at day 0: pipeline in flight, receivables, the base's tenure."""
     calendar: Calendar | None = None
     """Start month and fiscal-year start; without it reports say Month 1, Year 1."""
+    uncertainty: Uncertainty | None = None
+    """What the company does not know: ranges on values, drawn once per replication unless
+    parameters are fixed (``sim.scenario.uncertainty``; inline ``{estimate: ...}`` values of
+    a file land here). None: every value is known."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inline_ranges(cls, data):
+        return extract_inline(data)
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -165,6 +175,8 @@ class Scenario(Model):
                 problems.append(
                     f"account_plan.segments: unknown segment {seg!r} (segments are {sorted(names)})"
                 )
+        if self.uncertainty is not None:
+            problems.extend(check_uncertainty(self))
         if problems:
             raise ValueError("; ".join(problems))
         return self
