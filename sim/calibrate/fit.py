@@ -62,6 +62,7 @@ class Inputs:
     leads: pd.DataFrame | None = None
     invoices: pd.DataFrame | None = None
     actuals: pd.DataFrame | None = None
+    finance: pd.DataFrame | None = None
 
 
 def _days(a, b) -> np.ndarray:
@@ -94,6 +95,9 @@ def calibrate(inputs: Inputs, base, as_of: pd.Timestamp,
     from sim.calibrate.opening import fit_opening  # the state at as-of
 
     fit_opening(fit, subs, opps, inv, base, as_of)
+    from sim.calibrate.books import fit_books  # costs, headcount, salaries and cash
+
+    fit_books(fit, inputs.finance, subs, base, as_of)
     missing = {"subscriptions": inputs.subscriptions, "opportunities": inputs.opportunities,
                "leads": inputs.leads, "invoices": inputs.invoices}
     for name, df in missing.items():
@@ -103,13 +107,18 @@ def calibrate(inputs: Inputs, base, as_of: pd.Timestamp,
 
 
 def _before(df, col, as_of):
-    """Rows that started before the as-of date; later dates are cut to what was known."""
+    """Rows that started before the as-of date; later dates are cut to what was known.
+
+    A subscription is ``[start_date, end_date)``, as billing systems mean it: one that ends
+    on the as-of date is not active on it; its churn is known at the cut (a snapshot taken
+    on a month start, where churners end on the snapshot date). A close or a payment dated
+    on or after the as-of date is not yet known."""
     if df is None:
         return None
     df = df[df[col] < as_of].copy()
     for c in ("end_date", "closed_date", "paid_date"):
         if c in df.columns:
-            late = df[c] >= as_of
+            late = df[c] > as_of if c == "end_date" else df[c] >= as_of
             df.loc[late, c] = pd.NaT
             if c == "closed_date":
                 df.loc[late, "outcome"] = "open"

@@ -33,7 +33,7 @@ from sim.outputs.escape import inline_text
 
 KEYS = {"columns", "values", "date_format", "constant", "segment", "multiply", "product",
         "blank_when"}
-KINDS = ("subscriptions", "opportunities", "leads", "invoices", "actuals")
+KINDS = ("subscriptions", "opportunities", "leads", "invoices", "actuals", "finance")
 
 Scalar = StrictStr | int | float | bool | None
 Number = Annotated[float, Field(allow_inf_nan=False)]

@@ -39,7 +39,8 @@ HIST_BINS = 30
 
 def save_fit(fit: Fit, path: Path) -> None:
     data = {"as_of": fit.as_of, "estimates": {k: asdict(e) for k, e in fit.estimates.items()},
-            "unsupported": fit.unsupported, "warnings": fit.warnings}
+            "unsupported": fit.unsupported, "warnings": fit.warnings,
+            "failed": {k: asdict(e) for k, e in fit.failed.items()}, "notes": fit.notes}
     Path(path).write_text(json.dumps(data, indent=1, allow_nan=True) + "\n", encoding="utf-8")
 
 
@@ -47,7 +48,9 @@ def load_fit(path: Path) -> Fit:
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     return Fit(as_of=data["as_of"],
                estimates={k: Estimate(**v) for k, v in data["estimates"].items()},
-               unsupported=list(data["unsupported"]), warnings=list(data["warnings"]))
+               unsupported=list(data["unsupported"]), warnings=list(data["warnings"]),
+               failed={k: Estimate(**v) for k, v in data.get("failed", {}).items()},
+               notes=list(data.get("notes", [])))
 
 
 @dataclass
