@@ -249,6 +249,21 @@ def _fit_subscriptions(fit: Fit, seg: str, s: pd.DataFrame, as_of, history_start
                 active_price.append(arr[-1] / seats / (1 - disc))
     churn, joint = sbg_fit({k: (np.asarray(v[0], float), np.asarray(v[1], bool),
                                 np.asarray(v[2], float)) for k, v in groups.items()})
+    if "monthly" in groups:  # duration dependence: the beta-discrete-Weibull beside the sBG
+        from sim.calibrate.churn_law import fit_laws, law_note
+
+        g = groups["monthly"]
+        laws = fit_laws(np.asarray(g[0], float), np.asarray(g[1], bool), np.asarray(g[2], float))
+        if laws is not None:
+            for k in ("mean", "concentration", "c"):
+                fit.estimates[f"{p}bdw_{k}"] = laws[k]
+            fit.notes.append(law_note(seg, laws))
+            if laws["chosen"] != "shifted-beta-geometric" and not laws["c"].covers(1.0):
+                fit.warnings.append(
+                    f"{p}churn law: duration-dependent (beta-discrete-Weibull c="
+                    f"{laws['c'].value:.3g}) fits better than the shifted-beta-geometric the "
+                    "engine simulates; early churn may be under-stated (see the calibration "
+                    "report's survival curves)")
     # one mean per kind of term (a T-month term has mean 1 - r12^(T/12)), one concentration;
     # the most common 12+ month term is the one written
     fit.add(p + "monthly_churn_mean", churn.get("monthly"), "no lifetimes on this kind of contract")
