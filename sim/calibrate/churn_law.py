@@ -35,7 +35,7 @@ def bdw_loglik(a: float, b: float, c: float, t, alive, d0, weight=None) -> float
     after t periods with S(t), left-truncated at d0 periods survived."""
     t = np.asarray(t, float)
     s_t = log_survival(a, b, c, t)
-    s_prev = log_survival(a, b, c, t - 1)
+    s_prev = log_survival(a, b, c, np.maximum(t - 1, 0))
     with np.errstate(all="ignore"):
         churn = s_prev + np.log(-np.expm1(s_t - s_prev))
     ll = np.where(alive, s_t, churn) - log_survival(a, b, c, np.asarray(d0, float))

@@ -25,7 +25,7 @@ Each fit is the engine's own model of the quantity:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -63,6 +63,7 @@ class Inputs:
     invoices: pd.DataFrame | None = None
     actuals: pd.DataFrame | None = None
     finance: pd.DataFrame | None = None
+    dropped: list[str] = field(default_factory=list)  # the mapping's drop rules, one line each
 
 
 def _days(a, b) -> np.ndarray:
@@ -73,6 +74,7 @@ def calibrate(inputs: Inputs, base, as_of: pd.Timestamp,
               history_start: pd.Timestamp | None = None) -> Fit:
     """Fit everything the inputs support, per segment of the base scenario."""
     fit = Fit(as_of=as_of.date().isoformat())
+    fit.warnings += inputs.dropped  # rows a mapping's drop rules took out, counted and why
     segments = list(base.segments)
     subs = _before(inputs.subscriptions, "start_date", as_of)
     opps = _before(inputs.opportunities, "created_date", as_of)

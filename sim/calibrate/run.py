@@ -24,18 +24,18 @@ def read_inputs(files: dict[str, Path | None], segments: list[str],
     if not given:
         raise InputError("give at least one of --subscriptions, --opportunities, --leads, "
                          "--invoices, --finance")
-    frames, problems = {}, []
+    frames, problems, dropped = {}, [], []
     for kind, path in given.items():
         shown = inline_text(path)
         try:
             check = header_check(kind, segments, shown, spec.get(kind))
-            df = apply_mapping(read_table(Path(path), check), spec.get(kind), shown)
+            df = apply_mapping(read_table(Path(path), check), spec.get(kind), shown, dropped)
             frames[kind] = validate(df, kind, segments, shown, spec=spec.get(kind))
         except InputError as exc:
             problems += str(exc).splitlines()
     if problems:
         raise InputError("\n".join(problems))
-    return Inputs(**frames)
+    return Inputs(**frames, dropped=dropped)
 
 
 def parse_date(text: str, flag: str) -> pd.Timestamp:
