@@ -34,12 +34,12 @@ def bdw_loglik(a: float, b: float, c: float, t, alive, d0, weight=None) -> float
     """Log-likelihood of lifetimes: churn at period t (1-based) with S(t-1) - S(t), alive
     after t periods with S(t), left-truncated at d0 periods survived."""
     t = np.asarray(t, float)
-    s_t = log_survival(a, b, c, t)
-    s_prev = log_survival(a, b, c, np.maximum(t - 1, 0))
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # extreme trial parameters give -inf: refused below
+        s_t = log_survival(a, b, c, t)
+        s_prev = log_survival(a, b, c, np.maximum(t - 1, 0))
         churn = s_prev + np.log(-np.expm1(s_t - s_prev))
-    ll = np.where(alive, s_t, churn) - log_survival(a, b, c, np.asarray(d0, float))
-    ll = ll if weight is None else ll * weight
+        ll = np.where(alive, s_t, churn) - log_survival(a, b, c, np.asarray(d0, float))
+        ll = ll if weight is None else ll * weight
     total = float(np.sum(ll))
     return total if math.isfinite(total) else -1e300
 
