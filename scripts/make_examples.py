@@ -27,13 +27,18 @@ EX = ROOT / "examples"
 SEED = 7
 SAMPLE_MONTHS = 6  # opportunities created in the first months
 SAMPLE_CUSTOMERS = 300
+TRIALS = 5  # Stripe subscriptions still in their trial: in the export, not ARR (dropped)
+SF_FOOTER = ["", "Grand Totals ({n} records)", "Confidential Information - Do Not Distribute",
+             "Copyright (c) 2000-2024 salesforce.com, inc. All rights reserved."]
 
 SF_CHANNEL = {"inbound": "Web", "outbound": "Outbound Prospecting", "partner": "Partner Referral"}
 SF_LOST = {"price": "Price", "competition": "Lost to Competitor", "no_capacity": "No Capacity"}
 SF_OPEN = ["Prospecting", "Qualification", "Needs Analysis", "Proposal/Price Quote",
            "Negotiation/Review"]
 EMPLOYEES = {"smb": (10, 199), "mid_market": (200, 1999), "enterprise": (2000, 50000)}
-HS_CHANNEL = {"inbound": ["Organic Search", "Paid Search", "Direct Traffic"],
+# HubSpot's common source values; "Other" and a blank source reach the mapping's catch-alls
+HS_CHANNEL = {"inbound": ["Organic Search", "Paid Search", "Direct Traffic", "Organic Social",
+                          "Email Marketing", "Other", ""],
               "outbound": ["Offline Sources"], "partner": ["Referrals"]}
 HS_LOST = {"price": "Price too high", "competition": "Went with competitor",
            "no_capacity": "No Capacity"}
@@ -124,6 +129,15 @@ def stripe(company: Path, rng: random.Random):
     every = list(dict.fromkeys(s["customer_id"]))
     customers = sorted(rng.sample(every, SAMPLE_CUSTOMERS), key=every.index)
     vendor, twin = [], []
+    for i in range(TRIALS):  # trials: the vendor's rows only (the mapping drops them)
+        start = f"2024-12-{20 + i:02d}"
+        vendor.append({
+            "id": f"sub_T{i:06d}", "Customer ID": f"cus_T{i:06d}", "Customer Email": "",
+            "Plan": "Team monthly", "Product": "Team", "Quantity": 3, "Interval": "month",
+            "Interval Count": 1, "Amount": 50.0, "Currency": "usd", "Status": "trialing",
+            "Created (UTC)": _date(start, "%Y-%m-%d %H:%M", rng),
+            "Start Date (UTC)": _date(start, "%Y-%m-%d %H:%M", rng), "Ended At (UTC)": "",
+            "segment (metadata)": "SMB"})
     for cid in customers:
         rows = s[s["customer_id"] == cid]
         first, last = rows.iloc[0], rows.iloc[-1]
@@ -136,7 +150,8 @@ def stripe(company: Path, rng: random.Random):
         vendor.append({
             "id": f"sub_{cid}", "Customer ID": f"cus_{cid}", "Customer Email": "",
             "Plan": "Team monthly" if monthly else "Team annual", "Product": "Team",
-            "Quantity": qty, "Interval": "month" if monthly else "year", "Amount": amount,
+            "Quantity": qty, "Interval": "month" if monthly else "year", "Interval Count": 1,
+            "Amount": amount,
             "Currency": "usd", "Status": "canceled" if ended else "active",
             "Created (UTC)": _date(first.start_date, "%Y-%m-%d %H:%M", rng),
             "Start Date (UTC)": _date(first.start_date, "%Y-%m-%d %H:%M", rng),
@@ -159,6 +174,10 @@ def main() -> None:
                                  "hubspot_deals": hubspot(o, rng),
                                  "stripe_subscriptions": stripe(company, rng)}.items():
         vendor.to_csv(m / f"{name}.csv", index=False, lineterminator="\n")
+        if name.startswith("salesforce"):  # a report export ends with its footer lines
+            with (m / f"{name}.csv").open("a", encoding="utf-8", newline="\n") as fh:
+                for line in SF_FOOTER:
+                    fh.write(f'"{line.format(n=len(vendor))}"\n' if line else "\n")
         twin.to_csv(m / f"{name}.canonical.csv", index=False, lineterminator="\n")
         print(f"wrote {m / name}.csv and its canonical twin")
 

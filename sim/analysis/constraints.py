@@ -164,6 +164,8 @@ def market_findings(by_segment: pd.DataFrame, segments: dict) -> list[Finding]:
         if seg not in segments:
             continue
         size, frac = segments[seg]
+        if frac is None:  # no in-market cap: nothing to saturate
+            continue
         open_accounts = np.maximum(0.0, size - s["customers"].to_numpy(float))
         in_market = float((open_accounts * frac / 12).sum())
         opps = float(s["opportunities"].sum())

@@ -44,7 +44,7 @@ def read_actuals(path: Path, mapping: Path | None, segments: list[str]) -> pd.Da
     spec = load_mapping(mapping) if mapping is not None else {}
     check = header_check("actuals", segments, shown, spec.get("actuals"))
     df = validate(apply_mapping(read_table(Path(path), check), spec.get("actuals"), shown),
-                  "actuals", segments, shown)
+                  "actuals", segments, shown, spec=spec.get("actuals"))
     have = [m for m in METRICS if m in df.columns]
     if not have:
         raise InputError(f"{shown}: no column to score (needs one of {', '.join(METRICS)})")

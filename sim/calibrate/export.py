@@ -37,7 +37,7 @@ def month_start(origin: dt.date, month: int) -> str:
     return dt.date(k // 12, k % 12 + 1, 1).isoformat()
 
 
-TABLES = ("subscriptions", "opportunities", "leads", "invoices", "actuals")
+TABLES = ("subscriptions", "opportunities", "leads", "invoices", "actuals", "finance")
 
 
 def export_history(scenario: Scenario, seed: int = 0, origin: dt.date = DEFAULT_ORIGIN,
@@ -57,6 +57,7 @@ def export_history(scenario: Scenario, seed: int = 0, origin: dt.date = DEFAULT_
         "leads": lambda: _leads(ev, origin, result.monthly, scenario),
         "invoices": lambda: _invoices(ev, origin),
         "actuals": lambda: _actuals(result.monthly, origin),
+        "finance": lambda: _finance(result.monthly, origin),
     }
     out: dict[str, pd.DataFrame | dict] = {name: make[name]() for name in TABLES
                                            if name in tables}
@@ -216,6 +217,26 @@ def _invoices(ev: pd.DataFrame, origin: dt.date) -> pd.DataFrame:
 def _actuals(monthly: pd.DataFrame, origin: dt.date) -> pd.DataFrame:
     df = monthly[["month", *MONTHLY_ACTUALS]].copy()
     df["month"] = [month_start(origin, int(m)) for m in df["month"]]
+    return df
+
+
+def _finance(monthly: pd.DataFrame, origin: dt.date) -> pd.DataFrame:
+    """The books (``sim.calibrate.books``): a month's P&L lines as an accountant books them,
+    its closing headcount and cash. Partner commissions are booked in sales, with the
+    commissions; G&A holds the management payroll and the fixed opex."""
+    m = monthly
+    df = pd.DataFrame({
+        "month": [month_start(origin, int(x)) for x in m["month"]],
+        "revenue_usd": m["revenue"], "cost_of_revenue_usd": m["cogs"],
+        "marketing_usd": m["marketing_cost"],
+        "sales_usd": m["sales_cost"] + m["partner_cost"],
+        "sales_commission_usd": m["sales_commission"] + m["partner_cost"],
+        "customer_success_usd": m["customer_success_cost"], "g_and_a_usd": m["other_opex"],
+        **{f"headcount_{r}": m[f"headcount_{r}"].astype(int)
+           for r in ("ae", "sdr", "csm", "onboarding", "management")},
+        "cash_balance_usd": m["cash_balance"]})
+    money = [c for c in df.columns if c.endswith("_usd")]
+    df[money] = df[money].round(2)
     return df
 
 

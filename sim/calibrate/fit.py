@@ -25,7 +25,7 @@ Each fit is the engine's own model of the quantity:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -62,6 +62,8 @@ class Inputs:
     leads: pd.DataFrame | None = None
     invoices: pd.DataFrame | None = None
     actuals: pd.DataFrame | None = None
+    finance: pd.DataFrame | None = None
+    dropped: list[str] = field(default_factory=list)  # the mapping's drop rules, one line each
 
 
 def _days(a, b) -> np.ndarray:
@@ -72,6 +74,7 @@ def calibrate(inputs: Inputs, base, as_of: pd.Timestamp,
               history_start: pd.Timestamp | None = None) -> Fit:
     """Fit everything the inputs support, per segment of the base scenario."""
     fit = Fit(as_of=as_of.date().isoformat())
+    fit.warnings += inputs.dropped  # rows a mapping's drop rules took out, counted and why
     segments = list(base.segments)
     subs = _before(inputs.subscriptions, "start_date", as_of)
     opps = _before(inputs.opportunities, "created_date", as_of)
@@ -94,6 +97,9 @@ def calibrate(inputs: Inputs, base, as_of: pd.Timestamp,
     from sim.calibrate.opening import fit_opening  # the state at as-of
 
     fit_opening(fit, subs, opps, inv, base, as_of)
+    from sim.calibrate.books import fit_books  # costs, headcount, salaries and cash
+
+    fit_books(fit, inputs.finance, subs, base, as_of)
     missing = {"subscriptions": inputs.subscriptions, "opportunities": inputs.opportunities,
                "leads": inputs.leads, "invoices": inputs.invoices}
     for name, df in missing.items():
@@ -103,13 +109,18 @@ def calibrate(inputs: Inputs, base, as_of: pd.Timestamp,
 
 
 def _before(df, col, as_of):
-    """Rows that started before the as-of date; later dates are cut to what was known."""
+    """Rows that started before the as-of date; later dates are cut to what was known.
+
+    A subscription is ``[start_date, end_date)``, as billing systems mean it: one that ends
+    on the as-of date is not active on it; its churn is known at the cut (a snapshot taken
+    on a month start, where churners end on the snapshot date). A close or a payment dated
+    on or after the as-of date is not yet known."""
     if df is None:
         return None
     df = df[df[col] < as_of].copy()
     for c in ("end_date", "closed_date", "paid_date"):
         if c in df.columns:
-            late = df[c] >= as_of
+            late = df[c] > as_of if c == "end_date" else df[c] >= as_of
             df.loc[late, c] = pd.NaT
             if c == "closed_date":
                 df.loc[late, "outcome"] = "open"
@@ -240,6 +251,21 @@ def _fit_subscriptions(fit: Fit, seg: str, s: pd.DataFrame, as_of, history_start
                 active_price.append(arr[-1] / seats / (1 - disc))
     churn, joint = sbg_fit({k: (np.asarray(v[0], float), np.asarray(v[1], bool),
                                 np.asarray(v[2], float)) for k, v in groups.items()})
+    if "monthly" in groups:  # duration dependence: the beta-discrete-Weibull beside the sBG
+        from sim.calibrate.churn_law import fit_laws, law_note
+
+        g = groups["monthly"]
+        laws = fit_laws(np.asarray(g[0], float), np.asarray(g[1], bool), np.asarray(g[2], float))
+        if laws is not None:
+            for k in ("mean", "concentration", "c"):
+                fit.estimates[f"{p}bdw_{k}"] = laws[k]
+            fit.notes.append(law_note(seg, laws))
+            if laws["chosen"] != "shifted-beta-geometric" and not laws["c"].covers(1.0):
+                fit.warnings.append(
+                    f"{p}churn law: duration-dependent (beta-discrete-Weibull c="
+                    f"{laws['c'].value:.3g}) fits better than the shifted-beta-geometric the "
+                    "engine simulates; early churn may be under-stated (see the calibration "
+                    "report's survival curves)")
     # one mean per kind of term (a T-month term has mean 1 - r12^(T/12)), one concentration;
     # the most common 12+ month term is the one written
     fit.add(p + "monthly_churn_mean", churn.get("monthly"), "no lifetimes on this kind of contract")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import optimize, special, stats
@@ -28,6 +28,9 @@ class Estimate:
     n: int
     method: str
     warning: str = ""
+    failed: str = ""
+    """Why the fit is not an estimate (a parameter at its bound, an interval as wide as the
+    parameter's range): :meth:`Fit.add` keeps the base's value, lists and warns."""
 
     def covers(self, truth: float) -> bool:
         return self.low <= truth <= self.high
@@ -59,12 +62,18 @@ class Fit:
     unsupported: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     joint: list[Joint] = field(default_factory=list)
+    failed: dict[str, Estimate] = field(default_factory=dict)
+    """Fits that ran but are not estimates (see :func:`failure`): kept from the base, listed
+    in the calibrated file's header and warned about; never written as values."""
+    notes: list[str] = field(default_factory=list)
+    """More header lines of the calibrated file (what comes from the template, the churn law
+    chosen), already worded."""
 
     def with_estimates(self, estimates: dict[str, Estimate]) -> Fit:
         """A copy with these estimates (the rest shared: lists copied, blocks kept)."""
         return Fit(as_of=self.as_of, estimates=dict(estimates),
                    unsupported=list(self.unsupported), warnings=list(self.warnings),
-                   joint=list(self.joint))
+                   joint=list(self.joint), failed=dict(self.failed), notes=list(self.notes))
 
     def add_joint(self, names: Sequence[str], scales: Sequence[str],
                   cov: np.ndarray | None) -> None:
@@ -91,6 +100,13 @@ class Fit:
         if est is None or not math.isfinite(est.value):
             self.unsupported.append(f"{name}: {why_not or 'not enough data'}")
             return
+        reason = est.failed or failure(name, est)
+        if reason:
+            self.failed[name] = replace(est, failed=reason)
+            self.unsupported.append(f"{name}: the fit failed ({reason}); kept from the base")
+            self.warnings.append(f"{name}: fit failed, kept from the base: {reason} "
+                                 f"(fitted {_sig(est.value):g}, n={est.n}, not written)")
+            return
         shared = "share" in est.method  # a share of rates has no interval of its own
         if not shared and (math.isnan(est.low) or math.isnan(est.high)):
             self.unsupported.append(f"{name}: the data cannot bound it (n={est.n}, "
@@ -102,6 +118,29 @@ class Fit:
         if est.warning:
             self.warnings.append(f"{name}: {est.warning}")
         self.estimates[name] = est
+
+
+FRACTION_EDGE = 1e-3
+"""A fraction's 95% interval reaching from below this to above 1 minus this spans the whole
+range: the likelihood is flat, the value is no estimate."""
+
+
+def failure(name: str, est: Estimate) -> str:
+    """Why a fitted value is not an estimate, or "": a fraction whose 95% interval is about
+    [0, 1], or a positive parameter whose interval is [0, inf] (a flat likelihood; shares of
+    rates and fixed counts have no interval of their own and are not judged)."""
+    if "share" in est.method or name.endswith(("installed_customers", "renewal_term_months")):
+        return ""
+    lo, hi, v = est.low, est.high, est.value
+    if math.isnan(lo) or math.isnan(hi):
+        return ""
+    if 0.0 <= v <= 1.0 and lo <= FRACTION_EDGE and hi >= 1 - FRACTION_EDGE and (
+            name.endswith(("_mean", "_prob", "win_prob")) or ".qualify_prob." in name):
+        return (f"its 95% interval [{_sig(lo):g}, {_sig(hi):g}] spans every value: the "
+                "likelihood is flat")
+    if lo <= 0 and math.isinf(hi) and v >= 0:
+        return f"its 95% interval [{_sig(lo):g}, inf] bounds nothing: the likelihood is flat"
+    return ""
 
 
 SEGMENT_QUANTITIES = (
@@ -318,11 +357,13 @@ def sbg_fit(groups: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
                           float(special.expit(mus[i] - Z95 * se[i])),
                           float(special.expit(mus[i] + Z95 * se[i])), len(t),
                           "shifted-beta-geometric MLE, right-censored lifetimes")
-    warn = "" if interior else ("accounts look alike: heterogeneity not identified, "
-                                "concentration at its cap" if logk > 0 else "")
+    failed = "" if interior else (
+        f"at its cap {MAX_CONCENTRATION:g}: the accounts look alike, heterogeneity not "
+        "identified" if logk > 0 else
+        f"at its lower bound {math.exp(LOG_K_RANGE[0]):g}: the likelihood runs to the edge")
     out["concentration"] = Estimate(math.exp(logk), math.exp(lo_k), math.exp(hi_k), n_total,
                                     "shifted-beta-geometric MLE (a+b) shared by terms, "
-                                    "profile-likelihood interval", warn)
+                                    "profile-likelihood interval", failed=failed)
     joint = None if cov is None else (names + (["concentration"] if interior else []), cov)
     return out, joint
 

@@ -219,14 +219,15 @@ def _read_csv(path: Path, shown: str, lim: Limits, check: HeaderCheck | None,
     opts = dict(dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True)
     with path.open("rb") as fh:
         try:
-            head = pd.read_csv(fh, header=None, nrows=1, **opts)
+            head = pd.read_csv(fh, header=None, nrows=1, skip_blank_lines=True, **opts)
         except pd.errors.EmptyDataError:
             raise InputError(f"{shown}: the file is empty (expected a header row)") from None
         cols = _header(list(head.iloc[0]) if len(head) else [], shown, check)
         fh.seek(0)
         max_rows = min(lim.rows, lim.cells // max(1, len(cols)))
         chunks, rows = [], 0
-        with pd.read_csv(fh, chunksize=CHUNK_ROWS, **opts) as reader:
+        # blank lines are read (then dropped) so that a row's label is its line number
+        with pd.read_csv(fh, chunksize=CHUNK_ROWS, skip_blank_lines=False, **opts) as reader:
             for chunk in reader:
                 if chunk.shape[1] != len(cols):
                     raise InputError(f"{shown}: rows have {chunk.shape[1]} cells but the header "
@@ -238,7 +239,8 @@ def _read_csv(path: Path, shown: str, lim: Limits, check: HeaderCheck | None,
     df = (pd.concat(chunks, ignore_index=True) if chunks
           else pd.DataFrame(columns=range(len(cols)), dtype=str))
     df.columns = cols
-    return _text_frame(df)
+    df.index = df.index + 1  # label + 1 = the spreadsheet row (the header is row 1)
+    return _text_frame(df.dropna(how="all"))
 
 
 def _check_rows(rows: int, ncols: int, max_rows: int, lim: Limits, shown: str) -> None:
@@ -314,7 +316,9 @@ def _read_excel(path: Path, shown: str, lim: Limits, check: HeaderCheck | None,
         ws.reset_dimensions()  # declared dimensions can be wrong; read what is there
         rows_iter = ws.iter_rows(values_only=True)
         head: tuple = ()
+        head_row = 0
         for row in rows_iter:  # the first row with anything in it is the header
+            head_row += 1
             if any(v is not None and v != "" for v in row):
                 head = row
                 break
@@ -338,7 +342,8 @@ def _read_excel(path: Path, shown: str, lim: Limits, check: HeaderCheck | None,
             data.extend([[None] * width] * blank)
             blank = 0
             if any(c is not None for c in cells[width:]):
-                raise InputError(f"{shown}: row {len(data) + 1}: a value beyond the header's "
+                raise InputError(f"{shown}: row {head_row + len(data) + 1}: a value beyond the "
+                                 f"header's "
                                  f"{width} columns (a column without a name)")
             data.append(cells[:width] + [None] * (width - len(cells)))
             _check_rows(len(data), width, max_rows, lim, shown)
@@ -346,4 +351,5 @@ def _read_excel(path: Path, shown: str, lim: Limits, check: HeaderCheck | None,
     finally:
         wb.close()
     df = pd.DataFrame(data, columns=cols, dtype=object).astype(str)
+    df.index = df.index + head_row  # label + 1 = the sheet's row number
     return _text_frame(df)

@@ -39,7 +39,8 @@ HIST_BINS = 30
 
 def save_fit(fit: Fit, path: Path) -> None:
     data = {"as_of": fit.as_of, "estimates": {k: asdict(e) for k, e in fit.estimates.items()},
-            "unsupported": fit.unsupported, "warnings": fit.warnings}
+            "unsupported": fit.unsupported, "warnings": fit.warnings,
+            "failed": {k: asdict(e) for k, e in fit.failed.items()}, "notes": fit.notes}
     Path(path).write_text(json.dumps(data, indent=1, allow_nan=True) + "\n", encoding="utf-8")
 
 
@@ -47,7 +48,9 @@ def load_fit(path: Path) -> Fit:
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     return Fit(as_of=data["as_of"],
                estimates={k: Estimate(**v) for k, v in data["estimates"].items()},
-               unsupported=list(data["unsupported"]), warnings=list(data["warnings"]))
+               unsupported=list(data["unsupported"]), warnings=list(data["warnings"]),
+               failed={k: Estimate(**v) for k, v in data.get("failed", {}).items()},
+               notes=list(data.get("notes", [])))
 
 
 @dataclass
@@ -161,6 +164,18 @@ def survival_table(cal: Calibration) -> pd.DataFrame:
         frames += [km, pd.DataFrame({"time": grid, "survival": fitted, "low": np.nan,
                                      "high": np.nan, "segment": seg,
                                      "source": "fitted (shifted-beta-geometric)"})]
+        bdw = [cal.fit.estimates.get(f"{seg}.bdw_{k}") for k in ("mean", "concentration", "c")]
+        if all(bdw) and "1_monthly" in mix.index:  # the duration-dependent law, month-to-month
+            from sim.calibrate.churn_law import log_survival
+
+            mu, kappa, c = (e.value for e in bdw)
+            other = sum(w / mix.sum() * np.asarray(laws[k].survival_months(grid), float)
+                        for k, w in mix.items() if k != "1_monthly")
+            s_bdw = np.exp(log_survival(mu * kappa, (1 - mu) * kappa, c, np.floor(grid)))
+            frames.append(pd.DataFrame({
+                "time": grid, "survival": other + mix["1_monthly"] / mix.sum() * s_bdw,
+                "low": np.nan, "high": np.nan, "segment": seg,
+                "source": "fitted (beta-discrete-Weibull, month-to-month)"}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["time", "survival", "low", "high", "segment", "source"])
 
@@ -179,7 +194,10 @@ def survival_charts(cal: Calibration):
         lines = alt.Chart(df).mark_line(interpolate="step-after").encode(
             x="time:Q", y="survival:Q",
             color=alt.Color("source:N", title=None,
-                            scale=alt.Scale(range=["#d1495b", "#1f5f99"])))
+                            scale=alt.Scale(domain=sorted(df["source"].unique()),
+                                            range=(["#2a9d8f"] if df["source"].str.contains(
+                                                "Weibull").any() else [])
+                                            + ["#d1495b", "#1f5f99"])))
         charts.append((band + lines).properties(
             width=560, height=220,
             title=alt.TitleParams(f"Customer survival, {seg}",

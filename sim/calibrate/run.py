@@ -23,19 +23,19 @@ def read_inputs(files: dict[str, Path | None], segments: list[str],
     given = {k: p for k, p in files.items() if p is not None}
     if not given:
         raise InputError("give at least one of --subscriptions, --opportunities, --leads, "
-                         "--invoices")
-    frames, problems = {}, []
+                         "--invoices, --finance")
+    frames, problems, dropped = {}, [], []
     for kind, path in given.items():
         shown = inline_text(path)
         try:
             check = header_check(kind, segments, shown, spec.get(kind))
-            df = apply_mapping(read_table(Path(path), check), spec.get(kind), shown)
-            frames[kind] = validate(df, kind, segments, shown)
+            df = apply_mapping(read_table(Path(path), check), spec.get(kind), shown, dropped)
+            frames[kind] = validate(df, kind, segments, shown, spec=spec.get(kind))
         except InputError as exc:
             problems += str(exc).splitlines()
     if problems:
         raise InputError("\n".join(problems))
-    return Inputs(**frames)
+    return Inputs(**frames, dropped=dropped)
 
 
 def parse_date(text: str, flag: str) -> pd.Timestamp:
@@ -55,7 +55,7 @@ def parse_date(text: str, flag: str) -> pd.Timestamp:
 
 
 DATE_COLUMNS = {"subscriptions": "start_date", "opportunities": "created_date",
-                "leads": "month", "invoices": "issued_date"}
+                "leads": "month", "invoices": "issued_date", "finance": "month"}
 
 
 MIN_HISTORY_DAYS = 90
@@ -111,7 +111,7 @@ def announce_fit(inputs: Inputs) -> None:
     from sim.calibrate.readers import PROGRESS_ROWS
 
     n = sum(len(df) for df in (inputs.subscriptions, inputs.opportunities, inputs.leads,
-                               inputs.invoices) if df is not None)
+                               inputs.invoices, inputs.finance) if df is not None)
     if n >= PROGRESS_ROWS and os.environ.get("REVSIM_PROGRESS", "auto") != "never":
         print(f"calibrating on {n:,} rows (about a minute per 50,000 deals)", file=sys.stderr,
               flush=True)

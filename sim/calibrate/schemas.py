@@ -3,7 +3,9 @@
 Files are read as text (CSV or Excel), renamed and value-mapped by an optional mapping
 (``sim.calibrate.mapping``), then validated by a pandera schema per kind with lazy
 validation, so every problem is reported at once: one line per problem naming the file, the
-row (1-based data row; the CSV line is row + 1) and the column. Extra columns are ignored.
+row (the spreadsheet's row: the header is row 1 of a CSV, blank lines counted) and the column
+(the vendor's name when a mapping renamed it, with the canonical one in brackets), a date in
+the mapping's ``date_format`` when it gives one. Extra columns are ignored.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ with warnings.catch_warnings():
 from sim.errors import InputError, one_line
 from sim.outputs.escape import inline_text
 
-KINDS = ("subscriptions", "opportunities", "leads", "invoices", "actuals")
+KINDS = ("subscriptions", "opportunities", "leads", "invoices", "actuals", "finance")
 MAX_PROBLEMS = 50  # lines shown per file; the rest are counted
 
 DATE = pa.DateTime
@@ -109,6 +111,16 @@ def schema(kind: str, segments: list[str]) -> pa.DataFrameSchema:
                                   strict=False)
     if kind == "actuals":
         return pa.DataFrameSchema({"month": _col(DATE, unique=True)}, strict=False)
+    if kind == "finance":  # the books (sim.calibrate.books): every column but month optional
+        from sim.calibrate.books import COLUMNS
+
+        cols = {"month": _col(DATE, unique=True)}
+        for c in COLUMNS:
+            checks = [] if c == "cash_balance_usd" else (
+                [pa.Check.ge(0, error="must be >= 0")] if c.startswith("headcount_")
+                else _money)
+            cols[c] = _col(float, nullable=True, required=False, checks=checks)
+        return pa.DataFrameSchema(cols, strict=False)
     raise ValueError(kind)
 
 
@@ -147,7 +159,7 @@ _TZ = re.compile(r"([T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*(Z|[+-]\d{2}(?::
                  re.IGNORECASE)
 
 
-def _dates(raw: pd.Series, name: str) -> tuple[pd.Series, list]:
+def _dates(raw: pd.Series, name: str, fmt: str | None = None) -> tuple[pd.Series, list]:
     """ISO dates (times allowed): one time zone per column (its offset dropped: the local
     date as written), between DATE_MIN and DATE_MAX; a bad cell is a problem with its row."""
     problems = []
@@ -165,8 +177,10 @@ def _dates(raw: pd.Series, name: str) -> tuple[pd.Series, list]:
     local = text.str.replace(_TZ, r"\1", regex=True)
     parsed = pd.to_datetime(local.astype(object).where(local.notna()), format="ISO8601",
                             errors="coerce")
+    want = (f"not a date in the mapping's date_format {fmt}" if fmt
+            else "not an ISO date (YYYY-MM-DD)")
     for i in raw.index[raw.notna() & parsed.isna() & ~bad_zone]:
-        problems.append((i, name, f"not an ISO date (YYYY-MM-DD): {one_line(raw[i], 40)!r}"))
+        problems.append((i, name, f"{want}: {one_line(raw[i], 40)!r}"))
     out = parsed.notna() & ((parsed < DATE_MIN) | (parsed > DATE_MAX))
     for i in raw.index[out]:
         problems.append((i, name, f"{parsed[i].date()} is outside {DATE_MIN.year}-"
@@ -175,7 +189,8 @@ def _dates(raw: pd.Series, name: str) -> tuple[pd.Series, list]:
     return parsed.astype("datetime64[ns]"), problems
 
 
-def _parse(df: pd.DataFrame, s: pa.DataFrameSchema) -> tuple[pd.DataFrame, list]:
+def _parse(df: pd.DataFrame, s: pa.DataFrameSchema,
+           fmt: str | None = None) -> tuple[pd.DataFrame, list]:
     """Parse ISO dates and numbers ourselves (pandas' coercion guesses date formats and stops
     the checks at the first bad number); a bad cell is one problem and becomes missing."""
     problems = []
@@ -186,7 +201,7 @@ def _parse(df: pd.DataFrame, s: pa.DataFrameSchema) -> tuple[pd.DataFrame, list]
         kind = str(col.dtype)
         raw = df[name]
         if "datetime" in kind.lower():
-            df[name], bad = _dates(raw, name)
+            df[name], bad = _dates(raw, name, fmt)
             problems += bad
             continue
         if kind.startswith(("int", "float")):
@@ -205,13 +220,19 @@ def _parse(df: pd.DataFrame, s: pa.DataFrameSchema) -> tuple[pd.DataFrame, list]
 
 
 def validate(df: pd.DataFrame, kind: str, segments: list[str], shown: str,
-             columns: dict[str, pa.Column] | None = None) -> pd.DataFrame:
+             columns: dict[str, pa.Column] | None = None,
+             spec: dict | None = None) -> pd.DataFrame:
     """Validate a canonical frame; InputError with one line per problem. ``columns`` adds
-    column schemas to the kind's (e.g. the engine's monthly columns an actuals file holds)."""
+    column schemas to the kind's (e.g. the engine's monthly columns an actuals file holds);
+    ``spec``, the kind's mapping: problems name its vendor columns and its date format."""
     s = schema(kind, segments)
     if columns:
         s = s.add_columns(columns)
-    df, problems = _parse(df, s)
+    spec = spec or {}
+    vendor = dict(spec.get("columns") or {})
+    if spec.get("segment"):
+        vendor.setdefault("segment", spec["segment"].get("from"))
+    df, problems = _parse(df, s, spec.get("date_format"))
     try:
         out = s.validate(df, lazy=True)
     except SchemaErrors as exc:
@@ -222,7 +243,8 @@ def validate(df: pd.DataFrame, kind: str, segments: list[str], shown: str,
         lines = []
         for i, col, reason in sorted(problems, key=lambda p: (p[0] is not None, p[0] or 0)):
             where = f"row {int(i) + 1}, " if i is not None else ""
-            col_txt = f"column {col}" if col else "row"
+            col_txt = (f"column {inline_text(vendor[col])} ({col})" if col in vendor and
+                       vendor[col] != col else f"column {col}" if col else "row")
             lines.append(f"{shown}: {where}{col_txt}: {reason}")
         if len(lines) > MAX_PROBLEMS:
             lines = lines[:MAX_PROBLEMS] + [f"{shown}: ... and {len(lines) - MAX_PROBLEMS} "

@@ -62,7 +62,10 @@ def to_scenario_overrides(fit: Fit, base) -> tuple[dict[tuple, object], dict[tup
         # 12-month logo retention r12 of sim.engine.retention_math (month-to-month: S(12)
         # of a new cohort; a T-month term: mean 1 - r12^(T/12) at neutral health)
         c = g("churn_concentration")
-        kappa = c.value if c else spec.churn_concentration
+        # a concentration at its bound is kept from the base, but the means were fitted
+        # with it: r12 is S(12) of the law that was fitted
+        c_fit = c or fit.failed.get(f"{seg}.churn_concentration")
+        kappa = c_fit.value if c_fit else spec.churn_concentration
         p = base.pricing
         # the engine's step hazard at the escalator, independent of the account's churn
         q_step = step_churn_probability(p.annual_uplift_frac, p.uplift_churn_at_reference_frac,
@@ -151,6 +154,11 @@ def to_scenario_overrides(fit: Fit, base) -> tuple[dict[tuple, object], dict[tup
     more_values, more_notes = opening_overrides(fit, base)
     values.update(more_values)
     notes.update(more_notes)
+    from sim.calibrate.books import books_overrides  # the books: costs, people, cash
+
+    more_values, more_notes = books_overrides(fit, base)
+    values.update(more_values)
+    notes.update(more_notes)
     return values, notes
 
 
@@ -224,8 +232,14 @@ def scenario_yaml(fit: Fit, base, base_path: Path, out: Path, inputs: list[str],
     rel = os.path.relpath(Path(base_path).resolve(), Path(out).resolve().parent)
     lines = [f"{HEADER} as of {fit.as_of} from: {_clean(', '.join(inputs))}",
              "# Each fitted value is commented: estimate [95% interval], n, method.",
+             *(f"# {_clean(n)}" for n in fit.notes),
              "# Kept from the base (the data could not support a fit):"]
     lines += [f"#   - {_clean(u)}" for u in fit.unsupported] or ["#   (nothing)"]
+    if fit.failed:  # flagged on their own: a fit that ran and failed is not an estimate
+        lines.append("# Fits that failed (not estimates; the base's values are used):")
+        lines += [f"#   - FAILED {_clean(k)}: {_clean(e.failed or 'flat likelihood')} "
+                  f"(fitted {e.value:.6g} [{e.low:.6g}, {e.high:.6g}], n={e.n})"
+                  for k, e in fit.failed.items()]
     if fit.warnings:
         lines.append("# Warnings:")
         lines += [f"#   - {_clean(w)}" for w in fit.warnings]

@@ -54,6 +54,8 @@ SubscriptionsOpt = opt(Path | None, "--subscriptions", help="Subscriptions (CSV 
 OpportunitiesOpt = opt(Path | None, "--opportunities", help="Opportunities (CSV or Excel).")
 LeadsOpt = opt(Path | None, "--leads", help="Monthly leads (CSV or Excel).")
 InvoicesOpt = opt(Path | None, "--invoices", help="Invoices (CSV or Excel).")
+FinanceOpt = opt(Path | None, "--finance", help="The books: monthly P&L lines, headcount "
+                 "by role and cash (CSV or Excel).")
 MappingOpt = opt(Path | None, "--mapping", help="Vendor mapping (YAML).")
 HistoryStartOpt = opt(str | None, "--history-start", help="First date the files cover.")
 CORRECTION = "--engine-correction/--no-engine-correction"

@@ -45,7 +45,7 @@ def calibrate(
     out: cli.opt(Path, "--out", help="Calibrated scenario file (.yaml)."),
     subscriptions: cli.SubscriptionsOpt = None, opportunities: cli.OpportunitiesOpt = None,
     leads: cli.LeadsOpt = None, invoices: cli.InvoicesOpt = None, mapping: cli.MappingOpt = None,
-    history_start: cli.HistoryStartOpt = None,
+    history_start: cli.HistoryStartOpt = None, finance: cli.FinanceOpt = None,
     report: cli.opt(Path | None, "--report", help="Also write the calibration report (HTML) "
                     "into this folder.") = None,
     engine_correction: cli.opt(bool, cli.CORRECTION, help="Scale the churn inputs until the "
@@ -55,7 +55,8 @@ def calibrate(
     """Fit the parameters per segment from the company's own data; write a scenario extending
     --base, each value commented with its estimate, 95% interval, n and method."""
     data = cli.company_files(allow_large, 1, seed, base, subscriptions=subscriptions,
-                             opportunities=opportunities, leads=leads, invoices=invoices)
+                             opportunities=opportunities, leads=leads, invoices=invoices,
+                             finance=finance)
     from sim.calibrate.report import build_report
     from sim.calibrate.run import calibrate_files
     from sim.outputs.atomic import OutputError, check_apart

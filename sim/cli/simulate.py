@@ -114,6 +114,9 @@ def compare(
             base_sc, *other_sc = map(fixed, (base_sc, *other_sc))
         cli.check_work([(s, 1) for s in (base_sc, *other_sc)], max_reps if adaptive else reps,
                        allow_large, "--max-reps" if adaptive else "--reps")
+    from sim.calibrate.identity import company_warning  # a company against its template
+
+    cli.err(*filter(None, [company_warning([base, *others])]))
     with cli.claim(out):
         from sim.analysis.verdict import binding_sentences
         from sim.experiments.compare import compare_adaptive
@@ -229,7 +232,10 @@ def report(
         cli.check_work([(s, 1) for s in loaded], cap if adaptive else reps, allow_large,
                        "--max-reps" if adaptive else "--reps")
     cli.check_charts()
+    from sim.calibrate.identity import company_warning  # a company against its template
     from sim.report.build import build_report
+
+    cli.err(*filter(None, [company_warning(scenarios)]))
 
     code = build_report([Path(p) for p in scenarios], replications=reps, seed=seed, out_dir=out,
                         executor=ex, months=months, scheduler=scheduler, precision=precision,

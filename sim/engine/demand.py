@@ -176,7 +176,7 @@ class Demand:
         self_sourced = [0.0] * len(opens)
         if self.prospecting is not None:
             self_sourced = self.prospecting(t, [
-                market.in_market_per_month(a, seg.in_market_per_year_frac)
+                market.buying_accounts_per_month(a, seg.in_market_per_year_frac)
                 for a, seg in zip(opens, ctx.segments, strict=True)])
         for k, name in enumerate(ctx.seg_names):
             open_accounts = opens[k]

@@ -128,9 +128,20 @@ class ContactPool:
 # --------------------------------------------------------------------------- in market
 
 
-def in_market_per_month(open_accounts: float, in_market_per_year_frac: float) -> float:
-    """Accounts entering a buying window a month: ``p A / 12``."""
+def in_market_per_month(open_accounts: float, in_market_per_year_frac: float | None) -> float:
+    """Accounts entering a buying window a month: ``p A / 12``; no cap (``None``): infinite,
+    so that the cap below leaves every opportunity (the textbook market)."""
+    if in_market_per_year_frac is None:
+        return math.inf
     return max(0.0, open_accounts) * in_market_per_year_frac / MONTHS_PER_YEAR
+
+
+def buying_accounts_per_month(open_accounts: float, in_market_per_year_frac: float | None
+                              ) -> float:
+    """The accounts AE prospecting spreads over (``in_market_per_month``; with no cap, the
+    open accounts / 12: every account may buy)."""
+    frac = 1.0 if in_market_per_year_frac is None else in_market_per_year_frac
+    return max(0.0, open_accounts) * frac / MONTHS_PER_YEAR
 
 
 def capped_opportunities(raw_opportunities: float, in_market: float) -> float:
@@ -138,6 +149,8 @@ def capped_opportunities(raw_opportunities: float, in_market: float) -> float:
     ``M (1 - exp(-O / M))``."""
     if raw_opportunities <= 0 or in_market <= 0:
         return 0.0
+    if math.isinf(in_market):  # no cap
+        return raw_opportunities
     return in_market * -math.expm1(-raw_opportunities / in_market)
 
 
@@ -154,6 +167,8 @@ def raw_opportunities_for(capped: float, in_market: float) -> float:
     reach ``capped`` distinct in-market accounts; infinite at or above ``in_market``."""
     if capped <= 0:
         return 0.0
+    if math.isinf(in_market):  # no cap
+        return capped
     if capped >= in_market:
         return math.inf
     return -in_market * math.log1p(-capped / in_market)

@@ -169,11 +169,12 @@ class Segment(Model):
     """Direct cost per customer per month (dedicated hosting, support seats)."""
     accounts_per_csm_target: float = Field(gt=0, le=MAX_RATIO)
     """Target accounts per CSM: SMB 125-200, MM 80-125, large 40-80 (Prescriptive Outcomes)."""
-    in_market_per_year_frac: Frac = 0.2
+    in_market_per_year_frac: Frac | None = 0.2
     """Share of the segment's not-yet-customer accounts that enter a buying window in a year.
     A lead qualifies into an opportunity only if its account is in market, so opportunities
     (and deals) a month are bounded by this share / 12 of the open market, whatever the
-    spend. Ehrenberg-Bass "95:5": ~20% a year, ~5% a quarter (benchmarks S4)."""
+    spend. Ehrenberg-Bass "95:5": ~20% a year, ~5% a quarter (benchmarks S4). ``null``
+    turns the cap off: every qualified lead is an opportunity (the textbook market)."""
 
     @model_validator(mode="after")
     def _shares(self) -> Segment:

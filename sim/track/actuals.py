@@ -15,6 +15,8 @@ import pandas as pd
 from sim.errors import InputError, one_line
 from sim.scenario.calendar import MONTH_NAMES
 
+SEGMENT_METRICS = ("customers", "arr")
+"""Per-segment actuals a file may give as ``<metric>_<segment>`` (e.g. ``customers_smb``)."""
 TRACKABLE = (
     "customers", "new_customers", "churned_customers", "arr", "new_arr", "expansion_arr",
     "contraction_arr", "churned_arr", "revenue", "billings", "cash_collected", "cogs",
@@ -73,6 +75,16 @@ class Actuals:
     start_period: int
     """Calendar month of plan month 1 (year * 12 + month - 1)."""
     path: str
+    by_segment: pd.DataFrame | None = None
+    """``customers_<segment>`` and ``arr_<segment>`` columns when the actuals give them
+    (index: plan month); the re-forecast splits the installed base by them."""
+
+    def segment_value(self, metric: str, segment: str, month: int) -> float:
+        col = f"{metric}_{segment}"
+        f = self.by_segment
+        if f is None or col not in f.columns or month not in f.index:
+            return math.nan
+        return float(f.at[month, col])
 
     @property
     def last_month(self) -> int:
@@ -94,7 +106,7 @@ def _metric_columns(names: Sequence[str]):
     for name in names:
         checks = [pa.Check.le(1e15, error="must be <= 1e15"),
                   pa.Check.ge(-1e15, error="must be >= -1e15")]
-        if name in NON_NEGATIVE:
+        if name in NON_NEGATIVE or name.startswith(tuple(f"{q}_" for q in SEGMENT_METRICS)):
             checks.append(pa.Check.ge(0, error="must be >= 0"))
         out[name] = _col(float, nullable=True, required=False, checks=checks)
     return out
@@ -115,8 +127,12 @@ def read_actuals(path: str | Path, scenario, start_month: str | None = None,
             raise InputError(f"{flag}: expected a month as YYYY-MM (got {one_line(text, 40)!r})")
     raw = read_table(path, header_check("actuals", list(scenario.segments), shown))
     known = [c for c in raw.columns if c in TRACKABLE]
-    ignored = [c for c in raw.columns if c != "month" and c not in TRACKABLE]
-    df = validate(raw, "actuals", list(scenario.segments), shown, _metric_columns(known))
+    per_seg = [f"{q}_{s}" for q in SEGMENT_METRICS for s in scenario.segments
+               if f"{q}_{s}" in raw.columns]
+    ignored = [c for c in raw.columns if c != "month" and c not in TRACKABLE
+               and c not in per_seg]
+    df = validate(raw, "actuals", list(scenario.segments), shown,
+                  _metric_columns([*known, *per_seg]))
     if not known:
         raise InputError(f"{shown}: no column the engine reports monthly (e.g. revenue, arr, "
                          f"customers, cash_balance); columns are "
@@ -172,6 +188,11 @@ def read_actuals(path: str | Path, scenario, start_month: str | None = None,
     frame = df.loc[keep, known].astype(float)
     frame.index = pd.Index(months[keep].astype(int), name="month")
     frame = frame.sort_index()
+    by_segment = None
+    if per_seg:
+        by_segment = df.loc[keep, per_seg].astype(float)
+        by_segment.index = pd.Index(months[keep].astype(int), name="month")
+        by_segment = by_segment.sort_index()
     empty = [c for c in frame.columns if frame[c].isna().all()]
     frame = frame.drop(columns=empty)
     order = [c for c in ORDER if c in frame.columns]
@@ -179,7 +200,7 @@ def read_actuals(path: str | Path, scenario, start_month: str | None = None,
     if not order:
         raise InputError(f"{shown}: every metric column is empty")
     return Actuals(frame=frame[order], metrics=order, ignored=ignored + empty, matched=matched,
-                   start_period=start, path=shown)
+                   start_period=start, path=shown, by_segment=by_segment)
 
 
 def _is_month(text: str) -> bool:

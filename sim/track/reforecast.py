@@ -97,7 +97,8 @@ def reforecast_values(plan, plan_result, actuals: Actuals, plans: list[TargetPla
         put(("opening", "receivables_usd"), _sig(receivables),
             f"actual accounts_receivable at the end of {at}")
 
-    # installed base: the plan's segment mix at month m, scaled to the actual totals
+    # installed base: the actuals by segment (customers_<seg>, arr_<seg>) when given, else
+    # the plan's segment mix at month m scaled to the actual totals
     seg_names = list(plan.segments)
     at_m = plan_result.by_segment[plan_result.by_segment["month"] == m]
     mean = at_m.groupby("segment")[["customers", "arr"]].mean().reindex(seg_names).fillna(0.0)
@@ -116,6 +117,20 @@ def reforecast_values(plan, plan_result, actuals: Actuals, plans: list[TargetPla
     counts = _largest_remainder(total_n, mean["customers"].to_numpy())
     arr_share = mean["arr"].to_numpy() / plan_arr if plan_arr > 0 else \
         np.full(len(seg_names), 1.0 / len(seg_names))
+    split = f"split as the plan's mean customers at month {m}"
+    # the actuals by segment, when they give every segment: the split is the actuals'
+    seg_n = np.array([actuals.segment_value("customers", s, m) for s in seg_names])
+    seg_arr = np.array([actuals.segment_value("arr", s, m) for s in seg_names])
+    by_actuals = not np.isnan(seg_n).any()
+    if by_actuals:
+        counts = [int(round(x)) for x in seg_n]
+        total_n = sum(counts)
+        n_src = f"actual customers by segment at {at}"
+    arr_by_actuals = not np.isnan(seg_arr).any() and seg_arr.sum() > 0
+    if arr_by_actuals:
+        arr_share = seg_arr / seg_arr.sum()
+        if math.isnan(arr_actual):
+            total_arr, arr_src = float(seg_arr.sum()), f"actual ARR by segment at {at}"
     new_age = min(600.0, age + m)
     for seg_name, n, share in zip(seg_names, counts, arr_share, strict=True):
         seg = plan.segments[seg_name]
@@ -123,8 +138,9 @@ def reforecast_values(plan, plan_result, actuals: Actuals, plans: list[TargetPla
         cap = seg.market_size_accounts
         capped = min(n, cap)
         put((*path, "installed_customers"), capped,
-            f"{n_src}, split as the plan's mean customers at month {m} "
-            f"({mean.at[seg_name, 'customers']:,.1f} of {plan_customers:,.1f})"
+            (f"{n_src}: customers_{seg_name} {n:,}" if by_actuals else
+             f"{n_src}, {split} ({mean.at[seg_name, 'customers']:,.1f} of "
+             f"{plan_customers:,.1f})")
             + (f"; capped at market_size_accounts {cap}" if capped < n else ""))
         if seg.installed_age_months is not None:
             notes[(*path, "installed_customers")] += "; installed_age_months kept from the plan"
@@ -132,7 +148,8 @@ def reforecast_values(plan, plan_result, actuals: Actuals, plans: list[TargetPla
         if capped > 0 and per_account > 0:
             price = total_arr * share / (capped * per_account)
             put((*path, "installed_price_usd"), _sig(price),
-                f"expected opening ARR {total_arr * share:,.0f} = {arr_src} x the plan's "
+                f"expected opening ARR {total_arr * share:,.0f} = {arr_src} x the "
+                f"{'actual' if arr_by_actuals else 'plan' + chr(39) + 's'} "
                 f"ARR share {share:.3f} at month {m}, over {capped} accounts x "
                 f"{per_account:,.2f} seat-years net of term discounts each")
 

@@ -198,11 +198,12 @@ def test_an_unbounded_member_of_a_block_stays_and_the_rest_are_drawn():
 
 
 def test_a_draw_never_leaves_an_interval_that_reaches_zero():
-    """A churn mean the data barely bound ([0, 1]: no usable Hessian) is drawn on the
-    identity scale; a negative churn (retention above 1) must not come out of it."""
+    """A churn mean the data barely bound ([0, 0.9]: no usable Hessian) is drawn on the
+    identity scale; a negative churn (retention above 1) must not come out of it. (An
+    interval of [0, 1] is a failed fit since issue 26: never written, never drawn.)"""
     fit = Fit(as_of="2024-01-01")
-    fit.add("ent.renewal_churn_mean", Estimate(0.2, 0.0, 1.0, 5, "test"))
+    fit.add("ent.renewal_churn_mean", Estimate(0.2, 0.0, 0.9, 5, "test"))
     rng = np.random.default_rng(2)
     values = [drawn_fit(fit, rng).estimates["ent.renewal_churn_mean"].value
               for _ in range(400)]
-    assert min(values) >= 0.0 and max(values) <= 1.0 and len(set(values)) > 100
+    assert min(values) >= 0.0 and max(values) <= 0.9 and len(set(values)) > 100

@@ -9,7 +9,7 @@ from support.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = ("subscriptions.csv", "opportunities.csv", "leads.csv", "invoices.csv", "actuals.csv",
-         "company.json")
+         "finance.csv", "company.json")
 
 
 def run(*args, cwd):

@@ -63,5 +63,5 @@ def test_a_mapped_file_with_a_bad_value_names_the_vendor_file_row_and_column(tmp
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        f"{bad}: row 3, column outcome: must be won, lost or open (got Closed Maybe)"]
+        f"{bad}: row 4, column Stage (outcome): must be won, lost or open (got Closed Maybe)"]
     assert not (tmp_path / "c.yaml").exists()

@@ -56,8 +56,8 @@ def companies(tmp_path_factory):
 def test_export_writes_the_canonical_files(companies):
     folder, company, _ = companies[SEEDS[0]]
     assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == [
-        "actuals.csv", "company.json", "invoices.csv", "leads.csv", "opportunities.csv",
-        "subscriptions.csv"]
+        "actuals.csv", "company.json", "finance.csv", "invoices.csv", "leads.csv",
+        "opportunities.csv", "subscriptions.csv"]
     assert company["as_of"] == "2025-12-31" and company["seed"] == SEEDS[0]
 
 
