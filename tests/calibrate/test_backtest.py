@@ -52,11 +52,17 @@ def result(prep):
 
 def test_the_opening_arr_is_the_books_at_the_cut(prep, result):
     actuals = pd.read_csv(COMPANY / "actuals.csv")
+    # December's closing books less the subscriptions that end on the cut itself: a
+    # subscription is [start, end), so one ending on 2024-01-01 is not active at the cut
+    subs = pd.read_csv(FILES["subscriptions"], parse_dates=["start_date", "end_date"])
+    ending = subs[subs["end_date"] == pd.Timestamp("2024-01-01")]
     at_cut = float(actuals.loc[actuals["month"] == "2023-12-01", "arr"].iloc[0])
+    at_cut -= ending["arr_usd"].sum()
     opening = result.summary["opening"]
     # subscriptions are rounded to the cent per account: the sum is within a cent per account
     assert abs(opening["arr_from_subscriptions_usd"] - at_cut) <= 0.01 * opening["customers"]
     customers = float(actuals.loc[actuals["month"] == "2023-12-01", "customers"].iloc[0])
+    customers -= ending["customer_id"].nunique()
     assert opening["customers"] == customers
     import sim
 
@@ -117,7 +123,7 @@ def test_the_correction_simulates_from_the_state_at_the_datas_start(prep):
     subs = pd.read_csv(FILES["subscriptions"], parse_dates=["start_date", "end_date"])
     start = pd.Timestamp("2023-01-01")
     live = subs[(subs["start_date"] < start)
-                & (subs["end_date"].isna() | (subs["end_date"] >= start))]
+                & (subs["end_date"].isna() | (subs["end_date"] > start))]  # [start, end)
     history = prep.history
     for name, seg in history.segments.items():
         rows = live[live["segment"] == name]
