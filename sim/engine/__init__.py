@@ -2,3 +2,7 @@
 
 Never imports pandas, experiments or reports; ``sim.experiments.tables`` turns its ledger into frames.
 """
+
+ENGINE_VERSION = 1
+"""Bumped whenever the engine's numbers change for the same scenario, seed and replication:
+part of every result-cache key (``sim.experiments.cache``), so no older result is read back."""

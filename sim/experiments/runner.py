@@ -21,7 +21,7 @@ import pandas as pd
 from sim.analysis import metrics
 from sim.analysis.targets import target_attainment
 from sim.analysis.value import value_kpis
-from sim.experiments import executors
+from sim.experiments import cache, executors
 from sim.experiments.replication import simulate
 from sim.experiments.settings import RunSettings
 from sim.scenario.model import Scenario
@@ -71,9 +71,9 @@ def _replicate(scenario: Scenario, seed: int, reps: Sequence[int]) -> list[dict]
     return out
 
 
-def _chunks(n: int, workers: int, first: int = 0) -> list[list[int]]:
-    size = max(1, math.ceil((n - first) / (workers * 4)))
-    return [list(range(i, min(n, i + size))) for i in range(first, n, size)]
+def _chunks(reps: Sequence[int], workers: int) -> list[list[int]]:
+    size = max(1, math.ceil(len(reps) / (workers * 4)))
+    return [list(reps[i:i + size]) for i in range(0, len(reps), size)]
 
 
 def _execute(
@@ -156,22 +156,43 @@ class Progress:
 def run_all(scenarios: Sequence[Scenario], settings: RunSettings, label: str,
             first: int = 0) -> tuple[dict[int, list[dict]], str]:
     """Replications first..n-1 (default 0..n-1) of every scenario on the same seed, chunked
-    over the workers; results per scenario index, and the executor actually used."""
+    over the workers; results per scenario index, and the executor actually used. Replications
+    in the result cache (:mod:`sim.experiments.cache`) are read, not run (marked ``cached``);
+    the others are run and stored."""
     replications, seed, executor = settings.replications, settings.seed, settings.executor
     scheduler, workers, progress = settings.scheduler, settings.workers, settings.progress
     if replications < 1:
         raise ValueError("replications must be >= 1")
-    if executor == "process" and (replications - first) * len(scenarios) < 2:
+    store = cache.open_cache()
+    keys = {i: cache.keys(sc, seed, range(first, replications)) if store else {}
+            for i, sc in enumerate(scenarios)}
+    hits: dict[int, list[dict]] = {i: [] for i in keys}
+    for i, by_rep in keys.items():
+        for r, key in by_rep.items():
+            if (part := store.get(key)) is not None and part["replication"] == r:
+                hits[i].append({**part, "cached": True})
+    todo = {i: [r for r in range(first, replications)
+                if r not in {p["replication"] for p in hits[i]}] for i in keys}
+    if executor == "process" and sum(map(len, todo.values())) < 2:
         executor = "serial"  # a pool costs more than it saves for one replication
     n_workers = workers or os.cpu_count() or 1
-    jobs = [(i, sc, seed, reps) for i, sc in enumerate(scenarios)
-            for reps in _chunks(replications, n_workers, first)]
+    jobs = [(i, scenarios[i], seed, reps) for i in todo
+            for reps in _chunks(todo[i], n_workers)]
     horizon = {i: sc.horizon_months for i, sc in enumerate(scenarios)}
-    bar = Progress((replications - first) * sum(horizon.values()), label, progress)
+    bar = Progress(sum(len(todo[i]) * horizon[i] for i in todo), label, progress and bool(jobs))
     live = executor in ("serial", "process")  # months tick inside replications
+    res: dict[int, list[dict]] = {}
     try:
-        return _execute(jobs, executor, scheduler, workers,
-                        None if live else lambda key, n: bar.advance(n * horizon[key]),
-                        bar.advance if live and progress else None), executor
+        if jobs:
+            res = _execute(jobs, executor, scheduler, workers,
+                           None if live else lambda key, n: bar.advance(n * horizon[key]),
+                           bar.advance if live and progress else None)
+        for i, parts in res.items() if store else ():
+            for part in parts:
+                store.put(keys[i][part["replication"]], part)
     finally:
         bar.close()
+        if store is not None:
+            store.close()
+    return {i: sorted([*hits[i], *res.get(i, [])], key=lambda d: d["replication"])
+            for i in keys}, executor
