@@ -246,6 +246,24 @@ class ResultCache:
             self.failed = True
             _warn("could not be written", exc)
 
+    def get_record(self, key: str) -> dict | None:
+        """A small JSON record (e.g. a report folder's inputs), None when absent or unreadable."""
+        try:
+            blob = self.store.get(key) if not self.failed else None
+            record = json.loads(blob) if blob is not None else None
+        except Exception:  # noqa: BLE001 - damaged: absent
+            return None
+        return record if isinstance(record, dict) else None
+
+    def put_record(self, key: str, record: Mapping[str, Any]) -> None:
+        if self.failed:
+            return
+        try:
+            self.store.set(key, json.dumps(record, sort_keys=True).encode())
+        except Exception as exc:  # noqa: BLE001 - disk full, read-only, locked too long
+            self.failed = True
+            _warn("could not be written", exc)
+
     def _forget(self, key: str) -> None:
         try:
             self.store.delete(key)

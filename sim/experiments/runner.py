@@ -108,9 +108,26 @@ PROGRESS_QUIET_SECONDS = 3.0
 runs (and their one-line errors) stay quiet. ``REVSIM_PROGRESS=always`` / ``never`` override."""
 
 
+PROGRESS_EVERY_SECONDS = 10.0
+"""Off a terminal, a plain line also comes after this long without one (no silent gaps), and
+a line says how long is left once that is at least this long."""
+
+
+def duration(seconds: float) -> str:
+    """``45 s``, ``3 min 5 s``: a wall-clock estimate for a progress line."""
+    s = max(0, round(seconds))
+    return f"{s} s" if s < 60 else f"{s // 60} min {s % 60} s"
+
+
 class Progress:
     """Progress in simulated months (replications x horizon): a rich bar on a terminal, a
-    plain line per ``PROGRESS_STEP_PERCENT`` on stderr otherwise, nothing when disabled."""
+    plain line per ``PROGRESS_STEP_PERCENT`` (or ``PROGRESS_EVERY_SECONDS``) on stderr
+    otherwise, with the time left, nothing when disabled. ``Progress.stream`` and
+    ``Progress.label_as`` send the plain lines elsewhere under another label (a report's
+    steps on stdout)."""
+
+    stream = None
+    label_as: str | None = None
 
     def __init__(self, total: int, label: str, enabled: bool):
         import sys
@@ -123,7 +140,8 @@ class Progress:
         self.enabled = enabled
         self.lines = enabled and not sys.stderr.isatty()
         # a wall clock for the display only; the model never reads it
-        self.quiet_until = (time.monotonic() + PROGRESS_QUIET_SECONDS
+        self.started = self.last = time.monotonic()
+        self.quiet_until = (self.started + PROGRESS_QUIET_SECONDS
                             if mode != "always" else -math.inf)
         if enabled and not self.lines:
             from rich.progress import Progress
@@ -141,12 +159,22 @@ class Progress:
         elif self.lines:
             step = PROGRESS_STEP_PERCENT
             percent = min(100, self.done * 100 // self.total) // step * step
-            if percent > self.shown and time.monotonic() >= self.quiet_until:
-                self.shown = percent
+            now = time.monotonic()
+            due = percent > self.shown or (now - self.last >= PROGRESS_EVERY_SECONDS
+                                           and self.done < self.total)
+            if due and now >= self.quiet_until:
                 import sys
 
-                print(f"{self.label}: {percent}% ({min(self.done, self.total):,} of "
-                      f"{self.total:,} months simulated)", file=sys.stderr, flush=True)
+                self.shown, self.last = max(percent, self.shown), now
+                percent = min(100, self.done * 100 // self.total)
+                print(f"{Progress.label_as or self.label}: {percent}% "
+                      f"({min(self.done, self.total):,} of {self.total:,} months simulated"
+                      f"{self._left(now)})", file=Progress.stream or sys.stderr, flush=True)
+
+    def _left(self, now: float) -> str:
+        """``, about 1 min 10 s left`` from the pace so far, when at least 10 s are left."""
+        left = (now - self.started) / max(1, self.done) * (self.total - self.done)
+        return f", about {duration(left)} left" if left >= PROGRESS_EVERY_SECONDS else ""
 
     def close(self) -> None:
         if self.bar is not None:
