@@ -399,6 +399,7 @@ class _StepBar:
 
 _LAST_LINE = [0.0]
 """When the last plain step line was printed (``time.monotonic``)."""
+_PRINTING = threading.Lock()
 
 
 def _step(what: str, t0: float) -> None:
@@ -408,8 +409,11 @@ def _step(what: str, t0: float) -> None:
     if bar is not None:
         bar.done(terminal_text(what))
     elif _progress_mode() != "never":
-        _LAST_LINE[0] = time.monotonic()
-        print(terminal_text(f"report: {what} ({time.perf_counter() - t0:.0f} s)"), flush=True)
+        line = terminal_text(f"report: {what} ({time.perf_counter() - t0:.0f} s)") + "\n"
+        with _PRINTING:  # threads print here too: whole lines only
+            _LAST_LINE[0] = time.monotonic()
+            sys.stdout.write(line)
+            sys.stdout.flush()
 
 
 class _Pace:
