@@ -22,7 +22,7 @@ TEST_ENV := JUPYTER_CONFIG_DIR=$(JUPYTER_TEST)/config JUPYTER_DATA_DIR=$(JUPYTER
 # debugpy (pulled in by ipykernel) warns about frozen modules on every kernel start.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: all test test-fast jupyter-test report lab bench validate lock clean distclean
+.PHONY: all test test-fast jupyter-test report lab bench bench-report validate lock clean distclean
 
 all: test
 
@@ -80,6 +80,11 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# The report targets (issue 27): 2 scenarios x 20 reps and the bundled report, cold and with
+# nothing changed, MET / NOT MET; REFERENCE=../main times that checkout side by side.
+bench-report: $(STAMP)
+	$(BIN)/python -m benchmarks.report_bench --bundled $(if $(REFERENCE),--reference $(REFERENCE))
 
 validate: $(STAMP)
 	$(BIN)/revsim validate scenarios/*.yaml
