@@ -219,3 +219,13 @@ def test_two_processes_writing_at_once_are_safe(store, small):
     parts = _run(small, reps=4)
     assert _cached(parts) == [True] * 4
     assert str(parts[-1]["kpis"]["ending_arr"]) == outs[0][0].split()[1]
+
+
+def test_pool_workers_store_what_they_run(store, small):
+    """On the process pool each worker stores its replications (the parent only reads)."""
+    res, used = runner.run_all([small], RunSettings(3, 7, "process", workers=2), "pool")
+    assert used == "process" and _cached(res[0]) == [False] * 3
+    again = _run(small, reps=3)
+    assert _cached(again) == [True] * 3
+    assert [p["kpis"] for p in again] == [p["kpis"] for p in res[0]] or \
+        str([p["kpis"] for p in again]) == str([p["kpis"] for p in res[0]])

@@ -51,6 +51,7 @@ LAYERS = ("outputs", "scenario", "engine", "analysis", "experiments")
 """Packages under ``sim/`` whose code can change a replication (the layers below
 ``experiments`` and itself; ``tests/test_layers.py`` keeps the rest out of them)."""
 LIBRARIES = ("numpy", "pandas", "pyarrow", "scipy", "simpy", "pydantic")
+"""Their versions are in the key (a new numpy may draw other numbers)."""
 
 
 def enabled() -> bool:
@@ -182,7 +183,13 @@ def decode(blob: bytes) -> dict[str, Any]:
 # ---------------------------------------------------------------- the store
 
 
-def _warn(what: str, exc: BaseException) -> None:
+def pa_errors() -> type[Exception]:
+    import pyarrow as pa
+
+    return pa.ArrowException
+
+
+def warn(what: str, exc: BaseException) -> None:
     from sim.outputs.escape import terminal_text
 
     print(terminal_text(f"revsim: result cache {what} ({type(exc).__name__}: {exc}); "
@@ -238,13 +245,13 @@ class ResultCache:
             return
         try:
             blob = encode(part)
-        except (TypeError, ValueError, ImportError):
+        except (TypeError, ValueError, OverflowError, ImportError, pa_errors()):
             return  # a value the format does not hold: not cached
         try:
             self.store.set(key, blob)
         except Exception as exc:  # noqa: BLE001 - disk full, read-only, locked too long
             self.failed = True
-            _warn("could not be written", exc)
+            warn("could not be written", exc)
 
     def get_record(self, key: str) -> dict | None:
         """A small JSON record (e.g. a report folder's inputs), None when absent or unreadable."""
@@ -262,7 +269,7 @@ class ResultCache:
             self.store.set(key, json.dumps(record, sort_keys=True).encode())
         except Exception as exc:  # noqa: BLE001 - disk full, read-only, locked too long
             self.failed = True
-            _warn("could not be written", exc)
+            warn("could not be written", exc)
 
     def _forget(self, key: str) -> None:
         try:
@@ -281,5 +288,5 @@ def open_cache() -> ResultCache | None:
     try:
         return ResultCache(cache_dir())
     except Exception as exc:  # noqa: BLE001 - unwritable folder, a damaged database
-        _warn(f"at {cache_dir()} could not be opened", exc)
+        warn(f"at {cache_dir()} could not be opened", exc)
         return None

@@ -39,9 +39,27 @@ def _month_hook(on_months: Callable[[int], None]) -> Callable[[int, int], None]:
     return hook
 
 
-def _replicate(scenario: Scenario, seed: int, reps: Sequence[int]) -> list[dict]:
+def _replicate(scenario: Scenario, seed: int, reps: Sequence[int],
+               into: tuple[str, dict[int, str]] | None = None) -> list[dict]:
     """Run replications in a worker and keep only their tables and KPIs (no event logs);
-    simulated months go to :func:`sim.experiments.executors.month_sink` for the progress display."""
+    simulated months go to :func:`sim.experiments.executors.month_sink` for the progress display.
+    With ``into`` (the result cache's folder, replication → key) each is also stored there
+    from the worker, so encoding runs beside the simulation, not in the parent."""
+    store = None
+    if into is not None:
+        try:
+            store = cache.ResultCache(into[0])
+        except Exception as exc:  # noqa: BLE001 - the run goes on without it
+            cache.warn("could not be opened", exc)
+    try:
+        return _replications(scenario, seed, reps, into[1] if into else {}, store)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _replications(scenario: Scenario, seed: int, reps: Sequence[int], keys: dict[int, str],
+                  store: cache.ResultCache | None) -> list[dict]:
     targets = [t.model_dump() for t in scenario.targets]
     rate = scenario.finance.discount_rate_per_year_frac
     on_months = executors.month_sink()
@@ -68,6 +86,8 @@ def _replicate(scenario: Scenario, seed: int, reps: Sequence[int]) -> list[dict]
             "attainment": att.assign(replication=r) if len(att) else att,
             "simpy_events": res.stats["simpy_events"],
         })
+        if store is not None:
+            store.put(keys[r], out[-1])
     return out
 
 
@@ -77,14 +97,15 @@ def _chunks(reps: Sequence[int], workers: int) -> list[list[int]]:
 
 
 def _execute(
-    jobs: list[tuple[Any, Scenario, int, list[int]]],
+    jobs: list[tuple],
     executor: str,
     scheduler: str | None,
     workers: int | None,
     on_done: Callable[[Any, int], None] | None,
     on_months: Callable[[int], None] | None = None,
 ) -> dict[Any, list[dict]]:
-    """Run (key, scenario, seed, reps) jobs; return results per key sorted by replication.
+    """Run (key, scenario, seed, reps[, cache keys]) jobs; return results per key sorted by
+    replication.
     ``on_done(key, replications)`` follows finished chunks; ``on_months(n)`` follows simulated
     months inside replications (serial and process executors)."""
     results: dict[Any, list[dict]] = {key: [] for key, *_ in jobs}
@@ -94,7 +115,7 @@ def _execute(
         if on_done:
             on_done(key, len(chunk))
 
-    executors.run([(key, _replicate, (sc, seed, reps)) for key, sc, seed, reps in jobs],
+    executors.run([(key, _replicate, args) for key, *args in jobs],
                   executor, collect, scheduler, workers, on_months)
     for key in results:
         results[key].sort(key=lambda d: d["replication"])
@@ -204,8 +225,10 @@ def run_all(scenarios: Sequence[Scenario], settings: RunSettings, label: str,
     if executor == "process" and sum(map(len, todo.values())) < 2:
         executor = "serial"  # a pool costs more than it saves for one replication
     n_workers = workers or os.cpu_count() or 1
-    jobs = [(i, scenarios[i], seed, reps) for i in todo
-            for reps in _chunks(todo[i], n_workers)]
+    local = store is not None and executor != "dask"  # Dask workers may be other machines
+    jobs = [(i, scenarios[i], seed, reps,
+             (str(store.directory), {r: keys[i][r] for r in reps}) if local else None)
+            for i in todo for reps in _chunks(todo[i], n_workers)]
     horizon = {i: sc.horizon_months for i, sc in enumerate(scenarios)}
     bar = Progress(sum(len(todo[i]) * horizon[i] for i in todo), label, progress and bool(jobs))
     live = executor in ("serial", "process")  # months tick inside replications
@@ -215,7 +238,7 @@ def run_all(scenarios: Sequence[Scenario], settings: RunSettings, label: str,
             res = _execute(jobs, executor, scheduler, workers,
                            None if live else lambda key, n: bar.advance(n * horizon[key]),
                            bar.advance if live and progress else None)
-        for i, parts in res.items() if store else ():
+        for i, parts in res.items() if store is not None and not local else ():
             for part in parts:
                 store.put(keys[i][part["replication"]], part)
     finally:
