@@ -22,7 +22,7 @@ TEST_ENV := JUPYTER_CONFIG_DIR=$(JUPYTER_TEST)/config JUPYTER_DATA_DIR=$(JUPYTER
 # debugpy (pulled in by ipykernel) warns about frozen modules on every kernel start.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: all test test-fast jupyter-test report lab bench bench-report validate lock clean distclean
+.PHONY: all test test-fast jupyter-test report lab offsite bench bench-engine bench-report validate lock clean distclean
 
 all: test
 
@@ -56,8 +56,9 @@ $(VENV): $(STAMP)
 # The suite and the notebooks on three workers (two cores: a worker often waits on a
 # subprocess, a kernel or a browser), a file per worker at a time (its module fixtures built
 # once; a notebook's cells in one kernel, in order), the 20 slowest tests listed at the end.
-# `make test-fast`: the same without the slow end-to-end checks (`-m "not e2e"`: report
-# builds, browser, notebooks, install, Dask, kills, whole company histories).
+# `make test-fast`: the same without the slow end-to-end checks (`e2e`: report builds,
+# browser, notebooks, install, Dask, kills, whole company histories) and the statistical
+# checks over many replications (`slow`: theory, direction of effect, recovery).
 PYTEST := $(TEST_ENV) $(BIN)/python -m pytest
 PARALLEL := -n 3 --dist loadfile --durations=20
 
@@ -67,7 +68,7 @@ test: $(STAMP) jupyter-test
 
 test-fast: $(STAMP) jupyter-test
 	$(BIN)/ruff check sim tests benchmarks scripts
-	$(PYTEST) tests $(PARALLEL) -m "not e2e"
+	$(PYTEST) tests $(PARALLEL) -m "not e2e and not slow"
 
 jupyter-test:
 	mkdir -p $(JUPYTER_TEST)/config $(JUPYTER_TEST)/data $(JUPYTER_TEST)/runtime $(JUPYTER_TEST)/ipython
@@ -78,8 +79,17 @@ report: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab --allow-root --no-browser --ip=127.0.0.1 notebooks
 
+# The offsite dashboard on 127.0.0.1 (the address is printed); SCENARIO=file picks the base.
+SCENARIO ?= scenarios/baseline.yaml
+offsite: $(STAMP)
+	$(BIN)/revsim offsite $(SCENARIO)
+
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# The engine's speed target alone: the large scenario against the process-per-lead reference.
+bench-engine: $(STAMP)
+	$(BIN)/python -m benchmarks.engine
 
 # The report targets (issue 27): 2 scenarios x 20 reps and the bundled report, cold and with
 # nothing changed, MET / NOT MET; REFERENCE=../main times that checkout side by side.

@@ -18,6 +18,7 @@ def _run(overrides: dict, reps: int = 4, seed: int = 11) -> list[sim.SimulationR
     return [sim.simulate(sc, seed=seed, replication=r) for r in range(reps)]
 
 
+@pytest.mark.slow
 def test_neutral_stakeholder_model_leaves_every_table_unchanged():
     """With stakeholder effects neutralised the feature draws only from its own streams,
     so the engine's tables are identical to the run without the feature."""
@@ -43,6 +44,7 @@ def _renewal_rate(results) -> float:
     return acc["renewed"].sum() / acc["renewals"].sum()
 
 
+@pytest.mark.slow
 def test_champion_loss_without_backup_lowers_renewal():
     # every champion leaves after six months; with no advocates nobody backs them up and the
     # account is re-sold for a year, with four advocates each departure is covered
@@ -55,6 +57,7 @@ def test_champion_loss_without_backup_lowers_renewal():
     assert departures["unbacked_departures"].sum() > 0
 
 
+@pytest.mark.slow
 def test_critics_lower_renewal():
     calm = _run({"account_plan.critic_prob_frac": 0.0, "account_plan.critic_churn_uplift_frac": 1.0})
     hostile = _run({"account_plan.critic_prob_frac": 1.0,
@@ -76,6 +79,7 @@ def test_programme_costs_exactly_and_creates_new_unit_deals():
         assert len(chosen) >= n
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [3])
 def test_programme_effect_has_the_right_direction(seed):
     sc = sim.load_scenario(BASE, overrides={

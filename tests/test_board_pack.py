@@ -140,7 +140,21 @@ def test_board_pack_html_escapes_scenario_text(pack):
 def workbook(cmp, tmp_path_factory):
     path = tmp_path_factory.mktemp("xl") / "decision.xlsx"
     write_decision_workbook(path, cmp)
-    return openpyxl.load_workbook(path)
+    wb = openpyxl.load_workbook(path)
+    wb.path = path
+    return wb
+
+
+def _evaluate(path, sheet: str, cell) -> float:
+    """The value of a cell as Excel computes it: the statements' totals are formulas
+    (tests/report/test_workbook_formulas.py), evaluated here by pycel."""
+    from pycel import ExcelCompiler
+
+    compiler = _COMPILERS.setdefault(str(path), ExcelCompiler(filename=str(path)))
+    return compiler.evaluate("'" + sheet.replace("'", "''") + "'!" + cell.coordinate)
+
+
+_COMPILERS: dict = {}
 
 
 def test_statement_sheets_balance_every_period_and_are_finance_formatted(workbook, cmp):
@@ -156,11 +170,13 @@ def test_statement_sheets_balance_every_period_and_are_finance_formatted(workboo
             assets, claims = labels["Total assets"], labels["Total liabilities and equity"]
             assert ws.max_column == periods + 1
             for col in range(2, periods + 2):
-                a, c = ws.cell(row=assets, column=col).value, ws.cell(row=claims, column=col).value
+                # totals are formulas now: balanced as Excel computes them
+                a = _evaluate(workbook.path, ws.title, ws.cell(row=assets, column=col))
+                c = _evaluate(workbook.path, ws.title, ws.cell(row=claims, column=col))
                 assert a == pytest.approx(c, rel=1e-9)
                 assert ws.cell(row=assets, column=col).number_format == FORMATS["usd"]
-            rev = ws.cell(row=labels["Revenue"], column=2)
-            assert isinstance(rev.value, float) and rev.value > 0
+            rev = _evaluate(workbook.path, ws.title, ws.cell(row=labels["Revenue"], column=2))
+            assert isinstance(rev, float) and rev > 0
     # the partner programme is its own line, not inside commissions
     ws = workbook["baseline FY"]
     col_a = [ws.cell(row=r, column=1).value for r in range(1, ws.max_row + 1)]
@@ -183,4 +199,6 @@ def test_verdict_and_bridge_sheets_have_labels_formats_filters(workbook):
     bridge = workbook["Profit bridge"]
     assert bridge.auto_filter.ref and bridge.freeze_panes == "A3"
     drivers = [bridge.cell(row=r, column=2).value for r in range(3, bridge.max_row + 1)]
-    assert "Volume (new customers won)" in drivers and "Operating profit difference" in drivers
+    assert "New-logo volume (more or fewer customers won)" in drivers
+    assert "Installed-base repricing at renewal (price steps, uplift)" in drivers
+    assert "Operating profit difference" in drivers

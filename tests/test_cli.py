@@ -53,6 +53,7 @@ def test_validate_accepts_every_bundled_scenario():
         assert re.fullmatch(rf"ok  {re.escape(str(path))}  \(hash [0-9a-f]{{12}}\)", line), line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("files", "expected"), [b[1:] for b in BAD_INPUTS],
                          ids=[b[0] for b in BAD_INPUTS])
 def test_validate_prints_one_line_per_problem_and_writes_nothing(here, files, expected):
@@ -153,6 +154,7 @@ def test_a_failing_run_never_touches_an_earlier_result(here):
 # ---------------------------------------------------------------- compare, sweep, sensitivity
 
 
+@pytest.mark.slow
 def test_compare_prints_deltas_and_writes_them(tmp_path):
     out = tmp_path / "cmp"
     result = invoke("compare", BASELINE, SCENARIOS / "price_increase.yaml", "--reps", "2",

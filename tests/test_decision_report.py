@@ -67,7 +67,12 @@ def test_board_pack_and_workbook_come_with_the_report(built):
     assert {"Profit bridge", "baseline FY", "price_increase M"} <= set(wb.sheetnames)
     ws = wb["baseline Q"]
     rows = {ws.cell(row=r, column=1).value: r for r in range(1, ws.max_row + 1)}
+    # the totals are formulas over the monthly sheet: balanced as Excel computes them
+    from pycel import ExcelCompiler
+
+    excel = ExcelCompiler(filename=str(out / "revsim_report.xlsx"))
     for col in range(2, ws.max_column + 1):
-        assets = ws.cell(row=rows["Total assets"], column=col).value
-        claims = ws.cell(row=rows["Total liabilities and equity"], column=col).value
+        assets = excel.evaluate(f"'baseline Q'!{ws.cell(row=rows['Total assets'], column=col).coordinate}")
+        claims = excel.evaluate(
+            f"'baseline Q'!{ws.cell(row=rows['Total liabilities and equity'], column=col).coordinate}")
         assert assets == pytest.approx(claims, rel=1e-9)

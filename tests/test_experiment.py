@@ -45,6 +45,7 @@ def test_same_seed_gives_identical_tables_on_every_executor(small):
     pd.testing.assert_frame_equal(got.reset_index(drop=True), one)
 
 
+@pytest.mark.slow
 def test_common_random_numbers_cut_the_variance_of_a_price_delta_threefold():
     base = sim.load_scenario(BASE, overrides={"horizon_months": 12})
     dearer = sim.with_overrides(base, {"pricing.segments.smb.list_price_usd": 660,
@@ -77,6 +78,7 @@ def test_paired_delta_interval_and_probability():
     assert t975(1000) == pytest.approx(1.962, abs=1e-3)
 
 
+@pytest.mark.slow
 def test_compare_reports_deltas_for_each_scenario(small):
     dearer = sim.with_overrides(small, {"pricing.segments.smb.list_price_usd": 700})
     cmp = sim.compare(small, [dearer], replications=3, seed=0, executor="serial")
@@ -92,6 +94,7 @@ def test_compare_reports_deltas_for_each_scenario(small):
     pd.testing.assert_frame_equal(cmp.base.kpis, alone.kpis)
 
 
+@pytest.mark.slow
 def test_sweep_grid_and_best_points(small):
     res = sim.sweep(small, {"pricing.segments.smb.list_price_usd": [400, 900],
                             "pricing.segments.smb.discount_cap_frac": [0.1, 0.3]},
@@ -114,6 +117,7 @@ def test_sweep_grid_and_best_points(small):
         assert rows["avg_discount_frac"].iloc[0] < rows["avg_discount_frac"].iloc[1]
 
 
+@pytest.mark.slow
 def test_sensitivity_moves_each_lever_both_ways(small):
     levers = ["sales.teams.mid_market.count", "pricing.segments.*.list_price_usd",
               "pricing.annual_uplift_frac"]
@@ -188,6 +192,7 @@ def test_a_killed_revsim_run_never_damages_an_earlier_result(tmp_path):
     assert "earlier" in outcomes  # at least one kill landed before the rename
 
 
+@pytest.mark.slow
 def test_sensitivity_steps_in_natural_units_with_segment_values_and_intervals(small):
     levers = ["segments.*.logo_retention_12m_frac", "headcount.sdr.count"]
     t = sim.sensitivity(small, levers, step=0.1, replications=3, seed=0, executor="serial",

@@ -42,6 +42,7 @@ def _rows(ws) -> tuple[list[str], list[tuple]]:
     return header, [r for r in ws.iter_rows(min_row=3) if any(c.value is not None for c in r)]
 
 
+@pytest.mark.slow
 def test_every_sheet_is_frozen_filtered_and_prints_one_page_wide(workbook):
     assert workbook.sheetnames[:4] == ["Verdict", "About", "KPIs", "Comparison"]
     for ws in workbook.worksheets:

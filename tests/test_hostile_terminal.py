@@ -17,6 +17,7 @@ from sim.outputs.escape import terminal_text
 FAST = ("--reps", "2", "--months", "2", "--executor", "serial")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [MARKUP_NAME, ESCAPE_NAME, "[bold red]x[/] [/bold] plan"])
 def test_run_prints_the_name_literally(tmp_path, name):
     path = write_scenario(tmp_path, "hostile.yaml", name, description=name, targets=[name])
@@ -29,6 +30,7 @@ def test_run_prints_the_name_literally(tmp_path, name):
     assert "Traceback" not in proc.stderr.decode()
 
 
+@pytest.mark.slow
 def test_compare_and_sweep_print_names_literally(tmp_path):
     base = write_scenario(tmp_path, "a.yaml", MARKUP_NAME)
     other = write_scenario(tmp_path, "b.yaml", ESCAPE_NAME)
@@ -43,6 +45,7 @@ def test_compare_and_sweep_print_names_literally(tmp_path):
     assert MARKUP_NAME in proc.stdout.decode()
 
 
+@pytest.mark.slow
 def test_progress_bar_on_a_terminal_takes_the_name_literally(tmp_path):
     """On a terminal the progress bar shows the scenario name: markup in it must not crash."""
     path = write_scenario(tmp_path, "hostile.yaml", MARKUP_NAME + " " + ESCAPE_NAME)

@@ -20,6 +20,7 @@ LAYERS = (
     ("sim.analysis",),     # pure functions of result tables
     ("sim.experiments",),  # many replications -> result frames
     ("sim.report",),       # presentation
+    ("sim.offsite",),      # the offsite app: a web page over report's view
     ("sim.calibrate",),    # company data -> calibrated scenario, backtest
     ("sim.track",),        # plan against actual months
     ("sim.cli",),          # parse, call, print

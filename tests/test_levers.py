@@ -11,7 +11,6 @@ import sim
 from sim.experiments.compare import compare_adaptive, compare_to_precision
 from sim.experiments.sensitivity import DEFAULT_LEVERS
 from sim.experiments.settings import RunSettings
-from sim.report.offsite import SLIDERS, OffsiteWorkbook
 from sim.report.tables import levers_table
 from sim.scenario.levers import (
     APPLIES_TO,
@@ -37,6 +36,9 @@ def test_every_lever_is_well_formed_and_reads_a_number_in_the_baseline(base):
         assert lv.unit in UNITS and lv.applies_to in APPLIES_TO, lv.name
         assert ("*" in lv.key) == (lv.applies_to != "company"), lv.name
         values = lv.base_values(base)
+        if lv.unit == "choice":  # a policy: its base is one of its choices
+            assert values and all(v in lv.choices for v in values.values()), lv.name
+            continue
         assert values and all(isinstance(v, int | float) for v in values.values()), lv.name
         for v in values.values():
             lo, hi = lv.span(v)
@@ -77,9 +79,12 @@ def test_price_change_moves_every_list_price_and_caps_every_cap(base):
         assert over[f"pricing.segments.{seg}.discount_cap_frac"] == min(p.discount_cap_frac, 0.1)
 
 
-def test_offsite_sliders_are_catalogue_levers():
-    assert set(SLIDERS.values()) <= {lv.name for lv in LEVERS}
-    assert OffsiteWorkbook.LEVERS == tuple(SLIDERS)
+def test_offsite_controls_are_catalogue_levers_in_the_four_groups():
+    from sim.offsite.session import offsite_levers
+
+    shown = offsite_levers()
+    assert shown and all(lv in LEVERS for lv in shown)
+    assert {lv.group for lv in shown} == {"pricing", "go_to_market", "capacity", "horizon"}
 
 
 def test_the_levers_table_shows_each_catalogue_lever_of_the_table(base):
@@ -98,6 +103,7 @@ def small(base):
     return base.model_copy(update={"horizon_months": 6})
 
 
+@pytest.mark.slow
 def test_run_settings_give_what_the_keywords_give(small):
     kw = sim.run_experiment(small, replications=2, seed=5, executor="serial")
     st = sim.run_experiment(small, settings=RunSettings(replications=2, seed=5,
@@ -106,6 +112,7 @@ def test_run_settings_give_what_the_keywords_give(small):
     assert st.replications == 2 and st.seed == 5
 
 
+@pytest.mark.slow
 def test_compare_adaptive_is_a_plain_compare_without_a_precision(small):
     plan = small.model_copy(update={"name": "plan"})
     plan = apply_lever(plan, "marketing_budget",

@@ -120,6 +120,7 @@ def test_doubling_sdrs_gives_less_than_twice_the_outbound_opportunities():
     assert ratio > 1.2
 
 
+@pytest.mark.slow
 def test_moving_spend_to_the_dearer_segment_at_the_same_budget_gives_fewer_leads():
     mixes = [{"smb": 0.6, "mid_market": 0.3, "enterprise": 0.1},
              {"smb": 0.25, "mid_market": 0.42, "enterprise": 0.33},
@@ -254,6 +255,7 @@ def baseline_36_months() -> pd.DataFrame:
     return unit_economics(pd.concat([r.by_segment for r in runs]), "segment")
 
 
+@pytest.mark.slow
 def test_cac_payback_rises_with_acv_on_the_baseline():
     """Benchmarks S2: CAC payback rises with ACV (SMB ~12, mid-market 12-18, enterprise 18-24
     months)."""

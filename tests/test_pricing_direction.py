@@ -8,6 +8,7 @@ referrals with no free lunch."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from engine_helpers import from_baseline
 
 import sim
@@ -57,6 +58,7 @@ def _simulate(sc) -> dict[str, np.ndarray]:
     return {k: np.array(v) for k, v in out.items()}
 
 
+@pytest.mark.slow
 def test_list_price_has_an_interior_optimum_with_and_without_a_cap():
     for cap in (None, 1.0):  # the baseline's caps, and none (the S6 tiers still end at 50%)
         profit = {f: runs(_list(f, cap))["profit"] for f in (0.5, 1.0, 4.0, 10.0)}
@@ -67,6 +69,7 @@ def test_list_price_has_an_interior_optimum_with_and_without_a_cap():
         assert np.all(won[10.0] < 0.05 * won[1.0]) and np.all(won[4.0] < 0.2 * won[1.0])
 
 
+@pytest.mark.slow
 def test_removing_the_reps_discretion_loses_deals():
     over = {}
     for s in SEG_LIST:
@@ -79,12 +82,14 @@ def test_removing_the_reps_discretion_loses_deals():
     assert no_rounds["won"].sum() < base["won"].sum()
 
 
+@pytest.mark.slow
 def test_a_looser_cap_wins_deals():
     loose = runs(tuple(sorted({f"pricing.segments.{s}.discount_cap_frac": c + 0.1
                                for s, c in SEG_CAP.items()}.items())))
     assert loose["won"].sum() > runs()["won"].sum()
 
 
+@pytest.mark.slow
 def test_the_quarter_end_extra_pulls_deals_into_the_last_month_of_a_quarter():
     base = runs()
     m1, m2, m3 = base["moq"].sum(axis=0)
@@ -97,18 +102,21 @@ def test_the_quarter_end_extra_pulls_deals_into_the_last_month_of_a_quarter():
     assert flat["slipped"].sum() == 0
 
 
+@pytest.mark.slow
 def test_zero_sales_commission_costs_deals_and_reps():
     base, zero = runs(), runs((("sales.commission_frac", 0.0),))
     assert np.all(zero["won"] < 0.9 * base["won"])
     assert np.all(zero["ramped_ae"] < base["ramped_ae"])
 
 
+@pytest.mark.slow
 def test_double_sales_commission_costs_more_than_it_earns():
     base, double = runs(), runs((("sales.commission_frac", 0.2),))
     assert double["won"].sum() > base["won"].sum()  # effort responds
     assert double["profit"].sum() < base["profit"].sum()  # but not enough to pay for itself
 
 
+@pytest.mark.slow
 def test_zero_partner_commission_brings_far_fewer_referrals():
     base, zero = runs(), runs((("channels.partner.commission_frac", 0.0),))
     assert np.all(zero["partner_leads"] < 0.4 * base["partner_leads"])

@@ -73,6 +73,7 @@ def _deals(cap: float, setting: str = "full_info") -> tuple[np.ndarray, ...]:
     return np.array(won), np.array(closed), np.array(disc)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cap", [0.1, 0.3])
 def test_the_simulation_matches_the_full_information_closed_forms(cap):
     won, closed, disc = _deals(cap)
@@ -84,6 +85,7 @@ def test_the_simulation_matches_the_full_information_closed_forms(cap):
     assert abs(disc.mean() - e) < 4 * se + 0.002
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cap", [0.1, 0.3])
 def test_the_simulation_matches_the_negotiations_closed_forms(cap):
     """Rounds, walks and approval days running in the engine against ``P(win)`` and

@@ -23,6 +23,7 @@ def baseline(overrides: dict | None = None):
                               overrides or {})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("table", ["monthly", "by_segment", "by_channel", "by_team"])
 def test_share_zero_reproduces_the_engine_before_prospecting_exactly(table):
     """The frozen tables came from the engine before AEs prospected (commit af32bb3); every
@@ -43,6 +44,7 @@ def _team(res, name):
     return res.by_team[res.by_team.team == name]
 
 
+@pytest.mark.slow
 def test_four_more_enterprise_aes_add_pipeline_and_arr():
     """Paired runs (common random numbers): +4 enterprise AEs from month 1. With prospecting
     they add enterprise opportunities and new ARR in every run; without, almost none (the
@@ -90,6 +92,7 @@ def test_a_saturated_teams_extra_ae_adds_no_self_sourced_pipeline():
     assert smb.prospecting_time_frac.min() > 0
 
 
+@pytest.mark.slow
 def test_prospecting_draws_on_the_same_accounts():
     """No free lunch: on a small enterprise market near its in-market cap, the self-sourced
     opportunities crowd out channel ones (the contact pool and the cap are shared), so the

@@ -52,6 +52,7 @@ def runs(over: tuple = ()) -> dict[str, np.ndarray]:
 ACC2 = (("sales.accelerator_multiplier", 2.0),)
 
 
+@pytest.mark.slow
 def test_the_defaults_leave_the_baseline_unchanged():
     """No accelerator (the default, 1x) is today's flat rate: stated explicitly, or with any
     quota, every number is the baseline's (quota alone pays nothing at a flat rate)."""

@@ -18,6 +18,7 @@ def test_readme_opens_with_the_two_commands():
     assert "make report" in first_screen and "make test" in first_screen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
 def test_python_examples_run(code, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
@@ -51,6 +52,7 @@ def test_output_blocks_hold_real_output():
         assert "P50" in body or "Best for" in body or "P(better)" in body, cmd
 
 
+@pytest.mark.slow
 def test_api_example_labels_the_variant_by_its_own_name(monkeypatch, capsys):
     """The Python API example compares a variant made with ``with_overrides``: its rows are
     labelled with the variant's name, never the base's ("baseline")."""

@@ -82,6 +82,7 @@ def measured():
     return out
 
 
+@pytest.mark.slow
 def test_retention_rises_with_deal_size(measured):
     for k in ("nrr", "grr"):
         got = [measured[s][k] for s in ("smb", "mid_market", "enterprise")]

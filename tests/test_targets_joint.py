@@ -104,6 +104,7 @@ def run():
     return sim.run_experiment(sc, replications=REPS, seed=0, executor="serial"), arr, profit
 
 
+@pytest.mark.slow
 def test_joint_probability_of_a_run_against_a_hand_count(run):
     result, arr, profit = run
     k = result.kpis

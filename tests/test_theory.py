@@ -43,6 +43,7 @@ def _queue_table(scenario, seed: int, replication: int):
     return m.set_index("month")
 
 
+@pytest.mark.slow
 def test_ae_queue_matches_erlang_c():
     """AE queue as M/M/c: Poisson opportunities (rate lam per day), exponential sales cycle
     (mean 1/mu), c = 10 AEs x 1 deal, no attrition or ramp, infinite patience; rho = 0.75.
@@ -97,6 +98,7 @@ def _mean_customers(sc, reps: int, seed: int = 0) -> np.ndarray:
     return np.mean(runs, axis=0)
 
 
+@pytest.mark.slow
 def test_monthly_contracts_churning_base_follows_closed_form():
     """Poisson arrivals of lam new customers a month (win prob 1, 0-day cycle, no capacity
     limit) on month-to-month contracts with monthly churn c, every health factor neutral:
@@ -111,6 +113,7 @@ def test_monthly_contracts_churning_base_follows_closed_form():
     assert np.all(np.abs(got - want) < 4 * se), np.c_[t, got, want, se]
 
 
+@pytest.mark.slow
 def test_annual_contracts_with_renewal_probability_follow_closed_form():
     """12-month contracts renewing with probability r: a customer won in month j has faced
     floor((t-j)/12) renewals by the end of month t, so

@@ -111,6 +111,7 @@ def test_more_churn_or_a_higher_rate_lowers_equity():
     assert customer_equity(res.ending_base, dear)["total"] < base
 
 
+@pytest.mark.slow
 def test_csm_x2_value_created_weighs_the_ending_book():
     # the CSM x2 plan: lower operating profit over the horizon, a bigger ending book;
     # value created must see the book (paired runs, common random numbers)

@@ -88,6 +88,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
 def test_oversized_work_is_refused_before_simulating(here, no_simulation, case):
     args, reason = CASES[case]
@@ -115,6 +116,7 @@ def test_allow_large_lets_export_through(here, monkeypatch):
     assert (here / "co" / "subscriptions.csv").is_file()
 
 
+@pytest.mark.slow
 def test_allow_large_reaches_the_engine_correction(here, monkeypatch):
     """calibrate passes --allow-large to the correction's check (the correction itself is
     replaced: what is tested is that it is reached)."""

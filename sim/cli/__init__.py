@@ -12,6 +12,9 @@ from sim.cli import simulate, company  # noqa: F401 - registers the commands, in
 # isort: on
 from sim.cli.common import app
 from sim.experiments.settings import MAX_MONTHS, MAX_REPS, MAX_SEED
+from sim.offsite.command import offsite
+
+app.command()(offsite)
 
 __all__ = ["MAX_MONTHS", "MAX_REPS", "MAX_SEED", "app", "main"]
 

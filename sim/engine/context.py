@@ -3,6 +3,7 @@ event log and the named random streams of one replication."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -19,15 +20,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 class CountingEnvironment(simpy.Environment):
     """A SimPy environment that counts the events it schedules (the engine's work measure).
-    It starts before day 0 when the pipeline is warmed up (``Scenario.opening``)."""
+    It starts before day 0 when the pipeline is warmed up (``Scenario.opening``).
 
-    def __init__(self, initial_time: float = 0.0) -> None:
-        super().__init__(initial_time)
-        self.events_scheduled = 0
+    The count is read off SimPy's own event-id counter (every scheduled event takes the
+    next id) rather than by overriding ``schedule``: the override cost ~6% of a run."""
 
-    def schedule(self, event, priority=1, delay=0) -> None:
-        self.events_scheduled += 1
-        super().schedule(event, priority, delay)
+    @property
+    def events_scheduled(self) -> int:
+        return next(copy.copy(self._eid))
 
 
 @dataclass

@@ -1,8 +1,23 @@
 """The customer base: account creation (won deals and the installed base), the lifecycle
-loop of each account, expansion, ARR bookings and churn."""
+of each account, expansion, ARR bookings and churn.
+
+The lifecycle runs off the SimPy event loop (the hybrid world view): accounts contend for no
+capacity, so their renewals, churn, expansions, annual invoices and partner windows are kept
+in a calendar of their own (a heap of exact event times) that the customer base works
+through, in time order, whenever the SimPy side is about to read or change it: a won deal
+(``sign``), the end of an onboarding, a new-unit deal, the start of a month, the horizon
+(``advance``). Every event is handled at its own time with the same rules and the same
+per-account streams as a process per account would, so the ledger's levels still move in
+time order; only events at the very same instant may be handled in another order (and the
+shared collection-lag stream be drawn in another order). ``processes=True`` keeps the
+process-per-account reference (``sim.engine.model.LIFECYCLE``) for the equivalence test and
+the benchmark.
+"""
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 import random
 from typing import TYPE_CHECKING
@@ -43,9 +58,14 @@ class Customers:
     """Every account of the replication and the count of live customers by segment."""
 
     def __init__(self, ctx: Context, billing: Billing, retention: Retention,
-                 onboarding: OnboardingTeam, stakeholders: StakeholderModel | None):
+                 onboarding: OnboardingTeam, stakeholders: StakeholderModel | None,
+                 processes: bool = False):
         self.ctx, self.billing, self.retention = ctx, billing, retention
         self.onboarding, self.stakeholders = onboarding, stakeholders
+        self.processes = processes  # the reference: one SimPy process per account
+        # (time, order, account, event) of every live account's next life event
+        self.calendar: list[tuple[float, int, Account, LifeEvent]] = []
+        self._order = itertools.count()
         self.rng_installed = ctx.streams.python("installed_base")
         self.by_segment = [0] * len(ctx.segments)  # live customers
         self.created = 0  # accounts ever created; the next account's id
@@ -113,6 +133,7 @@ class Customers:
     def sign(self, p: Prospect, t: float, decision: Decision) -> None:
         """A won deal becomes an account; its onboarding and its life start."""
         ctx = self.ctx
+        self.advance(t)
         option = ctx.segments[p.seg].contracts[p.contract_index]
         a = self.new_account(p.seg, p.ch, t, p.seats, decision.net_price_usd, p.wtp_usd,
                              p.contract_index, random.Random(p.account_seed))
@@ -121,7 +142,7 @@ class Customers:
                      f"discount {decision.discount_frac:.3f}, term {option.term_months}, "
                      f"billing {option.billing}, seats {p.seats:g}, created {p.arrival_t!r}")
         ctx.env.process(self.onboarding.onboard(a, p.onboarding_days))
-        ctx.env.process(self.life(a))
+        self.start_life(a, t)
 
     def sign_before_start(self, p: Prospect, t: float, decision: Decision) -> None:
         """A deal won in the pipeline warm-up before day 0: its account is already part of
@@ -189,7 +210,7 @@ class Customers:
                               f"start {a.start_t!r}, term {option.term_months}, "
                               f"billing {option.billing}, seats {seats:g}, "
                               f"tenure {age * MONTH_DAYS!r}, renewals {renewals}")
-                self.ctx.env.process(self.life(a))
+                self.start_life(a, 0.0)
         self.billing.monthly_opening_receivables()
 
     def ending_base(self, t: float) -> list[tuple[int, int, float, float]]:
@@ -236,35 +257,70 @@ class Customers:
 
     # -- life and churn ---------------------------------------------------------------------
 
+    def start_life(self, a: Account, t: float) -> None:
+        """A new account at ``t`` enters the calendar (or, in the reference, its process
+        starts)."""
+        if self.processes:
+            self.ctx.env.process(self.life(a))
+        else:
+            self._schedule(a, t)
+
+    def _schedule(self, a: Account, now: float) -> None:
+        t_next, event = self.next_event(a)
+        heapq.heappush(self.calendar, (max(t_next, now), next(self._order), a, event))
+
+    def advance(self, t: float) -> None:
+        """Handle every life event before ``t``, in time order (the calendar's clock catches
+        up with SimPy's before the SimPy side reads or changes the customer base)."""
+        calendar = self.calendar
+        pop, handle = heapq.heappop, self.handle
+        while calendar and calendar[0][0] < t:
+            te, _order, a, event = pop(calendar)
+            if handle(a, te, event):
+                self._schedule(a, te)
+
+    @staticmethod
+    def next_event(a: Account) -> tuple[float, LifeEvent]:
+        """The account's next life event and its time: the term end, an expansion, an annual
+        invoice or the end of the partner's window, whichever comes first."""
+        t_next, event = a.term_end, TERM_END
+        if a.next_expansion < t_next:
+            t_next, event = a.next_expansion, EXPANSION
+        if a.next_bill < t_next - TIME_TOLERANCE_DAYS:
+            t_next, event = a.next_bill, ANNUAL_INVOICE
+        if 0 <= a.partner_window_end < t_next:
+            t_next, event = a.partner_window_end, PARTNER_WINDOW_END
+        return t_next, event
+
+    def handle(self, a: Account, t: float, event: LifeEvent) -> bool:
+        """Handle a life event at ``t``; False when the account churned."""
+        if event == EXPANSION:
+            if a.stake is None or self.stakeholders.may_expand(a, t):
+                self._expand_once(a, t)
+            a.next_expansion = self.next_expansion(a, t)
+        elif event == ANNUAL_INVOICE:
+            a.next_bill += YEAR_DAYS
+            self.billing.invoice(a, t, a.arr)
+        elif event == PARTNER_WINDOW_END:
+            self.ctx.ledger.level("partner_window_arr", a.seg, a.ch).add(t, -a.arr)
+            a.partner_window_end = NO_WINDOW
+        else:
+            renew = (self.retention.renew_monthly if a.term_months == 1
+                     else self.retention.renew)
+            if not renew(a, t):
+                self.churn(a, t)
+                return False
+        return True
+
     def life(self, a: Account):
-        """SimPy process: wait for the account's next life event, handle it, until it churns."""
+        """SimPy process of the reference: wait for the account's next life event, handle
+        it, until it churns."""
         env = self.ctx.env
         while True:
-            t_next, event = a.term_end, TERM_END
-            if a.next_expansion < t_next:
-                t_next, event = a.next_expansion, EXPANSION
-            if a.next_bill < t_next - TIME_TOLERANCE_DAYS:
-                t_next, event = a.next_bill, ANNUAL_INVOICE
-            if 0 <= a.partner_window_end < t_next:
-                t_next, event = a.partner_window_end, PARTNER_WINDOW_END
+            t_next, event = self.next_event(a)
             yield env.timeout(max(0.0, t_next - env.now))
-            t = env.now
-            if event == EXPANSION:
-                if a.stake is None or self.stakeholders.may_expand(a, t):
-                    self._expand_once(a, t)
-                a.next_expansion = self.next_expansion(a, t)
-            elif event == ANNUAL_INVOICE:
-                a.next_bill += YEAR_DAYS
-                self.billing.invoice(a, t, a.arr)
-            elif event == PARTNER_WINDOW_END:
-                self.ctx.ledger.level("partner_window_arr", a.seg, a.ch).add(t, -a.arr)
-                a.partner_window_end = NO_WINDOW
-            else:
-                renew = (self.retention.renew_monthly if a.term_months == 1
-                         else self.retention.renew)
-                if not renew(a, t):
-                    self.churn(a, t)
-                    return
+            if not self.handle(a, env.now, event):
+                return
 
     def churn(self, a: Account, t: float) -> None:
         ledger = self.ctx.ledger

@@ -36,6 +36,16 @@ class ElasticResource(simpy.Resource):
         self.users.pop(release.request, None)
         release.succeed()
 
+    def take_free_slot(self) -> object | None:
+        """A slot taken now without a Request event when one is free and nobody queues
+        (what ``request()`` would grant at once), else None. Release it with
+        ``release_now``."""
+        if self.put_queue or len(self.users) >= self._slots:
+            return None
+        slot = object()
+        self.users[slot] = None
+        return slot
+
     def release_now(self, request) -> None:
         self.users.pop(request, None)
         self._grant_waiting()

@@ -33,6 +33,9 @@ FLOW_COLUMNS = (
     # opportunities the AEs sourced themselves (booked under outbound, and counted in
     # "opportunities" too; sim.engine.sales.SalesTeam.prospecting)
     "opportunities_self_sourced",
+    # the part of expansion_arr that is a price step at renewal (the escalator, and an
+    # installed account's step toward a new list), not more seats (sim.engine.retention)
+    "repricing_arr",
 )
 # Levels integrated per (segment, channel).
 LEVEL_COLUMNS = ("arr", "customers", "monthly_billed_arr", "partner_window_arr")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sim.engine import ENGINE_VERSION  # noqa: F401  (re-exported)
 from sim.engine.billing import Billing
 from sim.engine.context import Context
 from sim.engine.customers import Customers
@@ -21,6 +22,11 @@ from sim.engine.sales import SalesForce
 from sim.engine.stakeholders import StakeholderModel
 from sim.scenario.model import Scenario
 from sim.units import MONTH_DAYS
+
+# How accounts live: "calendar" (the lifecycle calendar of ``sim.engine.customers``) or
+# "processes" (one SimPy process per account: the reference that the equivalence test and the
+# benchmark compare against). Internal; not a scenario setting.
+LIFECYCLE = "calendar"
 
 
 class Replication:
@@ -41,7 +47,12 @@ class Replication:
         self.retention = Retention(ctx, self.billing, self.stakeholders)
         self.onboarding = OnboardingTeam(ctx)
         self.customers = Customers(ctx, self.billing, self.retention, self.onboarding,
-                                   self.stakeholders)
+                                   self.stakeholders, processes=LIFECYCLE == "processes")
+        # the SimPy side catches the lifecycle calendar up before it reads or changes an
+        # account: the end of an onboarding, a new-unit deal
+        self.onboarding.sync = self.customers.advance
+        if self.stakeholders is not None:
+            self.stakeholders.sync = self.customers.advance
         self.sales = SalesForce(ctx, on_won=self.customers.sign,
                                 on_won_before_start=self.customers.sign_before_start)
         self.demand = Demand(ctx, self.plan)
@@ -56,6 +67,7 @@ class Replication:
         """The start of a 1-based month, in this order: restaff AEs and onboarding, read
         customer-success coverage, record the month's capacity, draw leads and schedule the
         opportunities, run the account-plan programme."""
+        self.customers.advance(t)  # every life event before the month, first
         if month > 1:
             self.sales.restaff(t, month)
             self.onboarding.restaff(t, month)
@@ -102,6 +114,7 @@ class Replication:
         }
         self.env.process(self.months())
         self.env.run(until=self.ledger.t_end)
+        self.customers.advance(self.ledger.t_end)
         self.ledger.finish()
         self.ending_base = self.customers.ending_base(self.ledger.t_end)
         self.sim_events = self.env.events_scheduled

@@ -3,6 +3,8 @@ onboarding of each new customer, whose time to value feeds its health."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sim.engine.context import Context
 from sim.engine.entities import Account, ElasticResource
 from sim.engine.plan import effective_headcount
@@ -18,6 +20,9 @@ class OnboardingTeam:
         slots = self.capacity_in(1)
         self.resource = ElasticResource(ctx.env, slots)
         ctx.ledger.onb_capacity.set(0.0, slots)
+        # catches the customers' lifecycle calendar up to a time (set by the model): an
+        # account's life events before its onboarding ends see it still onboarding
+        self.sync: Callable[[float], None] = lambda t: None
 
     def capacity_in(self, month: int) -> int:
         """Concurrent projects the team can run in a 1-based month."""
@@ -36,6 +41,7 @@ class OnboardingTeam:
         signed = self.ctx.env.now
         yield from self._project(a.seg, a.ch, duration_days)
         end = self.ctx.env.now
+        self.sync(end)
         a.ttv_days = end - signed
         if self.ctx.log is not None:
             self.ctx.note(end, a.id, "onboarded", a.seg, a.ch, 0.0, f"ttv {a.ttv_days:.1f} d")

@@ -220,6 +220,7 @@ class Retention:
         if out.expansion_arr > 0:
             a.price *= 1 + uplift
             book_arr_change(self.ctx, a, t, out.expansion_arr, ARR_EXPANSION)
+            self.ctx.ledger.flow(t, "repricing_arr", a.seg, a.ch, out.expansion_arr)
         a.last_uplift_t = t
 
     def renew(self, a: Account, t: float) -> bool:

@@ -234,12 +234,13 @@ class SalesTeam:
         """An opportunity arrives: it takes a free AE now or queues for one with patience."""
         p = event.value
         env = self.ctx.env
-        req = self.resource.request()
         arrived = env.now
         self.ctx.note(arrived, -1, "opportunity", p.seg, p.ch, p.seats, f"created {p.arrival_t!r}")
-        if req.triggered:
-            self._work(p, req, arrived)
+        slot = self.resource.take_free_slot()
+        if slot is not None:  # a free AE: no Request event to schedule and process
+            self._work(p, slot, arrived)
             return
+        req = self.resource.request()
         req.callbacks.append(lambda granted: self._work(p, granted, arrived))
         env.timeout(p.patience_days, value=(req, p)).callbacks.append(self._give_up)
 

@@ -55,6 +55,9 @@ class StakeholderModel:
         self.accounts: dict[int, Account] = {}
         # per-account outcomes for the programme evaluation, kept for every tracked account
         self.outcomes: dict[int, dict] = {}
+        # catches the customers' lifecycle calendar up to a time (set by the model), so a
+        # new-unit deal sees whether its account churned before it closed
+        self.sync: Callable[[float], None] = lambda t: None
 
     # -- lifecycle hooks called by the model --------------------------------------------------
 
@@ -185,6 +188,7 @@ class StakeholderModel:
         frac = p.new_unit_arr_frac.sample(rng)
         yield ctx.env.timeout(cycle)
         t = ctx.env.now
+        self.sync(t)
         if not won or not a.active:
             return
         delta = a.arr * frac

@@ -43,7 +43,7 @@ def build_tables(ledger: Ledger, scenario: Scenario, plan: MonthlyPlan,
     return {
         "monthly": monthly_table(ledger, plan, cells, initial),
         "by_segment": long_table(cells, 2, "segment", ledger.segments),
-        "by_channel": long_table(cells, 1, "channel", CHANNELS),
+        "by_channel": long_table(cells, 1, "channel", CHANNELS, extra=CHANNEL_COLUMNS),
         "by_team": team_table(ledger, scenario, plan, cells),
         "cohorts": cohort_table(ledger, initial),
     }
@@ -174,14 +174,20 @@ def monthly_table(ledger: Ledger, plan: MonthlyPlan, cells: dict[str, np.ndarray
     return monthly
 
 
+CHANNEL_COLUMNS = ("repricing_arr",)
+"""Measures only the by-channel table carries: the price steps at renewal inside
+``expansion_arr`` (the profit bridge's repricing line, ``sim.analysis.bridge``)."""
+
+
 def long_table(cells: dict[str, np.ndarray], axis_summed: int, label: str,
-               names) -> pd.DataFrame:
-    """One row per month and segment (``axis_summed=2``) or channel (``axis_summed=1``)."""
+               names, extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """One row per month and segment (``axis_summed=2``) or channel (``axis_summed=1``),
+    with ``extra`` measures after the shared ones."""
     months = np.arange(1, next(iter(cells.values())).shape[0] + 1)
     parts = []
     for i, name in enumerate(names):
         cols = {"month": months, label: name}
-        for key in CELL_COLUMNS:
+        for key in (*CELL_COLUMNS, *extra):
             cols[key] = cells[key].sum(axis=axis_summed)[:, i]
         parts.append(pd.DataFrame(cols))
     return pd.concat(parts, ignore_index=True).sort_values(["month", label], ignore_index=True)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 # ESC sequences: CSI (ESC [ ... final), OSC/DCS/APC/PM/SOS strings (ESC ] ... BEL or ST), and
@@ -230,16 +230,35 @@ def csv_frame(df):
     return out
 
 
-def neutralise_formulas(workbook) -> int:
+_SHEET_REF = re.compile(r"'(?:[^']|'')+'!")
+_OWN_FORMULA = re.compile(
+    r'=(?:\$?[A-Z]{1,3}\$?[0-9]{1,7}|SUM\(|IF\(|""|[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?'
+    r"|[-+*/(),:=<>])+")
+
+
+def is_own_formula(text: str) -> bool:
+    """Whether ``text`` is a formula of the kind revsim writes: cell references (to other
+    sheets by their quoted names), numbers, arithmetic, comparisons, ``SUM``, ``IF`` and the
+    empty string; nothing else (no function that reaches outside the workbook)."""
+    return isinstance(text, str) and bool(_OWN_FORMULA.fullmatch(_SHEET_REF.sub("", text)))
+
+
+def neutralise_formulas(workbook, ours: Mapping[str, Collection[str]] | None = None) -> int:
     """Make every cell of an openpyxl workbook that is text starting with ``=``, ``+``,
     ``-``, ``@``, tab or CR a plain text cell with Excel's quote prefix (shown as typed, never
-    evaluated). revsim writes no formulas, so every formula cell came from text. Numbers stay
-    numbers. Returns how many cells were changed."""
+    evaluated). The only formulas kept are those revsim wrote itself: the cells listed in
+    ``ours`` (sheet title → coordinates) whose text is an own formula (:func:`is_own_formula`);
+    every other formula cell came from text. Numbers stay numbers. Returns how many cells
+    were changed."""
+    ours = ours or {}
     changed = 0
     for ws in workbook.worksheets:
+        kept = ours.get(ws.title, ())
         for row in ws.iter_rows():
             for cell in row:
                 value = cell.value
+                if cell.coordinate in kept and is_own_formula(value):
+                    continue
                 if cell.data_type == "f" or (isinstance(value, str)
                                              and value.startswith(_FORMULA_START)):
                     cell.value = str(value)

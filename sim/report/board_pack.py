@@ -102,7 +102,7 @@ def _bridge_section(cmp) -> str:
         s = summary.copy()
         rows = [[r["label"], _money(r["mean"]), f"{_money(r['ci_low'])} to {_money(r['ci_high'])}"]
                 for _, r in s.iterrows()]
-        table = _table(["Driver", "Mean (USD)", "95% interval"], rows,
+        table = _table(["Line", "Mean (USD)", "95% interval"], rows,
                        f"{name} against {cmp.base.name}", totals=(len(rows) - 1,))
         chart_df = s[s["driver"] != "total"].assign(order=range(len(DRIVERS)))
         chart = alt.Chart(chart_df).mark_bar().encode(
@@ -113,11 +113,13 @@ def _bridge_section(cmp) -> str:
             color=alt.condition("datum.mean >= 0", alt.value("#2e7d32"), alt.value("#c62828")),
         ) + alt.Chart(chart_df).mark_rule().encode(
             y=alt.Y("label:N", sort=alt.SortField("order")), x="ci_low:Q", x2="ci_high:Q")
-        chart = chart.properties(width=380, height=230)
+        chart = chart.properties(width=380, height=16 * len(DRIVERS))
         parts.append(f'<div class="block row">{table}{page.figure(chart)}</div>')
     return ("<section><h2>Why the plans differ: profit bridge</h2><p class=\"note\">Paired "
-            "operating-profit difference over the horizon split by driver; the lines add up "
-            "to the difference in every run. Means with 95% intervals.</p>"
+            "operating-profit difference over the horizon split into price, volume and mix of new "
+            "customers, repricing, expansion and churn of the installed base (churn's rate "
+            "apart from the ARR at risk) and each cost line; the lines add up to the "
+            "difference in every run. Means with 95% intervals.</p>"
             + "".join(parts) + "</section>")
 
 

@@ -27,7 +27,7 @@ from sim.kpis import decision_rank, fmt_dollars, fmt_lever, fmt_usd, fmt_value
 from sim.kpis import label as kpi_label
 from sim.outputs.escape import html_text, style_table
 from sim.report import charts
-from sim.report.offsite import offsite_workbook  # noqa: F401 - a notebook cell
+from sim.report.offsite import offsite_view  # noqa: F401 - a notebook cell
 from sim.report.store import load_result, project_path, scenario_for
 from sim.report.tables import (
     ACCOUNT_PLAN_MEASURES,

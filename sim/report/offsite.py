@@ -1,188 +1,245 @@
-"""The offsite app: ipywidgets sliders over the main levers; each change re-runs a small
-experiment and redraws revenue and operating profit against the baseline."""
+"""The offsite view: a plan against its base on common random numbers, at real precision.
+
+One view, two faces: the offsite app (``revsim offsite``, :mod:`sim.offsite`) redraws it on
+every lever change, and ``notebooks/offsite.ipynb`` renders it once, static (tables and SVG
+charts), under Papermill. What it shows, for the base and the plan over the horizon: P10 /
+P50 / P90 of operating profit, value created, cash trough and ending ARR; the paired
+difference with its 95% interval and P(plan beats base); P(cash below the floor); the
+targets; what binds; fans of operating profit, cash and ARR.
+
+A side is a :class:`Side` (per-replication KPIs, monthly bands, targets, constraints), made
+from an experiment (:func:`side_of`) or estimated (the app's bank); the view never runs
+anything.
+"""
 
 from __future__ import annotations
 
-import time
+import html
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import altair as alt
+import numpy as np
 import pandas as pd
 
+from sim.analysis import constraints
+from sim.analysis import stats as mc
+from sim.analysis.bands import quantile_bands
+from sim.experiments.compare import paired_delta
 from sim.experiments.results import ExperimentResult, run_experiment
 from sim.kpis import fmt_usd
-from sim.kpis import label as kpi_label
-from sim.outputs.escape import style_table
-from sim.report import charts
+from sim.report.chart_style import USD, WIDTH, style, title_params
+from sim.report.fan import fan
+from sim.report.render import svg
 from sim.report.store import scenario_for
-from sim.report.tables import fan_table
 from sim.scenario.io import with_overrides
-from sim.scenario.levers import Lever, lever, price_change_overrides, team_total_overrides
+from sim.scenario.levers import move_overrides
 from sim.scenario.model import Scenario
 
-
-def ae_count_overrides(scenario: Scenario, total: int) -> dict[str, int]:
-    """Starting AEs per sales team for a new total, in proportion to today's teams (see
-    :func:`sim.scenario.levers.team_total_overrides`)."""
-    return team_total_overrides(scenario, total)
-
-
-SLIDERS: dict[str, str] = {
-    "price_change_pct": "list_price",
-    "discount_cap_frac": "discount_cap",
-    "marketing_budget_usd": "marketing_budget",
-    "ae_count": "ae_count",
-    "csm_count": "csm_count",
-    "onboarding_count": "onboarding_count",
-    "annual_uplift_frac": "annual_uplift",
-}
-"""Each slider and the catalogue lever it moves (:data:`sim.scenario.levers.LEVERS`): one
-slider per lever, for every segment or team at once (a price change in percent, a cap on every
-segment's discount cap, a total of AEs split like today's teams)."""
+KPIS = ("operating_profit_total", "value_created_usd", "cash_trough", "ending_arr")
+"""The four totals of the offsite question, in the order shown."""
+KPI_NAMES = {"operating_profit_total": "Operating profit", "value_created_usd": "Value created",
+             "cash_trough": "Cash trough", "ending_arr": "Ending ARR"}
+FANS = {"operating_profit": "Operating profit per month", "cash_balance": "Cash balance",
+        "arr": "ARR"}
+"""Measure → panel title of the three fans."""
 
 
-class OffsiteWorkbook:
-    """Sliders for the main levers; each change re-runs a small experiment (few replications,
-    short horizon, serial) and redraws revenue and operating profit against the baseline."""
+@dataclass
+class Side:
+    """One side of the comparison: per-replication KPIs (a ``replication`` column and
+    :data:`KPIS`), monthly bands of :data:`FANS` (month, measure, p10, p50, p90), the
+    targets' probabilities (name, probability; None: not known yet), what binds (None: not
+    known yet) and the cash floor."""
 
-    LEVERS = tuple(SLIDERS)
-
-    def __init__(self, scenario: Scenario, replications: int = 2, seed: int = 0,
-                 executor: str = "serial"):
-        self.scenario = scenario
-        self.replications, self.seed, self.executor = replications, seed, executor
-        self.baseline = run_experiment(scenario, replications=replications, seed=seed,
-                                       executor=executor)
-        self.result = self.baseline
-        self.last_seconds = 0.0
-        self._widgets = None
-
-    def defaults(self) -> dict[str, float]:
-        """Each slider's value today: the lever's base value (its largest over segments for
-        the discount cap, its total over teams for AEs; a price change of 0)."""
-        out: dict[str, float] = {}
-        for slider, name in SLIDERS.items():
-            values = list(lever(name).base_values(self.scenario).values())
-            out[slider] = (0 if slider == "price_change_pct" else sum(values)
-                           if lever(name).unit == "count" else max(values))
-        return out
-
-    def overrides(self, **levers: float) -> dict[str, Any]:
-        """Dotted overrides for lever values (missing levers keep the baseline)."""
-        unknown = set(levers) - set(self.LEVERS)
-        if unknown:
-            raise ValueError(f"unknown lever(s): {', '.join(sorted(unknown))}")
-        v = {**self.defaults(), **levers}
-        over = price_change_overrides(self.scenario, float(v["price_change_pct"]),
-                                      float(v["discount_cap_frac"]))
-        for slider, name in SLIDERS.items():
-            lv = lever(name)
-            if lv.applies_to == "company":
-                value = int(v[slider]) if lv.unit == "count" else float(v[slider])
-                over[lv.key] = value
-        over.update(ae_count_overrides(self.scenario, int(v["ae_count"])))
-        return over
-
-    def run(self, **levers: float) -> ExperimentResult:
-        """Re-run the what-if for these lever values; returns it and records the time taken."""
-        t0 = time.perf_counter()
-        sc = with_overrides(self.scenario, self.overrides(**levers))
-        sc = sc.model_copy(update={"name": "what-if"})
-        self.result = run_experiment(sc, replications=self.replications, seed=self.seed,
-                                     executor=self.executor)
-        self.last_seconds = time.perf_counter() - t0
-        return self.result
-
-    def paths_table(self) -> pd.DataFrame:
-        parts = [fan_table(self.baseline).assign(scenario="Baseline"),
-                 fan_table(self.result).assign(scenario="What-if")]
-        return pd.concat(parts, ignore_index=True)
-
-    def delta_table(self) -> pd.DataFrame:
-        rows = []
-        for k in ("revenue_total", "operating_profit_total", "ending_arr", "cash_trough"):
-            b = float(self.baseline.kpis[k].mean())
-            w = float(self.result.kpis[k].mean())
-            rows.append({"KPI": kpi_label(k), "Baseline": fmt_usd(b), "What-if": fmt_usd(w),
-                         "Difference": fmt_usd(w - b)})
-        return pd.DataFrame(rows)
-
-    def chart(self):
-        return charts.scenario_bands(self.paths_table(), title="What-if vs baseline",
-                                     subtitle=f"{self.replications} replications, "
-                                              f"{self.scenario.horizon_months} months; "
-                                              "line: P50, band: P10–P90")
-
-    def update(self, **levers: float) -> float:
-        """Run and redraw (used by the sliders); returns the seconds taken."""
-        t0 = time.perf_counter()
-        self.run(**levers)
-        self._draw()
-        return time.perf_counter() - t0
-
-    def _draw(self) -> None:
-        if self._widgets is None:
-            return
-        from IPython.display import display
-
-        out, status = self._widgets["out"], self._widgets["status"]
-        with out:
-            out.clear_output(wait=True)
-            display(self.chart())
-            display(style_table(self.delta_table(), hide_index=True))
-        status.value = f"<small>Re-ran in {self.last_seconds:.1f} s</small>"
-
-    def widget(self):
-        """The slider panel with its output area (built once)."""
-        if self._widgets is not None:
-            return self._widgets["box"]
-        import ipywidgets as w
-
-        d = self.defaults()
-        style = {"description_width": "220px"}
-        layout = w.Layout(width="520px")
-        common = {"continuous_update": False, "style": style, "layout": layout}
-        sliders = {slider: _slider(w, lever(name), slider, d[slider], common)
-                   for slider, name in SLIDERS.items()}
-        out, status = w.Output(), w.HTML()
-
-        def changed(_change):
-            self.update(**{k: s.value for k, s in sliders.items()})
-
-        for s in sliders.values():
-            s.observe(changed, names="value")
-        box = w.VBox([*sliders.values(), status, out])
-        self._widgets = {"box": box, "out": out, "status": status, "sliders": sliders}
-        self._draw()
-        return box
-
-    def _ipython_display_(self):
-        from IPython.display import display
-
-        display(self.widget())
+    name: str
+    kpis: pd.DataFrame
+    bands: pd.DataFrame
+    targets: pd.DataFrame | None
+    findings: list | None
+    floor: float
+    horizon_months: int
+    path_means: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Mean per month of each measure (columns: :data:`FANS`), for the app's estimates."""
 
 
-def _slider(w, lv: Lever, slider: str, value: float, common: dict):
-    """An ipywidgets slider over the lever's sensible range (:meth:`Lever.span`)."""
-    if slider == "price_change_pct":  # the list price, moved in percent in every segment
-        lo, hi = lv.span(100.0)
-        return w.IntSlider(value=int(value), min=round(lo - 100), max=round(hi - 100),
-                           description="List price change (%)", **common)
-    label = lv.label_for()
-    lo, hi = lv.span(value)
-    if lv.unit == "count":
-        return w.IntSlider(value=int(value), min=max(1, int(lo)), max=max(int(hi), int(value) + 2),
-                           description=label, **common)
-    if lv.unit == "frac":
-        return w.FloatSlider(value=value, min=lo, max=hi, step=0.005, description=label,
-                             readout_format=".1%", **common)
-    return w.IntSlider(value=int(value), min=int(lo), max=max(int(hi), int(value) + 10_000),
-                       step=5000, description=label, **common)
+def side_of(result: ExperimentResult, name: str | None = None) -> Side:
+    """A side from an experiment (targets and constraints included)."""
+    monthly = result.monthly
+    bands = quantile_bands(monthly, list(FANS), by="month")
+    means = monthly.groupby("month")[list(FANS)].mean()
+    targets = result.target_summary
+    targets = targets[["name", "probability"]] if len(targets) else None
+    return Side(name or result.name, result.kpis[["replication", *KPIS]].copy(), bands,
+                targets, result.constraints(), constraints.cash_floor(result.scenario),
+                result.scenario.horizon_months, means)
 
 
-def offsite_workbook(scenario: str | Path, project_root: str | Path = "..",
-                     replications: int = 2, seed: int = 0, months: int | None = 12,
-                     executor: str = "serial") -> OffsiteWorkbook:
-    """The interactive offsite panel for a scenario file (baseline run once up front)."""
-    return OffsiteWorkbook(scenario_for(scenario, project_root, months),
-                           replications=replications, seed=seed, executor=executor)
+def _money(x: float) -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else fmt_usd(x)
+
+
+def band_table(base: Side, plan: Side) -> pd.DataFrame:
+    """Per KPI: P10 / P50 / P90 of the base and of the plan (formatted)."""
+    rows = []
+    for k in KPIS:
+        row = {"Total over the horizon": KPI_NAMES[k]}
+        for who, side in (("Base", base), ("Plan", plan)):
+            q = mc.quantiles(side.kpis[k].to_numpy(float))
+            row[f"{who} P10"], row[f"{who} P50"], row[f"{who} P90"] = (
+                _money(q["p10"]), _money(q["p50"]), _money(q["p90"]))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def delta_numbers(base: Side, plan: Side) -> dict[str, dict[str, float]]:
+    """Per KPI: the paired difference (plan − base, replication by replication), its 95%
+    interval and P(plan beats base) (:func:`sim.experiments.compare.paired_delta`)."""
+    b = base.kpis.set_index("replication")
+    p = plan.kpis.set_index("replication").reindex(b.index)
+    return {k: paired_delta(b[k].to_numpy(float), p[k].to_numpy(float)) for k in KPIS}
+
+
+def delta_table(base: Side, plan: Side) -> pd.DataFrame:
+    rows = []
+    for k, d in delta_numbers(base, plan).items():
+        p = d["prob_better"]
+        rows.append({"Plan − base": KPI_NAMES[k], "Mean Δ": _money(d["mean_delta"]),
+                     "95% interval": f"{_money(d['ci_low'])} to {_money(d['ci_high'])}",
+                     "P(beats base)": "—" if math.isnan(p) else f"{p:.0%}"})
+    return pd.DataFrame(rows)
+
+
+def cash_below_floor(side: Side) -> float:
+    """Share of replications whose cash trough falls below the floor."""
+    v = side.kpis["cash_trough"].to_numpy(float)
+    return float((v < side.floor).mean()) if len(v) else math.nan
+
+
+def targets_table(base: Side, plan: Side) -> pd.DataFrame:
+    """P(hit) of each target, base and plan ("…" while the plan's are not known)."""
+    if base.targets is None:
+        return pd.DataFrame(columns=["Target", "Base", "Plan"])
+    theirs = (plan.targets.set_index("name")["probability"] if plan.targets is not None
+              else pd.Series(dtype=float))
+
+    def pct(x: Any) -> str:
+        if x is None:
+            return "…"
+        return "n/a" if isinstance(x, float) and math.isnan(x) else f"{x:.0%}"
+
+    return pd.DataFrame([{"Target": n, "Base": pct(p), "Plan": pct(theirs[n] if n in theirs.index else None)}
+                         for n, p in zip(base.targets["name"], base.targets["probability"],
+                                         strict=True)])
+
+
+def binding_text(base: Side, plan: Side) -> str:
+    if plan.findings is None or base.findings is None:
+        return "What binds: … (with the exact bands)"
+    return constraints.compare_statement(base.findings, plan.findings, "Plan", "base")
+
+
+def fan_frame(base: Side, plan: Side) -> pd.DataFrame:
+    """Long table of the three fans: month, scenario (Base, Plan), measure, p10, p50, p90."""
+    parts = [s.bands.assign(scenario=who) for who, s in (("Base", base), ("Plan", plan))]
+    return pd.concat(parts, ignore_index=True)
+
+
+def fans_chart(df: pd.DataFrame, width: int = WIDTH // 3 - 10) -> alt.HConcatChart:
+    """Operating profit, cash and ARR: base and plan bands overlaid, one panel each."""
+    panels = []
+    for measure, title in FANS.items():
+        d = df[df["measure"] == measure]
+        y = "USD per month" if measure == "operating_profit" else "USD"
+        panels.append(fan(d, y, USD, color="scenario", width=width,
+                          zero=measure != "arr")
+                      .properties(width=width, height=190,
+                                  title=title_params(title, "P50 line, P10–P90 band")))
+    return style(alt.hconcat(*panels, spacing=24))
+
+
+@dataclass
+class OffsiteView:
+    """Base and plan sides and how the plan side was obtained (``exact`` or an estimate)."""
+
+    base: Side
+    plan: Side
+    exact: bool = True
+    note: str = ""
+    scenario: Scenario | None = None
+    """The base scenario (for the notebook's assumptions)."""
+
+    def headline(self) -> str:
+        d = delta_numbers(self.base, self.plan)["operating_profit_total"]
+        kind = "exact" if self.exact else "estimate"
+        return (f"{kind}: operating profit {_money(d['mean_delta'])} against the base "
+                f"(95% interval {_money(d['ci_low'])} to {_money(d['ci_high'])}), "
+                f"P(beats base) {d['prob_better']:.0%}")
+
+    def cash_text(self) -> str:
+        return (f"P(cash below {fmt_usd(self.base.floor)}): base "
+                f"{cash_below_floor(self.base):.0%}, plan {cash_below_floor(self.plan):.0%}")
+
+    def chart(self) -> alt.HConcatChart:
+        return fans_chart(fan_frame(self.base, self.plan))
+
+    def html(self) -> str:
+        """The whole view as static HTML (the notebook's rendering; charts as inline SVG)."""
+        def table(df: pd.DataFrame) -> str:
+            return df.to_html(index=False, escape=True, border=0, classes="offsite")
+
+        kind = "Exact" if self.exact else "Estimate"
+        parts = [f"<h3>{html.escape(kind)}: {html.escape(self.note)}</h3>",
+                 f"<p>{html.escape(self.headline())}</p>",
+                 table(band_table(self.base, self.plan)),
+                 table(delta_table(self.base, self.plan)),
+                 f"<p>{html.escape(self.cash_text())}</p>",
+                 table(targets_table(self.base, self.plan)),
+                 f"<p>{html.escape(binding_text(self.base, self.plan))}</p>",
+                 svg(self.chart())]
+        return "\n".join(parts)
+
+    def _repr_html_(self) -> str:
+        return self.html()
+
+
+def plan_scenario(base: Scenario, moves: Mapping[str, Any], name: str = "plan") -> Scenario:
+    """The base with the offsite's moves applied (validated like a file)."""
+    return with_overrides(base, move_overrides(base, moves), name=name)
+
+
+def offsite_view(scenario: str | Path, project_root: str | Path = "..",
+                 moves: Mapping[str, Any] | None = None, replications: int = 20,
+                 seed: int = 0, months: int | None = None,
+                 executor: str = "process") -> OffsiteView:
+    """The offsite view of ``moves`` (see :func:`sim.scenario.levers.move_overrides`) on a
+    scenario file, both sides run on the same streams (the notebook's one call)."""
+    base = scenario_for(scenario, project_root, months)
+    plan = plan_scenario(base, moves or {})
+    b = run_experiment(base, replications=replications, seed=seed, executor=executor)
+    p = run_experiment(plan, replications=replications, seed=seed, executor=executor)
+    note = (f"{replications} replications × {base.horizon_months} months, same random "
+            "numbers for base and plan")
+    return OffsiteView(side_of(b, "Base"), side_of(p, "Plan"), True, note, base)
+
+
+def estimate_side(base: Side, kpi_delta: Mapping[str, np.ndarray],
+                  path_delta: pd.DataFrame | None, name: str = "Plan") -> Side:
+    """An estimated plan side: the base's replications shifted by per-replication KPI
+    differences and its bands by mean monthly differences (targets and constraints left
+    unknown)."""
+    kp = base.kpis.copy()
+    for k, d in kpi_delta.items():
+        kp[k] = kp[k].to_numpy(float) + np.asarray(d, float)
+    bands = base.bands.copy()
+    if path_delta is not None and len(path_delta):
+        for measure in FANS:
+            if measure not in path_delta:
+                continue
+            shift = bands.loc[bands["measure"] == measure, "month"].map(path_delta[measure])
+            for q in ("p10", "p50", "p90"):
+                bands.loc[bands["measure"] == measure, q] += shift.fillna(0).to_numpy()
+    return Side(name, kp, bands, None, None, base.floor, base.horizon_months)

@@ -27,6 +27,7 @@ from sim.report.excel import (
     HEADER_FILL,
     TOTAL_BORDER,
     UNIT_NAMES,
+    formula_cells,
     kpi_format,
     print_setup,
     table_sheet,
@@ -163,9 +164,23 @@ def pocket_price_frame(results: Sequence[ExperimentResult]) -> pd.DataFrame:
         "pct_of_list": "% of list"})
 
 
+PNL_FORMULAS = {
+    "Gross profit": "={revenue}-{cogs}",
+    "Gross margin": '=IF({revenue}=0,"",{gross}/{revenue})',
+    "Total cost (incl. cost of revenue)": "={cogs}+SUM({first_opex}:{last_opex})",
+    "Operating profit": "={revenue}-{total}",
+    "Operating margin": '=IF({revenue}=0,"",{operating}/{revenue})',
+}
+"""The annual P&L's totals and margins as formulas over its lines (``PNL_LINES`` labels;
+the operating-cost lines sit between gross margin and total cost)."""
+
+
 def pnl_sheet(wb, name: str, result: ExperimentResult):
     """A plan's annual P&L (mean of the replications): lines down, years across; USD lines
-    in dollars, margins in %."""
+    in dollars, margins in %. Gross profit, total cost and operating profit are formulas
+    over the lines above them, the margins ratio formulas."""
+    from sim.report.excel import put_formula
+
     pnl = tables.annual_pnl_table(result)
     ws = wb.create_sheet(name)
     ws.cell(row=1, column=1, value=excel_text(
@@ -177,11 +192,19 @@ def pnl_sheet(wb, name: str, result: ExperimentResult):
         c.font, c.fill = BOLD, HEADER_FILL
         ws.column_dimensions[c.column_letter].width = 16
     totals = {"Gross profit", "Operating profit"}
+    row_of = {str(label): i for i, label in enumerate(pnl.index, start=3)}
+    labels = list(row_of)
+    opex = labels[labels.index("Gross margin") + 1:labels.index(PNL_TOTAL_COST)] \
+        if {"Gross margin", PNL_TOTAL_COST} <= set(labels) else []
     for i, (label, rec) in enumerate(pnl.iterrows(), start=3):
         ws.cell(row=i, column=1, value=excel_text(str(label)))
         fmt = FORMATS["pct"] if "margin" in str(label).lower() else FORMATS["usd"]
         for j, v in enumerate(rec, start=2):
-            c = ws.cell(row=i, column=j, value=None if pd.isna(v) else float(v))
+            text = _pnl_formula(str(label), row_of, opex, ws.cell(row=2, column=j).column_letter)
+            if text is not None:
+                c = put_formula(ws, i, j, text)
+            else:
+                c = ws.cell(row=i, column=j, value=None if pd.isna(v) else float(v))
             c.number_format = fmt
             if label in totals:
                 c.font, c.border = BOLD, TOTAL_BORDER
@@ -193,6 +216,20 @@ def pnl_sheet(wb, name: str, result: ExperimentResult):
                          f"{len(pnl) + 2}"
     print_setup(ws, header_rows=2)
     return ws
+
+
+PNL_TOTAL_COST = "Total cost (incl. cost of revenue)"
+
+
+def _pnl_formula(label: str, row_of: dict[str, int], opex: list[str], col: str) -> str | None:
+    """The formula of a P&L cell, or None for a line written as a number."""
+    need = {"revenue": "Revenue", "cogs": "Cost of revenue", "gross": "Gross profit",
+            "total": PNL_TOTAL_COST, "operating": "Operating profit"}
+    if label not in PNL_FORMULAS or not opex or not set(need.values()) <= set(row_of):
+        return None
+    refs = {k: f"{col}{row_of[v]}" for k, v in need.items()}
+    refs["first_opex"], refs["last_opex"] = f"{col}{row_of[opex[0]]}", f"{col}{row_of[opex[-1]]}"
+    return PNL_FORMULAS[label].format(**refs)
 
 
 def assumptions_sheet(wb, scenarios, names: Sequence[str]):
@@ -305,6 +342,7 @@ def write_workbook(path: Path, entries: Sequence[Entry], seed: int, replications
 
         add_decision_sheets(wb, decision)
         wb.move_sheet("Verdict", offset=-wb.sheetnames.index("Verdict"))
-    # scenario text is data: no cell may become a formula (OWASP CSV injection)
-    neutralise_formulas(wb)
+    # scenario text is data: no cell may become a formula (OWASP CSV injection); the only
+    # formulas are the ones revsim built from cell references (statements, P&L)
+    neutralise_formulas(wb, formula_cells(wb))
     wb.save(path)

@@ -97,6 +97,7 @@ def test_a_block_needs_every_estimate_accepted():
     assert fit.joint == [] and any(u.startswith("b:") for u in fit.unsupported)
 
 
+@pytest.mark.slow
 def test_the_calibration_records_its_joint_blocks(tmp_path):
     """On the example company every likelihood with two or more parameters leaves a block."""
     from pathlib import Path

@@ -218,6 +218,7 @@ def _setup(case: Case, folder: Path) -> dict:
             "history_start": None, **case.call}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_hostile_input_is_one_line(case: Case, tmp_path, monkeypatch):
     args = _setup(case, tmp_path)

@@ -64,6 +64,7 @@ def test_the_vectorised_rule_takes_the_engines_decisions(rules):
         assert r.discount_frac == pytest.approx(disc[i], abs=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rules", RULES)
 @pytest.mark.parametrize("extra", [0.0, 0.05])
 def test_chances_and_won_discounts_match_the_engine(rules, extra):
@@ -103,6 +104,7 @@ def _rep_ppf(u):
     return stats.beta.ppf(u, A, B)
 
 
+@pytest.mark.slow
 def test_with_an_exact_signal_the_grid_is_the_engines_closed_form():
     rules = Rules(0.25, 0.07, 3, 0.15, 0.0)
     terms = Terms(rules.step, rules.rounds, rules.walk)
@@ -129,6 +131,7 @@ def test_the_full_information_limit_is_the_old_rule():
         pytest.approx(old, rel=1e-9)
 
 
+@pytest.mark.slow
 def test_deals_of_unknown_contract_recover_the_truth():
     """Won deals without a subscription (contract unknown: a mixture over the contract mix,
     each contract's density of net / list with its Jacobian, and a ratio at one contract's

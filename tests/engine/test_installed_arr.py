@@ -21,6 +21,7 @@ def _opening_arr(res) -> dict[str, float]:
     return inst.groupby("segment")["amount_usd"].sum().to_dict()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_opening_arr_equals_the_books_to_the_cent(seed):
     sc = from_baseline({f"segments.{s}.installed_arr_usd": v for s, v in BOOKS.items()},

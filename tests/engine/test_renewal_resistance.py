@@ -72,6 +72,7 @@ def test_switching_cost_shields_a_price_above_willingness_to_pay():
     assert q_none > step + 0.2
 
 
+@pytest.mark.slow
 def test_engine_renewal_churn_is_the_step_hazard():
     """Every installed account renews at month 1 with no churn of its own and a willingness
     to pay far above its price: the share that leaves is the step hazard of the uplift."""
@@ -141,6 +142,7 @@ def _paired_gt(a: np.ndarray, b: np.ndarray) -> bool:
     return d.mean() > 2 * d.std(ddof=1) / math.sqrt(len(d))
 
 
+@pytest.mark.slow
 def test_renewal_uplift_has_an_interior_optimum(uplift_profits):
     """A moderate uplift beats the 4% escalator, and 50%/yr loses to both (S7)."""
     p = uplift_profits
@@ -149,6 +151,7 @@ def test_renewal_uplift_has_an_interior_optimum(uplift_profits):
     assert _paired_gt(p[0.1], p[0.5])
 
 
+@pytest.mark.slow
 def test_a_large_step_to_list_churns_more_than_a_small_one():
     """The installed base signed at a list 30% lower: stepping to list 30% at once loses more
     customers of the installed base than 5% steps."""
@@ -177,6 +180,7 @@ def _smb_new_accounts(scn, rep: int) -> tuple[int, int]:
     return len(won), len(churned)
 
 
+@pytest.mark.slow
 def test_smb_offered_annual_terms_only_wins_fewer_deals_that_churn_less():
     """70-80% of SMBs prefer monthly (S4): offering annual terms only loses deals (today's
     engine gave +6%), and the customers won churn less."""
@@ -192,6 +196,7 @@ def test_smb_offered_annual_terms_only_wins_fewer_deals_that_churn_less():
     assert rate["annual"] < 0.7 * rate["base"], rate  # those won churn less
 
 
+@pytest.mark.slow
 def test_multi_year_is_a_trade_off():
     """New enterprise deals all on 36-month terms against all on annual terms (the other
     option not offered, so the installed base is the same draw in both; no buyer walks), over

@@ -79,6 +79,7 @@ def _ramp(x: np.ndarray) -> tuple[float, float, float]:
     return float(ramp.mean()), float(se_r), float(slope.mean() / se_s) if se_s > 0 else 0.0
 
 
+@pytest.mark.slow
 def test_stationary_business_is_flat_from_month_1():
     """Customers, ARR, deals won, AE utilisation, receivables and logo churn show no ramp
     (months 1-3 against 13-36) and no trend over months 1-36 beyond Monte Carlo error, and sit
@@ -117,6 +118,7 @@ def baseline_runs():
     return [sim.simulate(sc, seed=0, replication=r) for r in range(6)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("column", ["deals_won", "ae_utilization", "cash_collected"])
 def test_baseline_month_1_is_an_ordinary_month(baseline_runs, column):
     """Month 1 (mean over replications) lies within two month-to-month standard deviations of
@@ -204,6 +206,7 @@ def test_seasoned_account_follows_conditional_survival():
     assert got[11] > law.survival(12) + 0.1
 
 
+@pytest.mark.slow
 def test_steady_state_base_follows_the_survivors_law():
     """The default base (a business selling for 60 months, annual contracts, 12-month
     retention 80%, concentration 3): after t months it keeps the survivors' average of
@@ -240,6 +243,7 @@ def _anniversary(term: int, c: float, uplift: float, q_ref: float, n: int = 20_0
                               "pricing.uplift_churn_at_reference_frac": q_ref})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("term", [1, 12])
 def test_anniversary_churners_leave_at_the_old_price(term):
     """Churn is decided before repricing: churned ARR is $12,000 per churner, expansion is
@@ -263,6 +267,7 @@ def test_anniversary_churners_leave_at_the_old_price(term):
     assert abs(got - q) < 4 * math.sqrt(q * (1 - q) / n), (got, q)
 
 
+@pytest.mark.slow
 def test_uplift_response_applies_only_to_the_anniversary_renewal():
     """Month-to-month customers kept over the two renewals after an uplift: (1 - c)^2 (the
     uplift's churn hazard belongs to the anniversary alone; the bug applied it to every

@@ -58,6 +58,7 @@ def _axis_labels(svg: str) -> list[str]:
     return [t for g in groups for t in re.findall(r"<text[^>]*>([^<]*)</text>", g)]
 
 
+@pytest.mark.slow
 def test_time_axes_end_at_the_horizon(cmp):
     r = cmp.base
     bands, trough = tables.cash_tables(r)

@@ -30,6 +30,7 @@ def _svg(chart) -> str:
     return svg
 
 
+@pytest.mark.slow
 def test_every_chart_draws_offline_from_tidy_tables(small):
     r = small.base
     bands, trough = tables.cash_tables(r)
@@ -99,6 +100,7 @@ def fiscal():
                        replications=2, seed=1, executor="serial")
 
 
+@pytest.mark.slow
 def test_with_a_calendar_the_year_tables_are_fiscal_years(fiscal, small):
     """ARR bridge, funnel and the compare page's P&L differences group by fiscal year, as the
     annual P&L does; the groups add up to the whole horizon. Without a calendar they stay

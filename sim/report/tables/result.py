@@ -170,8 +170,12 @@ def mean_annual_pnl(result: ExperimentResult, scenario: Scenario | None = None) 
 
 def annual_pnl_table(result: ExperimentResult) -> pd.DataFrame:
     """Mean annual P&L: one row per line item, one column per plan year, or per fiscal year
-    ("FY2027") when the scenario has a calendar (USD; margins 0–1)."""
+    ("FY2027") when the scenario has a calendar (USD; margins 0–1: the mean P&L's, mean
+    profit ÷ mean revenue, as the workbook's ratio formulas compute them)."""
     p = mean_annual_pnl(result)
+    revenue = p["revenue"].where(p["revenue"] != 0)
+    p["gross_margin_frac"] = p["gross_profit"] / revenue
+    p["operating_margin_frac"] = p["operating_profit"] / revenue
     name = reporting_years(result)[1]
     names = {y: name(y) for y in p.index}
     cols = [c for c in PNL_LINES if c in p.columns]
