@@ -22,7 +22,7 @@ TEST_ENV := JUPYTER_CONFIG_DIR=$(JUPYTER_TEST)/config JUPYTER_DATA_DIR=$(JUPYTER
 # debugpy (pulled in by ipykernel) warns about frozen modules on every kernel start.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: all test test-fast jupyter-test report lab offsite bench bench-engine validate lock clean distclean
+.PHONY: all test test-fast jupyter-test report lab offsite bench bench-engine bench-report validate lock clean distclean
 
 all: test
 
@@ -90,6 +90,11 @@ bench: $(STAMP)
 # The engine's speed target alone: the large scenario against the process-per-lead reference.
 bench-engine: $(STAMP)
 	$(BIN)/python -m benchmarks.engine
+
+# The report targets (issue 27): 2 scenarios x 20 reps and the bundled report, cold and with
+# nothing changed, MET / NOT MET; REFERENCE=../main times that checkout side by side.
+bench-report: $(STAMP)
+	$(BIN)/python -m benchmarks.report_bench --bundled $(if $(REFERENCE),--reference $(REFERENCE))
 
 validate: $(STAMP)
 	$(BIN)/revsim validate scenarios/*.yaml

@@ -3,11 +3,16 @@ built once per session (once per xdist worker under ``make test``'s ``-n 2 --dis
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 from hostile import build_hostile_report
+
+# The suite runs every simulation it asks for: the result cache (sim/experiments/cache.py) is
+# off unless a test turns it on with its own folder (tests/test_cache.py).
+os.environ["REVSIM_NO_CACHE"] = "1"
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml"
 

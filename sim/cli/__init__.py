@@ -26,8 +26,7 @@ def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> Non
     from sim.errors import guard
 
     def entry() -> None:
-        # not standalone: a usage error (a flag that is not a number, an unknown command)
-        # reaches the guard and is one line, instead of click's boxed usage message
+        # not standalone: a usage error reaches the guard as one line, not click's usage box
         code = app(args=None if argv is None else list(argv), prog_name=prog_name,
                    standalone_mode=False)
         if isinstance(code, int) and code:

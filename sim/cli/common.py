@@ -59,6 +59,8 @@ FinanceOpt = opt(Path | None, "--finance", help="The books: monthly P&L lines, h
 MappingOpt = opt(Path | None, "--mapping", help="Vendor mapping (YAML).")
 HistoryStartOpt = opt(str | None, "--history-start", help="First date the files cover.")
 CORRECTION = "--engine-correction/--no-engine-correction"
+NoCacheOpt = opt(bool, "--no-cache", help="Run every replication (result cache off).",
+                 callback=lambda on: on and os.environ.update(REVSIM_NO_CACHE="1"))
 
 
 class Refusal(ScenarioError):

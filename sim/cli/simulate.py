@@ -52,7 +52,7 @@ def run(
     scenario: cli.ScenarioArg, reps: cli.RepsOpt = 20, seed: cli.SeedOpt = 0,
     months: cli.MonthsOpt = None, sets: cli.SetOpt = None, executor: cli.ExecutorOpt = None,
     scheduler: cli.SchedulerOpt = None, allow_large: cli.AllowLargeOpt = False,
-    out: cli.OutOpt = None,
+    out: cli.OutOpt = None, no_cache: cli.NoCacheOpt = False,
     events: cli.opt(bool, "--events", help="Replication 0's events too (needs --out).") = False,
     fixed_parameters: cli.FixedParametersOpt = False,
 ) -> None:
@@ -96,7 +96,7 @@ def compare(
     reps: cli.RepsOpt = 20, seed: cli.SeedOpt = 0, sets: cli.SetOpt = None,
     months: cli.MonthsOpt = None, executor: cli.ExecutorOpt = None,
     scheduler: cli.SchedulerOpt = None, allow_large: cli.AllowLargeOpt = False,
-    out: cli.OutOpt = None, precision: cli.PrecisionOpt = None,
+    out: cli.OutOpt = None, precision: cli.PrecisionOpt = None, no_cache: cli.NoCacheOpt = False,
     max_reps: cli.opt(int, "--max-reps", help="Most replications --precision may run.") = 200,
     fixed_parameters: cli.FixedParametersOpt = False,
 ) -> None:
@@ -150,13 +150,12 @@ def compare(
 
 
 @cli.app.command()
-def sweep(
-    scenario: cli.ScenarioArg,
+def sweep(scenario: cli.ScenarioArg,
     grid: cli.opt(list[str], "--grid", help="key.path=v1,v2,... (one to three, repeatable)."),
     reps: cli.RepsOpt = 10, seed: cli.SeedOpt = 0, sets: cli.SetOpt = None,
     months: cli.MonthsOpt = None, executor: cli.ExecutorOpt = None,
     scheduler: cli.SchedulerOpt = None, allow_large: cli.AllowLargeOpt = False,
-    out: cli.OutOpt = None,
+    out: cli.OutOpt = None, no_cache: cli.NoCacheOpt = False,
 ) -> None:
     """Run a grid over one to three keys; print the table and the best points."""
     with cli.refusing():
@@ -212,7 +211,7 @@ def report(
     seed: cli.SeedOpt = 0, executor: cli.ExecutorOpt = None, scheduler: cli.SchedulerOpt = None,
     months: cli.MonthsOpt = None, allow_large: cli.AllowLargeOpt = False,
     out: cli.opt(Path, "--out", help="Report folder.") = Path("reports"),
-    precision: cli.PrecisionOpt = None,
+    precision: cli.PrecisionOpt = None, no_cache: cli.NoCacheOpt = False,
     max_reps: cli.opt(int | None, "--max-reps", help="Most replications (default 100).") = None,
     fixed_parameters: cli.FixedParametersOpt = False,
 ) -> None:

@@ -173,7 +173,8 @@ def assemble(sc: Scenario, seed: int, n: int, parts: list[dict], stats: dict) ->
         initial=pd.DataFrame([{**p["initial"], "replication": p["replication"]} for p in parts]),
         kpis=pd.DataFrame([p["kpis"] for p in parts]),
         attainment=pd.concat(att, ignore_index=True) if att else pd.DataFrame(),
-        stats={**stats, "simpy_events": int(sum(p["simpy_events"] for p in parts))},
+        stats={**stats, "simpy_events": int(sum(p["simpy_events"] for p in parts)),
+               "replications_cached": sum(bool(p.get("cached")) for p in parts)},
         parameters=(pd.DataFrame([{"replication": p["replication"], **p["parameters"]}
                                   for p in parts])
                     if any(p.get("parameters") for p in parts) else pd.DataFrame()),

@@ -21,7 +21,7 @@ import pandas as pd
 from sim.analysis import metrics
 from sim.analysis.targets import target_attainment
 from sim.analysis.value import value_kpis
-from sim.experiments import executors
+from sim.experiments import cache, executors
 from sim.experiments.draws import drawn_scenario
 from sim.experiments.replication import simulate
 from sim.experiments.settings import RunSettings
@@ -40,12 +40,29 @@ def _month_hook(on_months: Callable[[int], None]) -> Callable[[int, int], None]:
     return hook
 
 
-def _replicate(scenario: Scenario, seed: int, reps: Sequence[int],
-               draws: bool = False) -> list[dict]:
+def _replicate(scenario: Scenario, seed: int, reps: Sequence[int], draws: bool = False,
+               into: tuple[str, dict[int, str]] | None = None) -> list[dict]:
     """Run replications in a worker and keep only their tables and KPIs (no event logs);
     simulated months go to :func:`sim.experiments.executors.month_sink` for the progress display.
-    With ``draws`` each replication first draws the scenario's uncertain values
-    (:mod:`sim.experiments.draws`); without, they stay at their estimates."""
+    With ``into`` (the result cache's folder, replication → key) each is also stored there
+    from the worker, so encoding runs beside the simulation, not in the parent. With ``draws``
+    each replication first draws the scenario's uncertain values (:mod:`sim.experiments.draws`);
+    without, they stay at their estimates."""
+    store = None
+    if into is not None:
+        try:
+            store = cache.ResultCache(into[0])
+        except Exception as exc:  # noqa: BLE001 - the run goes on without it
+            cache.warn("could not be opened", exc)
+    try:
+        return _replications(scenario, seed, reps, draws, into[1] if into else {}, store)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _replications(scenario: Scenario, seed: int, reps: Sequence[int], draws: bool,
+                  keys: dict[int, str], store: cache.ResultCache | None) -> list[dict]:
     targets = [t.model_dump() for t in scenario.targets]
     rate = scenario.finance.discount_rate_per_year_frac
     on_months = executors.month_sink()
@@ -74,23 +91,26 @@ def _replicate(scenario: Scenario, seed: int, reps: Sequence[int],
             "simpy_events": res.stats["simpy_events"],
             "parameters": values,
         })
+        if store is not None:
+            store.put(keys[r], out[-1])
     return out
 
 
-def _chunks(n: int, workers: int, first: int = 0) -> list[list[int]]:
-    size = max(1, math.ceil((n - first) / (workers * 4)))
-    return [list(range(i, min(n, i + size))) for i in range(first, n, size)]
+def _chunks(reps: Sequence[int], workers: int) -> list[list[int]]:
+    size = max(1, math.ceil(len(reps) / (workers * 4)))
+    return [list(reps[i:i + size]) for i in range(0, len(reps), size)]
 
 
 def _execute(
-    jobs: list[tuple[Any, Scenario, int, list[int], bool]],
+    jobs: list[tuple],
     executor: str,
     scheduler: str | None,
     workers: int | None,
     on_done: Callable[[Any, int], None] | None,
     on_months: Callable[[int], None] | None = None,
 ) -> dict[Any, list[dict]]:
-    """Run (key, scenario, seed, reps, draws) jobs; return results per key sorted by replication.
+    """Run (key, scenario, seed, reps[, cache keys]) jobs; return results per key sorted by
+    replication.
     ``on_done(key, replications)`` follows finished chunks; ``on_months(n)`` follows simulated
     months inside replications (serial and process executors)."""
     results: dict[Any, list[dict]] = {key: [] for key, *_ in jobs}
@@ -100,8 +120,7 @@ def _execute(
         if on_done:
             on_done(key, len(chunk))
 
-    executors.run([(key, _replicate, (sc, seed, reps, draws))
-                   for key, sc, seed, reps, draws in jobs],
+    executors.run([(key, _replicate, args) for key, *args in jobs],
                   executor, collect, scheduler, workers, on_months)
     for key in results:
         results[key].sort(key=lambda d: d["replication"])
@@ -115,9 +134,26 @@ PROGRESS_QUIET_SECONDS = 3.0
 runs (and their one-line errors) stay quiet. ``REVSIM_PROGRESS=always`` / ``never`` override."""
 
 
+PROGRESS_EVERY_SECONDS = 10.0
+"""Off a terminal, a plain line also comes after this long without one (no silent gaps), and
+a line says how long is left once that is at least this long."""
+
+
+def duration(seconds: float) -> str:
+    """``45 s``, ``3 min 5 s``: a wall-clock estimate for a progress line."""
+    s = max(0, round(seconds))
+    return f"{s} s" if s < 60 else f"{s // 60} min {s % 60} s"
+
+
 class Progress:
     """Progress in simulated months (replications x horizon): a rich bar on a terminal, a
-    plain line per ``PROGRESS_STEP_PERCENT`` on stderr otherwise, nothing when disabled."""
+    plain line per ``PROGRESS_STEP_PERCENT`` (or ``PROGRESS_EVERY_SECONDS``) on stderr
+    otherwise, with the time left, nothing when disabled. ``Progress.stream`` and
+    ``Progress.label_as`` send the plain lines elsewhere under another label (a report's
+    steps on stdout)."""
+
+    stream = None
+    label_as: str | None = None
 
     def __init__(self, total: int, label: str, enabled: bool):
         import sys
@@ -130,7 +166,8 @@ class Progress:
         self.enabled = enabled
         self.lines = enabled and not sys.stderr.isatty()
         # a wall clock for the display only; the model never reads it
-        self.quiet_until = (time.monotonic() + PROGRESS_QUIET_SECONDS
+        self.started = self.last = time.monotonic()
+        self.quiet_until = (self.started + PROGRESS_QUIET_SECONDS
                             if mode != "always" else -math.inf)
         if enabled and not self.lines:
             from rich.progress import Progress
@@ -148,12 +185,22 @@ class Progress:
         elif self.lines:
             step = PROGRESS_STEP_PERCENT
             percent = min(100, self.done * 100 // self.total) // step * step
-            if percent > self.shown and time.monotonic() >= self.quiet_until:
-                self.shown = percent
+            now = time.monotonic()
+            due = percent > self.shown or (now - self.last >= PROGRESS_EVERY_SECONDS
+                                           and self.done < self.total)
+            if due and now >= self.quiet_until:
                 import sys
 
-                print(f"{self.label}: {percent}% ({min(self.done, self.total):,} of "
-                      f"{self.total:,} months simulated)", file=sys.stderr, flush=True)
+                self.shown, self.last = max(percent, self.shown), now
+                percent = min(100, self.done * 100 // self.total)
+                print(f"{Progress.label_as or self.label}: {percent}% "
+                      f"({min(self.done, self.total):,} of {self.total:,} months simulated"
+                      f"{self._left(now)})", file=Progress.stream or sys.stderr, flush=True)
+
+    def _left(self, now: float) -> str:
+        """``, about 1 min 10 s left`` from the pace so far, when at least 10 s are left."""
+        left = (now - self.started) / max(1, self.done) * (self.total - self.done)
+        return f", about {duration(left)} left" if left >= PROGRESS_EVERY_SECONDS else ""
 
     def close(self) -> None:
         if self.bar is not None:
@@ -163,23 +210,46 @@ class Progress:
 def run_all(scenarios: Sequence[Scenario], settings: RunSettings, label: str,
             first: int = 0) -> tuple[dict[int, list[dict]], str]:
     """Replications first..n-1 (default 0..n-1) of every scenario on the same seed, chunked
-    over the workers; results per scenario index, and the executor actually used."""
+    over the workers; results per scenario index, and the executor actually used. Replications
+    in the result cache (:mod:`sim.experiments.cache`) are read, not run (marked ``cached``);
+    the others are run and stored."""
     replications, seed, executor = settings.replications, settings.seed, settings.executor
     scheduler, workers, progress = settings.scheduler, settings.workers, settings.progress
     if replications < 1:
         raise ValueError("replications must be >= 1")
-    if executor == "process" and (replications - first) * len(scenarios) < 2:
+    store = cache.open_cache()
+    draws = [settings.parameter_draws and sc.uncertainty is not None for sc in scenarios]
+    keys = {i: cache.keys(sc, seed, range(first, replications), draws[i]) if store else {}
+            for i, sc in enumerate(scenarios)}
+    hits: dict[int, list[dict]] = {i: [] for i in keys}
+    for i, by_rep in keys.items():
+        for r, key in by_rep.items():
+            if (part := store.get(key)) is not None and part["replication"] == r:
+                hits[i].append({**part, "cached": True})
+    todo = {i: [r for r in range(first, replications)
+                if r not in {p["replication"] for p in hits[i]}] for i in keys}
+    if executor == "process" and sum(map(len, todo.values())) < 2:
         executor = "serial"  # a pool costs more than it saves for one replication
     n_workers = workers or os.cpu_count() or 1
-    draws = settings.parameter_draws
-    jobs = [(i, sc, seed, reps, draws and sc.uncertainty is not None)
-            for i, sc in enumerate(scenarios) for reps in _chunks(replications, n_workers, first)]
+    local = store is not None and executor != "dask"  # Dask workers may be other machines
+    jobs = [(i, scenarios[i], seed, reps, draws[i],
+             (str(store.directory), {r: keys[i][r] for r in reps}) if local else None)
+            for i in todo for reps in _chunks(todo[i], n_workers)]
     horizon = {i: sc.horizon_months for i, sc in enumerate(scenarios)}
-    bar = Progress((replications - first) * sum(horizon.values()), label, progress)
+    bar = Progress(sum(len(todo[i]) * horizon[i] for i in todo), label, progress and bool(jobs))
     live = executor in ("serial", "process")  # months tick inside replications
+    res: dict[int, list[dict]] = {}
     try:
-        return _execute(jobs, executor, scheduler, workers,
-                        None if live else lambda key, n: bar.advance(n * horizon[key]),
-                        bar.advance if live and progress else None), executor
+        if jobs:
+            res = _execute(jobs, executor, scheduler, workers,
+                           None if live else lambda key, n: bar.advance(n * horizon[key]),
+                           bar.advance if live and progress else None)
+        for i, parts in res.items() if store is not None and not local else ():
+            for part in parts:
+                store.put(keys[i][part["replication"]], part)
     finally:
         bar.close()
+        if store is not None:
+            store.close()
+    return {i: sorted([*hits[i], *res.get(i, [])], key=lambda d: d["replication"])
+            for i in keys}, executor

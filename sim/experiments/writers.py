@@ -55,7 +55,8 @@ def write_run_facts(path: Path, stats: Mapping[str, Any]) -> None:
         except PackageNotFoundError:
             versions[pkg] = None
     facts = {"command": command_line(), "executor": stats.get("executor"),
-             "wall_seconds": stats.get("wall_seconds"), "host": platform.node(),
+             "wall_seconds": stats.get("wall_seconds"),
+             "replications_cached": stats.get("replications_cached"), "host": platform.node(),
              "platform": platform.platform(), "versions": versions,
              "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     path.write_text(json.dumps(facts, indent=2, default=json_default) + "\n")

@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +31,7 @@ from sim.experiments.settings import RunSettings
 from sim.kpis import fmt_dollars
 from sim.outputs.atomic import Claim, OutputError, claim
 from sim.outputs.escape import terminal_text
+from sim.report import freshness
 from sim.report.entries import Entry
 from sim.report.index import write_index
 from sim.report.jupyter import (
@@ -220,8 +222,15 @@ def _build(entries: list[Entry], dest: Claim, out_dir: str | Path, reps: Replica
         print(terminal_text(f"revsim report: no valid scenario; {out_dir} left unchanged"),
               file=sys.stderr)
         return EXIT_INVALID
-    compare_entry: dict = {}
     shown = Path(out_dir)
+    key = freshness.inputs_key(entries, {"seed": seed, "reps": reps.fixed, "months": months,
+                                         "precision": reps.precision, "initial": reps.initial,
+                                         "max_reps": reps.max_replications, "draws": draws})
+    if freshness.up_to_date(out_dir, key):
+        print(terminal_text(f"report: {shown / 'index.html'} is up to date: nothing changed "
+                            f"since it was built (--no-cache builds it again)"), flush=True)
+        return EXIT_OK
+    compare_entry: dict = {}
     kept = None  # where a failed build over an earlier report went instead (see _divert)
     try:
         with contextlib.ExitStack() as claims, hermetic_jupyter(), \
@@ -230,8 +239,10 @@ def _build(entries: list[Entry], dest: Claim, out_dir: str | Path, reps: Replica
                 _step(f"ran {n} replications of each scenario: widest 95% half-width of an "
                       f"NPV difference {fmt_dollars(widest)} (target {fmt_dollars(target)})", t0)
 
-            _simulate(entries, reps, seed, executor, scheduler, progress=_progress_on(),
-                      on_round=round_done, draws=draws)
+            with _simulation_lines():
+                _simulate(entries, reps, seed, executor, scheduler,
+                          progress=_progress_mode() != "never", on_round=round_done,
+                          draws=draws)
             replications = reps.count
             if reps.reached is not None and not reps.reached.reached:
                 print(terminal_text(f"revsim report: warning: {reps.reached.message()}"),
@@ -263,8 +274,9 @@ def _build(entries: list[Entry], dest: Claim, out_dir: str | Path, reps: Replica
                              f"Comparison against {base.result.name}"))
             elif len(entries) > 1:
                 compare_entry["error"] = f"base scenario failed: {base.error}"
-            with _StepBar(len(jobs) + 2):  # notebooks, workbook, board pack
-                _run_notebooks(jobs, tmp, t0)
+            pace = _Pace(len(jobs), _notebook_workers(jobs))
+            with _StepBar(len(jobs) + 2), _heartbeat(pace.status, t0):  # + workbook, pack
+                _run_notebooks(jobs, tmp, t0, pace)
                 errors = [e.error for e in entries if e.error]
                 if compare_entry.get("error"):
                     errors.append(f"comparison: {compare_entry['error']}")
@@ -312,6 +324,8 @@ def _build(entries: list[Entry], dest: Claim, out_dir: str | Path, reps: Replica
         print(terminal_text(f"revsim report: {failed} part(s) failed; {shown} keeps the earlier "
                             f"report, {where}"), file=sys.stderr)
         return EXIT_SCENARIO_FAILED
+    if not failed:
+        freshness.remember(out_dir, key)
     print(terminal_text(f"report: {shown / 'index.html'} ({len(entries)} scenario(s), "
                         f"{failed} failed) in {wall:.0f} s"))
     return EXIT_SCENARIO_FAILED if failed else EXIT_OK
@@ -338,10 +352,19 @@ def _progress_mode() -> str:
     return os.environ.get("REVSIM_PROGRESS", "auto")
 
 
-def _progress_on() -> bool:
-    """A progress bar for the simulation: only on a terminal (off one, the finished steps
-    are the progress and stderr keeps to the one-line errors)."""
-    return _progress_mode() != "never" and sys.stderr.isatty()
+@contextlib.contextmanager
+def _simulation_lines():
+    """The simulation's progress: a bar on a terminal; off one, ``report: simulating: 40%
+    (... months simulated, about 1 min left)`` lines on stdout with the finished steps (at
+    least every ``PROGRESS_EVERY_SECONDS``; stderr keeps to the one-line errors)."""
+    from sim.experiments.runner import Progress
+
+    saved = Progress.stream, Progress.label_as
+    Progress.stream, Progress.label_as = sys.stdout, "report: simulating"
+    try:
+        yield
+    finally:
+        Progress.stream, Progress.label_as = saved
 
 
 class _StepBar:
@@ -354,11 +377,19 @@ class _StepBar:
         import threading
 
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.lock = threading.Lock()
         self.bar = Progress(TextColumn("report: {task.description}"), BarColumn(),
-                            MofNCompleteColumn(), console=Console(stderr=True),
+                            MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                            console=Console(stderr=True),
                             transient=True)
         self.task = self.bar.add_task("running notebooks", total=total)
 
@@ -380,6 +411,11 @@ class _StepBar:
             self.bar.update(self.task, advance=1, description=markup_text(what))
 
 
+_LAST_LINE = [0.0]
+"""When the last plain step line was printed (``time.monotonic``)."""
+_PRINTING = threading.Lock()
+
+
 def _step(what: str, t0: float) -> None:
     """A finished step of the build: it advances the bar on a terminal, else it is one plain
     line on stdout (errors stay on stderr)."""
@@ -387,7 +423,66 @@ def _step(what: str, t0: float) -> None:
     if bar is not None:
         bar.done(terminal_text(what))
     elif _progress_mode() != "never":
-        print(terminal_text(f"report: {what} ({time.perf_counter() - t0:.0f} s)"), flush=True)
+        line = terminal_text(f"report: {what} ({time.perf_counter() - t0:.0f} s)") + "\n"
+        with _PRINTING:  # threads print here too: whole lines only
+            _LAST_LINE[0] = time.monotonic()
+            sys.stdout.write(line)
+            sys.stdout.flush()
+
+
+class _Pace:
+    """What is left of the steps after the simulation, for :func:`_heartbeat`'s lines."""
+
+    def __init__(self, notebooks: int, workers: int):
+        self.total, self.workers, self.done, self.running = notebooks, workers, 0, 0
+        self.started = time.monotonic()
+        self.lock = threading.Lock()
+
+    def begin(self) -> None:
+        with self.lock:
+            self.running += 1
+
+    def end(self) -> None:
+        with self.lock:
+            self.running, self.done = self.running - 1, self.done + 1
+
+    def status(self) -> str:
+        from sim.experiments.runner import duration
+
+        with self.lock:
+            done, running, total = self.done, self.running, self.total
+        if done >= total:
+            return "writing the workbook, the board pack and the index"
+        left = ""
+        if done:  # notebooks finish at the pace so far; then the workbook and board pack
+            pace = (time.monotonic() - self.started) / done
+            left = f", about {duration(pace * (total - done))} left for the notebooks"
+        return f"notebooks: {done} of {total} done, {running} running{left}"
+
+
+@contextlib.contextmanager
+def _heartbeat(status, t0: float, every: float | None = None):
+    """Off a terminal, a ``report: still working: <status()>`` line whenever no step line
+    came for ``PROGRESS_EVERY_SECONDS``: no silent gaps while notebooks run."""
+    from sim.experiments.runner import PROGRESS_EVERY_SECONDS
+
+    every = every or PROGRESS_EVERY_SECONDS
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(min(1.0, every)):
+            if (_StepBar.active is None and _progress_mode() != "never"
+                    and time.monotonic() - _LAST_LINE[0] >= every):
+                _step(f"still working: {status()}", t0)
+
+    _LAST_LINE[0] = time.monotonic()
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _decision(entries: Sequence[Entry]):
@@ -417,11 +512,24 @@ def _board_pack(decision, tmp: Path) -> bool:
     return True
 
 
-def _run_notebooks(jobs: list[tuple], tmp: Path, t0: float | None = None) -> None:
+def _notebook_workers(jobs: list) -> int:
+    return max(1, min(2, os.cpu_count() or 1, len(jobs)))
+
+
+def _run_notebooks(jobs: list[tuple], tmp: Path, t0: float | None = None,
+                   pace: _Pace | None = None) -> None:
     """Execute and export the notebooks, two at a time (each runs in its own kernel)."""
     t_start = time.perf_counter() if t0 is None else t0
+    pace = pace or _Pace(len(jobs), _notebook_workers(jobs))
 
     def run(job):
+        pace.begin()
+        try:
+            one(job)
+        finally:
+            pace.end()
+
+    def one(job):
         name, slug, params, target, title = job
         out_nb = tmp / "notebooks" / f"{slug}.ipynb"
         out_html = tmp / "html" / f"{slug}.html"
@@ -442,7 +550,6 @@ def _run_notebooks(jobs: list[tuple], tmp: Path, t0: float | None = None) -> Non
         files["Report (HTML)"] = f"html/{slug}.html"
         files["Executed notebook"] = f"notebooks/{slug}.ipynb"
 
-    workers = max(1, min(2, os.cpu_count() or 1, len(jobs)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=_notebook_workers(jobs)) as pool:
         for fut in [pool.submit(run, j) for j in jobs]:
             fut.result()
