@@ -115,7 +115,8 @@ def test_any_change_builds_the_report_again(built, monkeypatch):
     monkeypatch.setenv(cache.DIR_ENV, str(folder / "cache"))
     monkeypatch.delenv(cache.OFF_ENV, raising=False)
     settings = {"seed": 0, "reps": 2, "months": 3, "precision": None,
-                "initial": build.REPORT_INITIAL_REPS, "max_reps": build.REPORT_MAX_REPS}
+                "initial": build.REPORT_INITIAL_REPS, "max_reps": build.REPORT_MAX_REPS,
+                "draws": True}
 
     def entries(overrides=None):
         out = [Entry(folder / n, n.removesuffix(".yaml")) for n in NAMES]
@@ -129,7 +130,8 @@ def test_any_change_builds_the_report_again(built, monkeypatch):
     changed = [freshness.inputs_key(entries({"finance.discount_rate_per_year_frac": 0.111}),
                                     settings),
                freshness.inputs_key(entries(), {**settings, "seed": 1}),
-               freshness.inputs_key(entries(), {**settings, "months": 4})]
+               freshness.inputs_key(entries(), {**settings, "months": 4}),
+               freshness.inputs_key(entries(), {**settings, "draws": False})]
     assert all(not freshness.up_to_date(folder / "warm", k) for k in changed)
     monkeypatch.setenv(cache.OFF_ENV, "1")
     assert not freshness.up_to_date(folder / "warm", key)  # --no-cache always builds
