@@ -100,10 +100,9 @@ def compare(
         cli.check_work([(s, 1) for s in (base_sc, *other_sc)], max_reps if adaptive else reps,
                        allow_large, "--max-reps" if adaptive else "--reps")
     with cli.claim(out):
-        from sim.analysis.verdict import binding_sentences
         from sim.experiments.compare import compare_adaptive
         from sim.experiments.settings import RunSettings
-        from sim.report.terminal import compare_table, investment_lines
+        from sim.report.terminal import compare_lines, compare_table, investment_lines
 
         result, reached = compare_adaptive(
             base_sc, other_sc, RunSettings(reps, seed, ex, scheduler, progress=True),
@@ -113,8 +112,7 @@ def compare(
                                f"{seed}, same random streams)"))
         cli.show("Investment view (plan − base, paired runs):", *investment_lines(
             result.investment_table()))
-        found = {r.name: r.constraints() for r in result.results}
-        cli.show(*binding_sentences(found, base_sc.name))
+        cli.show(*compare_lines(result))
         if reached is not None and reached.reached:
             cli.show(reached.message())
         elif reached is not None:

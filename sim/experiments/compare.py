@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis import constraints
+from sim.analysis import constraints, metrics
 from sim.analysis import stats as mc
 from sim.errors import output_errors
 from sim.experiments.results import ExperimentResult, assemble
 from sim.experiments.runner import run_all
 from sim.experiments.settings import RunSettings, settings_of
 from sim.experiments.writers import STATISTICS, json_default, records, write_run_facts
-from sim.kpis import COMPARE_KPIS, DECISION_KPI
+from sim.kpis import COMPARE_KPIS, DECISION_KPI, DERIVED_KPIS
 from sim.kpis import label as kpi_label
 from sim.outputs.atomic import atomic_dir
 from sim.outputs.escape import csv_frame
@@ -139,13 +139,38 @@ def compare_of(results: Sequence[ExperimentResult]) -> CompareResult:
     return CompareResult(base=base, others=others, deltas=paired_deltas(base, others))
 
 
+def decision_values(result: ExperimentResult) -> pd.DataFrame:
+    """Each replication's KPIs (``result.kpis``) with the derived decision KPIs
+    (:data:`sim.kpis.DERIVED_KPIS`: the last full year's logo churn, from the replication's
+    monthly, cohort and opening tables, as ``saas_metrics`` computes it)."""
+    kp = result.kpis
+    if all(k in kp.columns for k in DERIVED_KPIS):
+        return kp
+    init = result.initial.set_index("replication") if "replication" in result.initial else None
+    monthly = dict(tuple(result.monthly.groupby("replication")))
+    cohorts = dict(tuple(result.cohorts.groupby("replication"))) \
+        if "replication" in result.cohorts else {}
+    churn = []
+    for r in kp["replication"]:
+        m = monthly[r].drop(columns="replication")
+        c = cohorts[r].drop(columns="replication") if r in cohorts else result.cohorts.iloc[:0]
+        yearly = metrics.saas_metrics(m, c, None if init is None else init.loc[r].to_dict())
+        churn.append(float(yearly.loc[metrics.last_full_year(yearly), "logo_churn_frac"]))
+    return kp.assign(logo_churn_last_year=churn)
+
+
 def paired_deltas(base: ExperimentResult, others: Iterable[ExperimentResult],
                   kpis: Sequence[str] = COMPARE_KPIS) -> pd.DataFrame:
-    """Per-replication differences of each KPI against ``base``: mean, 95% CI, P(better)."""
+    """Per-replication differences of each KPI against ``base``: mean, 95% CI, P(better)
+    (the derived decision KPIs too, :func:`decision_values`)."""
+    others = list(others)
+    if not others:
+        return pd.DataFrame()
     rows = []
-    b = base.kpis.set_index("replication")
+    derive = any(k in DERIVED_KPIS for k in kpis)
+    b = (decision_values(base) if derive else base.kpis).set_index("replication")
     for o in others:
-        ok = o.kpis.set_index("replication").reindex(b.index)
+        ok = (decision_values(o) if derive else o.kpis).set_index("replication").reindex(b.index)
         for kpi in kpis:
             stats = paired_delta(b[kpi].to_numpy(float), ok[kpi].to_numpy(float))
             rows.append({"scenario": o.name, "kpi": kpi, "label": kpi_label(kpi),

@@ -50,18 +50,27 @@ def kpi_table(summary, title: str) -> TextTable:
 
 
 def compare_table(result, title: str) -> TextTable:
-    """``revsim compare``'s deltas against the base, with their 95% interval and P(better)."""
-    from sim.report.tables import compare_deltas_table
+    """``revsim compare``: every decision KPI of each plan against the base
+    (:func:`sim.report.tables.compare.decision_table`, the compare page's table too)."""
+    from sim.report.tables.compare import DECISION_HEADS, decision_table
 
-    rows = []
-    for _, r in compare_deltas_table(result).iterrows():  # kpi: the label, kpi_name: the key
-        k = r["kpi_name"]
-        rows.append((str(r["scenario"]), str(r["kpi"]), fmt_value(k, r["base_mean"]),
-                     fmt_value(k, r["other_mean"]), fmt_value(k, r["mean_delta"]),
-                     fmt_range(k, r["ci_low"], r["ci_high"], " to "),
-                     fmt_value("prob_frac", r["prob_better"])))
-    return TextTable(title, ("Scenario", "KPI", "Base mean", "Scenario mean", "Mean delta",
-                             "95% interval", "P(better)"), rows, ("Scenario", "KPI"))
+    t = decision_table(result)
+    return TextTable(title, DECISION_HEADS, [tuple(r) for r in t.itertuples(index=False)],
+                     ("Scenario", "KPI", "Base, mean", "Scenario, mean"),
+                     {"overflow": "fold"})
+
+
+def compare_lines(result) -> list[str]:
+    """``revsim compare``'s words under its table: what binds in each plan, then every setting
+    each plan changes (``sim.scenario.describe``, the verdict's and assumptions sheet's source)."""
+    from sim.analysis.verdict import binding_sentences
+    from sim.scenario.describe import changes_text
+
+    found = {r.name: r.constraints() for r in result.results}
+    lines = binding_sentences(found, result.base.name)
+    lines += [f"{r.name} changes: {changes_text(result.base.scenario, r.scenario)}"
+              for r in result.others]
+    return [terminal_text(line) for line in lines]
 
 
 def frame_table(df, title: str, headers: dict[str, str], kinds: dict[str, str]) -> TextTable:
