@@ -148,6 +148,24 @@ def decision_rank(name: str) -> int:
     return len(DECISION_ORDER) + (names.index(name) if name in names else len(names))
 
 
+REACHED_KPIS = ("first_profitable_month", "break_even_month")
+"""KPIs a run may never reach (no value in that run): their statistics are over the runs that
+reached them, so they are shown with the share of runs that did (:func:`reached_note`)."""
+
+
+def reached_note(name: str, reached: Any, runs: Any, short: bool = False) -> str:
+    """`` (reached in 7 of 10 runs, 70%; …)`` for a KPI of :data:`REACHED_KPIS`, else ``""``;
+    ``short``: `` (7 of 10 runs)``."""
+    if name not in REACHED_KPIS:
+        return ""
+    k, n = as_float(reached), as_float(runs)
+    if math.isnan(k) or math.isnan(n) or n <= 0:
+        return ""
+    if short:
+        return f" ({k:,.0f} of {n:,.0f} runs)"
+    return f" (reached in {k:,.0f} of {n:,.0f} runs, {k / n:.0%}; statistics over those runs)"
+
+
 _MONEY_WORDS = ("revenue", "profit", "arr", "cash", "npv", "cost", "budget", "price")
 
 

@@ -112,7 +112,7 @@ def label(key: str) -> str:
     found = _lever_of(key)
     if found is not None:
         lv, who = found
-        return lv.label_for(who)
+        return lv.label_for(None if who == "*" else who)
     if key in LABELS:
         return LABELS[key]
     parts = key.split(".")
