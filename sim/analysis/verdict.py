@@ -40,7 +40,8 @@ _TAG_FIELDS = ("mean_delta", "ci_low", "ci_high", "prob_better", "prob_better_lo
 
 
 STATISTICS_NOTE = ("Statistics: every plan figure is a mean over the paired runs, with P10–P90 "
-                   "(the 10th and 90th percentiles of the runs) beside it; a difference is the "
+                   "(the 10th and 90th percentiles of the runs) beside it where the spread is "
+                   "shown; a difference is the "
                    "mean of the paired differences with its 95% Student-t interval; a share of "
                    "runs has its 95% Wilson interval.")
 """The one definition of the statistics a decision page shows (verdict, compare, board pack)."""
@@ -150,7 +151,8 @@ def sentences(frame: pd.DataFrame, base_name: str, n: int, decision_kpi: str,
         unsure = r["profit_ci_low"] <= 0 <= r["profit_ci_high"]
         out.append(
             f"{r['scenario']} {_standing(r['profit_delta'])} {base_name} on operating profit "
-            f"by {_signed(r['profit_delta'])} on average over {n} paired runs (95% interval "
+            f"by {fmt_usd(abs(r['profit_delta']))} on average over {n} paired runs (95% "
+            f"interval "
             f"{fmt_usd(r['profit_ci_low'])} to {fmt_usd(r['profit_ci_high'])}) and comes out "
             f"ahead in {_pct(r['profit_prob_better'])} of them (95% interval "
             f"{_pct(r['profit_prob_low'])}–{_pct(r['profit_prob_high'])})"

@@ -148,7 +148,10 @@ def _kpi_section(cmp) -> str:
                 continue
             v = values[r.name][kpi].to_numpy(float)
             q, n = mc.quantiles(v), int((~np.isnan(v)).sum())
-            row.append(f"{fmt_value(kpi, np.nanmean(v) if n else math.nan)} "
+            if not n:
+                row.append(f"not reached{reached_note(kpi, n, len(v), short=True)}")
+                continue
+            row.append(f"{fmt_value(kpi, np.nanmean(v))} "
                        f"({fmt_range(kpi, q['p10'], q['p90'])})"
                        + reached_note(kpi, n, len(v), short=True))
         rows.append(row)

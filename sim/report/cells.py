@@ -301,9 +301,12 @@ def compare_levers(cmp: CompareResult):
              "This scenario": c.plan}
             for r in cmp.others for c in describe.changes(cmp.base.scenario, r.scenario)]
     t = pd.DataFrame(rows, columns=["Scenario", "Setting", "Base value", "This scenario"])
-    return style_table(t, hide_index=True,
-                       caption=f"Every setting that differs from {cmp.base.name} (all others "
-                               "are the same; every resolved value is in the Excel workbook)")
+    sty = style_table(t, hide_index=True,
+                      caption=f"Every setting that differs from {cmp.base.name} (all others "
+                              "are the same; every resolved value is in the Excel workbook)")
+    return sty.set_table_styles([{"selector": "td, th, caption",
+                                  "props": "text-align: left; padding: 2px 10px;"}],
+                                overwrite=False)
 
 
 def profit_vs_revenue(cmp: CompareResult):
@@ -329,8 +332,12 @@ def deltas_detail(cmp: CompareResult):
                       caption="Every decision KPI against the base, paired by replication")
     # long KPI labels and what-binds sentences wrap inside their column
     sty = sty.set_table_styles([{"selector": "td", "props": "text-align: right; "
-                                 "padding: 2px 8px; white-space: normal; max-width: 22em;"}],
+                                 "padding: 2px 8px; white-space: normal; max-width: 22em;"},
+                                {"selector": "caption", "props": "text-align: left;"}],
                                overwrite=False)
+    sty = sty.set_properties(subset=["Scenario", "KPI", "Base, mean", "Scenario, mean"],
+                             **{"text-align": "left"})
+    sty = sty.set_properties(subset=["95% interval"], **{"white-space": "nowrap"})
     body = sty.to_html() + f'<p class="revsim-note"><small>{html_text(STATISTICS_NOTE)}' \
         "</small></p>"
     return _Html(body, "\n".join([t.to_string(index=False), STATISTICS_NOTE]))
