@@ -48,7 +48,7 @@ def test_output_blocks_hold_real_output():
     assert len(blocks) >= 3
     for cmd, body in blocks:
         assert cmd.startswith("revsim "), cmd
-        assert "P50" in body or "Best for" in body or "P(better)" in body, cmd
+        assert "P50" in body or "Best for" in body or "P(ahead of base)" in body, cmd
 
 
 def test_api_example_labels_the_variant_by_its_own_name(monkeypatch, capsys):

@@ -31,8 +31,8 @@ class TextTable:
         overflow = options.pop("overflow", "ellipsis")
         table = Table(title=rich_text(self.title), title_justify="left", **options)
         for head in self.heads:
-            table.add_column(rich_text(head), overflow=overflow,
-                             justify="left" if head in self.left else "right")
+            table.add_column(rich_text(head), overflow=overflow, no_wrap=head not in self.left,
+                             justify="left" if head in self.left else "right")  # numbers whole
         for row in self.rows:
             table.add_row(*map(rich_text, row))
         return table

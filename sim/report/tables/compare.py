@@ -88,7 +88,7 @@ def decision_table(cmp: CompareResult) -> pd.DataFrame:
             ahead = r["prob_better"] if KPIS[k].higher_is_better else _share_lower(cmp, o, k)
             rows.append((o.name, label, fmt_value(k, r["base_mean"]),
                          fmt_value(k, r["other_mean"]), _signed(k, r["mean_delta"]),
-                         f"{_signed(k, r['ci_low'])} to {_signed(k, r['ci_high'])}",
+                         f"{_ends(k, r['ci_low'])} to {_ends(k, r['ci_high'])}",
                          fmt_value("prob_frac", ahead)))
     return pd.DataFrame(rows, columns=list(DECISION_HEADS))
 
@@ -99,6 +99,11 @@ def _signed(kpi: str, x: float) -> str:
         return f"{x * 100:+.2f} pts"
     text = fmt_value(kpi, x)
     return "+" + text if x > 0 and not text.startswith("+") else text
+
+
+def _ends(kpi: str, x: float) -> str:
+    """An interval's end: in points for shares (with the sign), else in the KPI's unit."""
+    return _signed(kpi, x) if unit_of(kpi) == FRAC else fmt_value(kpi, x)
 
 
 def _share_lower(cmp: CompareResult, other: ExperimentResult, kpi: str) -> float:
