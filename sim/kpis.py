@@ -154,7 +154,8 @@ reached them, so they are shown with the share of runs that did (:func:`reached_
 
 
 def reached_note(name: str, reached: Any, runs: Any, short: bool = False) -> str:
-    """`` (reached in 7 of 10 runs, 70%; …)`` for a KPI of :data:`REACHED_KPIS`, else ``""``;
+    """`` (reached in 7 of 10 runs, 70%)`` for a KPI of :data:`REACHED_KPIS` (its statistics
+    are over those runs), else ``""``;
     ``short``: `` (7 of 10 runs)``."""
     if name not in REACHED_KPIS:
         return ""
@@ -163,7 +164,7 @@ def reached_note(name: str, reached: Any, runs: Any, short: bool = False) -> str
         return ""
     if short:
         return f" ({k:,.0f} of {n:,.0f} runs)"
-    return f" (reached in {k:,.0f} of {n:,.0f} runs, {k / n:.0%}; statistics over those runs)"
+    return f" (reached in {k:,.0f} of {n:,.0f} runs, {k / n:.0%})"
 
 
 _MONEY_WORDS = ("revenue", "profit", "arr", "cash", "npv", "cost", "budget", "price")

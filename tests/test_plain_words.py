@@ -165,7 +165,7 @@ def test_the_cash_chart_marks_the_kpi_tables_trough(cmp):
 
 
 def test_break_even_says_the_share_of_runs_that_reached_it():
-    assert kpis.reached_note("break_even_month", 7, 10).startswith(" (reached in 7 of 10 runs, 70%")
+    assert kpis.reached_note("break_even_month", 7, 10) == " (reached in 7 of 10 runs, 70%)"
     assert kpis.reached_note("revenue_total", 7, 10) == ""
     summary = pd.DataFrame([{"kpi": "break_even_month", "label": "Break-even", "p10": 20.0,
                              "p50": 22.0, "p90": 30.0, "n": 3},
