@@ -100,6 +100,16 @@ def test_levers_read_with_label_and_unit_and_none_is_hidden():
     assert len(mix) == len(verdict_mod.scenario_diff(base, load("enterprise_focus"))) == 7
 
 
+def test_any_list_reads_in_words_targets_included():
+    base = load("baseline")
+    plan = sim.with_overrides(base, {"targets": [
+        {"name": "t", "metric": "ending_arr", "op": ">=", "value": 5e7, "year": 3},
+        {"name": "j", "all": [{"metric": "cash_floor", "op": ">=", "value": 1e7},
+                              {"metric": "ending_arr", "op": ">=", "value": 1e7}]}]})
+    text = describe.changes_text(base, plan)
+    assert text.startswith("Targets (") and " → (" in text  # a list of targets, no KeyError
+
+
 def test_what_differs_is_the_assumption_sheets_source():
     base, plans = load("baseline"), [load(n) for n in ("price_increase", "partner_push",
                                                         "account_plan_top_accounts")]
@@ -197,7 +207,15 @@ def test_a_sweep_optimum_on_the_edge_of_the_grid_is_warned():
     inside = optimum(_grid([1.0, 50.0, 40.0, 3.0]), [key], "operating_profit_total")
     assert inside["at_edge"] == [] and inside["near"] == 2  # 40 lies in 50 ± 15
     lines = terminal.optimum_lines("operating_profit_total", inside, [key])
-    assert len(lines) == 1 and "2 points have a mean inside that interval" in lines[0]
+    assert len(lines) == 1 and "2 points are as good within the noise" in lines[0]
+    # with the runs (same seeds), ties come from paired differences: 300's runs trail the
+    # best (200) by exactly 1 in every run, so it is distinguishable though its mean is close
+    runs = [np.array([1.0, 2.0, 3.0]), np.array([50.0, 60.0, 70.0]),
+            np.array([49.0, 59.0, 69.0]), np.array([48.0, 62.0, 66.0])]
+    paired = optimum(_grid([2.0, 60.0, 59.0, 58.7]), [key], "operating_profit_total", runs)
+    assert paired["near"] == 2 and paired["paired"]  # itself and 400 (its differences change sign)
+    assert "not distinguishable" in terminal.optimum_lines("operating_profit_total", paired,
+                                                           [key])[0]
 
 
 def test_sensitivity_reads_in_plain_units_and_retention_in_points():

@@ -25,7 +25,8 @@ SWEEP_KPIS = ("revenue_total", "operating_profit_total", "ending_arr", "npv_oper
 
 
 def _grid_table(points: Sequence[Mapping[str, Any]], scenarios: Sequence[Scenario],
-                kpis: Sequence[str], settings: RunSettings, label: str) -> pd.DataFrame:
+                kpis: Sequence[str], settings: RunSettings, label: str,
+                per_rep: dict[str, list[np.ndarray]] | None = None) -> pd.DataFrame:
     """Run every point's scenario on the same seeds; one row per point: its values, the mean
     and P10/P50/P90 of each KPI, the win rate, the new ARR per deal won and the average
     discount off list of the deals won."""
@@ -36,6 +37,8 @@ def _grid_table(points: Sequence[Mapping[str, Any]], scenarios: Sequence[Scenari
         row = dict(point)
         for kpi in kpis:
             v = kp[kpi].to_numpy(float)
+            if per_rep is not None:  # each point's runs, in replication order (paired)
+                per_rep.setdefault(kpi, []).append(v)
             row[f"{kpi}_mean"] = float(np.nanmean(v))
             row[f"{kpi}_p10"], row[f"{kpi}_p50"], row[f"{kpi}_p90"] = np.nanquantile(
                 v, [0.1, 0.5, 0.9])
@@ -64,17 +67,25 @@ class SweepResult:
     best: dict[str, dict]
 
 
-def optimum(table: pd.DataFrame, keys: list[str], kpi: str) -> dict:
+def optimum(table: pd.DataFrame, keys: list[str], kpi: str,
+            runs: Sequence[np.ndarray] | None = None) -> dict:
     """The point with the highest mean ``kpi``: its key values, ``{kpi}_mean`` and the 95%
     interval of that mean (``{kpi}_ci_low``, ``{kpi}_ci_high``); ``near``: how many points
-    have a mean inside that interval (as good within the noise of the replications run),
-    with ``near_range`` per key (lowest and highest value among them); ``at_edge``: the keys
+    are as good within the noise — with ``runs`` (each point's values by replication, on the
+    same seeds) those whose paired difference to the best has a 95% interval reaching zero,
+    else those whose mean lies inside the best's interval — with ``near_range`` per key
+    (lowest and highest value among them); ``at_edge``: the keys
     whose best value is the lowest or highest value of the grid (the optimum may lie beyond
     it) with ``edge_side`` ("lowest"/"highest") per key."""
     i = int(table[f"{kpi}_mean"].idxmax())
     lo = table.loc[i, f"{kpi}_ci_low"] if f"{kpi}_ci_low" in table else math.nan
     hi = table.loc[i, f"{kpi}_ci_high"] if f"{kpi}_ci_high" in table else math.nan
-    near = table[table[f"{kpi}_mean"] >= lo] if not math.isnan(lo) else table.loc[[i]]
+    if runs is not None:
+        tied = [j for j in range(len(table))
+                if j == i or not mc.mean_ci(runs[i] - runs[j])["ci_low"] > 0]
+        near = table.iloc[tied]
+    else:
+        near = table[table[f"{kpi}_mean"] >= lo] if not math.isnan(lo) else table.loc[[i]]
     edge = {}
     for k in keys:
         values = sorted(set(table[k]))
@@ -84,7 +95,7 @@ def optimum(table: pd.DataFrame, keys: list[str], kpi: str) -> dict:
     return {**{k: table.loc[i, k] for k in keys},
             f"{kpi}_mean": float(table.loc[i, f"{kpi}_mean"]),
             f"{kpi}_ci_low": float(lo), f"{kpi}_ci_high": float(hi),
-            "near": len(near),
+            "near": len(near), "paired": runs is not None,
             "near_range": {k: (near[k].min(), near[k].max()) for k in keys},
             "at_edge": list(edge), "edge_side": edge}
 
@@ -110,8 +121,9 @@ def sweep(
     points = [dict(zip(keys, p, strict=True))
               for p in itertools.product(*(grid[k] for k in keys))]
     scenarios = [with_overrides(scenario, p) for p in points]
-    table = _grid_table(points, scenarios, SWEEP_KPIS, s, "sweep")
-    best = {kpi: optimum(table, keys, kpi)
+    runs: dict[str, list[np.ndarray]] = {}
+    table = _grid_table(points, scenarios, SWEEP_KPIS, s, "sweep", runs)
+    best = {kpi: optimum(table, keys, kpi, runs[kpi])
             for kpi in ("revenue_total", "operating_profit_total")}
     return SweepResult(table=table, keys=keys, best=best)
 

@@ -135,8 +135,10 @@ def optimum_lines(kpi: str, point: dict, keys: list[str]) -> list[str]:
         spans = "; ".join(
             f"{_key_value(k, lo)} to {value_text_of(k, hi)}"
             for k, (lo, hi) in point["near_range"].items() if lo != hi)
-        line += (f"; {near} points have a mean inside that interval (as good within the noise"
-                 + (f": {spans})" if spans else ")"))
+        how = ("not distinguishable from it (the paired 95% interval of the difference "
+               "reaches zero)" if point.get("paired") else
+               "as good within the noise (a mean inside that interval)")
+        line += f"; {near} points are {how}" + (f": {spans}" if spans else "")
     out = [line]
     for k in point.get("at_edge", []):
         side = point["edge_side"][k]

@@ -207,12 +207,12 @@ def _steps(steps: list, kind: str) -> str:
         return "none"
     out = []
     for s in steps:
-        if isinstance(s, Mapping) and "add" in s:
+        if isinstance(s, Mapping) and set(s) == {"month", "add"}:  # a hiring step
             out.append(f"{int(s['add']):+d} in month {s['month']}")
-        elif isinstance(s, Mapping) and "value" in s:
+        elif isinstance(s, Mapping) and set(s) == {"month", "value"}:  # a plan step
             out.append(f"{_number(kind, s['value'])} from month {s['month']}")
         elif isinstance(s, Mapping):
-            out.append("(" + ", ".join(f"{_human(k)} {_number(_unit(k)[0], v)}"
+            out.append("(" + ", ".join(f"{_human(str(k))} {_number(_unit(str(k))[0], v)}"
                                        for k, v in s.items()) + ")")
         else:
             out.append(_number(kind, s))
