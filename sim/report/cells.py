@@ -335,9 +335,9 @@ def deltas_detail(cmp: CompareResult):
                                  "padding: 2px 8px; white-space: normal; max-width: 22em;"},
                                 {"selector": "caption", "props": "text-align: left;"}],
                                overwrite=False)
-    sty = sty.set_properties(subset=["Scenario", "KPI", "Base, mean", "Scenario, mean"],
-                             **{"text-align": "left"})
-    sty = sty.set_properties(subset=["95% interval"], **{"white-space": "nowrap"})
+    sty = sty.set_table_styles([  # Styler's column classes: text flush left, intervals whole
+        {"selector": "td.col0, td.col1, td.col2, td.col3", "props": "text-align: left;"},
+        {"selector": "td.col5", "props": "white-space: nowrap;"}], overwrite=False)
     body = sty.to_html() + f'<p class="revsim-note"><small>{html_text(STATISTICS_NOTE)}' \
         "</small></p>"
     return _Html(body, "\n".join([t.to_string(index=False), STATISTICS_NOTE]))
