@@ -33,20 +33,20 @@ def _verb(delta: str, up: str, down: str) -> str:
 def compare_prose(table: str) -> str:
     """The CFO's reading of the compare table, every number taken from it."""
     r = compare_rows(table)
-    op, arr, rev = ("Operating profit, total (USD)", "Ending ARR (USD)", "Revenue, total (USD)")
+    op, arr, rev = ("Operating profit", "Ending ARR", "Revenue")
     value = next((k for _, k in r if k.startswith("Value created")), None)
     pi, dc, cs = (r[("price_increase", op)], r[("discount_cap", op)],
                   r[("cs_investment", op)])
 
     def amount(d: dict) -> str:
-        return d["delta"].lstrip("-")
+        return d["delta"].lstrip("+-")
 
     text = (
         f"Read it as a CFO would: the 8% price rise {_verb(pi['delta'], 'adds', 'costs')} "
         f"about {amount(pi)} operating profit over three years (95% interval {pi['low']} to "
-        f"{pi['high']}) and beats the baseline in {pi['p']} of paired replications; capping "
-        f"discounts at 15% {_verb(dc['delta'], 'adds', 'loses')} about {amount(dc)} "
-        f"(beats the baseline in {dc['p']}); the customer-success investment "
+        f"{pi['high']}) and comes out ahead of the baseline in {pi['p']} of paired "
+        f"replications; capping discounts at 15% {_verb(dc['delta'], 'adds', 'loses')} about "
+        f"{amount(dc)} (ahead of the baseline in {dc['p']}); the customer-success investment "
         f"{_verb(r[('cs_investment', rev)]['delta'], 'grows', 'shrinks')} revenue by "
         f"{amount(r[('cs_investment', rev)])} and ending ARR by "
         f"{amount(r[('cs_investment', arr)])}, and {_verb(cs['delta'], 'adds', 'costs')} "
@@ -95,7 +95,9 @@ def _wrap(cmd: str, width: int = 80) -> list[str]:
 
 if __name__ == "__main__":
     text = README.read_text(encoding="utf-8")
-    new, n = BLOCK.subn(render, text)
+    only = sys.argv[1:]  # words a block's command must contain to be re-run (default: all)
+    new, n = BLOCK.subn(lambda m: render(m) if all(w in m["cmd"] for w in only)
+                        else m.group(0), text)
     new = render_prose(new)
     README.write_text(new, encoding="utf-8")
     print(f"re-ran {n} README output block(s)")

@@ -12,12 +12,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-USD, FRAC, MONTHS, DAYS, COUNT, RATIO, NUMBER = (
-    "usd", "frac", "months", "days", "count", "ratio", "number")
-"""The units a value can have; each has one text format and one Excel number format."""
+USD, FRAC, MONTHS, DAYS, COUNT, RATIO, NUMBER, TEXT = (
+    "usd", "frac", "months", "days", "count", "ratio", "number", "text")
+"""The units a value can have; each has one text format and one Excel number format (a
+``TEXT`` KPI is a sentence, such as what binds)."""
 
 EXCEL_FORMATS = {USD: "#,##0", FRAC: "0.0%", MONTHS: "0.0", DAYS: "0.0", COUNT: "#,##0",
-                 RATIO: "0.00", NUMBER: "#,##0.00"}
+                 RATIO: "0.00", NUMBER: "#,##0.00", TEXT: "@"}
 """Excel number format per unit (cells stay numbers; only their display changes)."""
 
 MISSING = "—"
@@ -60,6 +61,8 @@ KPIS = _catalogue(
     Kpi("net_new_arr_total", "Net new ARR (USD)", "Net new ARR", USD),
     Kpi("nrr_last_year", "NRR, last full year", "NRR", FRAC),
     Kpi("grr_last_year", "GRR, last full year", "GRR", FRAC),
+    Kpi("logo_churn_last_year", "Logo churn, last full year (share of customers at its start)",
+        "Logo churn", FRAC, higher_is_better=False),
     Kpi("cash_trough", "Cash trough (USD)", "Cash trough", USD),
     Kpi("ending_cash", "Ending cash (USD)", "Ending cash", USD),
     Kpi("cac_payback_months", "CAC payback (months)", "CAC payback", MONTHS,
@@ -100,6 +103,8 @@ KPIS = _catalogue(
         "Incremental operating profit", USD),
     Kpi("return_on_cost", "Return: incremental gross profit ÷ programme cost", "Return on cost",
         RATIO),
+    # a comparison's words (sim.analysis.constraints): not a number, one sentence per plan
+    Kpi("binding_constraint", "What binds (the tightest constraint)", "What binds", TEXT),
 )
 """Every KPI by name."""
 
@@ -111,14 +116,23 @@ INDEX_KPIS = HEADLINE_KPIS[:-1]
 DECISION_KPI = "npv_operating_profit"
 """The KPI plans are ranked on: NPV of operating profit (verdict, compare, index)."""
 
-COMPARE_KPIS = ("operating_profit_total", "npv_operating_profit", "value_created_usd",
-                "revenue_total", "ending_arr", "cash_trough")
-"""The KPIs a comparison reports paired differences of."""
+DECISION_KPIS = ("operating_profit_total", "npv_operating_profit", "value_created_usd",
+                 "revenue_total", "ending_arr", "nrr_last_year", "grr_last_year",
+                 "logo_churn_last_year", "ending_cash", "cash_trough", "cac_payback_months",
+                 "binding_constraint")
+"""Every KPI a decision between plans is taken on, in reading order: ``revsim compare``, the
+compare page, the verdict and the board pack all show these (and only from here)."""
+COMPARE_KPIS = tuple(k for k in DECISION_KPIS if k != "binding_constraint")
+"""The decision KPIs that are numbers: a comparison reports their paired differences (what
+binds is a sentence per plan, ``sim.analysis.constraints``)."""
+DERIVED_KPIS = ("logo_churn_last_year",)
+"""Decision KPIs computed from a result's tables when compared, not stored per replication
+(so a run's summary.json keeps its KPIs)."""
 
 DECISION_ORDER = ("operating_profit_total", "npv_operating_profit", "value_created_usd",
                   "customer_equity_usd", "revenue_total",
                   "ending_arr", "net_new_arr_total", "cash_trough", "ending_cash", "nrr_last_year",
-                  "grr_last_year", "gross_margin_frac", "cac_payback_months",
+                  "grr_last_year", "logo_churn_last_year", "gross_margin_frac", "cac_payback_months",
                   "ltv_to_cac_last_year", "burn_multiple_last_year", "fcf_margin_last_year",
                   "rule_of_40_last_year",
                   "magic_number_last_year", "first_profitable_month", "break_even_month",
@@ -132,6 +146,25 @@ def decision_rank(name: str) -> int:
         return DECISION_ORDER.index(name)
     names = list(KPIS)
     return len(DECISION_ORDER) + (names.index(name) if name in names else len(names))
+
+
+REACHED_KPIS = ("first_profitable_month", "break_even_month")
+"""KPIs a run may never reach (no value in that run): their statistics are over the runs that
+reached them, so they are shown with the share of runs that did (:func:`reached_note`)."""
+
+
+def reached_note(name: str, reached: Any, runs: Any, short: bool = False) -> str:
+    """`` (reached in 7 of 10 runs, 70%)`` for a KPI of :data:`REACHED_KPIS` (its statistics
+    are over those runs), else ``""``;
+    ``short``: `` (7 of 10 runs)``."""
+    if name not in REACHED_KPIS:
+        return ""
+    k, n = as_float(reached), as_float(runs)
+    if math.isnan(k) or math.isnan(n) or n <= 0:
+        return ""
+    if short:
+        return f" ({k:,.0f} of {n:,.0f} runs)"
+    return f" (reached in {k:,.0f} of {n:,.0f} runs, {k / n:.0%})"
 
 
 _MONEY_WORDS = ("revenue", "profit", "arr", "cash", "npv", "cost", "budget", "price")

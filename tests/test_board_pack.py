@@ -118,7 +118,7 @@ def test_no_table_is_split_across_pages(pack):
              ("baseline: Income statement", "Operating profit"),
              ("baseline: Cash flow", "Closing cash"),
              ("baseline: Balance sheet (period end)", "Total liabilities and equity"),
-             ("Headline KPIs across replications", "Cumulative break-even month"),
+             ("Decision KPIs across replications", "Cumulative break-even month"),
              ("price_increase against baseline", "Operating profit difference")]
     for caption, last in pairs:
         where = [i for i, t in enumerate(pages) if caption in t]

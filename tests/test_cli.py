@@ -177,7 +177,8 @@ def test_sweep_prints_grid_and_best_points():
     result = invoke("sweep", BASELINE, "--grid", "pricing.segments.smb.list_price_usd=550,650",
                     "--reps", "1", "--set", "horizon_months=2", "--executor", "serial")
     assert result.exit_code == 0, result.output
-    assert "Best for revenue: pricing.segments.smb.list_price_usd=" in result.stdout
+    assert "Best for revenue: List price, smb $" in result.stdout  # the lever in words
+    assert "95% interval" in result.stdout and "edge of the grid" in result.stdout
     assert "Best for operating profit: " in result.stdout
 
 
@@ -196,7 +197,8 @@ def test_sensitivity_prints_a_tornado_table():
     result = invoke("sensitivity", BASELINE, "--levers", "pricing.annual_uplift_frac",
                     "--reps", "1", "--set", "horizon_months=2", "--executor", "serial")
     assert result.exit_code == 0, result.output
-    assert "pricing.annual_uplift_frac" in result.stdout and "Swing" in result.stdout
+    assert "Annual price uplift at renewal" in result.stdout and "Swing" in result.stdout
+    assert "e+" not in result.stdout and "e-0" not in result.stdout  # plain units
 
 
 def test_sensitivity_rejects_an_unknown_lever(here):

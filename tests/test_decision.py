@@ -162,7 +162,7 @@ def test_verdict_ranks_plans_and_states_intervals(plans):
     assert len(sentences) == 2 * len(plans.others) + 2
     price = next(s for s in sentences if s.startswith("price_increase "))
     assert "95% interval" in price and "paired runs" in price
-    assert "pricing.segments.enterprise.list_price_usd 1,200 → 1,296" in price
+    assert "List price, enterprise $1,200 → $1,296 a seat a year" in price  # plain words
 
 
 @pytest.mark.slow

@@ -85,8 +85,12 @@ def test_compare_reports_deltas_for_each_scenario(small):
     d = cmp.deltas
     assert set(d["scenario"]) == {dearer.name}
     # value created joined the compared KPIs (issue 23: a decision metric past the horizon)
+    # issue 24: every numeric decision KPI of the catalogue (NRR, GRR, logo churn, ending cash
+    # and payback joined)
     assert set(d["kpi"]) == {"operating_profit_total", "npv_operating_profit", "revenue_total",
-                             "ending_arr", "cash_trough", "value_created_usd"}
+                             "ending_arr", "cash_trough", "value_created_usd", "nrr_last_year",
+                             "grr_last_year", "logo_churn_last_year", "ending_cash",
+                             "cac_payback_months"}
     assert ((d["ci_low"] <= d["mean_delta"]) & (d["mean_delta"] <= d["ci_high"])).all()
     assert d["prob_better"].between(0, 1).all()
     # the base of a comparison is the same run as the scenario alone

@@ -103,8 +103,11 @@ def test_comparison_and_p50_sheets_label_statistics_and_format_per_unit(workbook
     assert "Difference, 95% interval low" in header and "P(plan higher than base)" in header
     j, p = header.index("Difference, mean of paired runs"), header.index(
         "P(plan higher than base)")
-    for r in rows:
-        assert r[j].number_format == FORMATS["usd"]  # every compared KPI is in USD
+    k = header.index("KPI")
+    for r in rows:  # each difference in its KPI's unit (issue 24 added NRR, GRR, churn, payback)
+        want = "pct" if r[k].value.startswith(("NRR", "GRR", "Logo churn")) else \
+            "months" if r[k].value.startswith("CAC payback") else "usd"
+        assert r[j].number_format == FORMATS[want], r[k].value
         assert r[p].number_format == FORMATS["pct"]
     ws = workbook["KPI P50"]
     header, rows = _rows(ws)

@@ -49,7 +49,7 @@ def test_output_blocks_hold_real_output():
     assert len(blocks) >= 3
     for cmd, body in blocks:
         assert cmd.startswith("revsim "), cmd
-        assert "P50" in body or "Best for" in body or "P(better)" in body, cmd
+        assert "P50" in body or "Best for" in body or "P(ahead of base)" in body, cmd
 
 
 @pytest.mark.slow

@@ -662,10 +662,13 @@ def funnel(monthly: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- headline and targets
 
 
-def _last_full_year(table: pd.DataFrame) -> int:
+def last_full_year(table: pd.DataFrame) -> int:
     """Last year with 12 months in a saas_metrics table, else its last (partial) year."""
     full = table.index[table["months"] == MONTHS_PER_YEAR]
     return int(full.max()) if len(full) else int(table.index.max())
+
+
+_last_full_year = last_full_year
 
 
 def headline_kpis(

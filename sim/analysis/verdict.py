@@ -1,7 +1,11 @@
 """The verdict of a comparison: what binds in each plan (``sim.analysis.constraints``) first,
 then plans ranked by the decision metric, each with its paired difference to the base and
-95% interval, P(beats base) with its binomial interval, cash
-trough and P(cash below the floor), the levers that differ, and plain sentences.
+95% interval, P(beats base) with its binomial interval, cash trough (mean, P10–P90) and
+P(cash below the floor), every setting that differs (``sim.scenario.describe``, the source
+the assumptions sheet uses too), and plain sentences whose verb follows the sign of the mean.
+
+One statistic for decisions: means (of each plan, of paired differences) with 95% intervals,
+and P10–P90 beside a mean where the spread of outcomes matters (:data:`STATISTICS_NOTE`).
 
 The numbers are ``CompareResult.deltas`` (what ``revsim compare`` prints and writes), so the
 verdict and the command never disagree.
@@ -21,7 +25,7 @@ from sim.analysis import stats as mc
 from sim.analysis.constraints import cash_floor
 from sim.kpis import DECISION_KPI, fmt_usd
 from sim.kpis import label as kpi_label
-from sim.scenario.io import scenario_to_dict
+from sim.scenario import describe
 
 PROSE = {"npv_operating_profit": "NPV of operating profit",
          "operating_profit_total": "operating profit", "revenue_total": "revenue",
@@ -35,50 +39,25 @@ _TAG_FIELDS = ("mean_delta", "ci_low", "ci_high", "prob_better", "prob_better_lo
                "prob_better_high")
 
 
-def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(data, Mapping):
-        out: dict[str, Any] = {}
-        for k, v in data.items():
-            out.update(_flat(v, f"{prefix}{k}."))
-        return out
-    return {prefix[:-1]: data}
+STATISTICS_NOTE = ("Statistics: every plan figure is a mean over the paired runs, with P10–P90 "
+                   "(the 10th and 90th percentiles of the runs) beside it where the spread is "
+                   "shown; a difference is the "
+                   "mean of the paired differences with its 95% Student-t interval; a share of "
+                   "runs has its 95% Wilson interval.")
+"""The one definition of the statistics a decision page shows (verdict, compare, board pack)."""
 
 
 def scenario_diff(base, plan) -> list[tuple[str, Any, Any]]:
-    """(dotted key, base value, plan value) for every setting that differs, name,
-    description and the assumption ranges aside (a value a plan sets shows as that value)."""
-    a, b = _flat(scenario_to_dict(base)), _flat(scenario_to_dict(plan))
-    keys = sorted(set(a) | set(b))
-    return [(k, a.get(k), b.get(k)) for k in keys
-            if k not in ("name", "description") and not k.startswith("uncertainty.")
-            and a.get(k) != b.get(k)]
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.4g}"
-    if isinstance(value, list):
-        if not value:
-            return "none"
-        return "[" + ", ".join(" ".join(f"{k} {_short(v)}" for k, v in item.items())
-                               if isinstance(item, Mapping) else _short(item)
-                               for item in value) + "]"
-    return "—" if value is None else str(value)
-
-
-def levers_text(diff: list[tuple[str, Any, Any]], limit: int = 4) -> str:
-    """``pricing.segments.smb.list_price_usd 600 → 648; …`` (the first ``limit`` keys)."""
-    parts = [f"{k} {_short(a)} → {_short(b)}" for k, a, b in diff[:limit]]
-    if len(diff) > limit:
-        parts.append(f"and {len(diff) - limit} more")
-    return "; ".join(parts) if parts else "no lever differs"
+    """(dotted key, base value, plan value) for every setting that differs, name and
+    description aside (:func:`sim.scenario.describe.differing`)."""
+    return describe.differing(base, plan)
 
 
 def verdict(compare_result, decision_kpi: str = DECISION_KPI,
             floor: float | None = None) -> tuple[pd.DataFrame, list[str]]:
     """One row per plan (the base included), best first by the mean of ``decision_kpi``:
     its mean, the paired difference to the base with 95% t interval, P(beats base) with 95%
-    Wilson interval, the operating-profit difference likewise, cash trough (P50 and P10),
+    Wilson interval, the operating-profit difference likewise, cash trough (mean, P10, P90),
     P(cash trough < floor) with its interval and the levers that differ; and the sentences."""
     base = compare_result.base
     floor = cash_floor(base.scenario) if floor is None else float(floor)
@@ -96,7 +75,8 @@ def verdict(compare_result, decision_kpi: str = DECISION_KPI,
         q = mc.quantiles(trough)
         row = {"scenario": r.name, "is_base": is_base,
                "decision_mean": float(np.nanmean(kp[decision_kpi].to_numpy(float))),
-               "cash_trough_p50": q["p50"], "cash_trough_p10": q["p10"],
+               "cash_trough_mean": float(np.nanmean(trough)), "cash_trough_p10": q["p10"],
+               "cash_trough_p90": q["p90"],
                "prob_breach": breach["p"], "prob_breach_low": breach["ci_low"],
                "prob_breach_high": breach["ci_high"]}
         for kpi, tag in ((decision_kpi, "decision"), (SENTENCE_KPI, "profit"),
@@ -111,7 +91,8 @@ def verdict(compare_result, decision_kpi: str = DECISION_KPI,
                         f"{tag}_prob_high": d["prob_better_high"]})
         diff = [] if is_base else scenario_diff(base.scenario, r.scenario)
         row["binding_constraint"] = constraints.statement(findings[r.name], limit=1)
-        row["levers"] = "base plan" if is_base else levers_text(diff)
+        row["levers"] = "base plan" if is_base else describe.changes_text(base.scenario,
+                                                                          r.scenario)
         row["levers_changed"] = len(diff)
         rows.append(row)
     frame = pd.DataFrame(rows).sort_values("decision_mean", ascending=False, kind="stable")
@@ -147,9 +128,19 @@ def _value_clause(r) -> str:
             f"{fmt_usd(r['value_ci_high'])})")
 
 
+def _standing(delta: float) -> str:
+    """The verb of a plan against the base, from the sign of the mean paired difference."""
+    if math.isnan(delta):
+        return "cannot be compared with"
+    return "is ahead of" if delta > 0 else "trails" if delta < 0 else "ties with"
+
+
 def sentences(frame: pd.DataFrame, base_name: str, n: int, decision_kpi: str,
               floor: float) -> list[str]:
-    """Plain sentences a CFO reads: the winner, then each plan against the base."""
+    """Plain sentences a CFO reads: the winner, then each plan against the base. The verb
+    ("is ahead of", "trails") follows the sign of the mean paired difference in operating
+    profit, and the share of runs in which the plan came out ahead is said apart from it, so
+    the two never contradict each other."""
     label = PROSE.get(decision_kpi, kpi_label(decision_kpi))
     top = frame.iloc[0]
     out = [f"Ranked by the mean {label} over {n} paired runs: "
@@ -157,22 +148,21 @@ def sentences(frame: pd.DataFrame, base_name: str, n: int, decision_kpi: str,
     for _, r in frame.iterrows():
         if r["is_base"]:
             continue
-        p = r["profit_prob_better"]
-        verb = "beats" if p >= 0.5 else "loses to"
-        share = p if p >= 0.5 else 1 - p
         unsure = r["profit_ci_low"] <= 0 <= r["profit_ci_high"]
         out.append(
-            f"{r['scenario']} {verb} {base_name} on operating profit in {_pct(share)} of "
-            f"{n} paired runs ({_signed(r['profit_delta'])}, 95% interval "
-            f"{fmt_usd(r['profit_ci_low'])} to {fmt_usd(r['profit_ci_high'])}; "
-            f"P(beats base) 95% interval {_pct(r['profit_prob_low'])}–"
-            f"{_pct(r['profit_prob_high'])})"
+            f"{r['scenario']} {_standing(r['profit_delta'])} {base_name} on operating profit "
+            f"by {fmt_usd(abs(r['profit_delta']))} on average over {n} paired runs (95% "
+            f"interval "
+            f"{fmt_usd(r['profit_ci_low'])} to {fmt_usd(r['profit_ci_high'])}) and comes out "
+            f"ahead in {_pct(r['profit_prob_better'])} of them (95% interval "
+            f"{_pct(r['profit_prob_low'])}–{_pct(r['profit_prob_high'])})"
             + ("; the interval includes zero, so more runs are needed to be sure" if unsure
                else "")
             + f"; mean {label} "
             f"{_signed(r['decision_delta'])} (95% interval {fmt_usd(r['decision_ci_low'])} to "
-            f"{fmt_usd(r['decision_ci_high'])})" + _value_clause(r) + ". Cash trough P50 "
-            f"{fmt_usd(r['cash_trough_p50'])}; P(cash below {fmt_usd(floor)}) "
+            f"{fmt_usd(r['decision_ci_high'])})" + _value_clause(r) + ". Cash trough mean "
+            f"{fmt_usd(r['cash_trough_mean'])} (P10–P90 {fmt_usd(r['cash_trough_p10'])} to "
+            f"{fmt_usd(r['cash_trough_p90'])}); P(cash below {fmt_usd(floor)}) "
             f"{_pct(r['prob_breach'])} (95% interval {_pct(r['prob_breach_low'])}–"
-            f"{_pct(r['prob_breach_high'])}). Levers: {r['levers']}.")
+            f"{_pct(r['prob_breach_high'])}). Changes: {r['levers']}.")
     return out

@@ -118,10 +118,9 @@ def compare(
 
     cli.err(*filter(None, [company_warning([base, *others])]))
     with cli.claim(out):
-        from sim.analysis.verdict import binding_sentences
         from sim.experiments.compare import compare_adaptive
         from sim.experiments.settings import RunSettings
-        from sim.report.terminal import compare_table, investment_lines, spread_lines
+        from sim.report.terminal import compare_lines, compare_table, investment_lines, spread_lines
 
         settings = RunSettings(reps, seed, ex, scheduler, progress=True,
                                parameter_draws=not fixed_parameters)
@@ -136,8 +135,7 @@ def compare(
                                f"{seed}, same random streams)"))
         cli.show("Investment view (plan − base, paired runs):", *investment_lines(
             result.investment_table()))
-        found = {r.name: r.constraints() for r in result.results}
-        cli.show(*binding_sentences(found, base_sc.name))
+        cli.show(*compare_lines(result))
         if not result.base.parameters.empty:
             cli.show(*spread_lines(result.base))
         cli.show(*(f.sentence(base_sc.name) for f in result.flips or ()))

@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.analysis import constraints
+from sim.analysis import constraints, metrics
 from sim.analysis import stats as mc
 from sim.errors import output_errors
 from sim.experiments.results import ExperimentResult, assemble
 from sim.experiments.runner import run_all
 from sim.experiments.settings import RunSettings, settings_of
 from sim.experiments.writers import STATISTICS, json_default, records, write_run_facts
-from sim.kpis import COMPARE_KPIS, DECISION_KPI
+from sim.kpis import COMPARE_KPIS, DECISION_KPI, DERIVED_KPIS
 from sim.kpis import label as kpi_label
 from sim.outputs.atomic import atomic_dir
 from sim.outputs.escape import csv_frame
@@ -146,13 +146,38 @@ def compare_of(results: Sequence[ExperimentResult]) -> CompareResult:
     return CompareResult(base=base, others=others, deltas=paired_deltas(base, others))
 
 
+def decision_values(result: ExperimentResult) -> pd.DataFrame:
+    """Each replication's KPIs (``result.kpis``) with the derived decision KPIs
+    (:data:`sim.kpis.DERIVED_KPIS`: the last full year's logo churn, from the replication's
+    monthly, cohort and opening tables, as ``saas_metrics`` computes it)."""
+    kp = result.kpis
+    if all(k in kp.columns for k in DERIVED_KPIS):
+        return kp
+    init = result.initial.set_index("replication") if "replication" in result.initial else None
+    monthly = dict(tuple(result.monthly.groupby("replication")))
+    cohorts = dict(tuple(result.cohorts.groupby("replication"))) \
+        if "replication" in result.cohorts else {}
+    churn = []
+    for r in kp["replication"]:
+        m = monthly[r].drop(columns="replication")
+        c = cohorts[r].drop(columns="replication") if r in cohorts else result.cohorts.iloc[:0]
+        yearly = metrics.saas_metrics(m, c, None if init is None else init.loc[r].to_dict())
+        churn.append(float(yearly.loc[metrics.last_full_year(yearly), "logo_churn_frac"]))
+    return kp.assign(logo_churn_last_year=churn)
+
+
 def paired_deltas(base: ExperimentResult, others: Iterable[ExperimentResult],
                   kpis: Sequence[str] = COMPARE_KPIS) -> pd.DataFrame:
-    """Per-replication differences of each KPI against ``base``: mean, 95% CI, P(better)."""
+    """Per-replication differences of each KPI against ``base``: mean, 95% CI, P(better)
+    (the derived decision KPIs too, :func:`decision_values`)."""
+    others = list(others)
+    if not others:
+        return pd.DataFrame()
     rows = []
-    b = base.kpis.set_index("replication")
+    derive = any(k in DERIVED_KPIS for k in kpis)
+    b = (decision_values(base) if derive else base.kpis).set_index("replication")
     for o in others:
-        ok = o.kpis.set_index("replication").reindex(b.index)
+        ok = (decision_values(o) if derive else o.kpis).set_index("replication").reindex(b.index)
         for kpi in kpis:
             stats = paired_delta(b[kpi].to_numpy(float), ok[kpi].to_numpy(float))
             rows.append({"scenario": o.name, "kpi": kpi, "label": kpi_label(kpi),
@@ -186,6 +211,12 @@ def compare(
                          deltas=paired_deltas(results[0], results[1:]))
 
 
+PRECISION_FLOOR_OF_REVENUE = 0.005
+"""A relative precision target never asks for less than this share of the base's mean total
+revenue over the horizon: a base whose NPV is near zero would otherwise ask for an interval
+near zero wide, which no number of replications reaches."""
+
+
 @dataclass
 class Precision:
     """How precise a comparison came out: the widest half-width of the decision metric's 95%
@@ -200,11 +231,17 @@ class Precision:
     """The target as a share of the base's mean ``kpi`` when it was asked for that way."""
     max_replications: int | None = None
     """The cap the run stopped at (or would have)."""
+    floor: bool = False
+    """Whether the relative target came from the revenue floor
+    (:data:`PRECISION_FLOOR_OF_REVENUE`) because the base's mean was near zero."""
 
     def message(self) -> str:
         state = "reached" if self.reached else "NOT reached"
         share = (f" = {self.target_frac:.0%} of the base's mean" if self.target_frac is not None
                  else "")
+        if self.floor:
+            share = (f" = {PRECISION_FLOOR_OF_REVENUE:.1%} of the base's mean revenue, the "
+                     f"floor, as {self.target_frac:.0%} of the base's mean is smaller")
         cap = (f" (the cap, --max-reps {self.max_replications})"
                if not self.reached and self.max_replications == self.replications else "")
         return (f"precision {state}: 95% interval half-width of the {kpi_label(self.kpi)}"
@@ -244,7 +281,9 @@ def compare_to_precision(
     (seed, r), so the result equals ``compare`` at the final count), stop at
     ``max_replications`` with ``Precision.reached`` False. With ``relative``, ``half_width``
     is a share of the base's mean ``kpi`` (its absolute value, re-estimated from the
-    replications run so far), so the target scales with the business. The count depends
+    replications run so far), so the target scales with the business, and never less than
+    :data:`PRECISION_FLOOR_OF_REVENUE` of the base's mean revenue (a base whose NPV is near
+    zero would otherwise never be precise enough). The count depends
     only on the scenarios, the seed and the targets: the same on every executor.
     ``on_round(replications, widest half-width, target)`` follows each finished round.
     ``settings``, when given, replaces the run keywords (its ``replications`` is ``initial``)."""
@@ -259,6 +298,7 @@ def compare_to_precision(
     n, done = min(max(2, s.replications), max_replications), 0
     parts: dict[int, list[dict]] = {i: [] for i in range(len(scenarios))}
     used = s.executor
+    floor = False
     while True:
         res, used = run_all(scenarios, s.but(replications=n), "compare", first=done)
         for i in parts:
@@ -267,6 +307,10 @@ def compare_to_precision(
         if share is not None:
             base_mean = abs(float(np.nanmean([d["kpis"][kpi] for d in parts[0]])))
             half_width = share * base_mean if math.isfinite(base_mean) else math.nan
+            revenue = abs(float(np.nanmean([d["kpis"]["revenue_total"] for d in parts[0]])))
+            least = PRECISION_FLOOR_OF_REVENUE * revenue
+            floor = bool(math.isfinite(least) and not half_width >= least)
+            half_width = least if floor else half_width
         widest = _widest_half_width([parts[i] for i in sorted(parts)], kpi)
         if on_round is not None:
             on_round(n, widest, half_width)
@@ -282,7 +326,7 @@ def compare_to_precision(
     result = CompareResult(base=results[0], others=results[1:],
                            deltas=paired_deltas(results[0], results[1:]))
     return result, Precision(kpi, float(half_width), float(widest), n,
-                             bool(widest <= half_width), share, max_replications)
+                             bool(widest <= half_width), share, max_replications, floor)
 
 
 def compare_adaptive(

@@ -16,15 +16,20 @@ import tempfile
 from pathlib import Path
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
+from sim.analysis import constraints
+from sim.analysis import stats as mc
 from sim.analysis.bridge import DRIVERS, bridges
 from sim.analysis.statements import BALANCE_LINES, CASH_FLOW_LINES, INCOME_LINES, mean_statements
-from sim.analysis.verdict import verdict
-from sim.kpis import KPIS, fmt_usd
+from sim.analysis.verdict import STATISTICS_NOTE, verdict
+from sim.experiments.compare import decision_values
+from sim.kpis import DECISION_KPIS, KPIS, TEXT, fmt_range, fmt_usd, fmt_value, reached_note
 from sim.kpis import label as kpi_label
 from sim.outputs.escape import html_text
 from sim.report import page
+from sim.report.chart_style import PALETTE
 from sim.report.fan import fan
 
 CSS = """
@@ -32,18 +37,19 @@ CSS = """
         @bottom-right { content: "Page " counter(page) " of " counter(pages);
                         font: 9pt sans-serif; color: #555; }
         @bottom-left { content: "revsim board pack"; font: 9pt sans-serif; color: #555; } }
-body { font: 10pt/1.35 -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; color: #1b1f24; }
+body { font: 9.5pt/1.3 -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; color: #1b1f24; }
 section { break-before: page; }
 section:first-of-type { break-before: auto; }
 h1 { font-size: 17pt; margin: 0 0 4pt; } h2 { font-size: 14pt; margin: 0 0 6pt; }
 p.note { color: #555; font-size: 8.5pt; margin: 2pt 0 6pt; }
 table { border-collapse: collapse; break-inside: avoid; margin: 4pt 0 8pt; font-size: 8.5pt; }
 th, td { padding: 2pt 6pt; border-bottom: 1px solid #dde; text-align: right; white-space: nowrap; }
+th { white-space: normal; vertical-align: bottom; }
 th:first-child, td:first-child { text-align: left; }
 td.text { text-align: left; white-space: normal; max-width: 95mm; }
 tr.total td { font-weight: bold; border-top: 1px solid #888; }
 caption { text-align: left; font-weight: bold; padding-bottom: 2pt; }
-ul.verdict li { margin-bottom: 4pt; }
+ul.verdict li { margin-bottom: 3pt; font-size: 8.5pt; }
 .figure { break-inside: avoid; } .figure svg { max-width: 100%; height: auto; }
 .block { break-inside: avoid; }
 .row { display: flex; gap: 12pt; align-items: flex-start; } .wrap { flex-wrap: wrap; }
@@ -75,12 +81,13 @@ def _verdict_section(cmp, frame: pd.DataFrame, sentences: list[str]) -> str:
             "—" if base else f"{_money(r['decision_ci_low'])} to {_money(r['decision_ci_high'])}",
             "—" if base else (f"{_pct(r['profit_prob_better'])} ({_pct(r['profit_prob_low'])}–"
                               f"{_pct(r['profit_prob_high'])})"),
-            _money(r["cash_trough_p50"]),
+            f"{_money(r['cash_trough_mean'])} ({_money(r['cash_trough_p10'])} – "
+            f"{_money(r['cash_trough_p90'])})",
             f"{_pct(r['prob_breach'])} (≤ {_pct(r['prob_breach_high'])})",
         ])
     table = _table(["Rank", "Plan", "NPV of op. profit, mean", "Δ vs base, mean",
                     "Δ 95% interval", "P(beats base on op. profit) (95% interval)",
-                    "Cash trough, P50", "P(cash below floor) (95% upper)"],
+                    "Cash trough, mean (P10 – P90)", "P(cash below floor) (95% upper)"],
                    rows, "Verdict table", text_cols=(1,))
     # the verdict's first sentences say what binds in each plan (one per plan): they lead
     k = len(cmp.results)
@@ -88,8 +95,7 @@ def _verdict_section(cmp, frame: pd.DataFrame, sentences: list[str]) -> str:
     items = "".join(f"<li>{html_text(s)}</li>" for s in sentences[k:])
     return (f"<section><h1>Verdict</h1><ul class=\"binding-constraint\">{binds}</ul>"
             f"<p class=\"note\">{n} paired runs per plan (the same "
-            f"random streams in every plan). Statistics: means with 95% Student-t intervals; "
-            f"probabilities with 95% Wilson intervals; P50 = median.</p>{table}"
+            f"random streams in every plan). {html_text(STATISTICS_NOTE)}</p>{table}"
             f"<ul class=\"verdict\">{items}</ul></section>")
 
 
@@ -123,77 +129,98 @@ def _bridge_section(cmp) -> str:
             + "".join(parts) + "</section>")
 
 
-HEADLINE = ("operating_profit_total", "npv_operating_profit", "value_created_usd",
-            "revenue_total", "ending_arr", "cash_trough", "nrr_last_year", "gross_margin_frac",
-            "cac_payback_months", "ltv_to_cac_last_year", "burn_multiple_last_year",
-            "fcf_margin_last_year", "rule_of_40_last_year", "break_even_month")
-
-
-def _kpi_value(kpi: str, v: float) -> str:
-    if v is None or math.isnan(v):
-        return KPIS[kpi].missing if kpi in KPIS else "—"
-    if kpi == "fcf_margin_last_year":
-        return f"{v:.1%}"
-    if kpi.endswith("_frac") or kpi.startswith(("nrr", "grr")):
-        return f"{v:.1%}"
-    if "month" in kpi:
-        return f"{v:.1f} mo"
-    if kpi.startswith(("ltv", "burn", "magic")):
-        return f"{v:.2f}×"
-    if kpi.startswith("rule_of_40"):
-        return f"{v:.0f} pts"
-    return _money(v)
+HEADLINE = (*DECISION_KPIS, "gross_margin_frac", "ltv_to_cac_last_year",
+            "burn_multiple_last_year", "fcf_margin_last_year", "rule_of_40_last_year",
+            "break_even_month")
+"""The board pack's KPI page: every decision KPI (the one catalogue), then efficiency."""
 
 
 def _kpi_section(cmp) -> str:
+    values = {r.name: decision_values(r) for r in cmp.results}
     rows = []
     for kpi in HEADLINE:
         row = [kpi_label(kpi)]
         for r in cmp.results:
-            s = r.kpi_summary.set_index("kpi")
-            if kpi not in s.index:
+            if KPIS[kpi].unit == TEXT:
+                row.append(constraints.statement(r.constraints(), limit=0).removeprefix(
+                    "What binds: "))
+                continue
+            if kpi not in values[r.name]:
                 row.append("—")
                 continue
-            q = s.loc[kpi]
-            row.append(f"{_kpi_value(kpi, q['p50'])} ({_kpi_value(kpi, q['p10'])} – "
-                       f"{_kpi_value(kpi, q['p90'])})")
+            v = values[r.name][kpi].to_numpy(float)
+            q, n = mc.quantiles(v), int((~np.isnan(v)).sum())
+            if not n:
+                row.append(f"not reached{reached_note(kpi, n, len(v), short=True)}")
+                continue
+            row.append(f"{fmt_value(kpi, np.nanmean(v))} "
+                       f"({fmt_range(kpi, q['p10'], q['p90'])})"
+                       + reached_note(kpi, n, len(v), short=True))
         rows.append(row)
-    table = _table(["KPI: P50 (P10 – P90)", *[r.name for r in cmp.results]], rows,
-                   "Headline KPIs across replications")
-    return ("<section><h2>Headline KPIs</h2><p class=\"note\">Each cell: the median (P50) "
-            "across replications, with the P10–P90 range.</p>" + table + "</section>")
+    table = _table(["KPI: mean (P10 – P90)", *[r.name for r in cmp.results]], rows,
+                   "Decision KPIs across replications", text_cols=tuple(
+                       range(1, len(cmp.results) + 1)))
+    return ("<section><h2>Decision KPIs</h2><p class=\"note\">Each cell: the mean across "
+            "replications, with P10–P90 (the 10th and 90th percentiles of the runs) beside it; "
+            "a break-even month is over the runs that reached it, with their share.</p>"
+            + table + "</section>")
+
+
+PRINT_FONT = 13
+"""Chart text size on the printed pages (points at 96 dpi: readable on A4 without a lens)."""
+
+
+def _printable(chart, width: int, height: int):
+    """One large panel with print-sized text and the legend above it."""
+    return chart.properties(width=width, height=height).configure_axis(
+        labelFontSize=PRINT_FONT, titleFontSize=PRINT_FONT).configure_legend(
+        labelFontSize=PRINT_FONT, orient="top", title=None, labelLimit=0, columnPadding=18,
+        symbolOpacity=1, symbolStrokeWidth=3).configure_title(
+        fontSize=PRINT_FONT + 2, anchor="start").configure_view(stroke=None)
 
 
 def _profit_cash_section(cmp) -> str:
+    """Two pages of few, large panels: revenue and operating profit per plan year (one panel
+    each, plans side by side in every year), then month-end cash of every plan on one chart
+    (P50 line, P10–P90 band)."""
     yearly, cash = [], []
+    plans = [r.name for r in cmp.results]
     for r in cmp.results:
         m = r.monthly.assign(year=(r.monthly["month"] - 1) // 12 + 1)
         y = m.groupby(["replication", "year"])[["revenue", "operating_profit"]].sum()
         y = y.groupby("year").mean().reset_index()
-        for measure in ("revenue", "operating_profit"):
+        for measure, title in (("revenue", "Revenue"), ("operating_profit", "Operating profit")):
             yearly.append(pd.DataFrame({"plan": r.name, "year": "Year " + y["year"].astype(str),
-                                        "measure": measure.replace("_", " "),
-                                        "usd": y[measure]}))
+                                        "measure": title, "usd": y[measure]}))
         b = r.monthly.groupby("month")["cash_balance"]
         cash.append(pd.DataFrame({"plan": r.name, "month": b.median().index,
                                   "p50": b.median().to_numpy(), "p10": b.quantile(0.1).to_numpy(),
                                   "p90": b.quantile(0.9).to_numpy()}))
     ydf = pd.concat(yearly, ignore_index=True)
-    bars = alt.Chart(ydf).mark_bar().encode(
-        x=alt.X("plan:N", title=None, axis=alt.Axis(labelAngle=-30)),
-        y=alt.Y("usd:Q", title="USD, mean per year", axis=alt.Axis(format="~s")),
-        color=alt.Color("plan:N", legend=None),
-        column=alt.Column("year:N", title=None),
-        row=alt.Row("measure:N", title=None),
-    ).properties(width=260, height=150).resolve_scale(y="independent")
+    color = alt.Color("plan:N", sort=plans, title=None,  # the cash fan's colours
+                      scale=alt.Scale(domain=plans, range=PALETTE[:len(plans)] or PALETTE))
+    panels = []
+    for title in ("Revenue", "Operating profit"):
+        bars = alt.Chart(ydf[ydf["measure"] == title], title=f"{title}, mean per plan year"
+                         ).mark_bar().encode(
+            x=alt.X("year:N", title=None, axis=alt.Axis(labelAngle=0)),
+            xOffset=alt.XOffset("plan:N", sort=plans),
+            y=alt.Y("usd:Q", title="USD", axis=alt.Axis(format="~s")), color=color)
+        panels.append(bars.properties(width=440, height=330))
+    bars = alt.hconcat(*panels, spacing=36).configure_axis(
+        labelFontSize=PRINT_FONT, titleFontSize=PRINT_FONT).configure_legend(
+        labelFontSize=PRINT_FONT, orient="top", title=None, labelLimit=0, columnPadding=18,
+        symbolOpacity=1, symbolStrokeWidth=3).configure_title(
+        fontSize=PRINT_FONT + 2, anchor="start").configure_view(stroke=None)
     cdf = pd.concat(cash, ignore_index=True)
-    cash_chart = fan(cdf, "Cash (USD)", width=210).properties(width=210, height=120).facet(
-        facet=alt.Facet("plan:N", title=None), columns=4)
+    cash_chart = _printable(fan(cdf, "Cash (USD)", color="plan", palette=PALETTE, width=940),
+                            940, 400)
     return ("<section><h2>Profit next to revenue</h2><p class=\"note\">Mean across "
-            "replications per plan year.</p>"
+            "replications per plan year; one bar per plan in each year.</p>"
             f"{page.figure(bars)}</section>"
-            "<section><h2>Cash</h2><p class=\"note\">Month-end cash: P50 line, P10–P90 band; "
-            "one panel per plan.</p>"
+            "<section><h2>Cash</h2><p class=\"note\">Month-end cash of every plan: P50 line, "
+            "P10–P90 band. The cash trough is on the verdict page (mean of each run's lowest "
+            "balance, P10–P90).</p>"
             f"{page.figure(cash_chart)}</section>")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from sim.analysis import constraints
-from sim.analysis.verdict import binding_sentences
+from sim.analysis.verdict import STATISTICS_NOTE, binding_sentences
 from sim.experiments.experiment import (
     CompareResult,
     ExperimentResult,
@@ -24,7 +24,7 @@ from sim.experiments.experiment import (
     run_experiment,
 )
 from sim.experiments.uncertainty import Flip
-from sim.kpis import decision_rank, fmt_dollars, fmt_lever, fmt_usd, fmt_value
+from sim.kpis import USD, decision_rank, fmt_dollars, fmt_lever, fmt_usd, fmt_value, unit_of
 from sim.kpis import label as kpi_label
 from sim.outputs.escape import html_text, style_table
 from sim.report import charts
@@ -41,6 +41,7 @@ from sim.report.tables import (
     cohort_table,
     compare_deltas_table,
     compare_kpi_table,
+    decision_table,
     deltas_table,
     discount_tradeoff_table,
     fan_table,
@@ -62,6 +63,7 @@ from sim.report.tables import (
     utilisation_table,
 )
 from sim.report.tables.investment import DEFINITIONS
+from sim.scenario import describe
 from sim.scenario.io import scenario_hash, scenario_to_dict
 from sim.scenario.model import Scenario
 
@@ -341,21 +343,19 @@ def compare_summary(cmp: CompareResult) -> _Html:
 
 
 def compare_levers(cmp: CompareResult):
-    """What each scenario changes: one row per lever that differs from the base (scenario,
-    lever, base value, scenario value), narrow enough for any number of scenarios."""
-    base = levers_table(cmp.base.scenario).set_index("Lever")["Value"]
-    rows = []
-    for r in cmp.others:
-        other = levers_table(r.scenario).set_index("Lever")["Value"]
-        for lever in dict.fromkeys([*base.index, *other.index]):
-            b, o = base.get(lever, "—"), other.get(lever, "—")
-            if b != o:
-                rows.append({"Scenario": r.name, "Lever": lever, "Base value": b,
-                             "This scenario": o})
-    t = pd.DataFrame(rows, columns=["Scenario", "Lever", "Base value", "This scenario"])
-    return style_table(t, hide_index=True,
-                       caption=f"Levers that differ from {cmp.base.name} (all others are the "
-                               "same; every resolved value is in the Excel workbook)")
+    """What each scenario changes: one row per setting that differs from the base (scenario,
+    setting, base value, scenario value, in words and units), every one of them, from
+    :mod:`sim.scenario.describe` (the source the Excel assumptions sheet marks them from)."""
+    rows = [{"Scenario": r.name, "Setting": c.label, "Base value": c.base,
+             "This scenario": c.plan}
+            for r in cmp.others for c in describe.changes(cmp.base.scenario, r.scenario)]
+    t = pd.DataFrame(rows, columns=["Scenario", "Setting", "Base value", "This scenario"])
+    sty = style_table(t, hide_index=True,
+                      caption=f"Every setting that differs from {cmp.base.name} (all others "
+                              "are the same; every resolved value is in the Excel workbook)")
+    return sty.set_table_styles([{"selector": "td, th, caption",
+                                  "props": "text-align: left; padding: 2px 10px;"}],
+                                overwrite=False)
 
 
 def profit_vs_revenue(cmp: CompareResult):
@@ -363,27 +363,33 @@ def profit_vs_revenue(cmp: CompareResult):
 
 
 def deltas(cmp: CompareResult):
+    """The money KPIs' paired differences as bars (the other decision KPIs are in
+    :func:`deltas_detail`)."""
     d = compare_deltas_table(cmp)
     if d.empty:
         return _Html("<p>Only the base scenario: nothing to compare.</p>", "No deltas.")
-    return charts.comparison_bars(d)
+    return charts.comparison_bars(d[d["kpi_name"].map(unit_of) == USD])
 
 
 def deltas_detail(cmp: CompareResult):
-    d = compare_deltas_table(cmp)
-    if d.empty:
+    """Every decision KPI of each plan against the base, what binds included
+    (``decision_table``: what ``revsim compare`` prints), with the one statistics note."""
+    t = decision_table(cmp)
+    if t.empty:
         return _Html("<p>Only the base scenario: nothing to compare.</p>", "No deltas.")
-    t = d[["scenario", "kpi", "base_mean", "other_mean", "mean_delta", "ci_low", "ci_high",
-           "prob_better"]].rename(columns={
-               "scenario": "Scenario", "kpi": "KPI", "base_mean": "Base (mean)",
-               "other_mean": "Scenario (mean)", "mean_delta": "Difference",
-               "ci_low": "95% CI low", "ci_high": "95% CI high",
-               "prob_better": "P(beats base)"})
-    sty = _styled(t, {"Scenario": str, "KPI": str, "P(beats base)": "{:.0%}"}, hide_index=True,
-                  caption="Difference from the base, paired by replication")
-    # long KPI labels wrap inside their column instead of widening the page
-    return sty.set_properties(subset=["KPI"], **{"white-space": "normal", "max-width": "16em",
-                                                 "text-align": "left"})
+    sty = style_table(t, hide_index=True,
+                      caption="Every decision KPI against the base, paired by replication")
+    # long KPI labels and what-binds sentences wrap inside their column
+    sty = sty.set_table_styles([{"selector": "td", "props": "text-align: right; "
+                                 "padding: 2px 8px; white-space: normal; max-width: 22em;"},
+                                {"selector": "caption", "props": "text-align: left;"}],
+                               overwrite=False)
+    sty = sty.set_table_styles([  # Styler's column classes: text flush left, intervals whole
+        {"selector": "td.col0, td.col1, td.col2, td.col3", "props": "text-align: left;"},
+        {"selector": "td.col5", "props": "white-space: nowrap;"}], overwrite=False)
+    body = sty.to_html() + f'<p class="revsim-note"><small>{html_text(STATISTICS_NOTE)}' \
+        "</small></p>"
+    return _Html(body, "\n".join([t.to_string(index=False), STATISTICS_NOTE]))
 
 
 def pnl_differences(cmp: CompareResult):

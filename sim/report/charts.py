@@ -153,7 +153,8 @@ def arr_bridge_waterfall(bridge: pd.DataFrame, title: str = "ARR bridge by year"
 
 def cash_chart(bands: pd.DataFrame, trough: pd.DataFrame,
                title: str = "Cash balance",
-               subtitle: str = "Line: P50; band: P10–P90; point: lowest P50 balance",
+               subtitle: str = ("Line: P50; band: P10–P90; point: the cash trough, P50 of each "
+                                "run's lowest balance (as in the KPI table)"),
                month_labels: Mapping[int, str] | None = None) -> alt.Chart:
     """Cash balance band with its trough marked. ``bands``: month, measure, p10, p50, p90;
     ``trough``: month, value, label (one row). The label sits on the side of the point that

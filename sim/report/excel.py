@@ -288,10 +288,12 @@ VERDICT_COLUMNS = {
     "profit_prob_better": ("P(beats base on operating profit)", "pct"),
     "profit_prob_low": ("P(beats base), 95% interval low", "pct"),
     "profit_prob_high": ("P(beats base), 95% interval high", "pct"),
-    "cash_trough_p50": ("Cash trough, P50 (USD)", "usd"),
+    "cash_trough_mean": ("Cash trough, mean (USD)", "usd"),
+    "cash_trough_p10": ("Cash trough, P10 (USD)", "usd"),
+    "cash_trough_p90": ("Cash trough, P90 (USD)", "usd"),
     "prob_breach": ("P(cash below floor)", "pct"),
     "prob_breach_high": ("P(cash below floor), 95% interval high", "pct"),
-    "levers": ("Levers that differ from the base", None),
+    "levers": ("Settings that differ from the base", None),
 }
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.kpis import fmt_range, fmt_value, short_label
+from sim.kpis import fmt_range, fmt_value, reached_note, short_label
 from sim.outputs.escape import rich_text, terminal_text
 
 
@@ -31,8 +31,8 @@ class TextTable:
         overflow = options.pop("overflow", "ellipsis")
         table = Table(title=rich_text(self.title), title_justify="left", **options)
         for head in self.heads:
-            table.add_column(rich_text(head), overflow=overflow,
-                             justify="left" if head in self.left else "right")
+            table.add_column(rich_text(head), overflow=overflow, no_wrap=head not in self.left,
+                             justify="left" if head in self.left else "right")  # numbers whole
         for row in self.rows:
             table.add_row(*map(rich_text, row))
         return table
@@ -41,27 +41,38 @@ class TextTable:
 def kpi_table(summary, title: str) -> TextTable:
     """``revsim run``'s headline KPIs: label, P50 and P10 – P90 (``kpi_summary`` rows)."""
     rows = []
+    runs = summary["n"].max() if "n" in summary else None
     for _, r in summary.iterrows():
         kpi, label = str(r["kpi"]), r.get("label")
         rows.append((str(label) if isinstance(label, str) and label else kpi,
-                     fmt_value(kpi, r["p50"]), fmt_range(kpi, r["p10"], r["p90"])))
+                     fmt_value(kpi, r["p50"]), fmt_range(kpi, r["p10"], r["p90"])
+                     + reached_note(kpi, r.get("n"), runs)))
     return TextTable(title, ("KPI", "P50", "P10 – P90"), rows, ("KPI",),
                      {"min_width": len(terminal_text(title))})
 
 
 def compare_table(result, title: str) -> TextTable:
-    """``revsim compare``'s deltas against the base, with their 95% interval and P(better)."""
-    from sim.report.tables import compare_deltas_table
+    """``revsim compare``: every decision KPI of each plan against the base
+    (:func:`sim.report.tables.compare.decision_table`, the compare page's table too)."""
+    from sim.report.tables.compare import DECISION_HEADS, decision_table
 
-    rows = []
-    for _, r in compare_deltas_table(result).iterrows():  # kpi: the label, kpi_name: the key
-        k = r["kpi_name"]
-        rows.append((str(r["scenario"]), str(r["kpi"]), fmt_value(k, r["base_mean"]),
-                     fmt_value(k, r["other_mean"]), fmt_value(k, r["mean_delta"]),
-                     fmt_range(k, r["ci_low"], r["ci_high"], " to "),
-                     fmt_value("prob_frac", r["prob_better"])))
-    return TextTable(title, ("Scenario", "KPI", "Base mean", "Scenario mean", "Mean delta",
-                             "95% interval", "P(better)"), rows, ("Scenario", "KPI"))
+    t = decision_table(result)
+    return TextTable(title, DECISION_HEADS, [tuple(r) for r in t.itertuples(index=False)],
+                     ("Scenario", "KPI", "Base, mean", "Scenario, mean"),
+                     {"overflow": "fold"})
+
+
+def compare_lines(result) -> list[str]:
+    """``revsim compare``'s words under its table: what binds in each plan, then every setting
+    each plan changes (``sim.scenario.describe``, the verdict's and assumptions sheet's source)."""
+    from sim.analysis.verdict import binding_sentences
+    from sim.scenario.describe import changes_text
+
+    found = {r.name: r.constraints() for r in result.results}
+    lines = binding_sentences(found, result.base.name)
+    lines += [f"{r.name} changes: {changes_text(result.base.scenario, r.scenario)}"
+              for r in result.others]
+    return [terminal_text(line) for line in lines]
 
 
 def frame_table(df, title: str, headers: dict[str, str], kinds: dict[str, str]) -> TextTable:
@@ -101,24 +112,100 @@ def sweep_tables(result, points: dict, title: str) -> tuple[TextTable, list[str]
                for c in df.columns}
     lines = []
     for kpi, point in result.best.items():
-        where = ", ".join(f"{k}={v:g}" for k, v in point.items() if k in points)
-        value = next((v for k, v in point.items() if k not in points), None)
-        lines.append(f"Best for {short_label(kpi).lower()}: {where}  "
-                     f"(mean {fmt_value(kpi, value)})")
+        lines += optimum_lines(kpi, point, list(points))
     return frame_table(df, title, headers, {c: c for c in df.columns}), lines
 
 
-SENSITIVITY_HEADERS = {
-    "lever": "Lever", "kpi": "KPI", "base_value": "Base value", "low_value": "Low value",
-    "high_value": "High value", "base": "KPI at base", "low": "KPI at low",
-    "high": "KPI at high", "swing": "Swing"}
+def _key_value(key: str, value) -> str:
+    from sim.scenario.describe import label, value_text
+
+    return f"{label(key)} {value_text(key, value)}"
+
+
+def optimum_lines(kpi: str, point: dict, keys: list[str]) -> list[str]:
+    """A sweep's best point for ``kpi`` in words (``sim.experiments.sweep.optimum``): the lever
+    values, the mean with its 95% interval, the range of values as good within noise, and a
+    warning when a best value is on the edge of the grid."""
+    where = ", ".join(_key_value(k, point[k]) for k in keys)
+    line = (f"Best for {short_label(kpi).lower()}: {where}  (mean "
+            f"{fmt_value(kpi, point.get(f'{kpi}_mean'))}, 95% interval "
+            f"{fmt_range(kpi, point.get(f'{kpi}_ci_low'), point.get(f'{kpi}_ci_high'), ' to ')})")
+    near = point.get("near", 1)
+    if near > 1:
+        spans = "; ".join(
+            f"{_key_value(k, lo)} to {value_text_of(k, hi)}"
+            for k, (lo, hi) in point["near_range"].items() if lo != hi)
+        how = ("not distinguishable from it (the paired 95% interval of the difference "
+               "reaches zero)" if point.get("paired") else
+               "as good within the noise (a mean inside that interval)")
+        line += f"; {near} points are {how}" + (f": {spans}" if spans else "")
+    out = [line]
+    for k in point.get("at_edge", []):
+        side = point["edge_side"][k]
+        beyond = "below" if side == "lowest" else "above"
+        out.append(f"warning: the best {short_label(kpi).lower()} is at the edge of the grid "
+                   f"({label_of(k)} {value_text_of(k, point[k])} is the {side} value tried); "
+                   f"the optimum may lie {beyond} it: extend the grid")
+    return out
+
+
+def label_of(key: str) -> str:
+    from sim.scenario.describe import label
+
+    return label(key)
+
+
+def value_text_of(key: str, value) -> str:
+    from sim.scenario.describe import value_text
+
+    return value_text(key, value)
+
+
+def step_text(row) -> str:
+    """What a sensitivity step moved, in the lever's unit: ``$150K → $135K / $165K a month``;
+    a retention moved through its churn also in points (``88.0% → 86.8% / 89.2% (±1.2 pts,
+    ±10% of churn)``); whole heads as counts."""
+    from sim.scenario.describe import value_text
+
+    key = str(row["lever"])
+    first = key.replace("*", "x") if "*" not in key else key
+    base, low, high = (value_text(first, row[c], suffix=False)
+                       for c in ("base_value", "low_value", "high_value"))
+    after = value_text(first, row["base_value"]).removeprefix(base)
+    text = f"{base} → {low} / {high}{after}"
+    if str(row.get("step_unit", "")).startswith("churn"):
+        pts = (float(row["high_value"]) - float(row["low_value"])) * 50
+        text += f" (±{pts:.1f} pts; the step is on churn, 1 − retention)"
+    if "*" in key and str(row.get("base_values", "")).count(";"):
+        each = []
+        for part in str(row["base_values"]).split("; "):
+            who, _, v = part.rpartition(" ")
+            try:
+                each.append(f"{who} {value_text(first, float(v.replace(',', '')))}")
+            except ValueError:
+                each.append(part)
+        text += f"; first segment shown, each moved by the same step ({'; '.join(each)})"
+    return text
+
+
+SENSITIVITY_HEADS = ("Lever", "KPI", "Step (base → low / high)", "KPI at base", "KPI at low",
+                     "KPI at high", "Swing", "Swing, 95% interval")
 
 
 def sensitivity_table(df, title: str) -> TextTable:
-    """``revsim sensitivity``'s tornado: each lever's values and the KPI at each."""
-    kinds = {c: "@kpi" for c in ("base", "low", "high", "swing")}
-    kinds.update({c: "@lever" for c in ("base_value", "low_value", "high_value")})
-    return frame_table(df, title, SENSITIVITY_HEADERS, kinds)
+    """``revsim sensitivity``'s tornado in plain units: each lever's label and step in its
+    unit, the mean KPI at base, low and high, the swing and its 95% interval (paired runs)."""
+    from sim.scenario.describe import label
+
+    rows = []
+    for _, r in df.iterrows():
+        k = str(r["kpi"])
+        rows.append((label(str(r["lever"])), short_label(k), step_text(r),
+                     fmt_value(k, r["base"]), fmt_value(k, r["low"]), fmt_value(k, r["high"]),
+                     fmt_value(k, r["swing"]),
+                     fmt_range(k, r.get("swing_ci_low"), r.get("swing_ci_high"), " to ")))
+    return TextTable(title, SENSITIVITY_HEADS, rows, ("Lever", "KPI", "Step (base → low / high)"),
+                     {"overflow": "fold"})
 
 
 NOT_APPLICABLE = "n/a"

@@ -76,8 +76,10 @@ def test_deltas_carry_the_catalogue_direction(small):
     d = tables.compare_deltas_table(small)
     assert set(d["kpi_name"]) == set(fmt.COMPARE_KPIS)
     assert list(d["kpi"]) == [fmt.label(k) for k in d["kpi_name"]]
-    for row in d.itertuples():
-        assert row.direction == ("better" if row.mean_delta >= 0 else "worse")
+    for row in d.itertuples():  # lower is better for churn and payback (the catalogue says)
+        up = fmt.KPIS[row.kpi_name].higher_is_better
+        better = row.mean_delta >= 0 if up else row.mean_delta <= 0
+        assert row.direction == ("better" if better else "worse")
 
 
 def test_kpi_tables_shared_by_excel_and_the_index(small):

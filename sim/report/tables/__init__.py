@@ -18,6 +18,7 @@ from sim.report.tables.assumptions import (
 from sim.report.tables.compare import (
     compare_deltas_table,
     compare_kpi_table,
+    decision_table,
     deltas_table,
     kpi_p50_table,
     paths_table,
@@ -88,6 +89,7 @@ __all__ = [
     "cohort_table",
     "compare_deltas_table",
     "compare_kpi_table",
+    "decision_table",
     "deltas_table",
     "discount_tradeoff_table",
     "fan_table",

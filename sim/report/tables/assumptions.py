@@ -8,11 +8,11 @@ import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
 from sim.kpis import fmt_lever, fmt_usd
+from sim.scenario import describe
 from sim.scenario.io import scenario_to_dict
 from sim.scenario.levers import LEVERS, Lever, read
 from sim.scenario.model import Scenario
@@ -224,11 +224,6 @@ def assumption_rows(scenario: Scenario) -> pd.DataFrame:
     return frame.sort_values("_o", kind="stable").drop(columns="_o").reset_index(drop=True)
 
 
-def _same(a: Any, b: Any) -> bool:
-    missing = [x is None or (isinstance(x, float) and np.isnan(x)) for x in (a, b)]
-    return all(missing) or (not any(missing) and a == b)
-
-
 def assumptions_grouped(scenarios: Sequence[Scenario], names: Sequence[str]) -> pd.DataFrame:
     """The assumptions of several scenarios side by side: section, label, unit, one value
     column per scenario (outer join on the key, the base's order first), whether any differs
@@ -243,9 +238,11 @@ def assumptions_grouped(scenarios: Sequence[Scenario], names: Sequence[str]) -> 
     for name, v in zip(names, values, strict=True):
         table[name] = table["key"].map(v.to_dict()).astype(object)
     cols = list(names)
-    table["differs"] = [
-        "yes" if any(not _same(table.at[i, c], table.at[i, cols[0]]) for c in cols[1:]) else ""
-        for i in table.index]
+    # what differs: the settings sim.scenario.describe finds (the verdict's and compare
+    # page's source too); a row differs when its key lies in one of them
+    changed = [k for sc in scenarios[1:] for k, _a, _b in describe.differing(scenarios[0], sc)]
+    table["differs"] = ["yes" if any(describe.covers(k, key) for k in changed) else ""
+                        for key in table["key"]]
     order = {s: i for i, s in enumerate([*_SECTION_ORDER, "Other"])}
     table["_o"] = table["section"].map(order)
     table = table.sort_values("_o", kind="stable").drop(columns="_o").reset_index(drop=True)

@@ -8,8 +8,18 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from sim.analysis import constraints
 from sim.experiments.experiment import CompareResult, ExperimentResult, paired_deltas
-from sim.kpis import COMPARE_KPIS, KPIS, decision_rank
+from sim.kpis import (
+    COMPARE_KPIS,
+    DECISION_KPIS,
+    FRAC,
+    KPIS,
+    TEXT,
+    decision_rank,
+    fmt_value,
+    unit_of,
+)
 from sim.kpis import label as kpi_label
 from sim.report.tables.result import PNL_LINES, fan_table, mean_annual_pnl, reporting_years
 
@@ -47,6 +57,65 @@ def compare_deltas_table(cmp: CompareResult) -> pd.DataFrame:
     better = np.where(higher, d["mean_delta"] >= 0, d["mean_delta"] <= 0)
     d["direction"] = np.where(better, "better", "worse")
     return d
+
+
+DECISION_HEADS = ("Scenario", "KPI", "Base, mean", "Scenario, mean", "Difference, mean",
+                  "95% interval", "P(ahead of base)")
+"""The columns of :func:`decision_table`: what ``revsim compare`` prints and the compare page
+shows."""
+
+
+def decision_table(cmp: CompareResult) -> pd.DataFrame:
+    """Every decision KPI (:data:`sim.kpis.DECISION_KPIS`, the one catalogue) of each plan
+    against the base, as text in each KPI's unit: the means of both, the mean paired
+    difference with its 95% interval and the share of runs the plan came out ahead (where
+    a lower value is better, such as churn or payback, "ahead" means lower); what binds as one
+    sentence for the base and one for the plan. Plans in the order run, KPIs in the
+    catalogue's order."""
+    d = cmp.deltas.set_index(["scenario", "kpi"]) if not cmp.deltas.empty else None
+    binds = {r.name: constraints.statement(r.constraints(), limit=0).removeprefix(
+        "What binds: ") for r in cmp.results}
+    rows = []
+    for o in cmp.others:
+        for k in DECISION_KPIS:
+            label = KPIS[k].short
+            if KPIS[k].unit == TEXT:
+                rows.append((o.name, label, binds[cmp.base.name], binds[o.name], "", "", ""))
+                continue
+            if d is None or (o.name, k) not in d.index:
+                continue
+            r = d.loc[(o.name, k)]
+            ahead = r["prob_better"] if KPIS[k].higher_is_better else _share_lower(cmp, o, k)
+            rows.append((o.name, label, fmt_value(k, r["base_mean"]),
+                         fmt_value(k, r["other_mean"]), _signed(k, r["mean_delta"]),
+                         f"{_ends(k, r['ci_low'])} to {_ends(k, r['ci_high'])}",
+                         fmt_value("prob_frac", ahead)))
+    return pd.DataFrame(rows, columns=list(DECISION_HEADS))
+
+
+def _signed(kpi: str, x: float) -> str:
+    """A difference in the KPI's unit with its sign; a difference of shares in points."""
+    if unit_of(kpi) == FRAC and not np.isnan(x):
+        return f"{x * 100:+.2f} pts"
+    text = fmt_value(kpi, x)
+    return "+" + text if x > 0 and not text.startswith("+") else text
+
+
+def _ends(kpi: str, x: float) -> str:
+    """An interval's end: in points for shares (with the sign), else in the KPI's unit."""
+    return _signed(kpi, x) if unit_of(kpi) == FRAC else fmt_value(kpi, x)
+
+
+def _share_lower(cmp: CompareResult, other: ExperimentResult, kpi: str) -> float:
+    """Share of paired runs in which ``other``'s ``kpi`` is below the base's (lower is
+    better): the same count as ``prob_better``, the other way round."""
+    from sim.experiments.compare import decision_values
+
+    b = decision_values(cmp.base).set_index("replication")[kpi]
+    o = decision_values(other).set_index("replication")[kpi].reindex(b.index)
+    d = (o - b).to_numpy(float)
+    d = d[~np.isnan(d)]
+    return float((d < 0).mean()) if len(d) else float("nan")
 
 
 def pnl_differences_table(cmp: CompareResult) -> pd.DataFrame:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from sim.analysis import metrics
 from sim.experiments.experiment import ExperimentResult
-from sim.kpis import HEADLINE_KPIS, fmt_usd, fmt_value
+from sim.kpis import HEADLINE_KPIS, fmt_usd, fmt_value, reached_note
 from sim.report.store import json_safe
 from sim.scenario.calendar import labels as period_labels
 from sim.scenario.calendar import period_table
@@ -57,7 +57,8 @@ def headline_table(result: ExperimentResult, kpis: Sequence[str] = HEADLINE_KPIS
         rows.append({"kpi": k, "label": r["label"], "p10": r["p10"], "p50": r["p50"],
                      "p90": r["p90"], "mean": r["mean"],
                      "text": f"{fmt_value(k, r['p50'])} ({fmt_value(k, r['p10'])} – "
-                             f"{fmt_value(k, r['p90'])})"})
+                             f"{fmt_value(k, r['p90'])})"
+                             + reached_note(k, r.get("n"), result.replications)})
     return pd.DataFrame(rows)
 
 
@@ -194,10 +195,13 @@ def cash_tables(result: ExperimentResult) -> tuple[pd.DataFrame, pd.DataFrame]:
     b0 = pd.DataFrame([{"month": 0, "measure": b["measure"].iloc[0], "p10": start, "p50": start,
                         "p90": start, "mean": start}])
     b = pd.concat([b0, b], ignore_index=True)
-    i = int(b["p50"].idxmin())
-    low = b.loc[i]
-    trough = pd.DataFrame([{"month": int(low["month"]), "value": float(low["p50"]),
-                            "label": f"Trough {fmt_usd(low['p50'])} (month {int(low['month'])})"}])
+    # the trough marked is the KPI table's: the P50 of each run's lowest balance, at the
+    # median month runs hit it (one cash trough number per page, not the P50 line's low)
+    value = float(result.kpi_summary.set_index("kpi").loc["cash_trough", "p50"])
+    month = int(round(float(result.kpis["cash_trough_month"].median()))) \
+        if "cash_trough_month" in result.kpis else int(b.loc[int(b["p50"].idxmin()), "month"])
+    trough = pd.DataFrame([{"month": month, "value": value,
+                            "label": f"Cash trough P50 {fmt_usd(value)} (month {month})"}])
     return b, trough
 
 
