@@ -91,7 +91,7 @@ def test_levers_read_with_label_and_unit_and_none_is_hidden():
         "Paid marketing budget $150K → $120K a month"
     price = describe.changes_text(base, load("price_increase"))
     assert "List price, smb $600 → $648 a seat a year" in price
-    assert "Installed-base price policy, smb grandfather → step to list" in price
+    assert "Installed base at renewal, smb grandfather → step to list" in price
     assert "more" not in price and "pricing." not in price
     assert "Partner plan (active partners) none → 45 from month 4, 60 from month 10" in \
         describe.changes_text(base, load("partner_push"))
