@@ -11,12 +11,11 @@ from collections.abc import Sequence
 from sim.cli import simulate, company  # noqa: F401 - registers the commands, in --help order
 # isort: on
 from sim.cli.common import app
-from sim.experiments.settings import MAX_MONTHS, MAX_REPS, MAX_SEED
 from sim.offsite.command import offsite
 
 app.command()(offsite)
 
-__all__ = ["MAX_MONTHS", "MAX_REPS", "MAX_SEED", "app", "main"]
+__all__ = ["app", "main"]
 
 
 def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> None:

@@ -125,9 +125,10 @@ def load(path: str, sets: list[str] | None = None, extra: dict | None = None) ->
 
 
 def load_all(paths: list[str], sets: list[str] | None = None, extra: dict[str, Any] | None = None,
-             strict: bool = True) -> list[Scenario]:
-    """Every file loaded with ``--set`` and ``extra`` overrides (``sim.scenario.io``)."""
-    return load_scenarios(paths, {**parse_overrides(sets or []), **(extra or {})}, strict)
+             strict: bool = True, fixed: bool = False) -> list[Scenario]:
+    """Every file loaded with ``--set`` and ``extra`` overrides (``sim.scenario.io``); ``fixed``:
+    at their estimates (``--fixed-parameters``)."""
+    return load_scenarios(paths, {**parse_overrides(sets or []), **(extra or {})}, strict, fixed)
 
 
 def with_months(sets: list[str] | None, months: int | None) -> list[str] | None:
@@ -157,6 +158,13 @@ def check_charts() -> None:
 
     if problem := renderer_problem():
         raise refuse([problem], 1)
+
+
+def warn_company(paths: list[str]) -> None:
+    """One warning line when the scenarios are not plan choices of one company."""
+    from sim.calibrate.identity import company_warning
+
+    err(*filter(None, [company_warning(paths)]))
 
 
 def lift_reader_limits(allow_large: bool) -> None:

@@ -9,10 +9,9 @@ from typing import Annotated
 import typer
 
 from sim.cli import common as cli
+from sim.experiments import settings as rs
 from sim.experiments.grid import load_sweep
-from sim.experiments.settings import REPORT_MAX_REPS, precision_problems
-from sim.scenario.io import ScenarioError, scenario_hash
-from sim.scenario.uncertainty import fixed_parameters as fixed
+from sim.scenario.io import parse_overrides
 
 
 @cli.app.command()
@@ -20,17 +19,13 @@ def validate(files: Annotated[list[str], typer.Argument(help="Scenario files to 
              sets: cli.SetOpt = None) -> None:
     """Check scenario files; print one line per problem (file: key.path: reason), exit 2 if
     any fails. Nothing is written."""
-    failed = False
-    for path in files:
-        try:
-            scenario = cli.load(path, sets)
-        except ScenarioError as exc:
-            failed = True
-            cli.err(*exc.lines)
-            continue
-        cli.say(f"ok  {path}  (hash {scenario_hash(scenario)})")
-    if failed:
-        raise typer.Exit(cli.EXIT_INVALID)
+    from sim.scenario.io import validation
+
+    with cli.refusing():
+        ok, problems = validation(files, parse_overrides(sets or []))
+    cli.say(*ok)
+    if problems:
+        raise cli.refuse(problems)
 
 
 @cli.app.command()
@@ -61,31 +56,20 @@ def run(
     with cli.refusing():
         ex = cli.checked(reps, seed, executor, scheduler)
         cli.check("--events: needs --out DIR" if events and out is None else None)
-        sc = cli.load(scenario, sets, {"horizon_months": months} if months is not None else None)
-        sc = fixed(sc) if fixed_parameters else sc
+        sc, = cli.load_all([scenario], cli.with_months(sets, months), fixed=fixed_parameters)
         cli.check_work([(sc, 1)], reps, allow_large)
     with cli.claim(out):
-        from sim.analysis import constraints
-        from sim.experiments.draws import drawn_scenario
         from sim.experiments.experiment import run_experiment
-        from sim.experiments.replication import simulate
-        from sim.experiments.settings import RunSettings
-        from sim.report.terminal import kpi_table, spread_lines, target_text_table
+        from sim.experiments.runner import event_log
+        from sim.report.terminal import run_items
 
-        settings = RunSettings(reps, seed, ex, scheduler, progress=True,
-                               parameter_draws=not fixed_parameters)
+        settings = rs.RunSettings(reps, seed, ex, scheduler, progress=True,
+                                  parameter_draws=not fixed_parameters)
         result = run_experiment(sc, settings=settings)
-        cli.show(kpi_table(result.kpi_summary, f"{sc.name}  (hash {scenario_hash(sc)}, {reps} "
-                           f"replications, seed {seed}, {sc.horizon_months} months)"))
-        if sc.targets:
-            cli.show(target_text_table(result.target_summary, f"Targets ({reps} replications)"))
-        cli.show(constraints.statement(result.constraints()))
-        if not result.parameters.empty:
-            cli.show(*spread_lines(result))
-        if out is not None:  # the event log: the same streams as replication 0 of the run
-            first = drawn_scenario(sc, seed, 0)[0] if settings.parameter_draws else sc
-            log = simulate(first, seed=seed, replication=0, events=True).events if events else None
-            extra = {"events.parquet": log} if events else None
+        cli.show(*run_items(result, reps, seed))
+        if out is not None:
+            extra = {"events.parquet": event_log(sc, seed, settings.parameter_draws)} if events \
+                else None
             cli.write(out, lambda: result.write(out, extra=extra))
 
 
@@ -107,38 +91,24 @@ def compare(
     adaptive = precision is not None
     with cli.refusing():
         cli.check_flags(reps, seed)
-        cli.check(*precision_problems(precision, reps, max_reps, adaptive))
+        cli.check(*rs.precision_problems(precision, reps, max_reps, adaptive))
         ex = cli.executor(executor, scheduler)
-        base_sc, *other_sc = cli.load_all([base, *others], cli.with_months(sets, months))
-        if fixed_parameters:
-            base_sc, *other_sc = map(fixed, (base_sc, *other_sc))
-        cli.check_work([(s, 1) for s in (base_sc, *other_sc)], max_reps if adaptive else reps,
-                       allow_large, "--max-reps" if adaptive else "--reps")
-    from sim.calibrate.identity import company_warning  # a company against its template
-
-    cli.err(*filter(None, [company_warning([base, *others])]))
+        base_sc, *other_sc = cli.load_all([base, *others], cli.with_months(sets, months),
+                                          fixed=fixed_parameters)
+        cli.check_work([(s, 1) for s in (base_sc, *other_sc)], allow_large=allow_large,
+                       **rs.adaptive_work(reps, max_reps, adaptive))
+    cli.warn_company([base, *others])
     with cli.claim(out):
         from sim.experiments.compare import compare_adaptive
-        from sim.experiments.settings import RunSettings
-        from sim.report.terminal import compare_lines, compare_table, investment_lines, spread_lines
+        from sim.experiments.uncertainty import with_flips
+        from sim.report.terminal import compare_items
 
-        settings = RunSettings(reps, seed, ex, scheduler, progress=True,
-                               parameter_draws=not fixed_parameters)
+        settings = rs.RunSettings(reps, seed, ex, scheduler, progress=True,
+                                  parameter_draws=not fixed_parameters)
         result, reached = compare_adaptive(base_sc, other_sc, settings, precision,
                                            max_replications=max_reps)
-        if settings.parameter_draws and base_sc.uncertainty is not None:
-            from sim.experiments.uncertainty import flip_thresholds
-
-            result.flips = flip_thresholds(result, settings)
         reps = reached.replications if reached is not None else reps
-        cli.show(compare_table(result, f"Against {base_sc.name}  ({reps} replications, seed "
-                               f"{seed}, same random streams)"))
-        cli.show("Investment view (plan − base, paired runs):", *investment_lines(
-            result.investment_table()))
-        cli.show(*compare_lines(result))
-        if not result.base.parameters.empty:
-            cli.show(*spread_lines(result.base))
-        cli.show(*(f.sentence(base_sc.name) for f in result.flips or ()))
+        cli.show(*compare_items(with_flips(result, settings), reps, seed))
         if reached is not None and reached.reached:
             cli.show(reached.message())
         elif reached is not None:
@@ -217,22 +187,16 @@ def report(
     --reps, replications are added (10 first) until every plan's NPV difference is within
     ±10% of the base's NPV (or --precision USD), at most --max-reps, with a warning."""
     adaptive = reps is None or precision is not None
-    cap = REPORT_MAX_REPS if max_reps is None else max_reps
     with cli.refusing():
-        cli.check_flags(reps, seed, months)
-        cli.check("--max-reps: only with adaptive replications (--precision, or no --reps)"
-                  if max_reps is not None and not adaptive else None)
-        cli.check(*precision_problems(precision, reps or 1, cap, adaptive))
+        cli.check(*rs.report_problems(reps, seed, months, max_reps, precision))
         ex = cli.executor(executor, scheduler)
         loaded = cli.load_all(scenarios, None, {"horizon_months": months} if months else None,
                               strict=False)  # the report itself reports a file that fails
-        cli.check_work([(s, 1) for s in loaded], cap if adaptive else reps, allow_large,
-                       "--max-reps" if adaptive else "--reps")
+        cli.check_work([(s, 1) for s in loaded], allow_large=allow_large, **rs.adaptive_work(
+            reps, rs.REPORT_MAX_REPS if max_reps is None else max_reps, adaptive))
     cli.check_charts()
-    from sim.calibrate.identity import company_warning  # a company against its template
+    cli.warn_company(scenarios)
     from sim.report.build import build_report
-
-    cli.err(*filter(None, [company_warning(scenarios)]))
 
     code = build_report([Path(p) for p in scenarios], replications=reps, seed=seed, out_dir=out,
                         executor=ex, months=months, scheduler=scheduler, precision=precision,

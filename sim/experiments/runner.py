@@ -253,3 +253,10 @@ def run_all(scenarios: Sequence[Scenario], settings: RunSettings, label: str,
             store.close()
     return {i: sorted([*hits[i], *res.get(i, [])], key=lambda d: d["replication"])
             for i in keys}, executor
+
+
+def event_log(scenario: Scenario, seed: int, draws: bool = False) -> pd.DataFrame:
+    """Replication 0's events on the same streams as replication 0 of a run (``draws``: with
+    the uncertain values drawn as that run drew them)."""
+    first = drawn_scenario(scenario, seed, 0)[0] if draws else scenario
+    return simulate(first, seed=seed, replication=0, events=True).events

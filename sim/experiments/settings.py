@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -80,3 +81,22 @@ def precision_problems(precision: float | None, reps: int, cap: int, adaptive: b
     if adaptive and not reps <= cap <= MAX_ADAPTIVE_REPS:
         return [f"--max-reps {cap}: must be between --reps ({reps}) and {MAX_ADAPTIVE_REPS}"]
     return []
+
+
+def report_problems(reps: int | None, seed: int, months: int | None, max_reps: int | None,
+                    precision: float | None) -> list[str]:
+    """``revsim report``'s flags, the first kind of problem found: ranges, ``--max-reps`` only
+    when adaptive, the precision and the cap."""
+    adaptive = reps is None or precision is not None
+    cap = REPORT_MAX_REPS if max_reps is None else max_reps
+    return (range_problems(reps, seed, months)
+            or (["--max-reps: only with adaptive replications (--precision, or no --reps)"]
+                if max_reps is not None and not adaptive else [])
+            or precision_problems(precision, reps or 1, cap, adaptive))
+
+
+def adaptive_work(reps: int | None, cap: int, adaptive: bool) -> dict[str, Any]:
+    """The replications a run's work is estimated at (``reps``), and the flag that sets them
+    (``reps_flag``)."""
+    return ({"reps": cap, "reps_flag": "--max-reps"} if adaptive
+            else {"reps": int(reps or 0), "reps_flag": "--reps"})

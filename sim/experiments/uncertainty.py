@@ -281,3 +281,10 @@ def compare_uncertainty(result) -> dict:
     return {**out, "paired_difference_spread": _records(pd.DataFrame(diff)), "flips": flips,
             "fragile": sorted({f["plan"] for f in flips if f["fragile"]}),
             "flip_sentences": [f.sentence(result.base.name) for f in result.flips or ()]}
+
+
+def with_flips(compare_result, settings: RunSettings):
+    """``compare_result`` with its ``flips`` found when its base carries drawn ranges."""
+    if settings.parameter_draws and compare_result.base.scenario.uncertainty is not None:
+        compare_result.flips = flip_thresholds(compare_result, settings)
+    return compare_result

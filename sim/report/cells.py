@@ -7,10 +7,8 @@ charts from :mod:`sim.report.charts`; every text shown is HTML-escaped (:mod:`si
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -24,16 +22,28 @@ from sim.experiments.experiment import (
     run_experiment,
 )
 from sim.experiments.uncertainty import Flip
-from sim.kpis import USD, decision_rank, fmt_dollars, fmt_lever, fmt_usd, fmt_value, unit_of
+from sim.kpis import USD, decision_rank, fmt_dollars, fmt_usd, fmt_value, unit_of
 from sim.kpis import label as kpi_label
 from sim.outputs.escape import html_text, style_table
 from sim.report import charts
+from sim.report.cell_kit import MIME_KPIS  # noqa: F401
+from sim.report.cell_kit import Html as _Html
+from sim.report.cell_kit import styled as _styled
 from sim.report.offsite import offsite_view  # noqa: F401 - a notebook cell
 from sim.report.store import load_result, project_path, scenario_for
+from sim.report.study_cells import (  # noqa: F401 - notebook cells (nb.tornado, ...)
+    account_plan_assumptions,
+    account_plan_chart,
+    account_plan_detail,
+    account_plan_summary,
+    discount_tradeoff,
+    pricing_curves,
+    pricing_grid,
+    pricing_peaks,
+    sensitivity_detail,
+    tornado,
+)
 from sim.report.tables import (
-    ACCOUNT_PLAN_MEASURES,
-    account_plan_chart_table,
-    account_plan_table,
     annual_pnl_table,
     arr_bridge_table,
     break_even_table,
@@ -43,7 +53,6 @@ from sim.report.tables import (
     compare_kpi_table,
     decision_table,
     deltas_table,
-    discount_tradeoff_table,
     fan_table,
     funnel_table,
     headline_table,
@@ -55,44 +64,14 @@ from sim.report.tables import (
     month_labels,
     paths_table,
     pnl_differences_table,
-    pricing_curves_table,
-    pricing_peaks_table,
     targets_table,
-    tornado_table,
     unit_economics_table,
     utilisation_table,
 )
 from sim.report.tables.investment import DEFINITIONS
 from sim.scenario import describe
-from sim.scenario.io import scenario_hash, scenario_to_dict
+from sim.scenario.io import scenario_hash
 from sim.scenario.model import Scenario
-
-MIME_KPIS = "application/vnd.revsim.kpis+json"
-"""Mimetype of the machine-readable KPI record a notebook's KPI cell carries next to its HTML."""
-
-
-def _styled(df: pd.DataFrame, formats: Mapping[str, Any] | None = None, default=fmt_usd,
-            caption: str | None = None, hide_index: bool = False):
-    """A pandas Styler with per-column formatters (default: USD) and a caption; all text in
-    it (caption, labels, cells) is HTML-escaped by :func:`sim.outputs.escape.style_table`."""
-    sty = style_table(df, formats, default, caption, hide_index)
-    return sty.set_table_styles([
-        {"selector": "caption", "props": "caption-side: top; font-weight: bold; "
-                                         "text-align: left; padding: 4px 0;"},
-        {"selector": "td", "props": "text-align: right; padding: 2px 10px;"},
-        {"selector": "th", "props": "text-align: left; padding: 2px 10px;"},
-    ])
-
-
-class _Html:
-    """A small HTML block with a plain-text fallback (displayed as a cell result)."""
-
-    def __init__(self, body: str, text: str, extra: Mapping[str, Any] | None = None):
-        self.body, self.text, self.extra = body, text, dict(extra or {})
-
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        return {"text/html": self.body, "text/plain": self.text, **self.extra}
-
 
 # ---------------------------------------------------------------- loading and running
 
@@ -459,101 +438,3 @@ def investment_detail(cmp: CompareResult) -> _Html:
                                           "padding: 2px 6px;"}], overwrite=False)
     body = sty.to_html() + f'<p class="revsim-note"><small>{html_text(DEFINITIONS)}</small></p>'
     return _Html(body, "\n".join([df.to_string(index=False), DEFINITIONS]))
-
-
-# ---------------------------------------------------------------- pricing what-if
-
-
-def pricing_curves(sweep: pd.DataFrame):
-    return charts.sweep_curves(pricing_curves_table(sweep))
-
-
-def pricing_peaks(sweep: pd.DataFrame):
-    return style_table(pricing_peaks_table(sweep), caption="Where each measure peaks",
-                       hide_index=True)
-
-
-def pricing_grid(sweep: pd.DataFrame):
-    t = sweep[["price_change_pct", "discount_cap_frac", "revenue_total_mean",
-               "operating_profit_total_mean", "win_rate_frac", "avg_discount_frac",
-               "new_arr_per_deal"]].rename(
-        columns={"price_change_pct": "List price change (%)",
-                 "discount_cap_frac": "Discount cap", "revenue_total_mean": "Revenue (mean)",
-                 "operating_profit_total_mean": "Operating profit (mean)",
-                 "win_rate_frac": "Win rate", "avg_discount_frac": "Average discount",
-                 "new_arr_per_deal": "New ARR per deal"})
-    return _styled(t, {"List price change (%)": "{:+.0f}%", "Discount cap": "{:.0%}",
-                       "Win rate": "{:.1%}", "Average discount": "{:.1%}"},
-                   caption="The whole grid", hide_index=True)
-
-
-def discount_tradeoff(sweep: pd.DataFrame):
-    return style_table(discount_tradeoff_table(sweep),
-                       caption="A tighter cap loses deals and raises the price of those won",
-                       hide_index=True)
-
-
-# ---------------------------------------------------------------- sensitivity
-
-
-def tornado(table: pd.DataFrame):
-    return charts.tornado(tornado_table(table))
-
-
-def sensitivity_detail(table: pd.DataFrame):
-    t = table.assign(kpi=table["kpi"].map(kpi_label),
-                     base_value=table["base_value"].map(fmt_lever),
-                     low_value=table["low_value"].map(fmt_lever),
-                     high_value=table["high_value"].map(fmt_lever))
-    t = t[["kpi", "lever", "base_value", "low_value", "high_value", "low", "base", "high",
-           "swing"]].rename(columns={"kpi": "KPI", "lever": "Lever", "base_value": "Base value",
-                                     "low_value": "Low value", "high_value": "High value",
-                                     "low": "KPI at low", "base": "KPI at base",
-                                     "high": "KPI at high", "swing": "Swing"})
-    return _styled(t, {c: str for c in ("KPI", "Lever", "Base value", "Low value",
-                                        "High value")}, hide_index=True,
-                   caption="Mean KPI with each lever moved one step down and up")
-
-
-# ---------------------------------------------------------------- account plans
-
-
-def account_plan_summary(scenario: Scenario, summary: pd.DataFrame) -> _Html:
-    """Headline of the programme: who is in it, what it costs, what it returns."""
-    t = account_plan_table(summary)
-    rows = "".join(
-        f"<tr><th>{html_text(r.label)}</th><td>{fmt_value(r.measure, r.mean)}</td>"
-        f"<td>{fmt_value(r.measure, r.ci_low)} – {fmt_value(r.measure, r.ci_high)}</td></tr>"
-        for r in t.itertuples())
-    ap = scenario.account_plan
-    body = (f"<h3>{html_text(scenario.name)}</h3><p>{html_text(scenario.description)}</p>"
-            f"<p>Top {ap.programme_top_n} accounts by ARR, "
-            f"{fmt_usd(ap.programme_cost_per_account_per_month_usd)} per account per month; "
-            f"compared with the same plan without the programme on the same random streams."
-            "</p><table><thead><tr><th>Measure</th><th>Mean</th><th>95% interval</th></tr>"
-            f"</thead><tbody>{rows}</tbody></table>")
-    text = "\n".join(f"{r.label}: {fmt_value(r.measure, r.mean)}" for r in t.itertuples())
-    return _Html(body, text)
-
-
-def account_plan_assumptions(scenario: Scenario):
-    """The account-plan keys of the scenario."""
-    data = scenario_to_dict(scenario)["account_plan"]
-    rows = [(f"account_plan.{k}", json.dumps(v) if isinstance(v, dict | list) else v)
-            for k, v in data.items()]
-    return style_table(pd.DataFrame(rows, columns=["key", "value"]), hide_index=True,
-                       caption=f"Account-plan assumptions of {scenario.name} "
-                               f"(hash {scenario_hash(scenario)})")
-
-
-def account_plan_chart(summary: pd.DataFrame):
-    return charts.programme_comparison(account_plan_chart_table(summary))
-
-
-def account_plan_detail(per_rep: pd.DataFrame):
-    """One row per replication."""
-    t = per_rep.rename(columns={m: kpi_label(m) for m in ACCOUNT_PLAN_MEASURES})
-    fm: dict[str, Any] = {kpi_label(m): (lambda x, m=m: fmt_value(m, x))
-                          for m in ACCOUNT_PLAN_MEASURES}
-    fm["replication"] = "{:d}"
-    return _styled(t, fm, caption="Per replication", hide_index=True)

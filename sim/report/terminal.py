@@ -276,3 +276,30 @@ def spread_lines(result) -> list[str]:
         out += [f"  {r['assumption']}: {r['first_order']:.2f} (± {r['first_order_conf']:.2f})"
                 for _, r in idx.iterrows()]
     return out
+
+
+def run_items(result, reps: int, seed: int) -> list:
+    """What ``revsim run`` prints: the KPI table, the targets, what binds and, with ranges on
+    the inputs, how much of the spread they carry."""
+    from sim.analysis import constraints
+    from sim.scenario.io import scenario_hash
+
+    sc = result.scenario
+    items: list = [kpi_table(result.kpi_summary, f"{sc.name}  (hash {scenario_hash(sc)}, "
+                             f"{reps} replications, seed {seed}, {sc.horizon_months} months)")]
+    if sc.targets:
+        items.append(target_text_table(result.target_summary, f"Targets ({reps} replications)"))
+    items.append(constraints.statement(result.constraints()))
+    return items + (spread_lines(result) if not result.parameters.empty else [])
+
+
+def compare_items(result, reps: int, seed: int) -> list:
+    """What ``revsim compare`` prints: the decision table, the investment view, what differs
+    and what binds, the spread the assumptions carry and what would flip each verdict."""
+    base = result.base.scenario.name
+    return [compare_table(result, f"Against {base}  ({reps} replications, seed {seed}, same "
+                                  "random streams)"),
+            "Investment view (plan − base, paired runs):",
+            *investment_lines(result.investment_table()), *compare_lines(result),
+            *(spread_lines(result.base) if not result.base.parameters.empty else []),
+            *(f.sentence(base) for f in result.flips or ())]

@@ -184,18 +184,35 @@ def load_scenario(
 
 
 def load_scenarios(paths: Iterable[str | Path], overrides: Mapping[str, Any] | None = None,
-                   strict: bool = True) -> list[Scenario]:
+                   strict: bool = True, fixed: bool = False) -> list[Scenario]:
     """:func:`load_scenario` of every file: with ``strict`` the problems of all of them in one
-    ``ScenarioError``, else only the files that load."""
+    ``ScenarioError``, else only the files that load; ``fixed``: every uncertain value at its
+    estimate (:func:`sim.scenario.uncertainty.fixed_parameters`)."""
+    from sim.scenario.uncertainty import fixed_parameters
+
     scenarios, problems = [], []
     for path in paths:
         try:
-            scenarios.append(load_scenario(path, overrides))
+            sc = load_scenario(path, overrides)
+            scenarios.append(fixed_parameters(sc) if fixed else sc)
         except ScenarioError as exc:
             problems.extend(exc.lines)
     if problems and strict:
         raise ScenarioError(problems)
     return scenarios
+
+
+def validation(paths: Iterable[str | Path], overrides: Mapping[str, Any] | None = None
+               ) -> tuple[list[str], list[str]]:
+    """``revsim validate``: an ``ok  FILE  (hash H)`` line per file that loads, and the
+    problems of those that do not, one line each (``file: key.path: reason``)."""
+    ok, problems = [], []
+    for path in paths:
+        try:
+            ok.append(f"ok  {path}  (hash {scenario_hash(load_scenario(path, overrides))})")
+        except ScenarioError as exc:
+            problems.extend(exc.lines)
+    return ok, problems
 
 
 def scenario_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Scenario:
