@@ -14,6 +14,7 @@ import numpy as np
 
 from sim.engine import market
 from sim.engine.context import Context
+from sim.engine.deals import DEAL_DRAWS, draw_deals
 from sim.engine.entities import Prospect
 from sim.engine.plan import MonthlyPlan, effective_headcount
 from sim.engine.pricing import effort_index, response
@@ -23,7 +24,7 @@ from sim.units import CHANNELS, LEAD_CHANNELS, MONTH_DAYS, Channel
 # each prospect attribute has its own stream per channel x segment: the i-th prospect of a
 # channel and segment gets the same draws whatever else changes
 PROSPECT_DRAWS = ("contract", "wtp", "seats", "win", "cycle", "patience", "onboarding",
-                  "account", "term")
+                  "account", "term", *DEAL_DRAWS)
 
 
 def offered_option(contracts, preferred: int) -> int:
@@ -269,7 +270,8 @@ class Demand:
         patience = seg.patience_days.sample_array(g["patience"], n)
         onboarding = seg.onboarding_days.sample_array(g["onboarding"], n)
         seeds = g["account"].integers(0, 2**63, n)
+        deals = draw_deals(g, self.ctx.prices[k], n)
         return [Prospect(k, c, *row) for row, kept in zip(zip(
             times.tolist(), wtp.tolist(), seats.tolist(), win_draw.tolist(), cycle.tolist(),
-            patience.tolist(), contract.tolist(), onboarding.tolist(), seeds.tolist(),
+            patience.tolist(), contract.tolist(), onboarding.tolist(), seeds.tolist(), deals,
             strict=True), keep.tolist(), strict=True) if kept]
