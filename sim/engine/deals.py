@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from sim.scenario.model import SegmentPrice
 
 # the deal draws' streams, under each channel and segment's prospects/ streams
-# (``sim.engine.demand.PROSPECT_DRAWS``)
+# (beside ``sim.engine.demand.PROSPECT_DRAWS``)
 DEAL_DRAWS = ("signal", "pull", "land", "slip", "walk", "concession")
 PARTNER = Channel.PARTNER  # bound once: Enum attribute reads are slow
 

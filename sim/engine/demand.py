@@ -27,6 +27,18 @@ PROSPECT_DRAWS = ("contract", "wtp", "seats", "win", "cycle", "patience", "onboa
                   "account", "term", *DEAL_DRAWS)
 
 
+class _Lazy(dict):
+    """A dict whose missing values ``make(key)`` makes on first use."""
+
+    def __init__(self, make: Callable):
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key):
+        value = self[key] = self.make(key)
+        return value
+
+
 def offered_option(contracts, preferred: int) -> int:
     """The option a buyer preferring option ``preferred`` signs on: itself when offered,
     else the shortest offered term at least as long (the first such option), else the longest
@@ -153,15 +165,14 @@ class Demand:
 
     def _cell_streams(self, prefix: str, cells) -> tuple[dict, dict]:
         """Per channel and segment: the arrival-time stream and the prospect draws' streams,
-        named under ``prefix`` (``""`` for the plan, ``warmup/`` for the warm-up)."""
+        named under ``prefix`` (``""`` for the plan, ``warmup/`` for the warm-up). Each is
+        made on first use (a stream is fixed by its name, so when it is made moves no draw):
+        a replication makes only the streams it draws on."""
         streams = self.ctx.streams
-        arrivals = {(c, k): streams.numpy(f"{prefix}arrivals/{CHANNELS[c]}/{name}")
-                    for c, k, name in cells}
-        prospects = {
-            (c, k): {attr: streams.numpy(f"{prefix}prospects/{CHANNELS[c]}/{name}/{attr}")
-                     for attr in PROSPECT_DRAWS}
-            for c, k, name in cells
-        }
+        names = {(c, k): f"{CHANNELS[c]}/{name}" for c, k, name in cells}
+        arrivals = _Lazy(lambda cell: streams.numpy(f"{prefix}arrivals/{names[cell]}"))
+        prospects = _Lazy(lambda cell: _Lazy(
+            lambda attr: streams.numpy(f"{prefix}prospects/{names[cell]}/{attr}")))
         return arrivals, prospects
 
     def month(self, t: float, month: int, customers_by_seg: list[int],
