@@ -1,20 +1,21 @@
 """A deal's rules, without SimPy: the win-and-price decision at the end of the sales cycle,
-the draws of one deal on its own stream (the same deal gets the same draws in every what-if),
-the rep's habitual concession, and the AE effort that commissions, quota and accelerators
-buy (``sim.engine.sales`` calls them)."""
+the draws of the deals of a batch of opportunities (drawn with them, in bulk, one stream per
+draw: the i-th opportunity of a channel and segment gets the same draws in every what-if),
+and the AE effort that commissions, quota and accelerators buy (``sim.engine.sales`` and
+``sim.engine.demand`` call them)."""
 
 from __future__ import annotations
 
 import math
-import random
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
 
 from sim.engine.pricing import (
     MAX_ROUNDS,
     Terms,
-    conceded_discount,
     effort_index,
-    in_quarter_end,
     marginal_commission,
     needed_discount,
     negotiate,
@@ -26,7 +27,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from sim.scenario.model import Sales as SalesPlan
     from sim.scenario.model import SegmentPrice
 
-DISCOUNT_SEED_SALT = 0x5EED_D15C  # a deal's negotiation stream: its account seed ^ this
+# the deal draws' streams, under each channel and segment's prospects/ streams
+# (beside ``sim.engine.demand.PROSPECT_DRAWS``)
+DEAL_DRAWS = ("signal", "pull", "land", "slip", "walk", "concession")
 PARTNER = Channel.PARTNER  # bound once: Enum attribute reads are slow
 
 
@@ -73,36 +76,31 @@ def decide(win_draw: float, wtp_usd: float, list_price_usd: float, win_prob: flo
 
 
 class DealDraws(NamedTuple):
-    """A deal's own draws, in a fixed order on its own stream (common random numbers: the
-    same deal gets the same draws in every what-if)."""
+    """A deal's own draws, drawn with its opportunity (common random numbers: the i-th
+    opportunity of a channel and segment gets the same draws in every what-if)."""
 
     signal_z: float  # standard normal noise of the rep's read of willingness to pay
     pull_u: float  # uniform: offered the quarter-end extra to close early
     land_u: float  # uniform: where in the quarter-end window a pulled deal closes
     slip_u: float  # uniform: a pulled deal slips
-    walk_u: tuple[float, ...]  # uniform per counter round: the buyer walks
+    walk_u: Sequence[float]  # uniform per counter round (MAX_ROUNDS): the buyer walks
     rep_draw_frac: float  # the rep's habitual concession
 
 
-def deal_draws(account_seed: int, price: SegmentPrice) -> DealDraws:
-    """Draw a deal's negotiation on the stream ``account_seed ^ DISCOUNT_SEED_SALT``; the
-    concession last, as its distribution may take any number of draws."""
-    rng = random.Random(account_seed ^ DISCOUNT_SEED_SALT)
-    z = rng.gauss(0.0, 1.0)
-    pull, land, slip = rng.random(), rng.random(), rng.random()
-    walks = tuple([rng.random() for _ in range(MAX_ROUNDS)])
+def draw_deals(streams: dict[str, np.random.Generator], price: SegmentPrice,
+               n: int) -> list[DealDraws]:
+    """The deal draws of ``n`` opportunities in bulk, each kind on its own stream (named in
+    ``DEAL_DRAWS``), so that a changed concession distribution moves no other draw and
+    the walk draws do not depend on the scenario's number of rounds."""
+    z = streams["signal"].standard_normal(n).tolist()
+    pull = streams["pull"].random(n).tolist()
+    land = streams["land"].random(n).tolist()
+    slip = streams["slip"].random(n).tolist()
+    walks = streams["walk"].random((n, MAX_ROUNDS)).tolist()
     dist = price.rep_discount_frac
-    draw = dist.value if dist.dist == "fixed" else dist.sample(rng)
-    return DealDraws(z, pull, land, slip, walks, draw)
-
-
-def rep_concession(account_seed: int, t: float, price: SegmentPrice,
-                   quarter_end_window_days: float) -> float:
-    """The rep's opening discount on this deal: its habitual concession (drawn on the deal's
-    own stream), plus the quarter-end extra if it closes in the window."""
-    draw = deal_draws(account_seed, price).rep_draw_frac
-    return conceded_discount(draw, in_quarter_end(t, quarter_end_window_days),
-                             price.quarter_end_extra_discount_frac)
+    concession = ([float(dist.value)] * n if dist.dist == "fixed"
+                  else dist.sample_array(streams["concession"], n).tolist())
+    return list(map(DealDraws, z, pull, land, slip, walks, concession))
 
 
 class Effort(NamedTuple):

@@ -14,6 +14,7 @@ import numpy as np
 
 from sim.engine import market
 from sim.engine.context import Context
+from sim.engine.deals import DEAL_DRAWS, draw_deals
 from sim.engine.entities import Prospect
 from sim.engine.plan import MonthlyPlan, effective_headcount
 from sim.engine.pricing import effort_index, response
@@ -23,7 +24,19 @@ from sim.units import CHANNELS, LEAD_CHANNELS, MONTH_DAYS, Channel
 # each prospect attribute has its own stream per channel x segment: the i-th prospect of a
 # channel and segment gets the same draws whatever else changes
 PROSPECT_DRAWS = ("contract", "wtp", "seats", "win", "cycle", "patience", "onboarding",
-                  "account", "term")
+                  "account", "term", *DEAL_DRAWS)
+
+
+class _Lazy(dict):
+    """A dict whose missing values ``make(key)`` makes on first use."""
+
+    def __init__(self, make: Callable):
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key):
+        value = self[key] = self.make(key)
+        return value
 
 
 def offered_option(contracts, preferred: int) -> int:
@@ -152,15 +165,14 @@ class Demand:
 
     def _cell_streams(self, prefix: str, cells) -> tuple[dict, dict]:
         """Per channel and segment: the arrival-time stream and the prospect draws' streams,
-        named under ``prefix`` (``""`` for the plan, ``warmup/`` for the warm-up)."""
+        named under ``prefix`` (``""`` for the plan, ``warmup/`` for the warm-up). Each is
+        made on first use (a stream is fixed by its name, so when it is made moves no draw):
+        a replication makes only the streams it draws on."""
         streams = self.ctx.streams
-        arrivals = {(c, k): streams.numpy(f"{prefix}arrivals/{CHANNELS[c]}/{name}")
-                    for c, k, name in cells}
-        prospects = {
-            (c, k): {attr: streams.numpy(f"{prefix}prospects/{CHANNELS[c]}/{name}/{attr}")
-                     for attr in PROSPECT_DRAWS}
-            for c, k, name in cells
-        }
+        names = {(c, k): f"{CHANNELS[c]}/{name}" for c, k, name in cells}
+        arrivals = _Lazy(lambda cell: streams.numpy(f"{prefix}arrivals/{names[cell]}"))
+        prospects = _Lazy(lambda cell: _Lazy(
+            lambda attr: streams.numpy(f"{prefix}prospects/{names[cell]}/{attr}")))
         return arrivals, prospects
 
     def month(self, t: float, month: int, customers_by_seg: list[int],
@@ -269,7 +281,8 @@ class Demand:
         patience = seg.patience_days.sample_array(g["patience"], n)
         onboarding = seg.onboarding_days.sample_array(g["onboarding"], n)
         seeds = g["account"].integers(0, 2**63, n)
+        deals = draw_deals(g, self.ctx.prices[k], n)
         return [Prospect(k, c, *row) for row, kept in zip(zip(
             times.tolist(), wtp.tolist(), seats.tolist(), win_draw.tolist(), cycle.tolist(),
-            patience.tolist(), contract.tolist(), onboarding.tolist(), seeds.tolist(),
+            patience.tolist(), contract.tolist(), onboarding.tolist(), seeds.tolist(), deals,
             strict=True), keep.tolist(), strict=True) if kept]

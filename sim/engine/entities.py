@@ -67,15 +67,16 @@ class Prospect:
     """An opportunity's draws, fixed at arrival from its channel-segment streams."""
 
     __slots__ = ("seg", "ch", "arrival_t", "wtp_usd", "seats", "win_draw", "cycle_days",
-                 "patience_days", "contract_index", "onboarding_days", "account_seed")
+                 "patience_days", "contract_index", "onboarding_days", "account_seed", "deal")
 
     def __init__(self, seg, ch, arrival_t, wtp_usd, seats, win_draw, cycle_days, patience_days,
-                 contract_index, onboarding_days, account_seed):
+                 contract_index, onboarding_days, account_seed, deal):
         self.seg, self.ch, self.arrival_t = seg, ch, arrival_t
         self.wtp_usd, self.seats, self.win_draw = wtp_usd, seats, win_draw
         self.cycle_days, self.patience_days = cycle_days, patience_days
         self.contract_index, self.onboarding_days = contract_index, onboarding_days
         self.account_seed = account_seed
+        self.deal = deal  # the negotiation's draws (``sim.engine.deals.DealDraws``)
 
 
 class Account:

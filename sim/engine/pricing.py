@@ -2,8 +2,9 @@
 simple settings, the quarter-end pull-forward, the response of effort and referrals to
 commissions, and the price step of an installed-base account at renewal.
 
-Plain functions with no state, no SimPy and no draws of their own: the sales part draws on
-each deal's own stream and calls them, so the same deal gets the same draws in every what-if.
+Plain functions with no state, no SimPy and no draws of their own: each deal's draws come
+with its opportunity (``sim.engine.deals.draw_deals``), so the same deal gets the same draws
+in every what-if.
 
 Negotiation (``negotiate``). A prospect needs ``needed = max(0, 1 - wtp / L)`` off the
 (term-discounted) list ``L`` to buy; its willingness to pay ``wtp`` is private. The rep sees

@@ -19,14 +19,12 @@ import simpy
 
 from sim.engine.context import Context
 from sim.engine.deals import (  # noqa: F401  (the deal rules, re-exported)
-    DISCOUNT_SEED_SALT,
     DealDraws,
     Decision,
     Effort,
     _rescaled,
-    deal_draws,
     decide,
-    rep_concession,
+    draw_deals,
     sales_effort,
     win_probability,
 )
@@ -278,7 +276,7 @@ class SalesTeam:
         pricing = s.pricing
         seg, price = ctx.segments[p.seg], ctx.prices[p.seg]
         listed = price.list_price_usd * (1 - seg.contracts[p.contract_index].term_discount_frac)
-        draws = deal_draws(p.account_seed, price)
+        draws = p.deal
         pull_prob = pricing.pull_forward_prob_frac
         if self.accelerated:
             self.update_incentives(start)

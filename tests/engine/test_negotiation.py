@@ -2,7 +2,7 @@
 answers, the ceiling and approval tiers, the rep's learning from a refusal, walks and rounds,
 the closed forms against Monte Carlo of the engine's own rule function, the quarter-end
 pull-forward, the response of effort and referrals to commissions, and each deal's draws
-on its own stream."""
+(drawn in bulk with its opportunity, one stream per kind)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from engine_helpers import LIST, REP_B, WTP_MEDIAN, WTP_SIGMA, rep_cdf, wtp_sf
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sim.engine.deals import DEAL_DRAWS, draw_deals
 from sim.engine.pricing import (
     APPROVAL_TIERS,
     MAX_ROUNDS,
@@ -32,7 +33,7 @@ from sim.engine.pricing import (
     response,
     win_probability_at_cap,
 )
-from sim.engine.sales import deal_draws, decide
+from sim.engine.sales import decide
 from sim.scenario.distributions import Beta, Fixed
 from sim.scenario.model import SegmentPrice
 
@@ -251,11 +252,20 @@ def _price(rep):
 
 
 def test_a_deals_draws_are_its_own_and_common_to_every_what_if():
-    a = deal_draws(12345, _price(Beta(dist="beta", a=2.0, b=20.0)))
-    b = deal_draws(12345, _price(Fixed(value=0.0)))
-    assert a[:5] == b[:5] and len(a.walk_u) == MAX_ROUNDS  # only the concession differs
-    assert a == deal_draws(12345, _price(Beta(dist="beta", a=2.0, b=20.0)))
-    c = deal_draws(12346, _price(Fixed(value=0.0)))
-    assert c.signal_z != b.signal_z
-    # Python ``random`` floats, not numpy scalars (cheap scalar arithmetic in the engine)
-    assert type(a.signal_z) is float and type(a.walk_u[0]) is float
+    """Engine 3: a batch of deals' draws, one stream per kind; a changed concession
+    distribution moves no other draw, and the same streams give the same draws."""
+    def streams():
+        return {name: np.random.default_rng([7, i]) for i, name in enumerate(DEAL_DRAWS)}
+
+    a = draw_deals(streams(), _price(Beta(dist="beta", a=2.0, b=20.0)), 5)
+    b = draw_deals(streams(), _price(Fixed(value=0.0)), 5)
+    assert len(a) == 5 and all(len(d.walk_u) == MAX_ROUNDS for d in a)
+    assert [d[:5] for d in a] == [d[:5] for d in b]  # only the concession differs
+    assert all(d.rep_draw_frac == 0.0 for d in b) and len({d.rep_draw_frac for d in a}) == 5
+    assert a == draw_deals(streams(), _price(Beta(dist="beta", a=2.0, b=20.0)), 5)
+    assert a[0].signal_z != a[1].signal_z  # each deal its own draws
+    # the first deals of a longer batch get the same draws (the i-th opportunity's are its own)
+    assert draw_deals(streams(), _price(Fixed(value=0.0)), 8)[:5] == b
+    # Python floats, not numpy scalars (cheap scalar arithmetic in the engine)
+    assert type(a[0].signal_z) is float and type(a[0].walk_u[0]) is float
+    assert type(a[0].rep_draw_frac) is float
