@@ -26,8 +26,10 @@ def baseline(overrides: dict | None = None):
 @pytest.mark.slow
 @pytest.mark.parametrize("table", ["monthly", "by_segment", "by_channel", "by_team"])
 def test_share_zero_reproduces_the_engine_before_prospecting_exactly(table):
-    """The frozen tables came from the engine before AEs prospected (commit af32bb3); every
-    one of their numbers is reproduced bit for bit, and the new columns are zero."""
+    """The frozen tables came from the engine before AEs prospected (commit af32bb3), and were
+    frozen again at engine 3, whose batched deal draws changed every number (its statistical
+    equivalence is tests/engine/test_deal_draws_equivalence.py); every one of their numbers is
+    reproduced bit for bit with the share at zero, and the prospecting columns are zero."""
     res = sim.simulate(baseline({"horizon_months": 12, **OFF}), seed=3, replication=1)
     old = pd.read_csv(FROZEN / f"baseline_h12_seed3_rep1_{table}.csv")
     new = getattr(res, table)
@@ -36,8 +38,8 @@ def test_share_zero_reproduces_the_engine_before_prospecting_exactly(table):
         np.testing.assert_array_equal(new[col].to_numpy(float), old[col].to_numpy(float),
                                       err_msg=col)
     added = [c for c in new.columns if c not in old.columns]
-    assert set(added) <= {"opportunities_self_sourced", "prospecting_time_frac"}
-    assert all((new[c] == 0).all() for c in added)
+    assert set(added) <= {"opportunities_self_sourced", "prospecting_time_frac", "repricing_arr"}
+    assert all((new[c] == 0).all() for c in added if c != "repricing_arr")  # a later flow
 
 
 def _team(res, name):
@@ -102,7 +104,7 @@ def test_prospecting_draws_on_the_same_accounts():
              "sales.teams.enterprise.count": 12,
              "sales.teams.enterprise.self_sourced_share_frac": 0.6}
     added, crowded = [], []
-    for r in range(3):
+    for r in range(10):  # the added count is small against its noise (3.3 ± 2.0 at engine 3)
         on = sim.simulate(baseline(small), seed=2, replication=r)
         off = sim.simulate(baseline({**small, **OFF}), seed=2, replication=r)
         e_on, e_off = _team(on, "enterprise"), _team(off, "enterprise")
