@@ -17,7 +17,7 @@ import pytest
 from sim.experiments import cache
 from sim.experiments.compare import compare
 from sim.experiments.settings import RunSettings
-from sim.report import build, freshness
+from sim.report import build, freshness, progress
 from sim.report.entries import Entry
 from sim.scenario.io import load_scenario
 
@@ -152,10 +152,10 @@ def test_the_build_says_what_it_does_as_it_goes(built):
 
 def test_heartbeat_lines_fill_gaps_with_what_is_left(monkeypatch, capsys):
     monkeypatch.setenv("REVSIM_PROGRESS", "auto")
-    pace = build._Pace(3, 2)
+    pace = progress.Pace(3, 2)
     pace.begin()
     pace.begin()
-    with build._heartbeat(pace.status, time.perf_counter(), every=0.2):
+    with progress.heartbeat(pace.status, time.perf_counter(), every=0.2):
         time.sleep(0.5)
         pace.end()
         time.sleep(0.5)
@@ -164,6 +164,6 @@ def test_heartbeat_lines_fill_gaps_with_what_is_left(monkeypatch, capsys):
     assert "1 of 3 done, 1 running, about" in lines[-1]
     assert "left for the notebooks" in lines[-1]
     monkeypatch.setenv("REVSIM_PROGRESS", "never")
-    with build._heartbeat(pace.status, time.perf_counter(), every=0.2):
+    with progress.heartbeat(pace.status, time.perf_counter(), every=0.2):
         time.sleep(0.5)
     assert capsys.readouterr().out == ""

@@ -47,15 +47,13 @@ OutDirOpt = opt(Path, "--out", help="Folder for the results (atomically).")
 ActualsOpt = opt(Path, "--actuals", help="Monthly actuals (CSV or Excel; see the README).")
 PrecisionOpt = opt(float | None, "--precision", help="Add replications until each NPV "
                    "difference's 95% interval is within ± this USD.")
-FixedParametersOpt = opt(bool, "--fixed-parameters", help="Every replication uses the "
-                         "point estimates (no parameter uncertainty in the band).")
+FixedParametersOpt = opt(bool, "--fixed-parameters", help="Point estimates only (no draws).")
 BaseOpt = opt(str, "--base", help="Scenario the calibrated one extends.")
 SubscriptionsOpt = opt(Path | None, "--subscriptions", help="Subscriptions (CSV or Excel).")
 OpportunitiesOpt = opt(Path | None, "--opportunities", help="Opportunities (CSV or Excel).")
 LeadsOpt = opt(Path | None, "--leads", help="Monthly leads (CSV or Excel).")
 InvoicesOpt = opt(Path | None, "--invoices", help="Invoices (CSV or Excel).")
-FinanceOpt = opt(Path | None, "--finance", help="The books: monthly P&L lines, headcount "
-                 "by role and cash (CSV or Excel).")
+FinanceOpt = opt(Path | None, "--finance", help="Books: P&L, headcount, cash (CSV or Excel).")
 MappingOpt = opt(Path | None, "--mapping", help="Vendor mapping (YAML).")
 HistoryStartOpt = opt(str | None, "--history-start", help="First date the files cover.")
 CORRECTION = "--engine-correction/--no-engine-correction"
@@ -167,18 +165,14 @@ def warn_company(paths: list[str]) -> None:
     err(*filter(None, [company_warning(paths)]))
 
 
-def lift_reader_limits(allow_large: bool) -> None:
-    """``--allow-large`` lifts the company-file reader limits too (as REVSIM_ALLOW_LARGE=1)."""
+def company_files(allow_large: bool, reps: int, seed: int, base: str, **files: Path | None
+                  ) -> dict[str, Path | None]:
+    """Reader limits lifted on request (``--allow-large``, as REVSIM_ALLOW_LARGE=1), flags and
+    the base checked; the files by name."""
     if allow_large:
         from sim.calibrate.readers import ALLOW_LARGE_ENV
 
         os.environ[ALLOW_LARGE_ENV] = "1"
-
-
-def company_files(allow_large: bool, reps: int, seed: int, base: str, **files: Path | None
-                  ) -> dict[str, Path | None]:
-    """Reader limits lifted on request, flags and the base checked; the files by name."""
-    lift_reader_limits(allow_large)
     with refusing():
         check_flags(reps, seed)
         load(base)

@@ -90,16 +90,15 @@ def track(
 ) -> None:
     """The plan's fan with the actual months on it and their percentile ranks, each target's
     chance given the months so far, and a re-forecast from the last actual month."""
-    cli.lift_reader_limits(allow_large)
+    cli.company_files(allow_large, reps, seed, scenario)  # reader limits, flags, the plan
     with cli.refusing():
         sc, ex = cli.prepare(scenario, reps, seed, executor, scheduler, None, allow_large, 2)
     cli.check_charts()
     from sim.track.run import read_actuals, run_track, terminal_tables, write_track
 
-    with cli.refusing(InputError):
-        acts = read_actuals(actuals, sc, start_month, through)
     with cli.claim(out) as dest:
-        with cli.refusing(InputError):
+        with cli.refusing(InputError):  # the actuals first: a bad file writes nothing
+            acts = read_actuals(actuals, sc, start_month, through)
             result = run_track(Path(scenario), sc, acts, dest.target, reps, seed, ex,
                                scheduler, progress=True)
         cli.write_folder(out, dest, write_track, result)

@@ -11,7 +11,7 @@ import typer
 from sim.cli import common as cli
 from sim.experiments import settings as rs
 from sim.experiments.grid import load_sweep
-from sim.scenario.io import parse_overrides
+from sim.scenario.io import json_schema, parse_overrides, validation
 
 
 @cli.app.command()
@@ -19,8 +19,6 @@ def validate(files: Annotated[list[str], typer.Argument(help="Scenario files to 
              sets: cli.SetOpt = None) -> None:
     """Check scenario files; print one line per problem (file: key.path: reason), exit 2 if
     any fails. Nothing is written."""
-    from sim.scenario.io import validation
-
     with cli.refusing():
         ok, problems = validation(files, parse_overrides(sets or []))
     cli.say(*ok)
@@ -32,8 +30,6 @@ def validate(files: Annotated[list[str], typer.Argument(help="Scenario files to 
 def schema(out: cli.opt(Path | None, "--out", help="Write here instead of standard output.")
            = None) -> None:
     """Write the JSON Schema of scenario files (for editor autocompletion)."""
-    from sim.scenario.io import json_schema
-
     text = json.dumps(json_schema(), indent=2) + "\n"
     if out is None:
         typer.echo(text, nl=False)
@@ -68,9 +64,8 @@ def run(
         result = run_experiment(sc, settings=settings)
         cli.show(*run_items(result, reps, seed))
         if out is not None:
-            extra = {"events.parquet": event_log(sc, seed, settings.parameter_draws)} if events \
-                else None
-            cli.write(out, lambda: result.write(out, extra=extra))
+            ev = {"events.parquet": event_log(sc, seed, settings.parameter_draws)} if events else {}
+            cli.write(out, lambda: result.write(out, extra=ev or None))
 
 
 @cli.app.command()
@@ -88,15 +83,13 @@ def compare(
     --precision adds replications from --reps up to --max-reps (a warning if not reached).
     Values with a range are drawn (the same draw for every scenario in a replication) and
     each verdict names the values at which it would flip, unless --fixed-parameters."""
-    adaptive = precision is not None
     with cli.refusing():
-        cli.check_flags(reps, seed)
-        cli.check(*rs.precision_problems(precision, reps, max_reps, adaptive))
-        ex = cli.executor(executor, scheduler)
+        ex = cli.checked(reps, seed, executor, scheduler)
+        cli.check(*rs.precision_problems(precision, reps, max_reps, precision is not None))
         base_sc, *other_sc = cli.load_all([base, *others], cli.with_months(sets, months),
                                           fixed=fixed_parameters)
         cli.check_work([(s, 1) for s in (base_sc, *other_sc)], allow_large=allow_large,
-                       **rs.adaptive_work(reps, max_reps, adaptive))
+                       **rs.adaptive_work(reps, max_reps, precision is not None))
     cli.warn_company([base, *others])
     with cli.claim(out):
         from sim.experiments.compare import compare_adaptive
@@ -131,7 +124,6 @@ def sweep(scenario: cli.ScenarioArg,
         sc, points, work = load_sweep(scenario, cli.with_months(sets, months) or [], grid)
         cli.check_work(work, reps, allow_large)
     from sim.experiments.experiment import sweep
-    from sim.outputs.escape import csv_frame
     from sim.report.terminal import sweep_tables
 
     with cli.claim(out, "sweep") as dest:
@@ -142,7 +134,7 @@ def sweep(scenario: cli.ScenarioArg,
                                    f"replications, seed {seed}")
         cli.show(table, *best)
         if out is not None:
-            cli.write(out, lambda: dest.write_text(csv_frame(result.table).to_csv(index=False)))
+            cli.write(out, lambda: dest.write_text(result.csv_text()))
 
 
 @cli.app.command()
@@ -186,14 +178,13 @@ def report(
     """Execute the report notebooks for the scenarios: HTML, Excel and an index page. Without
     --reps, replications are added (10 first) until every plan's NPV difference is within
     ±10% of the base's NPV (or --precision USD), at most --max-reps, with a warning."""
-    adaptive = reps is None or precision is not None
     with cli.refusing():
         cli.check(*rs.report_problems(reps, seed, months, max_reps, precision))
         ex = cli.executor(executor, scheduler)
         loaded = cli.load_all(scenarios, None, {"horizon_months": months} if months else None,
                               strict=False)  # the report itself reports a file that fails
-        cli.check_work([(s, 1) for s in loaded], allow_large=allow_large, **rs.adaptive_work(
-            reps, rs.REPORT_MAX_REPS if max_reps is None else max_reps, adaptive))
+        cli.check_work([(s, 1) for s in loaded], allow_large=allow_large,
+                       **rs.report_work(reps, max_reps, precision))
     cli.check_charts()
     cli.warn_company(scenarios)
     from sim.report.build import build_report

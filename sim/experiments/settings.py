@@ -100,3 +100,11 @@ def adaptive_work(reps: int | None, cap: int, adaptive: bool) -> dict[str, Any]:
     (``reps_flag``)."""
     return ({"reps": cap, "reps_flag": "--max-reps"} if adaptive
             else {"reps": int(reps or 0), "reps_flag": "--reps"})
+
+
+def report_work(reps: int | None, max_reps: int | None, precision: float | None
+                ) -> dict[str, Any]:
+    """:func:`adaptive_work` of ``revsim report``: adaptive without ``--reps`` or with
+    ``--precision``, capped at ``--max-reps`` (default ``REPORT_MAX_REPS``)."""
+    return adaptive_work(reps, REPORT_MAX_REPS if max_reps is None else max_reps,
+                         reps is None or precision is not None)

@@ -66,6 +66,12 @@ class SweepResult:
     keys: list[str]
     best: dict[str, dict]
 
+    def csv_text(self) -> str:
+        """The table as CSV, every text cell safe to open in a spreadsheet."""
+        from sim.outputs.escape import csv_frame
+
+        return csv_frame(self.table).to_csv(index=False)
+
 
 def optimum(table: pd.DataFrame, keys: list[str], kpi: str,
             runs: Sequence[np.ndarray] | None = None) -> dict:

@@ -15,7 +15,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +42,7 @@ from sim.report.jupyter import (
     write_kernelspec,
 )
 from sim.report.jupyter import one_line as _one_line
+from sim.report.progress import Pace, StepBar, heartbeat, progress_mode, simulation_lines, step
 from sim.report.store import save_result
 from sim.report.workbook import WORKBOOK, write_workbook
 from sim.scenario.io import ScenarioError, load_scenario
@@ -236,18 +236,18 @@ def _build(entries: list[Entry], dest: Claim, out_dir: str | Path, reps: Replica
         with contextlib.ExitStack() as claims, hermetic_jupyter(), \
                 dest.folder("report") as tmp:
             def round_done(n: int, widest: float, target: float) -> None:
-                _step(f"ran {n} replications of each scenario: widest 95% half-width of an "
+                step(f"ran {n} replications of each scenario: widest 95% half-width of an "
                       f"NPV difference {fmt_dollars(widest)} (target {fmt_dollars(target)})", t0)
 
-            with _simulation_lines():
+            with simulation_lines():
                 _simulate(entries, reps, seed, executor, scheduler,
-                          progress=_progress_mode() != "never", on_round=round_done,
+                          progress=progress_mode() != "never", on_round=round_done,
                           draws=draws)
             replications = reps.count
             if reps.reached is not None and not reps.reached.reached:
                 print(terminal_text(f"revsim report: warning: {reps.reached.message()}"),
                       file=sys.stderr, flush=True)
-            _step(f"simulated {sum(e.result is not None for e in entries)} scenario(s), "
+            step(f"simulated {sum(e.result is not None for e in entries)} scenario(s), "
                   f"{replications} replications each", t0)
             for sub in ("data", "notebooks", "html"):
                 (tmp / sub).mkdir()
@@ -274,8 +274,8 @@ def _build(entries: list[Entry], dest: Claim, out_dir: str | Path, reps: Replica
                              f"Comparison against {base.result.name}"))
             elif len(entries) > 1:
                 compare_entry["error"] = f"base scenario failed: {base.error}"
-            pace = _Pace(len(jobs), _notebook_workers(jobs))
-            with _StepBar(len(jobs) + 2), _heartbeat(pace.status, t0):  # + workbook, pack
+            pace = Pace(len(jobs), _notebook_workers(jobs))
+            with StepBar(len(jobs) + 2), heartbeat(pace.status, t0):  # + workbook, pack
                 _run_notebooks(jobs, tmp, t0, pace)
                 errors = [e.error for e in entries if e.error]
                 if compare_entry.get("error"):
@@ -288,10 +288,10 @@ def _build(entries: list[Entry], dest: Claim, out_dir: str | Path, reps: Replica
                 decision = _decision(entries)
                 write_workbook(tmp / WORKBOOK, entries, seed, replications, decision,
                                reps.note())
-                _step(f"wrote {WORKBOOK}", t0)
+                step(f"wrote {WORKBOOK}", t0)
                 pack = _board_pack(decision, tmp)
                 if pack:
-                    _step("wrote board_pack.pdf", t0)
+                    step("wrote board_pack.pdf", t0)
                 verdict_block = ""
                 if decision is not None:
                     from sim.report.board_pack import verdict_html
@@ -348,143 +348,6 @@ def _divert(dest: Claim, claims: contextlib.ExitStack, out_dir: str | Path) -> P
     return shown
 
 
-def _progress_mode() -> str:
-    return os.environ.get("REVSIM_PROGRESS", "auto")
-
-
-@contextlib.contextmanager
-def _simulation_lines():
-    """The simulation's progress: a bar on a terminal; off one, ``report: simulating: 40%
-    (... months simulated, about 1 min left)`` lines on stdout with the finished steps (at
-    least every ``PROGRESS_EVERY_SECONDS``; stderr keeps to the one-line errors)."""
-    from sim.experiments.runner import Progress
-
-    saved = Progress.stream, Progress.label_as
-    Progress.stream, Progress.label_as = sys.stdout, "report: simulating"
-    try:
-        yield
-    finally:
-        Progress.stream, Progress.label_as = saved
-
-
-class _StepBar:
-    """The steps after the simulation (notebooks, workbook, board pack, index) as a transient
-    rich bar on a terminal; off a terminal ``_step`` prints one line per finished step."""
-
-    active: _StepBar | None = None
-
-    def __init__(self, total: int):
-        import threading
-
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.lock = threading.Lock()
-        self.bar = Progress(TextColumn("report: {task.description}"), BarColumn(),
-                            MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                            console=Console(stderr=True),
-                            transient=True)
-        self.task = self.bar.add_task("running notebooks", total=total)
-
-    def __enter__(self) -> _StepBar:
-        if _progress_mode() != "never" and sys.stdout.isatty() and sys.stderr.isatty():
-            self.bar.start()
-            _StepBar.active = self
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if _StepBar.active is self:
-            _StepBar.active = None
-            self.bar.stop()
-
-    def done(self, what: str) -> None:
-        from sim.outputs.escape import markup_text
-
-        with self.lock:
-            self.bar.update(self.task, advance=1, description=markup_text(what))
-
-
-_LAST_LINE = [0.0]
-"""When the last plain step line was printed (``time.monotonic``)."""
-_PRINTING = threading.Lock()
-
-
-def _step(what: str, t0: float) -> None:
-    """A finished step of the build: it advances the bar on a terminal, else it is one plain
-    line on stdout (errors stay on stderr)."""
-    bar = _StepBar.active
-    if bar is not None:
-        bar.done(terminal_text(what))
-    elif _progress_mode() != "never":
-        line = terminal_text(f"report: {what} ({time.perf_counter() - t0:.0f} s)") + "\n"
-        with _PRINTING:  # threads print here too: whole lines only
-            _LAST_LINE[0] = time.monotonic()
-            sys.stdout.write(line)
-            sys.stdout.flush()
-
-
-class _Pace:
-    """What is left of the steps after the simulation, for :func:`_heartbeat`'s lines."""
-
-    def __init__(self, notebooks: int, workers: int):
-        self.total, self.workers, self.done, self.running = notebooks, workers, 0, 0
-        self.started = time.monotonic()
-        self.lock = threading.Lock()
-
-    def begin(self) -> None:
-        with self.lock:
-            self.running += 1
-
-    def end(self) -> None:
-        with self.lock:
-            self.running, self.done = self.running - 1, self.done + 1
-
-    def status(self) -> str:
-        from sim.experiments.runner import duration
-
-        with self.lock:
-            done, running, total = self.done, self.running, self.total
-        if done >= total:
-            return "writing the workbook, the board pack and the index"
-        left = ""
-        if done:  # notebooks finish at the pace so far; then the workbook and board pack
-            pace = (time.monotonic() - self.started) / done
-            left = f", about {duration(pace * (total - done))} left for the notebooks"
-        return f"notebooks: {done} of {total} done, {running} running{left}"
-
-
-@contextlib.contextmanager
-def _heartbeat(status, t0: float, every: float | None = None):
-    """Off a terminal, a ``report: still working: <status()>`` line whenever no step line
-    came for ``PROGRESS_EVERY_SECONDS``: no silent gaps while notebooks run."""
-    from sim.experiments.runner import PROGRESS_EVERY_SECONDS
-
-    every = every or PROGRESS_EVERY_SECONDS
-    stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.wait(min(1.0, every)):
-            if (_StepBar.active is None and _progress_mode() != "never"
-                    and time.monotonic() - _LAST_LINE[0] >= every):
-                _step(f"still working: {status()}", t0)
-
-    _LAST_LINE[0] = time.monotonic()
-    thread = threading.Thread(target=beat, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-
-
 def _decision(entries: Sequence[Entry]):
     """The comparison behind the verdict: every scenario that ran, the base first; None when
     the base failed."""
@@ -517,10 +380,10 @@ def _notebook_workers(jobs: list) -> int:
 
 
 def _run_notebooks(jobs: list[tuple], tmp: Path, t0: float | None = None,
-                   pace: _Pace | None = None) -> None:
+                   pace: Pace | None = None) -> None:
     """Execute and export the notebooks, two at a time (each runs in its own kernel)."""
     t_start = time.perf_counter() if t0 is None else t0
-    pace = pace or _Pace(len(jobs), _notebook_workers(jobs))
+    pace = pace or Pace(len(jobs), _notebook_workers(jobs))
 
     def run(job):
         pace.begin()
@@ -536,7 +399,7 @@ def _run_notebooks(jobs: list[tuple], tmp: Path, t0: float | None = None,
         files = target.files if isinstance(target, Entry) else target.setdefault("files", {})
         try:
             execute_notebook(name, out_nb, params, cwd=tmp / "notebooks")
-            _step(f"ran notebook {slug}", t_start)
+            step(f"ran notebook {slug}", t_start)
         except Exception as exc:
             msg = notebook_error(out_nb, exc)
             if isinstance(target, Entry):
