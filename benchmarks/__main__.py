@@ -24,6 +24,9 @@ import sim
 from benchmarks.engine import TARGET_SPEEDUP
 from benchmarks.naive import bare_simpy, run_naive
 
+# timings of simulation, never of the result cache (sim/experiments/cache.py)
+os.environ.setdefault("REVSIM_NO_CACHE", "1")
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
