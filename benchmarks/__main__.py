@@ -9,7 +9,6 @@ memory target and 100 for the report, as in the targets).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
@@ -21,6 +20,7 @@ import time
 from pathlib import Path
 
 import sim
+from benchmarks import write_results
 from benchmarks.engine import TARGET_SPEEDUP
 from benchmarks.naive import bare_simpy, run_naive
 
@@ -178,11 +178,7 @@ def main(argv: list[str] | None = None) -> int:
              "<= 180" if reps == 100 else "", rep_wall <= 180 if reps == 100 else None)
 
     res["peak_rss_mib_this_process"] = _peak_rss_mib()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=2))
-    print(f"\nwritten {out}")
-    return 0
+    return write_results(args.out, res)
 
 
 if __name__ == "__main__":

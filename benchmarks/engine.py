@@ -12,13 +12,13 @@ shared machine falls on all of them alike; timings are medians. ``--quick``: few
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 
 import sim
 import sim.engine.model as engine_model
+from benchmarks import write_results
 from benchmarks.naive import bare_simpy, run_naive
 
 HERE = Path(__file__).resolve().parent
@@ -111,11 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                      "process_per_account_wall_seconds": bp_wall,
                      "process_per_account_simpy_events": bp_res.stats["simpy_events"]},
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(f"\nwritten {out}")
-    return 0
+    return write_results(args.out, result)
 
 
 if __name__ == "__main__":

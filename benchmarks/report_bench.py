@@ -13,12 +13,13 @@ builds again). Targets: 2 scenarios cold <= 30 s; bundled cold <= 3 min; nothing
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks import write_results
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -85,11 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label + ', ' + ('cold' if phase == 'cold' else 'nothing changed'):<44} "
                   f"{this:>8.1f}s {shown} {'<= ' + f'{target:.0f}':>6} s  "
                   f"{'MET' if ok else 'NOT MET'}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=2))
-    print(f"\nwritten {out}")
-    return 0
+    return write_results(args.out, res)
 
 
 if __name__ == "__main__":
