@@ -10,12 +10,9 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from support.workbook import build_workbook
 
-import sim
-from sim.experiments.experiment import compare_of
-from sim.report.entries import Entry
 from sim.report.excel import FORMATS
-from sim.report.workbook import write_workbook
 from sim.scenario.model import Scenario, SegmentPrice
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,14 +23,7 @@ STATEMENT_SHEET = re.compile(r" (M|Q|FY)$")
 
 @pytest.fixture(scope="module")
 def workbook(tmp_path_factory):
-    over = {"horizon_months": 12}
-    paths = [SCENARIOS / "baseline.yaml", SCENARIOS / "price_increase.yaml"]
-    scenarios = [sim.load_scenario(p, overrides=over) for p in paths]
-    cmp = sim.compare(scenarios[0], scenarios[1:], replications=3, seed=0, executor="serial")
-    entries = [Entry(p, p.stem, sc, r) for p, sc, r in
-               zip(paths, scenarios, cmp.results, strict=True)]
-    path = tmp_path_factory.mktemp("wb") / "revsim_report.xlsx"
-    write_workbook(path, entries, 0, 3, compare_of(cmp.results), "3 replications (fixed)")
+    path, _, _ = build_workbook(tmp_path_factory.mktemp("wb"), 12, reps=3, seed=0)
     return openpyxl.load_workbook(path)
 
 

@@ -13,13 +13,12 @@ import pandas as pd
 import pytest
 from openpyxl.utils import get_column_letter
 from pycel import ExcelCompiler
+from support.workbook import build_workbook
 
-import sim
 from sim.analysis.statements import EXPENSE_LINES, mean_statements
 from sim.experiments.experiment import compare_of
 from sim.outputs.escape import is_own_formula, neutralise_formulas
 from sim.report import tables
-from sim.report.entries import Entry
 from sim.report.excel import formula_cells, statement_rows
 from sim.report.workbook import write_workbook
 
@@ -31,15 +30,7 @@ CENT = 0.005
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    over = {"horizon_months": MONTHS}
-    paths = [SCENARIOS / "baseline.yaml", SCENARIOS / "price_increase.yaml"]
-    scenarios = [sim.load_scenario(p, overrides=over) for p in paths]
-    cmp = sim.compare(scenarios[0], scenarios[1:], replications=2, seed=4, executor="serial")
-    entries = [Entry(p, p.stem, sc, r) for p, sc, r in
-               zip(paths, scenarios, cmp.results, strict=True)]
-    path = tmp_path_factory.mktemp("wb") / "revsim_report.xlsx"
-    write_workbook(path, entries, 4, 2, compare_of(cmp.results), "2 replications (fixed)")
-    return path, cmp, entries
+    return build_workbook(tmp_path_factory.mktemp("wb"), MONTHS, reps=2, seed=4)
 
 
 @pytest.fixture(scope="module")
