@@ -21,14 +21,14 @@ import pandas as pd
 
 from sim.analysis import constraints
 from sim.analysis import stats as mc
-from sim.analysis.bridge import DRIVERS, bridges
+from sim.analysis.bridge import bridges
 from sim.analysis.statements import BALANCE_LINES, CASH_FLOW_LINES, INCOME_LINES, mean_statements
 from sim.analysis.verdict import STATISTICS_NOTE, verdict
 from sim.experiments.compare import decision_values
 from sim.kpis import DECISION_KPIS, KPIS, TEXT, fmt_range, fmt_usd, fmt_value, reached_note
 from sim.kpis import label as kpi_label
 from sim.outputs.escape import html_text
-from sim.report import page
+from sim.report import charts, page
 from sim.report.chart_style import PALETTE
 from sim.report.fan import fan
 
@@ -110,16 +110,7 @@ def _bridge_section(cmp) -> str:
                 for _, r in s.iterrows()]
         table = _table(["Line", "Mean (USD)", "95% interval"], rows,
                        f"{name} against {cmp.base.name}", totals=(len(rows) - 1,))
-        chart_df = s[s["driver"] != "total"].assign(order=range(len(DRIVERS)))
-        chart = alt.Chart(chart_df).mark_bar().encode(
-            y=alt.Y("label:N", sort=alt.SortField("order"), title=None,
-                    axis=alt.Axis(labelLimit=280)),
-            x=alt.X("mean:Q", title="Contribution to Δ operating profit (USD, mean)",
-                    axis=alt.Axis(format="~s")),
-            color=alt.condition("datum.mean >= 0", alt.value("#2e7d32"), alt.value("#c62828")),
-        ) + alt.Chart(chart_df).mark_rule().encode(
-            y=alt.Y("label:N", sort=alt.SortField("order")), x="ci_low:Q", x2="ci_high:Q")
-        chart = chart.properties(width=380, height=16 * len(DRIVERS))
+        chart = charts.profit_bridge(s)
         parts.append(f'<div class="block row">{table}{page.figure(chart)}</div>')
     return ("<section><h2>Why the plans differ: profit bridge</h2><p class=\"note\">Paired "
             "operating-profit difference over the horizon split into price, volume and mix of new "

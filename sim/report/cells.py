@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.analysis import constraints
+from sim.analysis.bridge import bridges
 from sim.analysis.verdict import STATISTICS_NOTE, binding_sentences
 from sim.experiments.experiment import (
     CompareResult,
@@ -369,6 +370,24 @@ def deltas_detail(cmp: CompareResult):
     body = sty.to_html() + f'<p class="revsim-note"><small>{html_text(STATISTICS_NOTE)}' \
         "</small></p>"
     return _Html(body, "\n".join([t.to_string(index=False), STATISTICS_NOTE]))
+
+
+def profit_bridge(cmp: CompareResult):
+    """Why each plan differs from the base: the price-volume-mix bridge of the paired
+    operating-profit difference (:mod:`sim.analysis.bridge`), one chart per plan."""
+    return charts.profit_bridges({name: summary for name, (_, summary) in bridges(cmp).items()},
+                                 cmp.base.name)
+
+
+def profit_bridge_detail(cmp: CompareResult):
+    """The bridge's lines per plan: mean contribution and its 95% interval; they add up to the
+    plan's operating-profit difference in every replication."""
+    rows = [{"plan": name, "line": r.label, "mean": r.mean, "95% low": r.ci_low,
+             "95% high": r.ci_high}
+            for name, (_, summary) in bridges(cmp).items() for r in summary.itertuples()]
+    return _styled(pd.DataFrame(rows), {"plan": "{}", "line": "{}"}, caption="Profit bridge "
+                   f"against {cmp.base.name}: mean over {cmp.base.replications} paired "
+                   "replications (USD)", hide_index=True)
 
 
 def pnl_differences(cmp: CompareResult):
