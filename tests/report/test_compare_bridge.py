@@ -50,3 +50,18 @@ def test_the_compare_notebook_calls_the_bridge_cells():
     path = Path(__file__).resolve().parents[2] / "notebooks" / "compare_scenarios.ipynb"
     sources = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"]]
     assert "nb.profit_bridge(cmp)" in sources and "nb.profit_bridge_detail(cmp)" in sources
+
+
+def test_the_arr_bridge_by_year_shows_repricing_apart_from_expansion(cmp):
+    """The scenario page's ARR bridge: repricing at renewal is its own step, and repricing
+    plus expansion (seats) is the expansion the ledger books."""
+    from sim.report import tables
+
+    plan = next(r for r in cmp.results if r.name == "price_increase")
+    steps = tables.arr_bridge_table(plan).set_index("step")["amount"]
+    assert list(steps.index[1:7]) == ["Y1 new", "Y1 repricing", "Y1 expansion",
+                                      "Y1 contraction", "Y1 churn", "Y1 end ARR"]
+    booked = plan.monthly.groupby("replication")["expansion_arr"].sum().mean()
+    assert steps["Y1 repricing"] + steps["Y1 expansion"] == pytest.approx(booked, rel=1e-9)
+    repriced = plan.by_channel.groupby("replication")["repricing_arr"].sum().mean()
+    assert steps["Y1 repricing"] == pytest.approx(repriced, rel=1e-9)

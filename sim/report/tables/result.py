@@ -132,17 +132,27 @@ def _short(label: str) -> str:
 
 def arr_bridge_table(result: ExperimentResult) -> pd.DataFrame:
     """Waterfall steps: start ARR, then per year (fiscal year with a calendar) new,
-    expansion, −contraction, −churn and the year-end ARR (means across replications)."""
+    repricing of the installed base at renewal, expansion (seats), −contraction, −churn and
+    the year-end ARR (means across replications). Repricing is the by-channel
+    ``repricing_arr`` (part of ``expansion_arr``); a result saved without it shows none."""
     monthly, name = reporting_years(result)
-    m = monthly.assign(year=_years(monthly))
+    shift = int(monthly["month"].iloc[0] - result.monthly["month"].iloc[0])  # fiscal years
+    ch = result.by_channel
+    rep = (ch.groupby(["replication", "month"], as_index=False)["repricing_arr"].sum()
+           if "repricing_arr" in ch else monthly[["replication", "month"]].assign(
+               repricing_arr=0.0))
+    m = monthly.merge(rep.assign(month=rep["month"] + shift), on=["replication", "month"],
+                      how="left").fillna({"repricing_arr": 0.0})
+    m = m.assign(year=_years(m), expansion_arr=m["expansion_arr"] - m["repricing_arr"])
     flows = m.groupby(["replication", "year"])[
-        ["new_arr", "expansion_arr", "contraction_arr", "churned_arr"]].sum()
+        ["new_arr", "repricing_arr", "expansion_arr", "contraction_arr", "churned_arr"]].sum()
     end = m.sort_values("month").groupby(["replication", "year"])["arr"].last()
     yearly = flows.join(end).groupby("year").mean()
     start = float(result.initial["arr"].mean())
     rows = [{"step": "Start ARR", "start": 0.0, "end": start, "amount": start, "kind": "total"}]
     level = start
-    steps = (("new_arr", "new", 1), ("expansion_arr", "expansion", 1),
+    steps = (("new_arr", "new", 1), ("repricing_arr", "repricing", 1),
+             ("expansion_arr", "expansion", 1),
              ("contraction_arr", "contraction", -1), ("churned_arr", "churn", -1))
     for year, y in yearly.iterrows():
         for col, label, sign in steps:
