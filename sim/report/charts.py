@@ -418,16 +418,17 @@ def programme_comparison(table: pd.DataFrame,
     return style(chart)
 
 
-def profit_bridge(summary: pd.DataFrame, width: int = 380):
+def profit_bridge(summary: pd.DataFrame, width: int = 380, label_limit: int = 280):
     """One plan's price-volume-mix bridge (``sim.analysis.bridge.bridge_summary``): a bar per
     line (mean contribution to the paired operating-profit difference, green up, red down) with
     its 95% interval, in the bridge's order; the total is left to the table."""
     lines = summary[summary["driver"] != "total"].assign(order=range(
         int((summary["driver"] != "total").sum())))
-    y = alt.Y("label:N", sort=alt.SortField("order"), title=None, axis=alt.Axis(labelLimit=280))
+    y = alt.Y("label:N", sort=alt.SortField("order"), title=None,
+              axis=alt.Axis(labelLimit=label_limit))
     bars = alt.Chart(lines).mark_bar().encode(
         y=y, x=alt.X("mean:Q", title="Contribution to Δ operating profit (USD, mean)",
-                     axis=alt.Axis(format="~s")),
+                     axis=alt.Axis(format="~s", tickCount=5, labelOverlap="greedy")),
         color=alt.condition("datum.mean >= 0", alt.value("#2e7d32"), alt.value("#c62828")))
     rules = alt.Chart(lines).mark_rule().encode(y=y, x="ci_low:Q", x2="ci_high:Q")
     return (bars + rules).properties(width=width, height=16 * len(lines))
@@ -435,5 +436,7 @@ def profit_bridge(summary: pd.DataFrame, width: int = 380):
 
 def profit_bridges(summaries: Mapping[str, pd.DataFrame], base: str):
     """:func:`profit_bridge` of every plan, one under the other, each titled against ``base``."""
-    return alt.vconcat(*[profit_bridge(summary).properties(title=f"{name} against {base}")
-                         for name, summary in summaries.items()])
+    return alt.vconcat(*[profit_bridge(summary, width=520, label_limit=440).properties(
+                         title=f"{name} against {base}")
+                         for name, summary in summaries.items()]).properties(
+        padding={"left": 80, "right": 10, "top": 5, "bottom": 5})  # long labels: browser fonts
