@@ -74,7 +74,7 @@ def _replications(scenario: Scenario, seed: int, reps: Sequence[int], draws: boo
         yearly = metrics.saas_metrics(res.monthly, res.cohorts, res.initial)
         kpis = metrics.headline_kpis(res.monthly, res.cohorts, res.initial, rate, yearly=yearly)
         kpis.update(metrics.cfo_kpis(res.monthly, yearly))
-        kpis.update(value_kpis(res.ending_base, scenario, kpis["npv_operating_profit"]))
+        kpis.update(value_kpis(res.ending_base, sc, kpis["npv_operating_profit"]))
         kpis["replication"] = r
         att = target_attainment(res.monthly, res.cohorts, res.initial, targets,
                                         yearly=yearly) if targets else pd.DataFrame()
